@@ -1,0 +1,169 @@
+"""Analyses over core form: activity and value kinds.
+
+*Activity* decides which variables get derivative code.  A variable is
+*varied* if it depends on a differentiated input, *useful* if its value
+reaches an output through differentiable operations, and *active* if both.
+The analysis is per name and flow-insensitive (a name that is ever active
+gets a tangent at each of its definitions), which keeps loops simple: a
+variable that only becomes varied in a later iteration is still handled.
+
+*Kinds* tell scalars from arrays where the source makes it plain, so that a
+zero tangent can be written ``0.0`` instead of a generic helper call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gast
+
+from . import core
+from .rules import registry
+
+
+@dataclass
+class Activity:
+    varied: set
+    useful: set
+
+    def active(self, name_: str) -> bool:
+        return name_ in self.varied and name_ in self.useful
+
+
+def differentiable_inputs(expr, fn: core.Function) -> set[str]:
+    """Names whose tangents flow into the value of ``expr``."""
+    if core.is_atom(expr):
+        return set(core.names_read(expr))
+    if fn.is_user_call(expr):
+        return set(core.names_read(expr)) - {expr.func.id}
+    rule = registry.lookup(registry.primitive_of(expr))
+    args, keywords = registry.operands(expr)
+    if rule is None:  # no rule: assume it depends on everything, and refuse later if needed
+        return set().union(*(core.names_read(a) for a in [*args, *keywords.values()])) - _callee(expr)
+    if rule.nondiff:
+        return set()
+    bound = rule.jvp.bind(args, keywords)
+    return {n for p in rule.differentiable if p in bound for n in core.names_read(bound[p])}
+
+
+def _callee(expr) -> set:
+    return {expr.func.id} if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) else set()
+
+
+def activity(fn: core.Function, varied_params, callee_useful) -> Activity:
+    """Activity of every name in ``fn``.
+
+    ``callee_useful(obj, varied_mask)`` says which arguments of a call to the
+    user function ``obj`` carry tangents into its result.
+    """
+    varied = set(varied_params)
+    statements = list(core.walk_statements(fn.body))
+    changed = True
+    while changed:
+        changed = False
+        for stmt in statements:
+            for target, inputs in _flows(stmt, fn):
+                if target not in varied and inputs & varied:
+                    varied.add(target)
+                    changed = True
+
+    useful = set()
+    for stmt in statements:
+        if isinstance(stmt, gast.Return) and stmt.value is not None:
+            useful |= set(core.names_read(stmt.value))
+    changed = True
+    while changed:
+        changed = False
+        for stmt in statements:
+            for target, inputs in _flows(stmt, fn, varied, callee_useful):
+                if target in useful and not inputs <= useful:
+                    useful |= inputs
+                    changed = True
+    return Activity(varied, useful)
+
+
+def _flows(stmt, fn, varied=None, callee_useful=None):
+    """(target, input names) pairs: the target's tangent depends on those inputs."""
+    if isinstance(stmt, gast.Assign):
+        target, value = stmt.targets[0], stmt.value
+        if isinstance(target, gast.Subscript):
+            base = core.target_names(target)[0]
+            return [(base, set(core.names_read(value)))]
+        names = core.target_names(target)
+        if callee_useful is not None and fn.is_user_call(value):
+            obj = fn.callees[value.func.id]
+            mask = tuple(bool(set(core.names_read(a)) & varied) for a in value.args)
+            useful_args = callee_useful(obj, mask)
+            inputs = {n for a, u in zip(value.args, useful_args) if u for n in core.names_read(a)}
+        elif isinstance(target, gast.Tuple) and isinstance(value, gast.Tuple):
+            return [(n, set(core.names_read(v))) for n, v in zip(names, value.elts)]
+        else:
+            inputs = differentiable_inputs(value, fn)
+        return [(n, inputs) for n in names]
+    if isinstance(stmt, gast.AugAssign):
+        name_ = stmt.target.id
+        return [(name_, set(core.names_read(stmt.value)) | {name_})]
+    if isinstance(stmt, gast.Expr) and fn.is_user_call(stmt.value):
+        args = set(core.names_read(stmt.value)) - {stmt.value.func.id}
+        return [(n, args) for n in args]
+    return []
+
+
+# -- kinds --------------------------------------------------------------------
+
+SCALAR, ARRAY = "scalar", "array"
+
+_ARRAY_MAKERS = {"np.zeros", "np.ones", "np.empty", "np.full", "np.array", "np.asarray", "np.arange",
+                 "np.linspace", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like",
+                 "np.eye", "np.identity", "np.copy", "np.outer", "np.concatenate", "np.stack",
+                 "np.cumsum", "np.reshape", "np.ravel"}
+_SCALAR_MAKERS = {"len", "int", "float", "round", "abs", "min", "max"}
+_REDUCTIONS = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.amax", "np.amin", "np.vdot"}
+
+
+def kinds(fn: core.Function) -> dict:
+    """Name → ``SCALAR`` or ``ARRAY`` where every definition agrees; absent if unknown."""
+    found: dict = {}
+    conflicting: set = set()
+    for _ in range(3):
+        for stmt in core.walk_statements(fn.body):
+            if isinstance(stmt, gast.For):
+                _note(found, conflicting, stmt.target.id, SCALAR)
+            if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+                _note(found, conflicting, stmt.targets[0].id, kind_of(stmt.value, found))
+    return {k: v for k, v in found.items() if k not in conflicting and v is not None}
+
+
+def _note(found, conflicting, name_, kind):
+    if name_ in found and found[name_] != kind:
+        conflicting.add(name_)
+    found[name_] = kind
+
+
+def kind_of(expr, known: dict):
+    if isinstance(expr, gast.Constant):
+        return SCALAR if isinstance(expr.value, (int, float)) else None
+    if isinstance(expr, gast.Name):
+        return known.get(expr.id)
+    if isinstance(expr, gast.BinOp):
+        left, right = kind_of(expr.left, known), kind_of(expr.right, known)
+        if ARRAY in (left, right):
+            return ARRAY
+        return SCALAR if left == right == SCALAR else None
+    if isinstance(expr, gast.UnaryOp):
+        return kind_of(expr.operand, known)
+    if isinstance(expr, gast.Call):
+        spelled = core.dotted_name(expr.func) or ""
+        if spelled.startswith("math.") or spelled in _SCALAR_MAKERS:
+            return SCALAR
+        if spelled in _ARRAY_MAKERS:
+            return ARRAY
+        if spelled in _REDUCTIONS and not expr.keywords and len(expr.args) == 1:
+            return SCALAR
+        if spelled.startswith("np.") and expr.args and not expr.keywords:
+            arg_kinds = {kind_of(a, known) for a in expr.args}
+            if arg_kinds == {SCALAR}:
+                return SCALAR
+            if ARRAY in arg_kinds:
+                return ARRAY
+    return None

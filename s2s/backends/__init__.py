@@ -1,0 +1,1 @@
+"""Compilers for generated modules (plain Python needs none)."""

@@ -1,0 +1,53 @@
+"""Compile a generated module with ``numba.njit`` (nopython mode, cached on disk).
+
+Every function of the module is compiled, so calls between generated
+functions stay inside compiled code.  A failure is reported as a
+``CompileError`` naming the generated line and the user's line it came from;
+there is no silent fallback to Python.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numba
+from numba.core.errors import NumbaError
+
+from ..errors import CompileError
+
+
+def compile_module(namespace: dict, names, origins: dict, path: Path, main: str):
+    """Replace each generated function in ``namespace`` by its Numba dispatcher; return ``main``'s."""
+    for name in names:
+        namespace[name] = numba.njit(cache=True)(namespace[name])
+    return _Reporting(namespace[main], origins, path)
+
+
+class _Reporting:
+    """Calls a dispatcher; turns Numba's compile errors into ``CompileError``."""
+
+    def __init__(self, dispatcher, origins, path):
+        self.dispatcher, self.origins, self.path = dispatcher, origins, path
+
+    def __call__(self, *args):
+        try:
+            return self.dispatcher(*args)
+        except NumbaError as error:
+            raise CompileError(self.explain(error)) from error
+
+    def explain(self, error) -> str:
+        text = str(error)
+        summary = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+        lines = [f"Numba could not compile the generated code: {summary}"]
+        hits = [int(n) for n in re.findall(rf'File "{re.escape(str(self.path))}", line (\d+)', text)]
+        if hits:
+            line = hits[-1]
+            generated = self.path.read_text().splitlines()[line - 1].strip()
+            lines.append(f"  generated line {line} of {self.path}: {generated}")
+            origin = self.origins.get(line)
+            if origin and origin[2]:
+                lines.append(f"  from {origin[0]}:{origin[1]}: {origin[2]}")
+        lines.append("Generated code must type-check in nopython mode: each variable keeps one type, "
+                     "and only NumPy features that Numba supports can be used.")
+        return "\n".join(lines)

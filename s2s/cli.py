@@ -1,0 +1,74 @@
+"""``s2s show FILE.py:FUNC --mode jvp`` prints generated code; ``s2s demo`` runs the demo."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from . import api
+from .errors import S2SError
+
+
+def load_function(spec: str):
+    """``path/to/file.py:func`` or ``package.module:func`` → the function object."""
+    if ":" not in spec:
+        raise LookupError(f"expected FILE.py:FUNC or module:FUNC, got {spec!r}")
+    where, _, qualname = spec.rpartition(":")
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise LookupError(f"no such file: {where}")
+        sys.path.insert(0, str(path.resolve().parent))
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[path.stem] = module
+        module_spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ImportError as e:
+            raise LookupError(f"cannot import {where}: {e}") from None
+    obj = module
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise LookupError(f"{where} has no function {qualname!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _argnums(text):
+    return tuple(int(n) for n in text.split(",")) if text else None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="s2s", description="Source-to-source AD for numerical Python.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("show", help="print the generated source of a transformed function")
+    show.add_argument("target", metavar="FILE.py:FUNC", help="a function, as path/to/file.py:name or module:name")
+    show.add_argument("--mode", choices=api.MODES, default="jvp", help="the transform (default: jvp)")
+    show.add_argument("--argnums", type=_argnums, default=None, metavar="I,J",
+                      help="differentiate only these positional arguments (default: all)")
+    commands.add_parser("demo", help="show and run the derivative of an example function")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            from . import demo
+
+            demo.main()
+            return 0
+        fun = load_function(args.target)
+        print(api.source(fun, mode=args.mode, argnums=args.argnums), end="")
+        return 0
+    except (LookupError, S2SError, TypeError) as e:
+        message = str(e).splitlines()
+        print(f"s2s: error: {message[0]}", file=sys.stderr)
+        for line in message[1:]:
+            print(line, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""The core form: the small vocabulary of statements every pass reads and writes.
+
+Core form is a restricted gast AST (A-normal form).  A function body is a list
+of statements, each one of:
+
+* ``t = e``            where ``e`` is an atom, or one primitive applied to atoms
+                       (``a + b``, ``np.sin(a)``, ``x[i, 1:n]``, ``x.shape``,
+                       ``g(a, b)`` for a user function ``g``);
+* ``a, b = e``         tuple unpacking of an atom or a call;
+* ``x[idx] = a``       an index write;
+* ``x += a``           an in-place update of a name (``+ - * /`` only);
+* ``g(a, b)``          a call kept for its effect (a user function that writes
+                       into its array arguments);
+* ``for i in range(a, b, c):``, ``while test:``, ``if a:``, ``return``,
+  ``break``, ``continue``, ``pass``, ``raise``, ``assert``.
+
+Atoms are names, constants, and tuples/lists of atoms.  Tests of ``while``
+loops and boolean operators (``and``/``or``/``not``) keep their nested form:
+they are never differentiated, and their short-circuit evaluation matters.
+
+Every statement carries ``lineno``: the line of the user's source it came
+from, so that generated code and error messages can point back to it.
+"""
+
+from __future__ import annotations
+
+import copy
+import keyword
+import re
+from dataclasses import dataclass, field
+
+import gast
+
+# -- building nodes ---------------------------------------------------------
+
+
+def name(id_: str, store: bool = False) -> gast.Name:
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Name(id=id_, ctx=ctx, annotation=None, type_comment=None)
+
+
+def const(value) -> gast.Constant:
+    return gast.Constant(value=value, kind=None)
+
+
+def attr(dotted: str) -> gast.expr:
+    """``"np.sin"`` as an expression."""
+    head, *rest = dotted.split(".")
+    node = name(head)
+    for part in rest:
+        node = gast.Attribute(value=node, attr=part, ctx=gast.Load())
+    return node
+
+
+def call(func: gast.expr, args=(), keywords=()) -> gast.Call:
+    kws = [gast.keyword(arg=k, value=v) for k, v in keywords]
+    return gast.Call(func=func, args=list(args), keywords=kws)
+
+
+def tuple_(elts, store: bool = False) -> gast.Tuple:
+    ctx = gast.Store() if store else gast.Load()
+    return gast.Tuple(elts=list(elts), ctx=ctx)
+
+
+def assign(target, value, lineno: int | None = None) -> gast.Assign:
+    if isinstance(target, str):
+        target = name(target, store=True)
+    return at(gast.Assign(targets=[target], value=value, type_comment=None), lineno)
+
+
+def at(node, lineno):
+    """Stamp ``node`` with the user's source line it came from."""
+    node.lineno = lineno
+    return node
+
+
+def store(node):
+    """A copy of a load-context target expression in store context."""
+    node = copy.deepcopy(node)
+    for sub in gast.walk(node):
+        if hasattr(sub, "ctx"):
+            sub.ctx = gast.Store()
+    if isinstance(node, gast.Subscript):
+        node.slice = load(node.slice)
+        node.value = load(node.value)
+    return node
+
+
+def load(node):
+    node = copy.deepcopy(node)
+    for sub in gast.walk(node):
+        if hasattr(sub, "ctx"):
+            sub.ctx = gast.Load()
+    return node
+
+
+def dotted_name(node) -> str | None:
+    """``np.linalg.norm`` for an attribute chain on a name, else None."""
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, gast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+# -- reading nodes ----------------------------------------------------------
+
+
+def is_atom(node) -> bool:
+    if isinstance(node, (gast.Name, gast.Constant)):
+        return True
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return all(is_atom(e) for e in node.elts)
+    return False
+
+
+def names_in(node) -> set[str]:
+    """Every name the expression (or statement) reads or writes."""
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+
+
+def names_read(node) -> list[str]:
+    return [
+        n.id
+        for n in gast.walk(node)
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Store)
+    ]
+
+
+def target_names(target) -> list[str]:
+    """Names (re)bound or written into by an assignment target."""
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, gast.Subscript):
+        return target_names(target.value)
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [n for e in target.elts for n in target_names(e)]
+    return []
+
+
+def written_names(stmt) -> set[str]:
+    """Names a simple statement rebinds or writes into."""
+    if isinstance(stmt, gast.Assign):
+        return {n for t in stmt.targets for n in target_names(t)}
+    if isinstance(stmt, gast.AugAssign):
+        return set(target_names(stmt.target))
+    if isinstance(stmt, gast.For):
+        return set(target_names(stmt.target))
+    return set()
+
+
+def sub_blocks(stmt) -> list[list]:
+    """The statement lists nested in a compound statement."""
+    if isinstance(stmt, (gast.For, gast.While, gast.If)):
+        return [stmt.body, stmt.orelse]
+    return []
+
+
+def walk_statements(body):
+    """Every statement of a body, nested ones included, in source order."""
+    for stmt in body:
+        yield stmt
+        for block in sub_blocks(stmt):
+            yield from walk_statements(block)
+
+
+def substitute(node, mapping: dict):
+    """A copy of ``node`` with names replaced by expressions (or renamed)."""
+
+    class _Sub(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id in mapping:
+                new = mapping[n.id]
+                if isinstance(new, str):
+                    return gast.Name(id=new, ctx=n.ctx, annotation=None, type_comment=None)
+                return copy.deepcopy(new)
+            return n
+
+    return _Sub().visit(copy.deepcopy(node))
+
+
+# -- functions in core form -------------------------------------------------
+
+
+class Namer:
+    """Hands out fresh, readable names that clash with no name in use."""
+
+    def __init__(self, taken=()):
+        self.taken = set(taken)
+
+    def fresh(self, hint: str) -> str:
+        base = sanitize(hint)
+        candidate, n = base, 0
+        while candidate in self.taken or keyword.iskeyword(candidate):
+            n += 1
+            candidate = f"{base}_{n}"
+        self.taken.add(candidate)
+        return candidate
+
+
+def sanitize(hint: str) -> str:
+    hint = re.sub(r"\W+", "_", hint).strip("_") or "t"
+    if hint[0].isdigit():
+        hint = "v" + hint
+    return hint[:24].rstrip("_")
+
+
+@dataclass
+class Function:
+    """A user function in core form, with what it needs to be emitted again.
+
+    The free names of the body that are not modules map to the objects they
+    stand for: ``callees`` are the user's other functions (transformed in
+    turn), ``constants`` are values from globals and closures (bound in the
+    generated module).
+    """
+
+    name: str
+    params: list[str]
+    body: list
+    callees: dict = field(default_factory=dict)
+    constants: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict)
+    filename: str = "<unknown>"
+    source_lines: dict = field(default_factory=dict)
+    temps: set = field(default_factory=set)
+    lineno: int = 0
+
+    def namer(self) -> Namer:
+        taken = set(self.params) | set(self.callees) | set(self.constants) | {"np", "math", "rt"}
+        for stmt in walk_statements(self.body):
+            taken |= names_in(stmt)
+        return Namer(taken)
+
+    def is_user_call(self, expr) -> bool:
+        return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
+                and expr.func.id in self.callees)
+
+    def source_line(self, lineno) -> str:
+        return self.source_lines.get(lineno, "").strip()

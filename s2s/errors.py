@@ -1,0 +1,41 @@
+"""Every error s2s raises on purpose, in one hierarchy.
+
+Messages name the user's file, line and construct, and say what to do.
+"""
+
+from __future__ import annotations
+
+
+class S2SError(Exception):
+    """Base class of the errors s2s raises about the user's code."""
+
+
+class SourceError(S2SError):
+    """An error located in the user's source: ``file:line: message``."""
+
+    def __init__(self, message: str, filename: str | None = None, lineno: int | None = None,
+                 line: str | None = None):
+        self.filename, self.lineno, self.line = filename, lineno, line
+        where = ""
+        if filename:
+            where = f"{filename}:{lineno}: " if lineno else f"{filename}: "
+        text = f"{where}{message}"
+        if line:
+            text += f"\n    {line.strip()}"
+        super().__init__(text)
+
+
+class UnsupportedSyntaxError(SourceError):
+    """The function uses Python that s2s does not transform."""
+
+
+class NoRuleError(SourceError):
+    """A call needs a derivative (or other) rule that s2s does not have."""
+
+
+class SourceUnavailableError(S2SError):
+    """The function's source code cannot be read (defined in a REPL or by exec)."""
+
+
+class CompileError(S2SError):
+    """Numba could not compile generated code; names the generated and source lines."""

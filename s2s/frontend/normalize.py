@@ -1,0 +1,707 @@
+"""A parsed user function → core form (see ``s2s.core``).
+
+Nested expressions are split into one primitive per statement, with
+temporaries named after what they hold (``sin_x``, ``x_over_2``); method calls
+become NumPy calls (``x.sum()`` → ``np.sum(x)``); every free name is resolved.
+Anything outside the supported subset is refused here, with the file, line
+and construct named, so that later passes never meet it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import types
+
+import gast
+
+from .. import core
+from ..errors import SourceError, UnsupportedSyntaxError
+from . import resolve
+from .parse import parse_function, short_filename
+
+#: Array methods that are spelled as NumPy functions in core form.
+_METHODS = {"sum", "mean", "prod", "max", "min", "cumsum", "copy", "ravel", "dot",
+            "squeeze", "argmax", "argmin", "any", "all"}
+_METHOD_ALIASES = {"flatten": "ravel"}
+_VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
+_IN_PLACE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
+_OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over",
+             gast.Pow: "pow", gast.FloorDiv: "div", gast.Mod: "mod", gast.MatMult: "at"}
+_OP_NOUNS = {gast.Add: "total", gast.Sub: "diff", gast.Mult: "product", gast.Div: "ratio",
+             gast.Pow: "power", gast.FloorDiv: "quotient", gast.Mod: "remainder", gast.MatMult: "matprod"}
+
+_REFUSED = {
+    gast.With: "a 'with' statement", gast.AsyncWith: "an 'async with' statement",
+    gast.Try: "a 'try' statement", gast.ClassDef: "a class definition",
+    gast.FunctionDef: "a nested function definition (define it at module level or outside this function)",
+    gast.AsyncFunctionDef: "an async function", gast.Global: "a 'global' statement",
+    gast.Nonlocal: "a 'nonlocal' statement", gast.Import: "an import inside the function",
+    gast.ImportFrom: "an import inside the function", gast.Delete: "a 'del' statement",
+    gast.AsyncFor: "an 'async for' loop",
+    gast.Lambda: "a lambda inside the function", gast.ListComp: "a list comprehension (write a loop)",
+    gast.SetComp: "a set comprehension", gast.DictComp: "a dict comprehension",
+    gast.GeneratorExp: "a generator expression (write a loop)", gast.Yield: "'yield' (generators)",
+    gast.YieldFrom: "'yield from' (generators)", gast.Await: "'await'", gast.Dict: "a dict",
+    gast.Set: "a set", gast.Starred: "starred arguments", gast.NamedExpr: "an assignment expression (:=)",
+    gast.JoinedStr: "an f-string",
+}
+
+
+def refuse(what: str, node, fn) -> UnsupportedSyntaxError:
+    lineno = getattr(node, "lineno", None)
+    return UnsupportedSyntaxError(
+        f"s2s does not support {what}", fn.filename, lineno, fn.source_line(lineno))
+
+
+@functools.lru_cache(maxsize=256)
+def _normalize_cached(fun, fingerprint):
+    return _Normalizer(fun).run()
+
+
+def normalize(fun, nargs: int | None = None) -> core.Function:
+    """Core form of ``fun`` (cached while its closure holds the same values).
+
+    ``fun`` may be a user function, a ``functools.partial`` of one, or a
+    primitive such as ``np.sin`` (then ``nargs`` says how many arguments it gets).
+    """
+    if isinstance(fun, functools.partial):
+        return _partial_wrapper(fun)
+    if resolve.spelling(fun) is not None:
+        return _primitive_wrapper(fun, nargs if nargs is not None else 1)
+    user = resolve.user_function(fun)
+    if user is None:
+        raise TypeError(f"s2s transforms Python functions; got {fun!r}")
+    return _normalize_cached(user, closure_fingerprint(user))
+
+
+def _primitive_wrapper(prim, nargs) -> core.Function:
+    """``def sin(x): return np.sin(x)``: a primitive is a function like any other."""
+    params = ["x"] if nargs == 1 else ["x", "y"] if nargs == 2 else [f"x{i}" for i in range(nargs)]
+    spelled = resolve.spelling(prim)
+    body = _returning(core.call(core.attr(spelled), [core.name(p) for p in params]))
+    return core.Function(name=spelled.split(".")[-1], params=params, body=body, filename="<s2s>",
+                         temps={"out"})
+
+
+def _returning(value) -> list:
+    """``out = value; return out``: core form returns atoms."""
+    return [core.at(core.assign("out", value), 0), core.at(gast.Return(value=core.name("out")), 0)]
+
+
+def _partial_wrapper(p: functools.partial) -> core.Function:
+    """``partial(f, a)`` as ``def f_partial(x): return f(a, x)``, bound values as constants."""
+    fn = core.Function(name=f"{getattr(p.func, '__name__', 'f')}_partial", params=[], body=[],
+                       filename="<s2s>")
+
+    def value(pname, obj):
+        if isinstance(obj, (int, float, bool)) or obj is None:
+            return core.const(obj)
+        fn.constants[pname] = obj
+        return core.name(pname)
+
+    params = inspect.signature(p.func).parameters
+    required = [k for k, v in params.items() if v.default is inspect.Parameter.empty
+                and v.kind in (v.POSITIONAL_ONLY, v.POSITIONAL_OR_KEYWORD)]
+    fn.params = [k for k in required[len(p.args):] if k not in p.keywords]
+    spelled = resolve.spelling(p.func)
+    if spelled:  # a primitive: keep its keywords
+        callee = core.attr(spelled)
+        args = [value(k, v) for k, v in zip(list(params), p.args)] + [core.name(k) for k in fn.params]
+        keywords = [(k, value(k, v)) for k, v in p.keywords.items()]
+    else:  # a user function: every argument in parameter order
+        callee = core.name(getattr(p.func, "__name__", "f"))
+        fn.callees[callee.id] = p.func
+        bound = dict(zip(params, p.args)) | dict(p.keywords)
+        args = [value(k, bound[k]) if k in bound else core.name(k) if k in fn.params
+                else value(k, params[k].default) for k in params]
+        keywords = []
+    fn.body = _returning(core.call(callee, args, keywords))
+    fn.temps = {"out"}
+    return fn
+
+
+@functools.lru_cache(maxsize=256)
+def _normalize_cached(fun, fingerprint):
+    return _Normalizer(fun).run()
+
+
+def normalize(fun, nargs: int | None = None) -> core.Function:
+    """Core form of ``fun`` (cached while its closure holds the same values).
+
+    ``fun`` may be a user function, a ``functools.partial`` of one, or a
+    primitive such as ``np.sin`` (then ``nargs`` says how many arguments it gets).
+    """
+    if isinstance(fun, functools.partial):
+        return _partial_wrapper(fun)
+    if resolve.spelling(fun) is not None:
+        return _primitive_wrapper(fun, nargs if nargs is not None else 1)
+    user = resolve.user_function(fun)
+    if user is None:
+        raise TypeError(f"s2s transforms Python functions; got {fun!r}")
+    return _normalize_cached(user, closure_fingerprint(user))
+
+
+def _primitive_wrapper(prim, nargs) -> core.Function:
+    """``def sin(x): return np.sin(x)``: a primitive is a function like any other."""
+    params = ["x"] if nargs == 1 else ["x", "y"] if nargs == 2 else [f"x{i}" for i in range(nargs)]
+    spelled = resolve.spelling(prim)
+    body = _returning(core.call(core.attr(spelled), [core.name(p) for p in params]))
+    return core.Function(name=spelled.split(".")[-1], params=params, body=body, filename="<s2s>",
+                         temps={"out"})
+
+
+def _returning(value) -> list:
+    """``out = value; return out``: core form returns atoms."""
+    return [core.at(core.assign("out", value), 0), core.at(gast.Return(value=core.name("out")), 0)]
+
+
+def _partial_wrapper(p: functools.partial) -> core.Function:
+    """``partial(f, a)`` as ``def f_partial(x): return f(a, x)``, bound values as constants."""
+    fn = core.Function(name=f"{getattr(p.func, '__name__', 'f')}_partial", params=[], body=[],
+                       filename="<s2s>")
+    sig = inspect.signature(p.func)
+    names = list(sig.parameters)
+    bound = dict(zip(names, p.args)) | dict(p.keywords)
+    args = []
+    for pname in names:
+        if pname in bound:
+            value = bound[pname]
+            if isinstance(value, (int, float, bool)) or value is None:
+                args.append(core.const(value))
+            else:
+                fn.constants[pname] = value
+                args.append(core.name(pname))
+        else:
+            fn.params.append(pname)
+            args.append(core.name(pname))
+    spelled = resolve.spelling(p.func)
+    if spelled:
+        callee = core.attr(spelled)
+    else:
+        callee = core.name(getattr(p.func, "__name__", "f"))
+        fn.callees[callee.id] = p.func
+    fn.body = [core.at(gast.Return(value=core.call(callee, args)), 0)]
+    return fn
+
+
+def closure_fingerprint(fun):
+    """Closure values are constants of the generated code: new values, new code."""
+    cells = []
+    for cell in fun.__closure__ or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            value = None
+        cells.append(value if isinstance(value, (int, float, complex, str, bool, tuple)) else id(value))
+    return tuple(cells)
+
+
+class _Normalizer:
+    def __init__(self, fun):
+        self.fun = fun
+        parsed = parse_function(fun)
+        self.node = parsed.node
+        self.fn = core.Function(
+            name=fun.__name__ if fun.__name__ != "<lambda>" else "lambda_",
+            params=[], body=[], filename=short_filename(parsed.filename),
+            source_lines=parsed.lines, lineno=self.node.lineno)
+        self.locals = self._local_names()
+        self.namer = core.Namer(self.locals | {"np", "math", "rt"} | self._global_names())
+        self.lineno = self.node.lineno
+        self.temps = set()
+        self.nested = False  # inside a test or boolean operator: keep expressions nested
+
+    # -- entry point ---------------------------------------------------------
+
+    def run(self) -> core.Function:
+        args = self.node.args
+        for bad, what in ((args.vararg, "*args"), (args.kwarg, "**kwargs"),
+                          (args.kwonlyargs, "keyword-only parameters"),
+                          (args.posonlyargs, "positional-only parameters")):
+            if bad:
+                raise refuse(what, self.node, self.fn)
+        self.fn.params = [a.id for a in args.args]
+        defaults = inspect.signature(self.fun).parameters
+        self.fn.defaults = {k: p.default for k, p in defaults.items()
+                            if p.default is not inspect.Parameter.empty}
+        if isinstance(self.node, gast.Lambda):
+            ret = gast.Return(value=self.node.body)
+            ret.lineno = self.node.lineno
+            self.fn.body = self.stmt(ret)
+        else:
+            self.fn.body = self.stmts(self.node.body)
+        self.fn.temps = self.temps
+        return self.fn
+
+    def _local_names(self) -> set:
+        names = {a.id for a in self.node.args.args}
+        body = [self.node.body] if isinstance(self.node, gast.Lambda) else self.node.body
+        for stmt in body:
+            for n in gast.walk(stmt):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    names.add(n.id)
+        return names
+
+    def _global_names(self) -> set:
+        return {n.id for n in gast.walk(self.node) if isinstance(n, gast.Name)}
+
+    def temp(self, hint) -> str:
+        t = self.namer.fresh(hint)
+        self.temps.add(t)
+        return t
+
+    def emit(self, out, stmt):
+        out.append(core.at(stmt, self.lineno))
+
+    def refuse(self, what, node=None):
+        node = node if node is not None else core.at(gast.Pass(), self.lineno)
+        return refuse(what, node, self.fn)
+
+    # -- statements ----------------------------------------------------------
+
+    def stmts(self, body) -> list:
+        out = []
+        for stmt in body:
+            out.extend(self.stmt(stmt))
+        return out
+
+    def stmt(self, s) -> list:
+        self.lineno = getattr(s, "lineno", self.lineno)
+        if type(s) in _REFUSED:
+            raise self.refuse(_REFUSED[type(s)], s)
+        self._check_expressions(s)
+        method = getattr(self, f"stmt_{type(s).__name__}", None)
+        if method is None:
+            raise self.refuse(f"the statement {type(s).__name__}", s)
+        return method(s)
+
+    def _check_expressions(self, s):
+        for child in gast.iter_child_nodes(s):
+            if isinstance(child, gast.stmt):
+                continue
+            for n in gast.walk(child):
+                if type(n) in _REFUSED and not (isinstance(n, gast.JoinedStr) and isinstance(s, (gast.Raise, gast.Assert))):
+                    raise self.refuse(_REFUSED[type(n)], s)
+
+    def stmt_Assign(self, s):
+        out = []
+        if len(s.targets) > 1:
+            value = self.atom(s.value, out)
+            for target in s.targets:
+                out.extend(self._assign_to(target, value))
+            return out
+        target = s.targets[0]
+        if isinstance(target, gast.Name):
+            if isinstance(s.value, gast.IfExp):
+                self.if_expression(s.value, out, target.id)
+                return out
+            self.emit(out, core.assign(core.name(target.id, store=True), self.value(s.value, out, target.id)))
+            return out
+        if isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts):
+            if isinstance(s.value, gast.Tuple):
+                value = core.tuple_(self.atom(e, out, t.id) for e, t in zip(s.value.elts, target.elts))
+            else:
+                value = self.value(s.value, out, "_".join(e.id for e in target.elts))
+                if not (core.is_atom(value) or self.fn.is_user_call(value)):
+                    value = self._to_temp(value, out, "packed")
+            self.emit(out, core.assign(core.store(target), value))
+            return out
+        value = self.atom(s.value, out)
+        self._assign_to(target, value, out)
+        return out
+
+    def _assign_to(self, target, value, out=None):
+        out = [] if out is None else out
+        if isinstance(target, gast.Name):
+            self.emit(out, core.assign(core.name(target.id, store=True), value))
+        elif isinstance(target, gast.Subscript):
+            base = self.atom(target.value, out)
+            index = self.index(target.slice, out)
+            sub = gast.Subscript(value=base, slice=index, ctx=gast.Store())
+            self.emit(out, core.assign(sub, value))
+        else:
+            raise self.refuse("assigning to this kind of target (use names, tuples of names or x[...])", target)
+        return out
+
+    def stmt_AnnAssign(self, s):
+        if s.value is None:
+            return []
+        return self.stmt_Assign(core.at(gast.Assign(targets=[s.target], value=s.value, type_comment=None), s.lineno))
+
+    def stmt_AugAssign(self, s):
+        out = []
+        target, op = s.target, s.op
+        if isinstance(target, gast.Name):
+            value = self.atom(s.value, out)
+            if isinstance(op, _IN_PLACE_OPS) and target.id not in core.names_in(value):
+                self.emit(out, gast.AugAssign(target=core.name(target.id, store=True), op=op, value=value))
+            else:
+                rhs = gast.BinOp(left=core.name(target.id), op=op, right=value)
+                self.emit(out, core.assign(target.id, rhs))
+            return out
+        if isinstance(target, gast.Subscript):
+            base = self.atom(target.value, out)
+            index = self.index(target.slice, out)
+            read = gast.Subscript(value=base, slice=index, ctx=gast.Load())
+            old = self._to_temp(read, out, self._hint(read))
+            value = self.atom(s.value, out)
+            new = self._to_temp(gast.BinOp(left=old, op=op, right=value), out, "updated")
+            self.emit(out, core.assign(gast.Subscript(value=core.load(base), slice=core.load(index),
+                                                      ctx=gast.Store()), new))
+            return out
+        raise self.refuse("augmented assignment to this kind of target", s)
+
+    def stmt_Expr(self, s):
+        value = s.value
+        if isinstance(value, gast.Constant):  # docstring or bare literal
+            return []
+        out = []
+        if isinstance(value, gast.Call):
+            normalized = self.value(value, out, "result")
+            if self.fn.is_user_call(normalized) or core.dotted_name(normalized.func) == "print":
+                self.emit(out, gast.Expr(value=normalized))
+                return out
+        raise self.refuse(
+            "an expression statement other than a call to your own function or print "
+            "(an in-place NumPy call or method would change arrays behind the derivative's back)", s)
+
+    def stmt_If(self, s):
+        out = []
+        test = self.value(s.test, out, "cond")
+        if not (core.is_atom(test) or isinstance(test, gast.BoolOp)):
+            test = self._to_temp(test, out, "cond")
+        node = gast.If(test=test, body=self.stmts(s.body) or [gast.Pass()], orelse=self.stmts(s.orelse))
+        self.lineno = s.lineno
+        self.emit(out, node)
+        return out
+
+    def stmt_For(self, s):
+        if s.orelse:
+            raise self.refuse("'for ... else'", s)
+        if not isinstance(s.target, gast.Name):
+            raise self.refuse("a for loop whose target is not a single name", s)
+        out = []
+        it = s.iter
+        prefix = []
+        if isinstance(it, gast.Call) and self._resolves_to(it.func, range):
+            if it.keywords or not 1 <= len(it.args) <= 3:
+                raise self.refuse("range() with these arguments", s)
+            bounds = [self.atom(a, out) for a in it.args]
+            target = s.target.id
+        else:
+            if isinstance(it, gast.Call) and core.dotted_name(it.func) in ("enumerate", "zip", "reversed"):
+                raise self.refuse(f"looping over {core.dotted_name(it.func)}() (loop over range(...))", s)
+            seq = self.atom(it, out)
+            n = self._to_temp(core.call(core.name("len"), [seq]), out, f"n_{self._hint(seq)}")
+            bounds = [n]
+            target = self.temp(f"i_{s.target.id}")
+            prefix = [core.at(core.assign(s.target.id, gast.Subscript(
+                value=core.load(seq), slice=core.name(target), ctx=gast.Load())), s.lineno)]
+        body = prefix + self.stmts(s.body)
+        self.lineno = s.lineno
+        loop = gast.For(target=core.name(target, store=True), iter=core.call(core.name("range"), bounds),
+                        body=body or [gast.Pass()], orelse=[], type_comment=None)
+        self.emit(out, loop)
+        return out
+
+    def stmt_While(self, s):
+        if s.orelse:
+            raise self.refuse("'while ... else'", s)
+        test = self.canonical(s.test)
+        body = self.stmts(s.body)
+        self.lineno = s.lineno
+        out = []
+        self.emit(out, gast.While(test=test, body=body or [gast.Pass()], orelse=[]))
+        return out
+
+    def stmt_Return(self, s):
+        out = []
+        if s.value is None:
+            value = None
+        elif isinstance(s.value, gast.Tuple):
+            value = core.tuple_(self.atom(e, out) for e in s.value.elts)
+        else:
+            value = self.atom(s.value, out)
+        self.emit(out, gast.Return(value=value))
+        return out
+
+    def stmt_Pass(self, s):
+        return []
+
+    def stmt_Break(self, s):
+        return [core.at(gast.Break(), s.lineno)]
+
+    def stmt_Continue(self, s):
+        return [core.at(gast.Continue(), s.lineno)]
+
+    def stmt_Raise(self, s):
+        if s.cause is not None:
+            raise self.refuse("'raise ... from'", s)
+        return [core.at(gast.Raise(exc=self.canonical(s.exc) if s.exc else None, cause=None), s.lineno)]
+
+    def stmt_Assert(self, s):
+        msg = self.canonical(s.msg) if s.msg is not None else None
+        return [core.at(gast.Assert(test=self.canonical(s.test), msg=msg), s.lineno)]
+
+    # -- expressions ---------------------------------------------------------
+
+    def atom(self, expr, out, hint=None):
+        """``expr`` as an atom, emitting the statements that compute it (named ``hint`` or after it)."""
+        value = self.value(expr, out, hint)
+        if core.is_atom(value) or self.nested:
+            return value
+        return self._to_temp(value, out, hint or self._hint(value))
+
+    def _to_temp(self, value, out, hint):
+        t = self.temp(hint)
+        self.emit(out, core.assign(t, value))
+        return core.name(t)
+
+    def value(self, expr, out, hint="t"):
+        """``expr`` as one primitive applied to atoms (or an atom)."""
+        if isinstance(expr, gast.Constant):
+            return core.const(expr.value)
+        if isinstance(expr, gast.Name):
+            return self.name(expr)
+        if isinstance(expr, gast.UnaryOp):
+            if isinstance(expr.op, gast.Not) and not self.nested:
+                return self.canonical(expr)
+            if isinstance(expr.op, gast.USub) and isinstance(expr.operand, gast.Constant) \
+                    and isinstance(expr.operand.value, (int, float)):
+                return core.const(-expr.operand.value)
+            return gast.UnaryOp(op=expr.op, operand=self.atom(expr.operand, out))
+        if isinstance(expr, gast.BinOp):
+            return gast.BinOp(left=self.atom(expr.left, out), op=expr.op, right=self.atom(expr.right, out))
+        if isinstance(expr, gast.Compare):
+            return gast.Compare(left=self.atom(expr.left, out), ops=expr.ops,
+                                comparators=[self.atom(c, out) for c in expr.comparators])
+        if isinstance(expr, gast.BoolOp):
+            if not self.nested:
+                return self.canonical(expr)
+            return gast.BoolOp(op=expr.op, values=[self.value(v, out) for v in expr.values])
+        if isinstance(expr, gast.IfExp):
+            if self.nested:
+                return gast.IfExp(test=self.value(expr.test, out), body=self.value(expr.body, out),
+                                  orelse=self.value(expr.orelse, out))
+            return self.if_expression(expr, out)
+        if isinstance(expr, gast.Tuple):
+            return core.tuple_(self.atom(e, out) for e in expr.elts)
+        if isinstance(expr, gast.List):
+            raise self.refuse("a Python list here (lists may only be passed to np.array, "
+                              "np.concatenate or np.stack; use a tuple or an array)", expr)
+        if isinstance(expr, gast.Subscript):
+            return gast.Subscript(value=self.atom(expr.value, out),
+                                  slice=self.index(expr.slice, out), ctx=gast.Load())
+        if isinstance(expr, gast.Attribute):
+            return self.attribute(expr, out)
+        if isinstance(expr, gast.Call):
+            return self.call_(expr, out)
+        raise self.refuse(f"the expression {type(expr).__name__}", expr)
+
+    def index(self, index, out):
+        if isinstance(index, gast.Slice):
+            parts = [self.atom(p, out) if p is not None else None
+                     for p in (index.lower, index.upper, index.step)]
+            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        if isinstance(index, gast.Tuple):
+            return core.tuple_(self.index(e, out) for e in index.elts)
+        return self.atom(index, out)
+
+    def if_expression(self, expr, out, target=None):
+        """``a if c else b`` becomes an if statement, so only one side is evaluated.
+
+        Assigned to a name, both branches assign that name; elsewhere, a temporary.
+        """
+        t = target or self.temp("choice")
+        test = self.atom(expr.test, out)
+        body, orelse = [], []
+        self.emit(body, core.assign(t, self.value(expr.body, body, t)))
+        self.emit(orelse, core.assign(t, self.value(expr.orelse, orelse, t)))
+        self.emit(out, gast.If(test=test, body=body, orelse=orelse))
+        return core.name(t)
+
+    def name(self, node):
+        if node.id in self.locals:
+            return core.name(node.id)
+        return self.reference(self.lookup(node.id), node.id)
+
+    def lookup(self, global_name):
+        obj = resolve.lookup(self.fun, global_name)
+        if resolve.is_missing(obj):
+            raise SourceError(f"name {global_name!r} is not defined", self.fn.filename, self.lineno,
+                              self.fn.source_line(self.lineno))
+        return obj
+
+    def reference(self, obj, hint):
+        """A free name's object as generated code refers to it."""
+        if resolve.module_alias(obj):
+            raise self.refuse(f"using the module {obj.__name__} as a value")
+        spelled = resolve.spelling(obj)
+        if spelled:
+            return core.attr(spelled)
+        is_callee = resolve.user_function(obj) is not None or isinstance(obj, functools.partial)
+        table = self.fn.callees if is_callee else self.fn.constants
+        for existing, value in table.items():
+            if value is obj:
+                return core.name(existing)
+        taken = self.locals | set(self.fn.callees) | set(self.fn.constants)
+        ref = hint if hint not in taken else self.namer.fresh(hint)
+        self.namer.taken.add(ref)
+        table[ref] = obj
+        return core.name(ref)
+
+    def attribute(self, expr, out):
+        dotted = core.dotted_name(expr)
+        root = dotted.split(".")[0] if dotted else None
+        if root is None or root in self.locals:
+            base = self.atom(expr.value, out)
+            if expr.attr in _VALUE_ATTRIBUTES:
+                return gast.Attribute(value=base, attr=expr.attr, ctx=gast.Load())
+            if expr.attr == "T":
+                return core.call(core.attr("np.transpose"), [base])
+            raise self.refuse(f"the attribute .{expr.attr} of an array", expr)
+        owner = obj = self.lookup(root)
+        for part in dotted.split(".")[1:]:
+            if not hasattr(obj, part):
+                raise self.refuse(f"{dotted} (it does not exist)", expr)
+            owner, obj = obj, getattr(obj, part)
+        alias = resolve.module_alias(owner)
+        if alias and not isinstance(obj, types.ModuleType):
+            return core.attr(f"{alias}.{expr.attr}")  # as written: np.abs, np.pi, math.e
+        return self.reference(obj, expr.attr)
+
+    def call_(self, expr, out):
+        if any(isinstance(a, gast.Starred) for a in expr.args) or any(k.arg is None for k in expr.keywords):
+            raise self.refuse("*args or **kwargs in a call", expr)
+        func = expr.func
+        if isinstance(func, gast.Attribute) and not self._is_module_path(func):
+            return self.method_call(func, expr, out)
+        callee = self.value(func, out, "f")
+        target = self._object_of(callee)
+        user = resolve.user_function(target) if target is not None else None
+        if user is not None or isinstance(target, functools.partial):
+            return self.user_call(callee, target, expr, out)
+        spelled = core.dotted_name(callee)
+        sequence_arg = spelled in ("np.array", "np.asarray", "np.concatenate", "np.stack")
+        args = [self.sequence(a, out, tuple_=spelled != "np.array" and spelled != "np.asarray")
+                if sequence_arg and i == 0 and isinstance(a, (gast.List, gast.Tuple)) else self.atom(a, out)
+                for i, a in enumerate(expr.args)]
+        keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
+        return core.call(callee, args, keywords)
+
+    def sequence(self, node, out, tuple_):
+        elts = [self.sequence(e, out, tuple_) if isinstance(e, (gast.List, gast.Tuple)) else self.atom(e, out)
+                for e in node.elts]
+        return core.tuple_(elts) if tuple_ else gast.List(elts=elts, ctx=gast.Load())
+
+    def method_call(self, func, expr, out):
+        method = _METHOD_ALIASES.get(func.attr, func.attr)
+        base = self.atom(func.value, out)
+        args = [self.atom(a, out) for a in expr.args]
+        keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
+        if method in _METHODS:
+            return core.call(core.attr(f"np.{method}"), [base, *args], keywords)
+        if method in ("reshape", "transpose"):
+            if len(args) > 1:
+                args = [core.tuple_(args)]
+            return core.call(core.attr(f"np.{method}"), [base, *args], keywords)
+        raise self.refuse(f"the method .{func.attr}()", expr)
+
+    def user_call(self, callee, target, expr, out):
+        """A call to the user's own function, with arguments in its parameter order."""
+        fun = target.func if isinstance(target, functools.partial) else resolve.user_function(target)
+        args = [self.atom(a, out) for a in expr.args]
+        keywords = {k.arg: self.atom(k.value, out) for k in expr.keywords}
+        if isinstance(target, functools.partial):
+            return core.call(callee, args, list(keywords.items()))
+        try:
+            bound = inspect.signature(fun).bind(*args, **keywords)
+        except TypeError as e:
+            raise SourceError(f"bad call to {fun.__name__}: {e}", self.fn.filename, self.lineno,
+                              self.fn.source_line(self.lineno)) from None
+        params = inspect.signature(fun).parameters
+        full = []
+        for pname, param in params.items():
+            if pname in bound.arguments:
+                full.append(bound.arguments[pname])
+            else:
+                full.append(self._default(param.default, pname))
+        return core.call(callee, full)
+
+    def _default(self, value, pname):
+        if isinstance(value, (int, float, bool)) or value is None:
+            return core.const(value)
+        return self.reference(value, pname)
+
+    def canonical(self, expr):
+        """``expr`` with names resolved but its nesting kept (tests, boolean operators)."""
+        saved, self.nested = self.nested, True
+        try:
+            return self.value(expr, _Sink(self, expr))
+        finally:
+            self.nested = saved
+
+    # -- helpers -------------------------------------------------------------
+
+    def _object_of(self, callee):
+        if isinstance(callee, gast.Name):
+            return self.fn.callees.get(callee.id) or self.fn.constants.get(callee.id)
+        dotted = core.dotted_name(callee)
+        return resolve.resolve_spelling(dotted) if dotted else None
+
+    def _is_module_path(self, node) -> bool:
+        """A dotted name rooted at a global (``np.sin``, ``cfg.alpha``), not a method of a local."""
+        dotted = core.dotted_name(node)
+        return dotted is not None and dotted.split(".")[0] not in self.locals
+
+    def _resolves_to(self, func, obj) -> bool:
+        return isinstance(func, gast.Name) and func.id not in self.locals \
+            and resolve.lookup(self.fun, func.id) is obj
+
+    def _hint(self, node) -> str:
+        """A name for the temporary holding ``node``: what it is, in a word or two."""
+        if isinstance(node, gast.Name):
+            return node.id
+        if isinstance(node, gast.Constant):
+            return _const_word(node.value)
+        if isinstance(node, gast.Call):
+            fname = (core.dotted_name(node.func) or "f").split(".")[-1]
+            if node.args and isinstance(node.args[0], gast.Name) and len(node.args[0].id) <= 8:
+                return f"{fname}_{node.args[0].id}"
+            return fname
+        if isinstance(node, gast.BinOp):
+            hint = f"{self._hint(node.left)}_{_OP_WORDS[type(node.op)]}_{self._hint(node.right)}"
+            simple = all(isinstance(n, gast.Constant) or (isinstance(n, gast.Name) and n.id not in self.temps)
+                         for n in (node.left, node.right))
+            return hint if simple and len(hint) <= 16 else _OP_NOUNS[type(node.op)]
+        if isinstance(node, gast.Subscript):
+            base = self._hint(node.value)
+            if isinstance(node.slice, (gast.Name, gast.Constant)):
+                return f"{base}_{self._hint(node.slice)}"
+            return f"{base}_part"
+        if isinstance(node, gast.Attribute):
+            return f"{self._hint(node.value)}_{node.attr}"
+        if isinstance(node, gast.UnaryOp) and isinstance(node.operand, gast.Name):
+            return f"neg_{node.operand.id}"
+        return "value"
+
+
+def _const_word(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).replace("-", "m").replace(".", "_")
+    return text if len(text) <= 6 else "c"
+
+
+class _Sink(list):
+    """Statement sink for canonical expressions: nothing may be emitted into it."""
+
+    def __init__(self, normalizer, node):
+        super().__init__()
+        self.normalizer, self.node = normalizer, node
+
+    def append(self, stmt):
+        raise self.normalizer.refuse(
+            "a nested expression inside this condition (compute it in a statement before the loop "
+            "or the condition)", self.node)

@@ -1,0 +1,79 @@
+"""Source text of a user function → its gast definition, with absolute line numbers.
+
+The whole file is parsed (once per file version) and the definition found by
+its first line, so nested functions, decorated functions and lambdas in the
+middle of an expression all work the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import os
+from dataclasses import dataclass
+
+import gast
+
+from ..errors import SourceUnavailableError
+
+
+@dataclass
+class ParsedFunction:
+    node: gast.FunctionDef | gast.Lambda
+    filename: str
+    lines: dict  # line number → source text, for the function's lines
+
+
+def parse_function(fun) -> ParsedFunction:
+    code = fun.__code__
+    filename = code.co_filename
+    lines = linecache.getlines(filename, fun.__globals__)
+    if not lines:
+        raise SourceUnavailableError(
+            f"cannot read the source of {fun.__qualname__!r} (defined in {filename}): "
+            "s2s transforms functions whose source is in a file or notebook cell"
+        )
+    tree = _parse_lines(filename, tuple(lines))
+    node = _find(tree, code)
+    if node is None:
+        raise SourceUnavailableError(
+            f"cannot find the definition of {fun.__qualname__!r} in {filename} "
+            f"at line {code.co_firstlineno}: was the file edited since it was imported?"
+        )
+    last = max(getattr(n, "end_lineno", 0) or 0 for n in gast.walk(node))
+    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    text = {i: lines[i - 1].rstrip("\n") for i in range(first, min(last, len(lines)) + 1)}
+    return ParsedFunction(node, filename, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_lines(filename: str, lines: tuple) -> gast.Module:
+    return gast.parse("".join(lines), filename=filename)
+
+
+def _find(tree, code):
+    """The FunctionDef or Lambda whose code object is ``code``."""
+    first = code.co_firstlineno
+    if code.co_name == "<lambda>":
+        lambdas = [n for n in gast.walk(tree) if isinstance(n, gast.Lambda) and n.lineno == first]
+        params = list(code.co_varnames[: code.co_argcount])
+        lambdas = [n for n in lambdas if [a.id for a in n.args.args] == params] or lambdas
+        if len(lambdas) > 1:
+            lambdas = [n for n in lambdas if n.body.col_offset == _body_column(code)] or lambdas[:1]
+        return lambdas[0] if lambdas else None
+    for n in gast.walk(tree):
+        if isinstance(n, gast.FunctionDef) and n.name == code.co_name:
+            starts = {n.lineno} | {d.lineno for d in n.decorator_list}
+            if first in starts:
+                return n
+    return None
+
+
+def _body_column(code):
+    """Leftmost column of the lambda body's instructions (to tell lambdas on one line apart)."""
+    cols = [c for (line, _, c, _) in code.co_positions() if c is not None and line == code.co_firstlineno]
+    return min(cols) if cols else None
+
+
+def short_filename(filename: str) -> str:
+    return os.path.basename(filename)

@@ -1,0 +1,49 @@
+"""Generated modules on disk: written once into the cache, then executed.
+
+A generated module is a real file, so tracebacks and debuggers show its
+lines, and Numba can cache what it compiles from it.  The file name is a hash
+of the source and of the constants bound into it: same code, same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from pathlib import Path
+
+import platformdirs
+
+from .emit import Rendered
+
+
+def cache_dir() -> Path:
+    """Where generated modules live: ``$S2S_CACHE_DIR`` or the user cache directory."""
+    root = os.environ.get("S2S_CACHE_DIR") or platformdirs.user_cache_dir("s2s")
+    path = Path(root) / "generated"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _fingerprint(rendered: Rendered, constants: dict) -> str:
+    digest = hashlib.sha256(rendered.source.encode())
+    for key in sorted(constants):
+        digest.update(key.encode())
+        try:
+            digest.update(pickle.dumps(constants[key]))
+        except Exception:  # unpicklable (a function): its identity is all we have
+            digest.update(repr(id(constants[key])).encode())
+    return digest.hexdigest()[:20]
+
+
+def load(rendered: Rendered, constants: dict, stem: str) -> tuple[dict, Path]:
+    """Execute the module; return its namespace and the file it lives in."""
+    path = cache_dir() / f"{stem}_{_fingerprint(rendered, constants)}.py"
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(rendered.source)
+        os.replace(tmp, path)
+    namespace = {"__name__": f"s2s_generated.{path.stem}", "__file__": str(path)}
+    namespace.update(constants)
+    exec(compile(rendered.source, str(path), "exec"), namespace)
+    return namespace, path

@@ -1,0 +1,118 @@
+"""NumPy reductions, products, constructors, shape operations and indexing."""
+# ruff: noqa: F821  (templates name tangents ``x_dot`` and the result ``ans``)
+
+import operator
+
+import numpy as np
+
+from .registry import defjvp, defnondiff
+
+
+@defjvp(operator.getitem)
+def getitem(x, index):
+    return x_dot[index]
+
+
+@defjvp(np.sum)
+def sum_(a, axis=None):
+    return np.sum(a_dot, axis=axis)
+
+
+@defjvp(np.mean)
+def mean(a, axis=None):
+    return np.mean(a_dot, axis=axis)
+
+
+@defjvp(np.prod)
+def prod(a, axis=None):
+    return rt.prod_jvp(a, a_dot, axis=axis)
+
+
+@defjvp(np.max, np.amax, np.min, np.amin)
+def extremum(a, axis=None):
+    return rt.extremum_jvp(a, a_dot, ans, axis=axis)
+
+
+@defjvp(np.cumsum)
+def cumsum(a, axis=None):
+    return np.cumsum(a_dot, axis=axis)
+
+
+@defjvp(np.dot)
+def dot(a, b):
+    return np.dot(a_dot, b) + np.dot(a, b_dot)
+
+
+@defjvp(np.vdot)
+def vdot(a, b):
+    return np.vdot(a_dot, b) + np.vdot(a, b_dot)
+
+
+@defjvp(np.outer)
+def outer(a, b):
+    return np.outer(a_dot, b) + np.outer(a, b_dot)
+
+
+@defjvp(np.array, np.asarray)
+def array(x, dtype=None):
+    return np.array(x_dot, dtype=dtype)
+
+
+@defjvp(np.copy)
+def copy(a):
+    return np.copy(a_dot)
+
+
+@defjvp(np.full)
+def full(shape, fill_value, dtype=None):
+    return np.full(shape, fill_value_dot, dtype=dtype)
+
+
+@defjvp(np.full_like)
+def full_like(a, fill_value, dtype=None):
+    return np.full_like(a, fill_value_dot, dtype=dtype)
+
+
+@defjvp(np.linspace)
+def linspace(start, stop, num=50):
+    return np.linspace(start_dot, stop_dot, num)
+
+
+@defjvp(np.reshape)
+def reshape(a, shape):
+    return np.reshape(a_dot, shape)
+
+
+@defjvp(np.transpose)
+def transpose(a, axes=None):
+    return np.transpose(a_dot, axes)
+
+
+@defjvp(np.ravel)
+def ravel(a):
+    return np.ravel(a_dot)
+
+
+@defjvp(np.concatenate)
+def concatenate(arrays, axis=0):
+    return np.concatenate(arrays_dot, axis=axis)
+
+
+@defjvp(np.stack)
+def stack(arrays, axis=0):
+    return np.stack(arrays_dot, axis=axis)
+
+
+@defjvp(np.expand_dims)
+def expand_dims(a, axis):
+    return np.expand_dims(a_dot, axis)
+
+
+@defjvp(np.squeeze)
+def squeeze(a, axis=None):
+    return np.squeeze(a_dot, axis=axis)
+
+
+defnondiff(np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.arange,
+           np.eye, np.identity, np.shape, np.size, np.ndim, np.argmax, np.argmin, np.argsort,
+           np.any, np.all, np.count_nonzero)

@@ -1,0 +1,123 @@
+"""Elementwise functions of ``math`` and NumPy.
+
+Each template is written once with NumPy calls; instantiated for a ``math``
+function it calls the ``math`` twins (``math.cos`` for ``math.sin``), so scalar
+code stays scalar.
+"""
+# ruff: noqa: F821  (templates name tangents ``x_dot`` and the result ``ans``)
+
+import math
+
+import numpy as np
+
+from .registry import defjvp, defnondiff
+
+
+@defjvp(np.sin, math.sin)
+def sin(x):
+    return np.cos(x) * x_dot
+
+
+@defjvp(np.cos, math.cos)
+def cos(x):
+    return -np.sin(x) * x_dot
+
+
+@defjvp(np.tan, math.tan)
+def tan(x):
+    return (1 + ans * ans) * x_dot
+
+
+@defjvp(np.arcsin, math.asin)
+def arcsin(x):
+    return x_dot / np.sqrt(1 - x * x)
+
+
+@defjvp(np.arccos, math.acos)
+def arccos(x):
+    return -x_dot / np.sqrt(1 - x * x)
+
+
+@defjvp(np.arctan, math.atan)
+def arctan(x):
+    return x_dot / (1 + x * x)
+
+
+@defjvp(np.arctan2, math.atan2)
+def arctan2(y, x):
+    return (x * y_dot - y * x_dot) / (x * x + y * y)
+
+
+@defjvp(np.sinh, math.sinh)
+def sinh(x):
+    return np.cosh(x) * x_dot
+
+
+@defjvp(np.cosh, math.cosh)
+def cosh(x):
+    return np.sinh(x) * x_dot
+
+
+@defjvp(np.tanh, math.tanh)
+def tanh(x):
+    return (1 - ans * ans) * x_dot
+
+
+@defjvp(np.exp, math.exp)
+def exp(x):
+    return ans * x_dot
+
+
+@defjvp(np.expm1, math.expm1)
+def expm1(x):
+    return (ans + 1) * x_dot
+
+
+@defjvp(np.log, math.log)
+def log(x):
+    return x_dot / x
+
+
+@defjvp(np.log1p, math.log1p)
+def log1p(x):
+    return x_dot / (1 + x)
+
+
+@defjvp(np.log10, math.log10)
+def log10(x):
+    return x_dot / (x * np.log(10.0))
+
+
+@defjvp(np.log2, math.log2)
+def log2(x):
+    return x_dot / (x * np.log(2.0))
+
+
+@defjvp(np.sqrt, math.sqrt)
+def sqrt(x):
+    return x_dot / (2 * ans)
+
+
+@defjvp(np.hypot, math.hypot)
+def hypot(x, y):
+    return (x * x_dot + y * y_dot) / ans
+
+
+@defjvp(np.square)
+def square(x):
+    return 2 * x * x_dot
+
+
+@defjvp(np.clip)
+def clip(a, a_min, a_max):
+    return a_dot * ((a >= a_min) & (a <= a_max)) + a_min_dot * (a < a_min) + a_max_dot * (a > a_max)
+
+
+@defjvp(np.where)
+def where(condition, x, y):
+    return np.where(condition, x_dot, y_dot)
+
+
+defnondiff(np.sign, np.floor, np.ceil, np.trunc, np.rint, np.round, math.floor, math.ceil,
+           math.trunc, np.isnan, np.isinf, np.isfinite, math.isnan, math.isinf, math.isfinite,
+           np.greater, np.less, np.equal, np.logical_and, np.logical_or, np.logical_not)

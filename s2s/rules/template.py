@@ -1,0 +1,227 @@
+"""Rule templates: small Python functions whose body is the code to emit.
+
+A template such as ::
+
+    def sin(x):
+        return np.cos(x) * x_dot
+
+is parsed once.  Instantiating it substitutes the primitive's operands for its
+parameters, their tangents for ``<param>_dot`` and the primitive's result for
+``ans``.  A tangent that is known to be zero enters as a :class:`Zero` and is
+simplified away (``Zero * y`` is ``Zero``, ``a + Zero`` is ``a``), so derivative
+code never carries ``0.0 * ...`` noise.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import operator
+import textwrap
+
+import gast
+import numpy as np
+
+from .. import core
+
+#: ``np`` functions with a ``math`` twin: scalar rules for ``math.f`` call the twin.
+_MATH_TWINS = {
+    np.arcsin: "math.asin", np.arccos: "math.acos", np.arctan: "math.atan",
+    np.arctan2: "math.atan2", np.power: "math.pow",
+}
+for _name in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log",
+              "log1p", "log10", "log2", "sqrt", "hypot", "fabs", "floor", "ceil", "copysign"):
+    _MATH_TWINS[getattr(np, _name)] = f"math.{_name}"
+
+
+class Zero(gast.expr):
+    """A tangent (or cotangent) known to be zero; ``primal`` is the value it belongs to."""
+
+    _fields = ()
+
+    def __init__(self, primal=None):
+        super().__init__()
+        self.primal = primal
+
+
+def is_zero(node) -> bool:
+    return isinstance(node, Zero)
+
+
+class Template:
+    """A parsed rule template, ready to be instantiated at a call site."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        source = textwrap.dedent(inspect.getsource(fn))
+        fdef = gast.parse(source).body[0]
+        body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        if len(body) != 1 or not isinstance(body[0], gast.Return):
+            raise ValueError(f"template {fn.__name__} must be a single return statement")
+        self.expr = body[0].value
+        self.params = [a.id for a in fdef.args.args]
+        self.defaults = dict(zip(self.params[len(self.params) - len(fdef.args.defaults):],
+                                 [d.value for d in fdef.args.defaults]))
+        used = core.names_in(self.expr)
+        for node in gast.walk(self.expr):
+            if isinstance(node, gast.Call):
+                node.tangent_slots = [i for i, a in enumerate(node.args)
+                                      if any(n.endswith("_dot") for n in core.names_in(a))]
+        self.differentiable = [p for p in self.params if f"{p}_dot" in used]
+
+    def bind(self, args, keywords) -> dict:
+        """Parameter name → operand node (absent parameters are left out)."""
+        bound = dict(zip(self.params, args))
+        for k, v in keywords.items():
+            if k in self.params:
+                bound[k] = v
+        return bound
+
+    def instantiate(self, args, keywords, tangent_of, ans=None, scalar_family=False):
+        """The template's expression for these operands, simplified."""
+        bound = self.bind(args, keywords)
+        mapping = {}
+        for p in self.params:
+            if p in bound:
+                mapping[p] = bound[p]
+            elif self.defaults.get(p) is not None:
+                mapping[p] = core.const(self.defaults[p])
+            if f"{p}_dot" in core.names_in(self.expr):
+                mapping[f"{p}_dot"] = tangent_of(bound[p]) if p in bound else Zero()
+        if ans is not None:
+            mapping["ans"] = ans
+        expr = _Respell(self.fn.__globals__, scalar_family, absent=set(self.params) - set(mapping)).visit(
+            copy.deepcopy(self.expr))
+        return simplify(core.substitute(expr, mapping))
+
+
+class _Respell(gast.NodeTransformer):
+    """Spell template references as generated code does; drop keywords of absent parameters."""
+
+    def __init__(self, env, scalar_family, absent):
+        self.env, self.scalar_family, self.absent = env, scalar_family, absent
+
+    def visit_Attribute(self, node):
+        dotted = core.dotted_name(node)
+        if dotted and dotted.split(".")[0] in ("np", "math"):
+            obj = self.env[dotted.split(".")[0]]
+            for part in dotted.split(".")[1:]:
+                obj = getattr(obj, part)
+            if self.scalar_family and obj in _MATH_TWINS:
+                return core.attr(_MATH_TWINS[obj])
+            return core.attr(dotted)
+        return self.generic_visit(node)
+
+    def visit_Call(self, node):
+        def absent(arg):
+            return isinstance(arg, gast.Name) and arg.id in self.absent
+
+        node.keywords = [k for k in node.keywords if not absent(k.value)]
+        while node.args and absent(node.args[-1]):
+            node.args.pop()
+        return self.generic_visit(node)
+
+
+# -- simplification ---------------------------------------------------------
+
+_FOLD = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+         gast.Div: operator.truediv, gast.Pow: operator.pow}
+
+
+def _const(node):
+    if isinstance(node, gast.Constant) and type(node.value) in (int, float):
+        return node.value
+    if (isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub)
+            and isinstance(node.operand, gast.Constant) and type(node.operand.value) in (int, float)):
+        return -node.operand.value
+    return None
+
+
+def _num(value):
+    node = core.const(abs(value))
+    return gast.UnaryOp(op=gast.USub(), operand=node) if value < 0 else node
+
+
+class _Simplify(gast.NodeTransformer):
+    """Prune zeros and fold the constant arithmetic that templates leave behind."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right, op = node.left, node.right, node.op
+        if isinstance(op, gast.Add):
+            if is_zero(left):
+                return right
+            if is_zero(right):
+                return left
+        if isinstance(op, gast.Sub):
+            if is_zero(right):
+                return left
+            if is_zero(left):
+                return self.visit_UnaryOp(gast.UnaryOp(op=gast.USub(), operand=right))
+        if isinstance(op, (gast.Mult, gast.MatMult)) and (is_zero(left) or is_zero(right)):
+            return Zero()
+        if isinstance(op, (gast.Div, gast.FloorDiv, gast.Mod)) and is_zero(left):
+            return Zero()
+        lc, rc = _const(left), _const(right)
+        if lc is not None and rc is not None and type(op) in _FOLD:
+            try:
+                return _num(_FOLD[type(op)](lc, rc))
+            except (ZeroDivisionError, OverflowError):
+                return node
+        if isinstance(op, gast.Mult) and lc == 1:
+            return right
+        if isinstance(op, (gast.Mult, gast.Div, gast.Pow)) and rc == 1:
+            return left
+        if isinstance(op, gast.Mult) and lc == -1:
+            return self.visit_UnaryOp(gast.UnaryOp(op=gast.USub(), operand=right))
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, (gast.USub, gast.UAdd)) and is_zero(node.operand):
+            return Zero()
+        if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.UnaryOp) \
+                and isinstance(node.operand.op, gast.USub):
+            return node.operand.operand
+        c = _const(node.operand)
+        if isinstance(node.op, gast.USub) and c is not None:
+            return _num(-c)
+        return node
+
+    def visit_Call(self, node):
+        # A template is linear in the tangents, so a call whose tangent
+        # arguments are all zero is zero.
+        self.generic_visit(node)
+        slots = getattr(node, "tangent_slots", None)
+        if slots and all(is_zero(node.args[i]) for i in slots):
+            return Zero()
+        return node
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        return Zero() if is_zero(node.value) else node
+
+    def _all_zero(self, node):
+        self.generic_visit(node)
+        return Zero() if node.elts and all(is_zero(e) for e in node.elts) else node
+
+    visit_Tuple = visit_List = _all_zero
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        return Zero() if is_zero(node.body) and is_zero(node.orelse) else node
+
+
+def simplify(expr):
+    return _Simplify().visit(expr)
+
+
+def materialize(expr, zero_of):
+    """Replace the zeros left inside ``expr`` by concrete values, ``zero_of(primal)``."""
+
+    class _Fill(gast.NodeTransformer):
+        def visit_Zero(self, node):
+            return zero_of(node.primal)
+
+    return _Fill().visit(expr)
+

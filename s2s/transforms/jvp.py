@@ -1,0 +1,232 @@
+"""Forward mode: a core-form function → its JVP, also in core form.
+
+Each statement that defines an active variable is followed (or, when it
+overwrites one of its own operands, preceded) by the statement that defines
+its tangent, instantiated from the primitive's rule.  Control flow is kept as
+it is: forward mode walks the program in its own order.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from .. import analysis, core
+from ..errors import NoRuleError
+from ..frontend.resolve import spelling
+from ..rules import registry
+from ..rules.template import Zero, is_zero, materialize
+
+
+def jvp(fn: core.Function, varied_params, program, name: str) -> tuple[core.Function, tuple]:
+    """The JVP of ``fn`` with respect to ``varied_params``.
+
+    Returns the new function, whose parameters are ``fn``'s followed by the
+    tangents of the parameters that matter, and a mask saying which
+    parameters those are.
+    """
+    activity = analysis.activity(fn, varied_params, program.jvp_useful_args)
+    pass_ = _JVP(fn, activity, program)
+    tangent_params = [p for p in fn.params if p in varied_params and activity.active(p)]
+    prologue = [core.at(core.assign(pass_.tangent_name(p), pass_.zero_of(core.name(p))), fn.lineno)
+                for p in fn.params if activity.active(p) and p not in tangent_params]
+    body = prologue + pass_.block(fn.body)
+    result = core.Function(
+        name=name, params=fn.params + [pass_.tangent_name(p) for p in tangent_params], body=body,
+        callees=fn.callees, constants=fn.constants, filename=fn.filename,
+        source_lines=fn.source_lines, temps=fn.temps | pass_.tangent_temps, lineno=fn.lineno)
+    return result, tuple(p in tangent_params for p in fn.params)
+
+
+#: How a rule's ``ans`` is spelled until we know where the result lives (not an identifier).
+_ANS = "<ans>"
+
+
+class _JVP:
+    def __init__(self, fn, activity, program):
+        self.fn, self.activity, self.program = fn, activity, program
+        self.kinds = analysis.kinds(fn)
+        self.namer = fn.namer()
+        self.tangents: dict = {}
+        self.tangent_temps: set = set()
+
+    # -- tangents of values ----------------------------------------------------
+
+    def tangent_name(self, primal: str) -> str:
+        if primal not in self.tangents:
+            self.tangents[primal] = self.namer.fresh(f"{primal}_dot")
+            if primal in self.fn.temps:
+                self.tangent_temps.add(self.tangents[primal])
+        return self.tangents[primal]
+
+    def tangent_of(self, atom):
+        """The tangent of an atom, or a ``Zero`` standing for it."""
+        if isinstance(atom, gast.Name) and self.activity.active(atom.id):
+            return core.name(self.tangent_name(atom.id))
+        if isinstance(atom, (gast.Tuple, gast.List)):
+            return type(atom)(elts=[self.tangent_of(e) for e in atom.elts], ctx=gast.Load())
+        return Zero(atom)
+
+    def zero_of(self, primal):
+        """A concrete zero tangent for the value ``primal``."""
+        if primal is None or isinstance(primal, gast.Constant):
+            return core.const(0.0)
+        if isinstance(primal, (gast.Tuple, gast.List)):
+            return core.tuple_(self.zero_of(e) for e in primal.elts)
+        kind = self.kinds.get(primal.id) if isinstance(primal, gast.Name) else None
+        if kind == analysis.SCALAR:
+            return core.const(0.0)
+        helper = "np.zeros_like" if kind == analysis.ARRAY else "rt.zeros_like"
+        return core.call(core.attr(helper), [core.load(primal)])
+
+    def concrete(self, tangent):
+        if is_zero(tangent):
+            return self.zero_of(tangent.primal)
+        return materialize(tangent, self.zero_of)
+
+    # -- statements -------------------------------------------------------------
+
+    def block(self, body) -> list:
+        out = []
+        for stmt in body:
+            new = self.statement(stmt)
+            for s in new:
+                if getattr(s, "lineno", None) is None:
+                    s.lineno = stmt.lineno
+            out.extend(new)
+        return out
+
+    def statement(self, stmt) -> list:
+        if isinstance(stmt, gast.Assign):
+            target = stmt.targets[0]
+            if isinstance(target, gast.Subscript):
+                return self.index_write(stmt)
+            if isinstance(target, gast.Tuple):
+                return self.unpack(stmt)
+            return self.assign(stmt)
+        if isinstance(stmt, gast.AugAssign):
+            return self.update(stmt)
+        if isinstance(stmt, gast.Expr) and self.fn.is_user_call(stmt.value):
+            call = self.user_call(stmt.value)
+            return [gast.Expr(value=call)] if call is not None else [stmt]
+        if isinstance(stmt, gast.Return):
+            return [self.return_(stmt)]
+        if isinstance(stmt, (gast.For, gast.While)):
+            stmt.body = self.block(stmt.body)
+            return [stmt]
+        if isinstance(stmt, gast.If):
+            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
+            return [stmt]
+        return [stmt]
+
+    def assign(self, stmt):
+        t, value = stmt.targets[0].id, stmt.value
+        if not self.activity.active(t):
+            return [stmt]
+        t_dot = core.name(self.tangent_name(t), store=True)
+        if core.is_atom(value):
+            return [stmt, core.assign(t_dot, self.concrete(self.tangent_of(value)))]
+        if self.fn.is_user_call(value):
+            call = self.user_call(value)
+            if call is None:
+                return [stmt, core.assign(t_dot, self.zero_of(core.name(t)))]
+            return [core.assign(core.tuple_([core.name(t, True), t_dot], store=True), call)]
+        tangent = self.rule_tangent(value, stmt)
+        if is_zero(tangent):
+            return [stmt, core.assign(t_dot, self.zero_of(core.name(t)))]
+        tangent = self.concrete(tangent)
+        reads = set(core.names_read(tangent))
+        if t not in core.names_read(value) or t not in reads:
+            # The rule reads no operand that the primal overwrites: result first.
+            return [stmt, core.assign(t_dot, core.substitute(tangent, {_ANS: t}))]
+        if _ANS not in reads:
+            # It reads the old value of an overwritten operand, not the result: tangent first.
+            return [core.assign(t_dot, tangent), stmt]
+        # It reads both the result and the operand the result overwrites.
+        fresh = self.namer.fresh(f"{t}_new")
+        self.fn.temps.add(fresh)
+        return [core.assign(fresh, value), core.assign(t_dot, core.substitute(tangent, {_ANS: fresh})),
+                core.assign(t, core.name(fresh))]
+
+    def rule_tangent(self, value, stmt):
+        """The rule's tangent for ``value``; the primitive's result is spelled ``_ANS``."""
+        prim = registry.primitive_of(value)
+        rule = registry.lookup(prim)
+        if rule is None or (rule.jvp is None and not rule.nondiff):
+            what = core.dotted_name(value.func) if isinstance(value, gast.Call) else registry.describe(prim)
+            raise NoRuleError(
+                f"s2s has no derivative rule for {what}, and its result is differentiated "
+                f"(register a rule in s2s.rules, or make the value not depend on the inputs)",
+                self.fn.filename, stmt.lineno, self.fn.source_line(stmt.lineno))
+        if rule.nondiff:
+            return Zero()
+        args, keywords = registry.operands(value)
+        family = (spelling(prim) or "").startswith("math.")
+        return rule.jvp.instantiate(args, keywords, self.tangent_of, ans=core.name(_ANS),
+                                    scalar_family=family)
+
+    def index_write(self, stmt):
+        target = stmt.targets[0]
+        base = core.target_names(target)[0]
+        if not self.activity.active(base):
+            return [stmt]
+        tangent = self.tangent_of(stmt.value)
+        tangent = core.const(0.0) if is_zero(tangent) else self.concrete(tangent)
+        sub = gast.Subscript(value=core.name(self.tangent_name(base)), slice=core.load(target.slice),
+                             ctx=gast.Store())
+        return [stmt, core.assign(sub, tangent)]
+
+    def unpack(self, stmt):
+        names = core.target_names(stmt.targets[0])
+        if not any(self.activity.active(n) for n in names):
+            return [stmt]
+        value = stmt.value
+        dots = core.tuple_([core.name(self.tangent_name(n), True) for n in names], store=True)
+        if self.fn.is_user_call(value):
+            call = self.user_call(value)
+            if call is not None:
+                return [core.assign(core.tuple_([stmt.targets[0], dots], store=True), call)]
+        elif isinstance(value, gast.Tuple):
+            tangents = core.tuple_(self.concrete(self.tangent_of(e)) for e in value.elts)
+            return [core.assign(dots, tangents), stmt]  # reads old values, like the primal
+        elif isinstance(value, gast.Name) and self.activity.active(value.id):
+            return [stmt, core.assign(dots, core.name(self.tangent_name(value.id)))]
+        zeros = [core.assign(core.name(self.tangent_name(n), True), self.zero_of(core.name(n)))
+                 for n in names if self.activity.active(n)]
+        return [stmt, *zeros]
+
+    def update(self, stmt):
+        """``x op= v``: in place, like the primal, so aliasing arrays stay aliased."""
+        x = stmt.target.id
+        if not self.activity.active(x):
+            return [stmt]
+        x_dot = self.tangent_name(x)
+        v, v_dot = stmt.value, self.tangent_of(stmt.value)
+        v_dot = None if is_zero(v_dot) else self.concrete(v_dot)
+
+        def aug(op, value):
+            return gast.AugAssign(target=core.name(x_dot, True), op=op, value=value)
+
+        if isinstance(stmt.op, (gast.Add, gast.Sub)):
+            return [stmt] + ([aug(stmt.op, v_dot)] if v_dot is not None else [])
+        if isinstance(stmt.op, gast.Mult):  # d(x * v) = x_dot * v + x * v_dot, before x changes
+            extra = [aug(gast.Add(), gast.BinOp(left=core.name(x), op=gast.Mult(), right=v_dot))] if v_dot else []
+            return [aug(gast.Mult(), core.load(v)), *extra, stmt]
+        # d(x / v) = (x_dot - (x / v) * v_dot) / v, after x changes
+        extra = [aug(gast.Sub(), gast.BinOp(left=core.name(x), op=gast.Mult(), right=v_dot))] if v_dot else []
+        return [stmt, *extra, aug(gast.Div(), core.load(v))]
+
+    def user_call(self, call):
+        """``g_jvp(args..., tangents...)`` for a call to a user function, or None if nothing varies."""
+        obj = self.fn.callees[call.func.id]
+        mask = tuple(any(self.activity.varied.__contains__(n) for n in core.names_read(a)) for a in call.args)
+        if not any(mask):
+            return None
+        name_, tangent_mask = self.program.jvp(obj, mask)
+        tangents = [self.concrete(self.tangent_of(a)) for a, m in zip(call.args, tangent_mask) if m]
+        return core.call(core.name(name_), [core.load(a) for a in call.args] + tangents)
+
+    def return_(self, stmt):
+        if stmt.value is None:
+            return stmt
+        tangent = self.concrete(self.tangent_of(stmt.value))
+        return core.at(gast.Return(value=core.tuple_([stmt.value, tangent])), stmt.lineno)
