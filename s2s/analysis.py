@@ -58,28 +58,47 @@ def activity(fn: core.Function, varied_params, callee_useful) -> Activity:
     """
     varied = set(varied_params)
     statements = list(core.walk_statements(fn.body))
+    write_backs = _write_backs(fn)
+    flows = [flow for stmt in statements for flow in _flows(stmt, fn)] + write_backs
     changed = True
     while changed:
         changed = False
-        for stmt in statements:
-            for target, inputs in _flows(stmt, fn):
-                if target not in varied and inputs & varied:
-                    varied.add(target)
-                    changed = True
+        for target, inputs in flows:
+            if target not in varied and inputs & varied:
+                varied.add(target)
+                changed = True
 
+    # Outputs: returned values, and parameters the function writes into (the caller sees those).
     useful = set()
     for stmt in statements:
         if isinstance(stmt, gast.Return) and stmt.value is not None:
             useful |= set(core.names_read(stmt.value))
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript) \
+                or isinstance(stmt, gast.AugAssign):
+            useful |= set(core.target_names(stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target)) \
+                & set(fn.params)
+    flows = [flow for stmt in statements for flow in _flows(stmt, fn, varied, callee_useful)] + write_backs
     changed = True
     while changed:
         changed = False
-        for stmt in statements:
-            for target, inputs in _flows(stmt, fn, varied, callee_useful):
-                if target in useful and not inputs <= useful:
-                    useful |= inputs
-                    changed = True
+        for target, inputs in flows:
+            if target in useful and not inputs <= useful:
+                useful |= inputs
+                changed = True
     return Activity(varied, useful)
+
+
+def _write_backs(fn) -> list:
+    """A view written into in place writes into what it views: ``row = a[i]; row[j] = v`` changes ``a``.
+
+    Both names then carry each other's tangents (they share memory).
+    """
+    mutated = core.mutated_names(fn.body)
+    flows = []
+    for name_, group in core.alias_groups(fn.body).items():
+        if group & mutated:
+            flows += [(name_, group - {name_})]
+    return flows
 
 
 def _flows(stmt, fn, varied=None, callee_useful=None):
@@ -107,6 +126,33 @@ def _flows(stmt, fn, varied=None, callee_useful=None):
         args = set(core.names_read(stmt.value)) - {stmt.value.func.id}
         return [(n, args) for n in args]
     return []
+
+
+def integer_params(fn: core.Function) -> set[str]:
+    """Parameters the source uses as integers: in ``range`` bounds and array indices.
+
+    Integer use flows back through arithmetic: ``x[i + 1]`` uses ``i`` as an integer.
+    """
+    used = set()
+    statements = list(core.walk_statements(fn.body))
+    for stmt in statements:
+        if isinstance(stmt, gast.For):
+            used |= set(core.names_read(stmt.iter))
+        if not core.sub_blocks(stmt):
+            for node in gast.walk(stmt):
+                if isinstance(node, gast.Subscript):
+                    used |= set(core.names_read(node.slice))
+    arithmetic = [(s.targets[0].id, set(core.names_read(s.value))) for s in statements
+                  if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                  and isinstance(s.value, (gast.BinOp, gast.UnaryOp, gast.Name))]
+    changed = True
+    while changed:
+        changed = False
+        for target, inputs in arithmetic:
+            if target in used and not inputs <= used:
+                used |= inputs
+                changed = True
+    return used & set(fn.params)
 
 
 # -- kinds --------------------------------------------------------------------

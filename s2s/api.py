@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from . import analysis
 from .backends import numba_cpu
 from .frontend import resolve
 from .frontend.normalize import closure_fingerprint, normalize
@@ -73,14 +74,17 @@ def source(fun, mode: str = "jvp", argnums=None) -> str:
     """The generated Python source of ``fun`` transformed by ``mode``.
 
     ``argnums`` (an int or a tuple) picks the differentiated arguments; by
-    default all of them are.
+    default all of them are, except those the source uses as integers (loop
+    bounds, indices).
     """
     fun, _ = _unwrap(fun)
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    nparams = len(normalize(fun).params)
-    if argnums is None:
-        varied = (True,) * nparams
+    fn = normalize(fun)
+    nparams = len(fn.params)
+    if argnums is None:  # every argument but those the source uses as integers
+        integers = analysis.integer_params(fn)
+        varied = tuple(p not in integers for p in fn.params)
     else:
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         varied = tuple(i in nums for i in range(nparams))

@@ -24,7 +24,6 @@ from, so that generated code and error messages can point back to it.
 
 from __future__ import annotations
 
-import copy
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -74,9 +73,20 @@ def at(node, lineno):
     return node
 
 
+def clone(node):
+    """A deep copy of a syntax tree (with the attributes passes attach), faster than ``copy.deepcopy``."""
+    if isinstance(node, list):
+        return [clone(n) for n in node]
+    if not isinstance(node, gast.AST):
+        return node
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__.update({k: clone(v) for k, v in node.__dict__.items()})
+    return new
+
+
 def store(node):
     """A copy of a load-context target expression in store context."""
-    node = copy.deepcopy(node)
+    node = clone(node)
     for sub in gast.walk(node):
         if hasattr(sub, "ctx"):
             sub.ctx = gast.Store()
@@ -87,7 +97,7 @@ def store(node):
 
 
 def load(node):
-    node = copy.deepcopy(node)
+    node = clone(node)
     for sub in gast.walk(node):
         if hasattr(sub, "ctx"):
             sub.ctx = gast.Load()
@@ -119,15 +129,31 @@ def is_atom(node) -> bool:
 
 def names_in(node) -> set[str]:
     """Every name the expression (or statement) reads or writes."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    found: list = []
+    _collect_names(node, found, loads_only=False)
+    return set(found)
 
 
 def names_read(node) -> list[str]:
-    return [
-        n.id
-        for n in gast.walk(node)
-        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Store)
-    ]
+    """The names an expression (or statement) reads, once per occurrence."""
+    found: list = []
+    _collect_names(node, found, loads_only=True)
+    return found
+
+
+def _collect_names(node, found, loads_only):
+    # A hand-written walk: passes ask this question of every statement, often.
+    if isinstance(node, gast.Name):
+        if not (loads_only and isinstance(node.ctx, gast.Store)):
+            found.append(node.id)
+    elif isinstance(node, list):
+        for child in node:
+            _collect_names(child, found, loads_only)
+    elif isinstance(node, gast.AST):
+        for field_name in node._fields:
+            child = getattr(node, field_name, None)
+            if child is not None and not isinstance(child, (str, int, float)):
+                _collect_names(child, found, loads_only)
 
 
 def target_names(target) -> list[str]:
@@ -150,6 +176,47 @@ def written_names(stmt) -> set[str]:
     if isinstance(stmt, gast.For):
         return set(target_names(stmt.target))
     return set()
+
+
+#: NumPy functions whose result may share memory with their first argument.
+VIEW_FUNCTIONS = {"np.reshape", "np.transpose", "np.ravel", "np.squeeze", "np.expand_dims", "np.asarray"}
+
+
+def view_source(value) -> str | None:
+    """The name whose memory ``value`` may share: ``x`` for ``x``, ``x[1:]``, ``np.reshape(x, s)``."""
+    if isinstance(value, gast.Name):
+        return value.id
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+        return value.value.id
+    if (isinstance(value, gast.Call) and dotted_name(value.func) in VIEW_FUNCTIONS and value.args
+            and isinstance(value.args[0], gast.Name)):
+        return value.args[0].id
+    return None
+
+
+def mutated_names(body) -> set[str]:
+    """Names written into in place (``x[i] = v``, ``x += v``) anywhere in ``body``."""
+    mutated = set()
+    for stmt in walk_statements(body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
+            mutated |= set(target_names(stmt.targets[0]))
+        elif isinstance(stmt, gast.AugAssign):
+            mutated.add(stmt.target.id)
+    return mutated
+
+
+def alias_groups(body) -> dict[str, set]:
+    """Name → the names that may share its memory (views and plain copies), itself included."""
+    groups: dict = {}
+    for stmt in walk_statements(body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            source = view_source(stmt.value)
+            if source is not None:
+                target = stmt.targets[0].id
+                merged = groups.get(target, {target}) | groups.get(source, {source})
+                for n in merged:
+                    groups[n] = merged
+    return groups
 
 
 def sub_blocks(stmt) -> list[list]:
@@ -176,10 +243,10 @@ def substitute(node, mapping: dict):
                 new = mapping[n.id]
                 if isinstance(new, str):
                     return gast.Name(id=new, ctx=n.ctx, annotation=None, type_comment=None)
-                return copy.deepcopy(new)
+                return clone(new)
             return n
 
-    return _Sub().visit(copy.deepcopy(node))
+    return _Sub().visit(clone(node))
 
 
 # -- functions in core form -------------------------------------------------
@@ -205,7 +272,7 @@ def sanitize(hint: str) -> str:
     hint = re.sub(r"\W+", "_", hint).strip("_") or "t"
     if hint[0].isdigit():
         hint = "v" + hint
-    return hint[:24].rstrip("_")
+    return hint
 
 
 @dataclass

@@ -56,13 +56,14 @@ class _Writer:
         self.line(f"def {fn.name}({', '.join(fn.params)}):", 0, origin)
         self.block(fn, fn.body, 1)
 
-    def block(self, fn, body, indent):
+    def block(self, fn, body, indent, commented=None):
+        """Emit ``body``; ``commented`` is the source line whose comment already heads it."""
         group_line, group = None, []
         for stmt in body + [None]:
             lineno = getattr(stmt, "lineno", None)
             simple = stmt is not None and not core.sub_blocks(stmt)
             if group and (not simple or lineno != group_line):
-                self.group(fn, group_line, group, indent)
+                commented = self.group(fn, group_line, group, indent, commented)
                 group = []
             if stmt is None:
                 break
@@ -70,36 +71,47 @@ class _Writer:
                 group_line = lineno
                 group.append(stmt)
             else:
-                self.compound(fn, stmt, indent)
+                commented = self.compound(fn, stmt, indent, commented)
         if not body:
             self.line("pass", indent)
 
-    def group(self, fn, lineno, stmts, indent):
-        texts = [unparse(s) for s in stmts]
+    def comment(self, fn, lineno, texts, indent, commented):
+        """Head a block with its source line, unless the code says the same or it already is headed."""
         source = fn.source_line(lineno)
-        origin = (fn.filename, lineno, source)
-        if source and texts != [source]:
+        if source and lineno != commented and texts != [source]:
             self.line(f"# {fn.filename}:{lineno}: {source}", indent)
+            return lineno
+        return commented
+
+    def group(self, fn, lineno, stmts, indent, commented):
+        texts = [unparse(s) for s in stmts]
+        commented = self.comment(fn, lineno, texts, indent, commented)
+        origin = (fn.filename, lineno, fn.source_line(lineno))
         for text in texts:
             for part in text.splitlines():
                 self.line(part, indent, origin)
+        return commented
 
-    def compound(self, fn, stmt, indent, keyword="if"):
+    def compound(self, fn, stmt, indent, commented, keyword="if"):
         origin = (fn.filename, stmt.lineno, fn.source_line(stmt.lineno))
         if isinstance(stmt, gast.For):
-            self.line(f"for {unparse(stmt.target)} in {unparse(stmt.iter)}:", indent, origin)
+            header = f"for {unparse(stmt.target)} in {unparse(stmt.iter)}:"
         elif isinstance(stmt, gast.While):
-            self.line(f"while {unparse(stmt.test)}:", indent, origin)
+            header = f"while {unparse(stmt.test)}:"
         else:
-            self.line(f"{keyword} {unparse(stmt.test)}:", indent, origin)
-        self.block(fn, stmt.body, indent + 1)
+            header = f"{keyword} {unparse(stmt.test)}:"
+        if keyword == "if":
+            commented = self.comment(fn, stmt.lineno, [header], indent, commented)
+        self.line(header, indent, origin)
+        self.block(fn, stmt.body, indent + 1, commented)
         if isinstance(stmt, gast.If) and stmt.orelse:
             only = stmt.orelse[0]
             if len(stmt.orelse) == 1 and isinstance(only, gast.If):
-                self.compound(fn, only, indent, keyword="elif")
+                self.compound(fn, only, indent, commented, keyword="elif")
             else:
                 self.line("else:", indent)
-                self.block(fn, stmt.orelse, indent + 1)
+                self.block(fn, stmt.orelse, indent + 1, commented)
+        return commented
 
 
 def render(functions, header: str, constants: dict) -> Rendered:
@@ -114,13 +126,14 @@ def render(functions, header: str, constants: dict) -> Rendered:
     lines = [f'"""{header}"""', ""]
     imports = [text for alias, text in (("math", "import math"), ("np", "import numpy as np"),
                                         ("rt", "from s2s import runtime as rt")) if alias in used]
-    lines += imports
+    if imports:
+        lines += imports + [""]
     scalars = [f"{k} = {v!r}" for k, v in constants.items() if _is_literal(v)]
     others = [f"# {k}: {_describe(v)}, bound when the module is loaded"
               for k, v in constants.items() if not _is_literal(v)]
     if scalars or others:
-        lines += [""] + scalars + others
-    lines += ["", ""]
+        lines += scalars + others + [""]
+    lines += [""]
     offset = len(lines)
     source = "\n".join(lines + body.lines) + "\n"
     origins = {offset + k: v for k, v in body.origins.items()}

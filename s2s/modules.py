@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sys
+import types
 from pathlib import Path
 
 import platformdirs
@@ -25,8 +27,12 @@ def cache_dir() -> Path:
     return path
 
 
+#: Bumped when the way modules are loaded changes, so that old compiled caches are not reused.
+CACHE_FORMAT = 2
+
+
 def _fingerprint(rendered: Rendered, constants: dict) -> str:
-    digest = hashlib.sha256(rendered.source.encode())
+    digest = hashlib.sha256(f"{CACHE_FORMAT}\n{rendered.source}".encode())
     for key in sorted(constants):
         digest.update(key.encode())
         try:
@@ -37,13 +43,19 @@ def _fingerprint(rendered: Rendered, constants: dict) -> str:
 
 
 def load(rendered: Rendered, constants: dict, stem: str) -> tuple[dict, Path]:
-    """Execute the module; return its namespace and the file it lives in."""
+    """Execute the module (once per process); return its namespace and the file it lives in."""
     path = cache_dir() / f"{stem}_{_fingerprint(rendered, constants)}.py"
     if not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(rendered.source)
         os.replace(tmp, path)
-    namespace = {"__name__": f"s2s_generated.{path.stem}", "__file__": str(path)}
-    namespace.update(constants)
-    exec(compile(rendered.source, str(path), "exec"), namespace)
-    return namespace, path
+    name = f"s2s_generated_{path.stem}"
+    module = sys.modules.get(name)
+    if module is None:
+        # A registered module: Numba re-imports it by name when it loads cached code.
+        module = types.ModuleType(name)
+        module.__file__ = str(path)
+        module.__dict__.update(constants)
+        exec(compile(rendered.source, str(path), "exec"), module.__dict__)
+        sys.modules[name] = module
+    return module.__dict__, path

@@ -2,10 +2,21 @@
 
 Normalization names every intermediate value; after a transform most of those
 temporaries are used exactly once, right below where they are defined.  The
-inliner folds them back into the expression that uses them, so that the
-generated code reads like the source (``y = 3 * np.sin(x) + np.cos(x / 2)``)
-instead of one primitive per line.  Values used twice stay named: that is
-where the code shares work.
+passes here, in order:
+
+* common subexpressions: a temporary computing what an earlier one already
+  holds (``n - 1`` twice) reuses the earlier one;
+* the inliner folds single-use temporaries back into the expression that uses
+  them, so generated code reads like the source
+  (``y = 3 * np.sin(x) + np.cos(x / 2)``) instead of one primitive per line.
+  Values used twice stay named: that is where the code shares work.  Values
+  returned together (``return out, out_dot``) stay named too, to keep
+  returns short;
+* dead temporaries, self-copies and no-op writes (``a[i] = a[i]``) go;
+* signs are tidied: ``a + -b`` becomes ``a - b``.
+
+Every move respects memory shared between arrays: a temporary that reads
+``row`` (a view of ``a``) is not moved past a write into ``a``.
 """
 
 from __future__ import annotations
@@ -15,12 +26,194 @@ from collections import Counter
 import gast
 
 from . import core
+from .emit import unparse
 
 
 def optimize(fn: core.Function) -> core.Function:
-    fn.body = _Inliner(fn).run()
+    aliases = core.alias_groups(fn.body)
+    fn.body = _eliminate_common_subexpressions(fn, aliases)
+    fn.body = _Inliner(fn, aliases).run()
     fn.body = [_Tidy().visit(stmt) for stmt in fn.body]
     return fn
+
+
+# -- effects ----------------------------------------------------------------------
+
+
+def _impure(expr, fn) -> bool:
+    """Calls whose evaluation must not move: user functions, unknown callables, random numbers, print."""
+    for node in gast.walk(expr):
+        if isinstance(node, gast.Call):
+            spelled = core.dotted_name(node.func) or ""
+            if (spelled in fn.callees or spelled in fn.constants or spelled.startswith("np.random")
+                    or spelled == "print"):
+                return True
+    return False
+
+
+class _Summary:
+    """What the passes ask of a statement: computed once, not once per temporary."""
+
+    def __init__(self, stmt, fn, aliases):
+        self.own_reads = core.names_read(_own_expressions(stmt))
+        self.names = core.names_in(stmt)
+        nested = list(core.walk_statements([stmt]))
+        rebound = set().union(*(core.written_names(s) for s in nested))
+        mutated = core.mutated_names(nested)  # in place: every view of it changes too
+        self.writes = rebound.union(*(aliases.get(n, {n}) for n in mutated))
+        self.effects = any(_impure(s, fn) for s in nested if isinstance(s, (gast.Expr, gast.Assign)))
+
+
+def _own_expressions(stmt):
+    """The parts of a statement evaluated by the statement itself (not its nested blocks)."""
+    if isinstance(stmt, gast.For):
+        return stmt.iter
+    if isinstance(stmt, (gast.While, gast.If)):
+        return stmt.test
+    return stmt
+
+
+def _temp_definition(stmt, fn):
+    """``(t, value)`` if ``stmt`` defines the temporary ``t`` from a pure expression."""
+    if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
+            and stmt.targets[0].id in fn.temps and not _impure(stmt.value, fn)):
+        return stmt.targets[0].id, stmt.value
+    return None
+
+
+# -- common subexpressions ----------------------------------------------------------
+
+
+def _eliminate_common_subexpressions(fn, aliases) -> list:
+    """Within a block, ``t2 = e`` after ``t1 = e`` (nothing ``e`` reads written since) reuses ``t1``.
+
+    Temporaries are assigned once, so every later use of ``t2`` can read ``t1``.
+    """
+    renames: dict = {}
+
+    def block(body) -> list:
+        available: dict = {}  # unparsed expression → (temporary, names whose writes invalidate it)
+        out = []
+        for stmt in body:
+            if renames:
+                stmt = core.substitute(stmt, renames)
+            for attr in ("body", "orelse"):
+                if core.sub_blocks(stmt):
+                    setattr(stmt, attr, block(getattr(stmt, attr)))
+            definition = _temp_definition(stmt, fn)
+            key = unparse(definition[1]) if definition and not core.is_atom(definition[1]) else None
+            if key in available:
+                renames[definition[0]] = available[key][0]
+                continue
+            summary = _Summary(stmt, fn, aliases)
+            if summary.effects:
+                available.clear()
+            else:
+                available = {k: v for k, v in available.items() if not v[1] & summary.writes}
+            if key is not None:
+                available[key] = (definition[0], set(core.names_read(definition[1])))
+            out.append(stmt)
+        return out
+
+    return block(fn.body)
+
+
+# -- inlining ---------------------------------------------------------------------------
+
+
+class _Inliner:
+    def __init__(self, fn, aliases):
+        self.fn, self.aliases = fn, aliases
+        self.uses = Counter()
+        for stmt in core.walk_statements(fn.body):
+            self.uses.update(core.names_read(_own_expressions(stmt)))
+
+    def run(self):
+        return self.dead_code(self.block(self.fn.body))
+
+    def block(self, body) -> list:
+        body = list(body)
+        for stmt in body:
+            for attr in ("body", "orelse"):
+                if core.sub_blocks(stmt):
+                    setattr(stmt, attr, self.block(getattr(stmt, attr)))
+        summaries = [_Summary(s, self.fn, self.aliases) for s in body]
+        i = len(body) - 1
+        while i >= 0:
+            if self.try_inline(body, summaries, i):
+                del body[i], summaries[i]
+            i -= 1
+        return body
+
+    def try_inline(self, body, summaries, i) -> bool:
+        definition = _temp_definition(body[i], self.fn)
+        if definition is None:
+            return False
+        t, value = definition
+        if self.uses[t] != 1 and not _trivial(value):
+            return False
+        reads = set(core.names_read(value))
+        found, users = 0, []
+        for j in range(i + 1, len(body)):
+            later, summary = body[j], summaries[j]
+            if t in summary.own_reads and not isinstance(later, gast.While):
+                if isinstance(later, gast.Return) and isinstance(later.value, gast.Tuple):
+                    return False  # `return out, out_dot` reads better than one long line
+                found += summary.own_reads.count(t)
+                users.append(j)
+                if found == self.uses[t]:
+                    for user in users:
+                        _replace_in_own_expressions(body[user], t, value)
+                        summaries[user] = _Summary(body[user], self.fn, self.aliases)
+                    return True
+            elif t in summary.names:  # used inside a nested block: keep it where it is
+                return False
+            if summary.writes & reads or summary.effects:
+                return False
+        return False
+
+    def dead_code(self, body) -> list:
+        out = []
+        for stmt in body:
+            for attr in ("body", "orelse"):
+                if core.sub_blocks(stmt):
+                    setattr(stmt, attr, self.dead_code(getattr(stmt, attr)))
+            definition = _temp_definition(stmt, self.fn)
+            if definition and self.uses[definition[0]] == 0:
+                continue
+            if _is_no_op(stmt):
+                continue
+            out.append(stmt)
+        return out
+
+
+def _trivial(expr) -> bool:
+    """Cheap enough to repeat at every use: a negated name."""
+    return isinstance(expr, gast.UnaryOp) and isinstance(expr.operand, (gast.Name, gast.Constant))
+
+
+def _is_no_op(stmt) -> bool:
+    """``x = x`` and ``a[i] = a[i]``."""
+    return (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Subscript))
+            and unparse(core.load(stmt.targets[0])) == unparse(stmt.value))
+
+
+def _replace_in_own_expressions(stmt, t, value):
+    if isinstance(stmt, gast.For):
+        stmt.iter = core.substitute(stmt.iter, {t: value})
+    elif isinstance(stmt, (gast.While, gast.If)):
+        stmt.test = core.substitute(stmt.test, {t: value})
+    else:
+        for field_name in stmt._fields:
+            child = getattr(stmt, field_name)
+            if isinstance(child, gast.AST):
+                setattr(stmt, field_name, core.substitute(child, {t: value}))
+            elif isinstance(child, list):
+                setattr(stmt, field_name, [core.substitute(c, {t: value}) if isinstance(c, gast.AST) else c
+                                           for c in child])
+
+
+# -- signs --------------------------------------------------------------------------------
 
 
 class _Tidy(gast.NodeTransformer):
@@ -44,128 +237,7 @@ def _strip_negation(node):
         left = _strip_negation(node.left)
         if left is not None:
             return gast.BinOp(left=left, op=node.op, right=node.right)
+        right = _strip_negation(node.right)
+        if right is not None:
+            return gast.BinOp(left=node.left, op=node.op, right=right)
     return None
-
-
-def _trivial(expr) -> bool:
-    """Cheap enough to repeat at every use: a negated name."""
-    return isinstance(expr, gast.UnaryOp) and isinstance(expr.operand, (gast.Name, gast.Constant))
-
-
-def _impure(expr, fn) -> bool:
-    for node in gast.walk(expr):
-        if isinstance(node, gast.Call):
-            spelled = core.dotted_name(node.func) or ""
-            if spelled in fn.callees or spelled in fn.constants or spelled.startswith("np.random"):
-                return True
-            if spelled == "print":
-                return True
-    return False
-
-
-class _Inliner:
-    def __init__(self, fn):
-        self.fn = fn
-        self.uses = Counter()
-        for stmt in core.walk_statements(fn.body):
-            self.uses.update(core.names_read(_own_expressions(stmt)))
-
-    def run(self):
-        body = self.block(self.fn.body)
-        return self.dead_code(body)
-
-    def block(self, body) -> list:
-        body = list(body)
-        for stmt in body:
-            for attr in ("body", "orelse"):
-                if hasattr(stmt, attr) and core.sub_blocks(stmt):
-                    setattr(stmt, attr, self.block(getattr(stmt, attr)))
-        i = len(body) - 1
-        while i >= 0:
-            if self.try_inline(body, i):
-                del body[i]
-            i -= 1
-        return body
-
-    def try_inline(self, body, i) -> bool:
-        stmt = body[i]
-        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
-            return False
-        t = stmt.targets[0].id
-        if t not in self.fn.temps or _impure(stmt.value, self.fn):
-            return False
-        if self.uses[t] != 1 and not _trivial(stmt.value):
-            return False
-        reads = set(core.names_read(stmt.value))
-        found, users = 0, []
-        for later in body[i + 1:]:
-            own = core.names_read(_own_expressions(later))
-            if t in own and not isinstance(later, gast.While):
-                found += own.count(t)
-                users.append(later)
-                if found == self.uses[t]:
-                    for user in users:
-                        _replace_in_own_expressions(user, t, stmt.value)
-                    return True
-            elif t in core.names_in(later):  # used inside a nested block: keep it where it is
-                return False
-            if _writes(later, self.fn) & reads or _has_effects(later, self.fn):
-                return False
-        return False
-
-    def dead_code(self, body) -> list:
-        out = []
-        for stmt in body:
-            for attr in ("body", "orelse"):
-                if core.sub_blocks(stmt):
-                    setattr(stmt, attr, self.dead_code(getattr(stmt, attr)))
-            if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
-                    and stmt.targets[0].id in self.fn.temps and self.uses[stmt.targets[0].id] == 0
-                    and not _impure(stmt.value, self.fn)):
-                continue
-            if _is_self_copy(stmt):
-                continue
-            out.append(stmt)
-        return out
-
-
-def _is_self_copy(stmt) -> bool:
-    return (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
-            and isinstance(stmt.value, gast.Name) and stmt.value.id == stmt.targets[0].id)
-
-
-def _own_expressions(stmt):
-    """The parts of a statement evaluated by the statement itself (not its nested blocks)."""
-    if isinstance(stmt, gast.For):
-        return stmt.iter
-    if isinstance(stmt, (gast.While, gast.If)):
-        return stmt.test
-    return stmt
-
-
-def _replace_in_own_expressions(stmt, t, value):
-    if isinstance(stmt, gast.For):
-        stmt.iter = core.substitute(stmt.iter, {t: value})
-    elif isinstance(stmt, (gast.While, gast.If)):
-        stmt.test = core.substitute(stmt.test, {t: value})
-    else:
-        for field in stmt._fields:
-            child = getattr(stmt, field)
-            if isinstance(child, gast.AST):
-                setattr(stmt, field, core.substitute(child, {t: value}))
-            elif isinstance(child, list):
-                setattr(stmt, field, [core.substitute(c, {t: value}) if isinstance(c, gast.AST) else c
-                                      for c in child])
-
-
-def _writes(stmt, fn) -> set:
-    written = set()
-    for s in core.walk_statements([stmt]):
-        written |= core.written_names(s)
-    return written
-
-
-def _has_effects(stmt, fn) -> bool:
-    """A call to a user function may write into any array it is given."""
-    return any(_impure(s, fn) for s in core.walk_statements([stmt])
-               if isinstance(s, (gast.Expr, gast.Assign)))

@@ -9,7 +9,7 @@ its own, and compiled as one unit.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 
 from . import core, optimize
 from .emit import render
@@ -65,7 +65,8 @@ class Program:
 
     def link(self, fn: core.Function) -> core.Function:
         """A private copy of ``fn`` whose free names are this program's names."""
-        fn = copy.deepcopy(fn)
+        fn = dataclasses.replace(fn, body=core.clone(fn.body), temps=set(fn.temps),
+                                 callees=dict(fn.callees), constants=dict(fn.constants))
         self.namer.taken |= fn.namer().taken - set(fn.callees) - set(fn.constants)
         renames = {}
         for ref, obj in fn.constants.items():

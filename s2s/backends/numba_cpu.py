@@ -37,17 +37,21 @@ class _Reporting:
             raise CompileError(self.explain(error)) from error
 
     def explain(self, error) -> str:
-        text = str(error)
-        summary = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+        found = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        reasons = [ln for ln in found[1:] if "Error:" in ln or ln.startswith(
+            ("No implementation", "Unknown attribute", "Cannot unify", "Invalid use", ">>>", "Use of unsupported"))]
+        summary = " ".join(dict.fromkeys(reasons[:3])) or (found[0] if found else type(error).__name__)
         lines = [f"Numba could not compile the generated code: {summary}"]
-        hits = [int(n) for n in re.findall(rf'File "{re.escape(str(self.path))}", line (\d+)', text)]
+        hits = [int(n) for p, n in re.findall(r'File "([^"]+)", line (\d+)', text)
+                if p.endswith(self.path.name)]
         if hits:
             line = hits[-1]
             generated = self.path.read_text().splitlines()[line - 1].strip()
             lines.append(f"  generated line {line} of {self.path}: {generated}")
             origin = self.origins.get(line)
             if origin and origin[2]:
-                lines.append(f"  from {origin[0]}:{origin[1]}: {origin[2]}")
-        lines.append("Generated code must type-check in nopython mode: each variable keeps one type, "
-                     "and only NumPy features that Numba supports can be used.")
+                lines.append(f"  from your source, {origin[0]}:{origin[1]}: {origin[2]}")
+        lines.append("Generated code must type-check in Numba's nopython mode: each variable keeps one type, "
+                     "and only the NumPy features Numba supports can be used.")
         return "\n".join(lines)

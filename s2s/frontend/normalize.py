@@ -28,6 +28,9 @@ _VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 _IN_PLACE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over",
              gast.Pow: "pow", gast.FloorDiv: "div", gast.Mod: "mod", gast.MatMult: "at"}
+_COMPARE_WORDS = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
+                  gast.NotEq: "ne"}
+_NUMBER_WORDS = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 0.5: "half", 10: "ten"}
 _OP_NOUNS = {gast.Add: "total", gast.Sub: "diff", gast.Mult: "product", gast.Div: "ratio",
              gast.Pow: "power", gast.FloorDiv: "quotient", gast.Mod: "remainder", gast.MatMult: "matprod"}
 
@@ -118,70 +121,6 @@ def _partial_wrapper(p: functools.partial) -> core.Function:
         keywords = []
     fn.body = _returning(core.call(callee, args, keywords))
     fn.temps = {"out"}
-    return fn
-
-
-@functools.lru_cache(maxsize=256)
-def _normalize_cached(fun, fingerprint):
-    return _Normalizer(fun).run()
-
-
-def normalize(fun, nargs: int | None = None) -> core.Function:
-    """Core form of ``fun`` (cached while its closure holds the same values).
-
-    ``fun`` may be a user function, a ``functools.partial`` of one, or a
-    primitive such as ``np.sin`` (then ``nargs`` says how many arguments it gets).
-    """
-    if isinstance(fun, functools.partial):
-        return _partial_wrapper(fun)
-    if resolve.spelling(fun) is not None:
-        return _primitive_wrapper(fun, nargs if nargs is not None else 1)
-    user = resolve.user_function(fun)
-    if user is None:
-        raise TypeError(f"s2s transforms Python functions; got {fun!r}")
-    return _normalize_cached(user, closure_fingerprint(user))
-
-
-def _primitive_wrapper(prim, nargs) -> core.Function:
-    """``def sin(x): return np.sin(x)``: a primitive is a function like any other."""
-    params = ["x"] if nargs == 1 else ["x", "y"] if nargs == 2 else [f"x{i}" for i in range(nargs)]
-    spelled = resolve.spelling(prim)
-    body = _returning(core.call(core.attr(spelled), [core.name(p) for p in params]))
-    return core.Function(name=spelled.split(".")[-1], params=params, body=body, filename="<s2s>",
-                         temps={"out"})
-
-
-def _returning(value) -> list:
-    """``out = value; return out``: core form returns atoms."""
-    return [core.at(core.assign("out", value), 0), core.at(gast.Return(value=core.name("out")), 0)]
-
-
-def _partial_wrapper(p: functools.partial) -> core.Function:
-    """``partial(f, a)`` as ``def f_partial(x): return f(a, x)``, bound values as constants."""
-    fn = core.Function(name=f"{getattr(p.func, '__name__', 'f')}_partial", params=[], body=[],
-                       filename="<s2s>")
-    sig = inspect.signature(p.func)
-    names = list(sig.parameters)
-    bound = dict(zip(names, p.args)) | dict(p.keywords)
-    args = []
-    for pname in names:
-        if pname in bound:
-            value = bound[pname]
-            if isinstance(value, (int, float, bool)) or value is None:
-                args.append(core.const(value))
-            else:
-                fn.constants[pname] = value
-                args.append(core.name(pname))
-        else:
-            fn.params.append(pname)
-            args.append(core.name(pname))
-    spelled = resolve.spelling(p.func)
-    if spelled:
-        callee = core.attr(spelled)
-    else:
-        callee = core.name(getattr(p.func, "__name__", "f"))
-        fn.callees[callee.id] = p.func
-    fn.body = [core.at(gast.Return(value=core.call(callee, args)), 0)]
     return fn
 
 
@@ -422,7 +361,7 @@ class _Normalizer:
         elif isinstance(s.value, gast.Tuple):
             value = core.tuple_(self.atom(e, out) for e in s.value.elts)
         else:
-            value = self.atom(s.value, out)
+            value = self.atom(s.value, out, "out")
         self.emit(out, gast.Return(value=value))
         return out
 
@@ -671,7 +610,9 @@ class _Normalizer:
                 return f"{fname}_{node.args[0].id}"
             return fname
         if isinstance(node, gast.BinOp):
-            hint = f"{self._hint(node.left)}_{_OP_WORDS[type(node.op)]}_{self._hint(node.right)}"
+            left = _NUMBER_WORDS.get(node.left.value, "c") if isinstance(node.left, gast.Constant) \
+                else self._hint(node.left)
+            hint = f"{left}_{_OP_WORDS[type(node.op)]}_{self._hint(node.right)}"
             simple = all(isinstance(n, gast.Constant) or (isinstance(n, gast.Name) and n.id not in self.temps)
                          for n in (node.left, node.right))
             return hint if simple and len(hint) <= 16 else _OP_NOUNS[type(node.op)]
@@ -684,6 +625,10 @@ class _Normalizer:
             return f"{self._hint(node.value)}_{node.attr}"
         if isinstance(node, gast.UnaryOp) and isinstance(node.operand, gast.Name):
             return f"neg_{node.operand.id}"
+        if isinstance(node, gast.Compare) and len(node.ops) == 1:
+            word = _COMPARE_WORDS.get(type(node.ops[0]), "vs")
+            hint = f"{self._hint(node.left)}_{word}_{self._hint(node.comparators[0])}"
+            return hint if len(hint) <= 16 else "test"
         return "value"
 
 

@@ -71,7 +71,8 @@ def _find(tree, code):
 
 def _body_column(code):
     """Leftmost column of the lambda body's instructions (to tell lambdas on one line apart)."""
-    cols = [c for (line, _, c, _) in code.co_positions() if c is not None and line == code.co_firstlineno]
+    cols = [c for (line, _, c, end) in code.co_positions()
+            if c is not None and end is not None and end > c and line == code.co_firstlineno]
     return min(cols) if cols else None
 
 

@@ -14,7 +14,6 @@ code never carries ``0.0 * ...`` noise.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import operator
 import textwrap
@@ -62,7 +61,7 @@ class Template:
         self.params = [a.id for a in fdef.args.args]
         self.defaults = dict(zip(self.params[len(self.params) - len(fdef.args.defaults):],
                                  [d.value for d in fdef.args.defaults]))
-        used = core.names_in(self.expr)
+        used = self.names = core.names_in(self.expr)
         for node in gast.walk(self.expr):
             if isinstance(node, gast.Call):
                 node.tangent_slots = [i for i, a in enumerate(node.args)
@@ -86,12 +85,12 @@ class Template:
                 mapping[p] = bound[p]
             elif self.defaults.get(p) is not None:
                 mapping[p] = core.const(self.defaults[p])
-            if f"{p}_dot" in core.names_in(self.expr):
+            if f"{p}_dot" in self.names:
                 mapping[f"{p}_dot"] = tangent_of(bound[p]) if p in bound else Zero()
         if ans is not None:
             mapping["ans"] = ans
         expr = _Respell(self.fn.__globals__, scalar_family, absent=set(self.params) - set(mapping)).visit(
-            copy.deepcopy(self.expr))
+            core.clone(self.expr))
         return simplify(core.substitute(expr, mapping))
 
 
