@@ -1,0 +1,110 @@
+"""Functions s2s must refuse, each with the construct named in its error."""
+
+import numpy as np
+
+STATE = 0.0
+
+
+def uses_with(x):
+    with open("data") as fh:
+        fh.read()
+    return x
+
+
+def uses_try(x):
+    try:
+        y = 1.0 / x
+    except ZeroDivisionError:
+        y = 0.0
+    return y
+
+
+def generator(x):
+    yield x
+
+
+def uses_global(x):
+    global STATE
+    STATE = x
+    return x
+
+
+def defines_class(x):
+    class Box:
+        pass
+
+    return x
+
+
+def comprehension(x):
+    return np.sum(np.array([v * v for v in x]))
+
+
+def generator_expression(x):
+    return sum(v for v in x)
+
+
+def nested_def(x):
+    def inner(y):
+        return y
+
+    return inner(x)
+
+
+def inner_lambda(x):
+    f = lambda y: y * 2  # noqa: E731
+    return f(x)
+
+
+def uses_dict(x):
+    d = {"a": x}
+    return d["a"]
+
+
+def starred_call(x):
+    args = (x, x)
+    return np.maximum(*args)
+
+
+def while_else(x):
+    while x > 1.0:
+        x = x / 2
+    else:
+        x = x + 1
+    return x
+
+
+def loops_over_enumerate(x):
+    s = 0.0
+    for i, v in enumerate(x):
+        s += i * v
+    return s
+
+
+def python_list(x):
+    values = [x, x]
+    return values[0]
+
+
+def in_place_numpy_call(x):
+    y = np.zeros(3)
+    np.copyto(y, x)
+    return y
+
+
+def undefined_name(x):
+    return x * not_defined  # noqa: F821
+
+
+def no_rule(x):
+    return np.cumprod(x)
+
+
+def recursive(x, n):
+    if n == 0:
+        return x
+    return recursive(x * x, n - 1)
+
+
+def numba_cannot(x):
+    return np.mean(x, axis=0)

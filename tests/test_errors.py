@@ -1,0 +1,82 @@
+"""Each refusal: the right error class, naming the file, the line and the construct."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import refused
+
+import s2s
+from s2s.errors import CompileError, NoRuleError, S2SError, SourceUnavailableError, UnsupportedSyntaxError
+
+
+@pytest.mark.parametrize("fun, construct, line_text", [
+    (refused.uses_with, "'with' statement", "with open"),
+    (refused.uses_try, "'try' statement", "try:"),
+    (refused.generator, "'yield'", "yield x"),
+    (refused.uses_global, "'global' statement", "global STATE"),
+    (refused.defines_class, "class definition", "class Box"),
+    (refused.comprehension, "list comprehension", "[v * v for v in x]"),
+    (refused.generator_expression, "generator expression", "sum(v for v in x)"),
+    (refused.nested_def, "nested function definition", "def inner"),
+    (refused.inner_lambda, "lambda inside the function", "lambda y"),
+    (refused.uses_dict, "a dict", '{"a": x}'),
+    (refused.starred_call, "starred", "*args"),
+    (refused.while_else, "'while ... else'", "while x > 1.0"),
+    (refused.loops_over_enumerate, "enumerate", "enumerate(x)"),
+    (refused.python_list, "Python list", "[x, x]"),
+    (refused.in_place_numpy_call, "expression statement", "np.copyto"),
+])
+def test_unsupported_syntax_names_file_line_and_construct(fun, construct, line_text):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        s2s.jvp(fun, (np.ones(2),), (np.ones(2),))
+    error = info.value
+    assert construct in str(error)
+    assert error.filename == "refused.py"
+    source_lines, start = inspect.getsourcelines(fun)
+    assert start <= error.lineno < start + len(source_lines)
+    assert line_text in str(error)
+
+
+def test_undefined_name():
+    with pytest.raises(S2SError, match="'not_defined' is not defined"):
+        s2s.source(refused.undefined_name)
+
+
+def test_missing_rule_names_the_function_and_line():
+    with pytest.raises(NoRuleError, match=r"refused.py:\d+: .*np.cumprod") as info:
+        s2s.jvp(refused.no_rule, (np.ones(3),), (np.ones(3),))
+    assert "return np.cumprod(x)" in str(info.value)
+
+
+def test_missing_rule_is_fine_where_nothing_is_differentiated():
+    out, out_dot = s2s.jvp(refused.no_rule, (np.ones(3),), (None,))
+    assert np.all(out == 1.0) and np.all(out_dot == 0.0)
+
+
+def test_recursion_is_refused():
+    with pytest.raises(S2SError, match="recursive"):
+        s2s.jvp(refused.recursive, (2.0, 3), (1.0, None))
+
+
+def test_source_must_be_readable():
+    namespace = {}
+    exec("def f(x):\n    return x * x\n", namespace)
+    with pytest.raises(SourceUnavailableError, match="cannot read the source"):
+        s2s.jvp(namespace["f"], (1.0,), (1.0,))
+
+
+def test_numba_failure_names_generated_and_source_lines():
+    x = np.ones((2, 3))
+    with pytest.raises(CompileError) as info:
+        s2s.jvp(s2s.jit(refused.numba_cannot), (x,), (x,))
+    message = str(info.value)
+    assert "np.mean(x, axis=0)" in message
+    assert "generated line" in message and "refused.py:" in message
+
+
+def test_non_function_is_refused():
+    with pytest.raises(TypeError, match="Python functions"):
+        s2s.jvp(3.0, (1.0,), (1.0,))
