@@ -236,17 +236,47 @@ def walk_statements(body):
 
 def substitute(node, mapping: dict):
     """A copy of ``node`` with names replaced by expressions (or renamed)."""
+    if isinstance(node, gast.Name) and node.id in mapping:
+        new = mapping[node.id]
+        if isinstance(new, str):
+            return gast.Name(id=new, ctx=node.ctx, annotation=None, type_comment=None)
+        return clone(new)
+    if isinstance(node, list):
+        return [substitute(n, mapping) for n in node]
+    if not isinstance(node, gast.AST):
+        return node
+    copied = node.__class__.__new__(node.__class__)
+    copied.__dict__.update({k: substitute(v, mapping) for k, v in node.__dict__.items()})
+    return copied
 
-    class _Sub(gast.NodeTransformer):
-        def visit_Name(self, n):
-            if n.id in mapping:
-                new = mapping[n.id]
-                if isinstance(new, str):
-                    return gast.Name(id=new, ctx=n.ctx, annotation=None, type_comment=None)
-                return clone(new)
-            return n
 
-    return _Sub().visit(clone(node))
+def structure(node):
+    """A hashable key equal for structurally equal trees (cheaper than unparsing them)."""
+    if isinstance(node, list):
+        return tuple(structure(n) for n in node)
+    if isinstance(node, gast.AST):
+        return (type(node).__name__,) + tuple(structure(getattr(node, f, None)) for f in node._fields)
+    return type(node), node  # 1 and 1.0 are different constants
+
+
+def calls_in(node) -> list[str]:
+    """Spellings of the functions called in an expression or statement (``np.sin``, ``helper``)."""
+    found: list = []
+    _collect_calls(node, found)
+    return found
+
+
+def _collect_calls(node, found):
+    if isinstance(node, list):
+        for child in node:
+            _collect_calls(child, found)
+    elif isinstance(node, gast.AST):
+        if isinstance(node, gast.Call):
+            found.append(dotted_name(node.func) or "")
+        for field_name in node._fields:
+            child = getattr(node, field_name, None)
+            if child is not None and not isinstance(child, (str, int, float)):
+                _collect_calls(child, found)
 
 
 # -- functions in core form -------------------------------------------------
@@ -295,6 +325,8 @@ class Function:
     source_lines: dict = field(default_factory=dict)
     temps: set = field(default_factory=set)
     lineno: int = 0
+    #: Names the code uses only linearly (tangents): ``optimize`` may regroup their expressions.
+    linear: set = field(default_factory=set)
 
     def namer(self) -> Namer:
         taken = set(self.params) | set(self.callees) | set(self.constants) | {"np", "math", "rt"}

@@ -13,6 +13,8 @@ passes here, in order:
   returned together (``return out, out_dot``) stay named too, to keep
   returns short;
 * dead temporaries, self-copies and no-op writes (``a[i] = a[i]``) go;
+* expressions linear in tangents are regrouped as coefficient × tangent
+  (see ``linear_forms``);
 * signs are tidied: ``a + -b`` becomes ``a - b``.
 
 Every move respects memory shared between arrays: a temporary that reads
@@ -26,13 +28,16 @@ from collections import Counter
 import gast
 
 from . import core
-from .emit import unparse
+from .linear_forms import regroup_statement
 
 
 def optimize(fn: core.Function) -> core.Function:
     aliases = core.alias_groups(fn.body)
     fn.body = _eliminate_common_subexpressions(fn, aliases)
     fn.body = _Inliner(fn, aliases).run()
+    if fn.linear:
+        for stmt in core.walk_statements(fn.body):
+            regroup_statement(stmt, fn.linear)
     fn.body = [_Tidy().visit(stmt) for stmt in fn.body]
     return fn
 
@@ -42,13 +47,8 @@ def optimize(fn: core.Function) -> core.Function:
 
 def _impure(expr, fn) -> bool:
     """Calls whose evaluation must not move: user functions, unknown callables, random numbers, print."""
-    for node in gast.walk(expr):
-        if isinstance(node, gast.Call):
-            spelled = core.dotted_name(node.func) or ""
-            if (spelled in fn.callees or spelled in fn.constants or spelled.startswith("np.random")
-                    or spelled == "print"):
-                return True
-    return False
+    return any(spelled in fn.callees or spelled in fn.constants or spelled.startswith("np.random")
+               or spelled in ("print", "") for spelled in core.calls_in(expr))
 
 
 class _Summary:
@@ -92,7 +92,7 @@ def _eliminate_common_subexpressions(fn, aliases) -> list:
     renames: dict = {}
 
     def block(body) -> list:
-        available: dict = {}  # unparsed expression → (temporary, names whose writes invalidate it)
+        available: dict = {}  # expression structure → (temporary, names whose writes invalidate it)
         out = []
         for stmt in body:
             if renames:
@@ -101,7 +101,7 @@ def _eliminate_common_subexpressions(fn, aliases) -> list:
                 if core.sub_blocks(stmt):
                     setattr(stmt, attr, block(getattr(stmt, attr)))
             definition = _temp_definition(stmt, fn)
-            key = unparse(definition[1]) if definition and not core.is_atom(definition[1]) else None
+            key = core.structure(definition[1]) if definition and not core.is_atom(definition[1]) else None
             if key in available:
                 renames[definition[0]] = available[key][0]
                 continue
@@ -165,6 +165,7 @@ class _Inliner:
                     for user in users:
                         _replace_in_own_expressions(body[user], t, value)
                         summaries[user] = _Summary(body[user], self.fn, self.aliases)
+                    self.uses.update({n: found - 1 for n in core.names_read(value)})  # now read that often
                     return True
             elif t in summary.names:  # used inside a nested block: keep it where it is
                 return False
@@ -188,14 +189,18 @@ class _Inliner:
 
 
 def _trivial(expr) -> bool:
-    """Cheap enough to repeat at every use: a negated name."""
-    return isinstance(expr, gast.UnaryOp) and isinstance(expr.operand, (gast.Name, gast.Constant))
+    """Cheap enough to repeat at every use, and clearer repeated: ``-k``, ``i + 1``."""
+    if isinstance(expr, gast.UnaryOp):
+        return isinstance(expr.operand, (gast.Name, gast.Constant))
+    return (isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Add, gast.Sub))
+            and isinstance(expr.left, gast.Name) and isinstance(expr.right, gast.Constant)
+            and isinstance(expr.right.value, int))
 
 
 def _is_no_op(stmt) -> bool:
     """``x = x`` and ``a[i] = a[i]``."""
     return (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Subscript))
-            and unparse(core.load(stmt.targets[0])) == unparse(stmt.value))
+            and core.structure(core.load(stmt.targets[0])) == core.structure(stmt.value))
 
 
 def _replace_in_own_expressions(stmt, t, value):
@@ -233,6 +238,8 @@ def _strip_negation(node):
     """``u`` for ``-u``, ``u * v`` for ``-u * v``; None if ``node`` is not negated."""
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         return node.operand
+    if isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and node.value < 0:
+        return core.const(-node.value)
     if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Div, gast.MatMult)):
         left = _strip_negation(node.left)
         if left is not None:

@@ -14,7 +14,7 @@ def alternating_series_jvp(x, n, x_dot):
         sign = 1 - 2 * ((k + 1) % 2)
         # corpus.py:126: total += sign * term / k
         total += sign * term / k
-        total_dot += sign * term_dot / k
+        total_dot += sign / k * term_dot
         # corpus.py:127: term *= x
         term_dot *= x
         term_dot += term * x_dot

@@ -13,17 +13,15 @@ def ar1_loglik_jvp(phi, log_sigma, y, phi_dot, log_sigma_dot, y_dot):
     total_dot = 0.0
     for t in range(1, n):
         # corpus.py:71: resid = y[t] - phi * y[t - 1]
-        t_minus_1 = t - 1
-        y_t_minus_1 = y[t_minus_1]
+        y_t_minus_1 = y[t - 1]
+        resid_dot = y_dot[t] - (phi_dot * y_t_minus_1 + phi * y_dot[t - 1])
         resid = y[t] - phi * y_t_minus_1
-        resid_dot = y_dot[t] - (phi_dot * y_t_minus_1 + phi * y_dot[t_minus_1])
         # corpus.py:72: total -= 0.5 * (resid / sigma) ** 2
         resid_over_sigma = resid / sigma
         total -= 0.5 * resid_over_sigma ** 2
         total_dot -= 0.5 * (2 * resid_over_sigma * (resid_dot / sigma - resid_over_sigma * sigma_dot / sigma))
     # corpus.py:73: total -= (n - 1) * (log_sigma + 0.5 * math.log(2.0 * math.pi))
-    n_minus_1 = n - 1
-    total -= n_minus_1 * (log_sigma + 0.5 * math.log(2.0 * math.pi))
-    total_dot -= n_minus_1 * log_sigma_dot
+    total -= (n - 1) * (log_sigma + 0.5 * math.log(2.0 * math.pi))
+    total_dot -= (n - 1) * log_sigma_dot
     # corpus.py:74: return total
     return total, total_dot

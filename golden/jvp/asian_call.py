@@ -6,16 +6,16 @@ import math
 def asian_call_jvp(s0, sigma, rate, maturity, strike, z, s0_dot, sigma_dot, rate_dot, maturity_dot, strike_dot):
     n_paths, n_steps = z.shape
     # corpus.py:408: dt = maturity / n_steps
-    dt = maturity / n_steps
     dt_dot = maturity_dot / n_steps
+    dt = maturity / n_steps
     # corpus.py:409: drift = (rate - 0.5 * sigma ** 2) * dt
     diff = rate - 0.5 * sigma ** 2
-    drift = diff * dt
     drift_dot = (rate_dot - 0.5 * (2 * sigma * sigma_dot)) * dt + diff * dt_dot
+    drift = diff * dt
     # corpus.py:410: vol = sigma * math.sqrt(dt)
     sqrt_dt = math.sqrt(dt)
+    vol_dot = sqrt_dt * sigma_dot + sigma / (2 * sqrt_dt) * dt_dot
     vol = sigma * sqrt_dt
-    vol_dot = sigma_dot * sqrt_dt + sigma * (dt_dot / (2 * sqrt_dt))
     # corpus.py:411: payoff = 0.0
     payoff = 0.0
     payoff_dot = 0.0
@@ -44,6 +44,6 @@ def asian_call_jvp(s0, sigma, rate, maturity, strike, z, s0_dot, sigma_dot, rate
         payoff_dot += (avg_dot - strike_dot) * (avg_minus_strike >= 0.0)
     # corpus.py:420: return math.exp(-rate * maturity) * payoff / n_paths
     exp = math.exp(-rate * maturity)
-    out = exp * payoff / n_paths
     out_dot = (exp * (-rate_dot * maturity - rate * maturity_dot) * payoff + exp * payoff_dot) / n_paths
+    out = exp * payoff / n_paths
     return out, out_dot

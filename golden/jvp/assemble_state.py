@@ -5,25 +5,25 @@ import numpy as np
 
 def assemble_state_jvp(x, y, vx, vy, x_dot, y_dot, vx_dot, vy_dot):
     # corpus.py:641: pos = np.array([x, y])
-    pos = np.array([x, y])
     pos_dot = np.array([x_dot, y_dot])
+    pos = np.array([x, y])
     # corpus.py:642: vel = np.asarray([vx, vy])
-    vel = np.asarray([vx, vy])
     vel_dot = np.array([vx_dot, vy_dot])
+    vel = np.asarray([vx, vy])
     # corpus.py:643: both = np.concatenate((pos, vel))
-    both = np.concatenate((pos, vel))
     both_dot = np.concatenate((pos_dot, vel_dot), axis=0)
+    both = np.concatenate((pos, vel))
     # corpus.py:644: grid = np.stack((pos, vel))
-    grid = np.stack((pos, vel))
     grid_dot = np.stack((pos_dot, vel_dot), axis=0)
+    grid = np.stack((pos, vel))
     # corpus.py:645: flat = np.reshape(grid, (4,))
-    flat = np.reshape(grid, (4,))
     flat_dot = np.reshape(grid_dot, (4,))
+    flat = np.reshape(grid, (4,))
     # corpus.py:646: gram = grid.T @ grid
     transpose_grid = np.transpose(grid)
-    gram = transpose_grid @ grid
     gram_dot = np.transpose(grid_dot) @ grid + transpose_grid @ grid_dot
+    gram = transpose_grid @ grid
     # corpus.py:647: return np.sum(both * flat) + np.sum(gram)
-    out = np.sum(both * flat) + np.sum(gram)
     out_dot = np.sum(both_dot * flat + both * flat_dot) + np.sum(gram_dot)
+    out = np.sum(both * flat) + np.sum(gram)
     return out, out_dot

@@ -7,8 +7,8 @@ def band_penalty_jvp(x, lo, hi, soft, x_dot, lo_dot, hi_dot):
     pen_dot = 0.0
     for i in range(len(x)):
         # corpus.py:776: xi = x[i]
-        xi = x[i]
         xi_dot = x_dot[i]
+        xi = x[i]
         if lo < xi < hi:
             continue
         below = xi <= lo
@@ -27,12 +27,12 @@ def band_penalty_jvp(x, lo, hi, soft, x_dot, lo_dot, hi_dot):
             # corpus.py:785: pen += (xi - hi) ** 2 if soft or xi < 2 * hi else 10.0 * (xi - hi) ** 2
             if soft or xi < 2 * hi:
                 xi_minus_hi = xi - hi
-                choice = xi_minus_hi ** 2
                 choice_dot = 2 * xi_minus_hi * (xi_dot - hi_dot)
+                choice = xi_minus_hi ** 2
             else:
                 xi_minus_hi_1 = xi - hi
-                choice = 10.0 * xi_minus_hi_1 ** 2
                 choice_dot = 10.0 * (2 * xi_minus_hi_1 * (xi_dot - hi_dot))
+                choice = 10.0 * xi_minus_hi_1 ** 2
             pen += choice
             pen_dot += choice_dot
     # corpus.py:786: return pen

@@ -24,15 +24,14 @@ def barrier_call_jvp(s0, sigma, z, strike, barrier, s0_dot, sigma_dot, strike_do
             z_part = z[p, k]
             exp_total_1 = np.exp(c_times_sigma * sigma * dt + sigma * sqrt_dt * z_part)
             product_4_dot = path_dot[k] * exp_total_1 + path_k * (exp_total_1 * ((-0.5 * sigma_dot * sigma + c_times_sigma * sigma_dot) * dt + sigma_dot * sqrt_dt * z_part))
-            k_plus_1 = k + 1
-            path[k_plus_1] = path_k * exp_total_1
-            path_dot[k_plus_1] = product_4_dot
+            path[k + 1] = path_k * exp_total_1
+            path_dot[k + 1] = product_4_dot
         if np.max(path) < barrier:
             # corpus.py:434: total += np.maximum(path[-1] - strike, 0.0)
             diff = path[-1] - strike
             total += np.maximum(diff, 0.0)
             total_dot += (path_dot[-1] - strike_dot) * (diff >= 0.0)
     # corpus.py:435: return total / n_paths
-    out = total / n_paths
     out_dot = total_dot / n_paths
+    out = total / n_paths
     return out, out_dot

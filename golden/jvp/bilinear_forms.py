@@ -6,20 +6,20 @@ import numpy as np
 def bilinear_forms_jvp(a, b, M, a_dot, b_dot, M_dot):
     # corpus.py:632: q = np.dot(a, M @ a)
     M_at_a = M @ a
-    q = np.dot(a, M_at_a)
     q_dot = np.dot(a_dot, M_at_a) + np.dot(a, M_dot @ a + M @ a_dot)
+    q = np.dot(a, M_at_a)
     # corpus.py:633: c = np.vdot(a, b)
-    c = np.vdot(a, b)
     c_dot = np.vdot(a_dot, b) + np.vdot(a, b_dot)
+    c = np.vdot(a, b)
     # corpus.py:634: P = np.outer(a, b)
-    P = np.outer(a, b)
     P_dot = np.outer(a_dot, b) + np.outer(a, b_dot)
+    P = np.outer(a, b)
     # corpus.py:635: T = np.matmul(M, P)
-    T = np.matmul(M, P)
     T_dot = M_dot @ P + M @ P_dot
+    T = np.matmul(M, P)
     # corpus.py:636: return q + c * np.sum(T * M.T)
     transpose_M = np.transpose(M)
     sum_product = np.sum(T * transpose_M)
+    out_dot = q_dot + sum_product * c_dot + c * np.sum(T_dot * transpose_M + T * np.transpose(M_dot))
     out = q + c * sum_product
-    out_dot = q_dot + (c_dot * sum_product + c * np.sum(T_dot * transpose_M + T * np.transpose(M_dot)))
     return out, out_dot

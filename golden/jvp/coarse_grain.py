@@ -7,17 +7,17 @@ def coarse_grain_jvp(field, weight, field_dot, weight_dot):
     n = field.shape[0]
     # corpus.py:674: blocks = field.reshape((n // 2, 2))
     n_div_2 = n // 2
-    blocks = np.reshape(field, (n_div_2, 2))
     blocks_dot = np.reshape(field_dot, (n_div_2, 2))
+    blocks = np.reshape(field, (n_div_2, 2))
     # corpus.py:675: coarse = 0.5 * np.sum(blocks, axis=1)
-    coarse = 0.5 * np.sum(blocks, axis=1)
     coarse_dot = 0.5 * np.sum(blocks_dot, axis=1)
+    coarse = 0.5 * np.sum(blocks, axis=1)
     # corpus.py:676: w = np.full(n // 2, weight)
-    w = np.full(n_div_2, weight)
     w_dot = np.full(n_div_2, weight_dot)
+    w = np.full(n_div_2, weight)
     base = np.ones_like(coarse)
     # corpus.py:678: return np.sum(w * coarse * coarse) + np.sum(base * coarse)
     w_times_coarse = w * coarse
-    out = np.sum(w_times_coarse * coarse) + np.sum(base * coarse)
     out_dot = np.sum((w_dot * coarse + w * coarse_dot) * coarse + w_times_coarse * coarse_dot) + np.sum(base * coarse_dot)
+    out = np.sum(w_times_coarse * coarse) + np.sum(base * coarse)
     return out, out_dot

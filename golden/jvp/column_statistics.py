@@ -6,20 +6,20 @@ from s2s import runtime as rt
 
 def column_statistics_jvp(A, A_dot):
     # corpus.py:610: mu = np.mean(A, axis=0)
-    mu = np.mean(A, axis=0)
     mu_dot = np.mean(A_dot, axis=0)
+    mu = np.mean(A, axis=0)
     # corpus.py:611: spread = np.max(A, axis=0) - np.min(A, axis=0)
     max_A = np.max(A, axis=0)
     min_A = np.min(A, axis=0)
-    spread = max_A - min_A
     spread_dot = rt.extremum_jvp(A, A_dot, max_A, axis=0) - rt.extremum_jvp(A, A_dot, min_A, axis=0)
+    spread = max_A - min_A
     # corpus.py:612: geo = np.prod(A, axis=0)
-    geo = np.prod(A, axis=0)
     geo_dot = rt.prod_jvp(A, A_dot, axis=0)
+    geo = np.prod(A, axis=0)
     # corpus.py:613: rows = np.sum(A, axis=1)
-    rows = np.sum(A, axis=1)
     rows_dot = np.sum(A_dot, axis=1)
+    rows = np.sum(A, axis=1)
     # corpus.py:614: return np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
+    out_dot = np.sum(mu_dot * spread + mu * spread_dot) + np.sum(geo_dot) + np.dot(rows_dot, rows) + np.dot(rows, rows_dot)
     out = np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
-    out_dot = np.sum(mu_dot * spread + mu * spread_dot) + np.sum(geo_dot) + (np.dot(rows_dot, rows) + np.dot(rows, rows_dot))
     return out, out_dot

@@ -8,15 +8,12 @@ import numpy as np
 def convolve_stencil_jvp(u, c, u_dot, c_dot):
     n = u.shape[0]
     # corpus.py:178: out = np.zeros(n - 2)
-    n_minus_2 = n - 2
-    out = np.zeros(n_minus_2)
+    out = np.zeros(n - 2)
     out_dot = np.zeros_like(out)
-    # corpus.py:179: for i in range(n - 2):
-    for i in range(n_minus_2):
+    for i in range(n - 2):
         # corpus.py:180: out[i] = c * np.dot(LAPLACE_STENCIL, u[i:i + 3])
-        i_plus_3 = i + 3
-        dot = np.dot(LAPLACE_STENCIL, u[i:i_plus_3])
+        dot = np.dot(LAPLACE_STENCIL, u[i:i + 3])
         out[i] = c * dot
-        out_dot[i] = c_dot * dot + c * np.dot(LAPLACE_STENCIL, u_dot[i:i_plus_3])
+        out_dot[i] = dot * c_dot + c * np.dot(LAPLACE_STENCIL, u_dot[i:i + 3])
     # corpus.py:181: return out
     return out, out_dot

@@ -11,11 +11,11 @@ def euler_decay_chain_jvp(k1, k2, a0, dt, steps, k1_dot, k2_dot, a0_dot):
     t = 0
     while t < steps:
         # corpus.py:206: da = -k1 * a
+        da_dot = -a * k1_dot - k1 * a_dot
         da = -k1 * a
-        da_dot = -k1_dot * a - k1 * a_dot
         # corpus.py:207: db = k1 * a - k2 * b
-        db = k1 * a - k2 * b
         db_dot = k1_dot * a + k1 * a_dot - (k2_dot * b + k2 * b_dot)
+        db = k1 * a - k2 * b
         # corpus.py:208: a += dt * da
         a += dt * da
         a_dot += dt * da_dot

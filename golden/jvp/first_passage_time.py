@@ -9,14 +9,14 @@ def first_passage_time_jvp(x0, drift, noise, threshold, x0_dot, drift_dot, noise
     len_noise = len(noise)
     for k in range(len_noise):
         # corpus.py:751: x_new = x + drift + noise[k]
-        x_new = x + drift + noise[k]
         x_new_dot = x_dot + drift_dot + noise_dot[k]
+        x_new = x + drift + noise[k]
         if x_new >= threshold:
             # corpus.py:753: return k + (threshold - x) / (x_new - x)
             x_new_minus_x = x_new - x
             ratio = (threshold - x) / x_new_minus_x
-            out = k + ratio
             out_dot = (threshold_dot - x_dot) / x_new_minus_x - ratio * (x_new_dot - x_dot) / x_new_minus_x
+            out = k + ratio
             return out, out_dot
         # corpus.py:754: x = x_new
         x = x_new

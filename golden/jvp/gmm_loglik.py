@@ -11,8 +11,8 @@ def logsumexp_jvp(v, v_dot):
     # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
     exp = np.exp(v - m)
     sum_exp = np.sum(exp)
+    out_dot = m_dot + 1.0 / sum_exp * np.sum(exp * (v_dot - m_dot))
     out = m + np.log(sum_exp)
-    out_dot = m_dot + np.sum(exp * (v_dot - m_dot)) / sum_exp
     return out, out_dot
 
 
@@ -20,8 +20,8 @@ def gmm_loglik_jvp(x, weight_logits, means, log_sigmas, x_dot, weight_logits_dot
     k = len(means)
     # corpus.py:305: logw = weight_logits - logsumexp(weight_logits)
     logsumexp_1, logsumexp_1_dot = logsumexp_jvp(weight_logits, weight_logits_dot)
-    logw = weight_logits - logsumexp_1
     logw_dot = weight_logits_dot - logsumexp_1_dot
+    logw = weight_logits - logsumexp_1
     # corpus.py:306: total = 0.0
     total = 0.0
     total_dot = 0.0
@@ -31,8 +31,8 @@ def gmm_loglik_jvp(x, weight_logits, means, log_sigmas, x_dot, weight_logits_dot
     for n in range(len(x)):
         for j in range(k):
             # corpus.py:310: z = (x[n] - means[j]) / np.exp(log_sigmas[j])
-            log_sigmas_j = log_sigmas[j]
             log_sigmas_j_dot = log_sigmas_dot[j]
+            log_sigmas_j = log_sigmas[j]
             exp = np.exp(log_sigmas_j)
             z = (x[n] - means[j]) / exp
             z_dot = (x_dot[n] - means_dot[j]) / exp - z * (exp * log_sigmas_j_dot) / exp

@@ -14,13 +14,13 @@ def set_dirichlet_jvp(u, left, right, u_dot, left_dot, right_dot):
 
 def heat_rod_dirichlet_jvp(u0, t_left, t_right, kappa, dt, dx, steps, u0_dot, t_left_dot, t_right_dot, kappa_dot):
     # corpus.py:152: u = u0.copy()
-    u = np.copy(u0)
     u_dot = np.copy(u0_dot)
+    u = np.copy(u0)
     n = len(u)
     # corpus.py:154: r = kappa * dt / (dx * dx)
     dx_times_dx = dx * dx
+    r_dot = dt / dx_times_dx * kappa_dot
     r = kappa * dt / dx_times_dx
-    r_dot = kappa_dot * dt / dx_times_dx
     # corpus.py:155: set_dirichlet(u, t_left, t_right)
     set_dirichlet_jvp(u, t_left, t_right, u_dot, t_left_dot, t_right_dot)
     for _ in range(steps):
@@ -29,13 +29,11 @@ def heat_rod_dirichlet_jvp(u0, t_left, t_right, kappa, dt, dx, steps, u0_dot, t_
         new_dot = np.zeros_like(new)
         for i in range(1, n - 1):
             # corpus.py:159: new[i] = u[i] + r * (u[i - 1] - 2 * u[i] + u[i + 1])
-            u_i = u[i]
             u_i_dot = u_dot[i]
-            i_minus_1 = i - 1
-            i_plus_1 = i + 1
-            total = u[i_minus_1] - 2 * u_i + u[i_plus_1]
+            u_i = u[i]
+            total = u[i - 1] - 2 * u_i + u[i + 1]
             new[i] = u_i + r * total
-            new_dot[i] = u_i_dot + (r_dot * total + r * (u_dot[i_minus_1] - 2 * u_i_dot + u_dot[i_plus_1]))
+            new_dot[i] = u_i_dot + (r_dot * total + r * (u_dot[i - 1] - 2 * u_i_dot + u_dot[i + 1]))
         # corpus.py:160: set_dirichlet(new, t_left, t_right)
         set_dirichlet_jvp(new, t_left, t_right, new_dot, t_left_dot, t_right_dot)
         # corpus.py:161: u = new
@@ -43,6 +41,6 @@ def heat_rod_dirichlet_jvp(u0, t_left, t_right, kappa, dt, dx, steps, u0_dot, t_
         u_dot = new_dot
     # corpus.py:162: return u[n // 2]
     n_div_2 = n // 2
-    out = u[n_div_2]
     out_dot = u_dot[n_div_2]
+    out = u[n_div_2]
     return out, out_dot

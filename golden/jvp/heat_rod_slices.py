@@ -5,18 +5,18 @@ import numpy as np
 
 def heat_rod_slices_jvp(u0, alpha, steps, u0_dot, alpha_dot):
     # corpus.py:137: u = np.copy(u0)
-    u = np.copy(u0)
     u_dot = np.copy(u0_dot)
+    u = np.copy(u0)
     for _ in range(steps):
         # corpus.py:139: lap = u[:-2] - 2.0 * u[1:-1] + u[2:]
-        u_part_1 = u[1:-1]
         u_part_1_dot = u_dot[1:-1]
-        lap = u[:-2] - 2.0 * u_part_1 + u[2:]
+        u_part_1 = u[1:-1]
         lap_dot = u_dot[:-2] - 2.0 * u_part_1_dot + u_dot[2:]
+        lap = u[:-2] - 2.0 * u_part_1 + u[2:]
         # corpus.py:140: u[1:-1] = u[1:-1] + alpha * lap
         u[1:-1] = u_part_1 + alpha * lap
-        u_dot[1:-1] = u_part_1_dot + (alpha_dot * lap + alpha * lap_dot)
+        u_dot[1:-1] = u_part_1_dot + lap * alpha_dot + alpha * lap_dot
     # corpus.py:141: return np.sum(u * u)
-    out = np.sum(u * u)
     out_dot = np.sum(u_dot * u + u * u_dot)
+    out = np.sum(u * u)
     return out, out_dot

@@ -7,8 +7,7 @@ def horner_jvp(coeffs, x, coeffs_dot, x_dot):
     result_dot = 0.0
     for i in range(len(coeffs)):
         # corpus.py:498: result = result * x + coeffs[i]
-        result_times_x_dot = result_dot * x + result * x_dot
+        result_dot = x * result_dot + result * x_dot + coeffs_dot[i]
         result = result * x + coeffs[i]
-        result_dot = result_times_x_dot + coeffs_dot[i]
     # corpus.py:499: return result
     return result, result_dot

@@ -4,13 +4,11 @@
 def horner_ascending_jvp(coeffs, x, coeffs_dot, x_dot):
     n = len(coeffs)
     # corpus.py:505: acc = coeffs[n - 1]
-    n_minus_1 = n - 1
-    acc = coeffs[n_minus_1]
-    acc_dot = coeffs_dot[n_minus_1]
+    acc_dot = coeffs_dot[n - 1]
+    acc = coeffs[n - 1]
     for i in range(n - 2, -1, -1):
         # corpus.py:507: acc = acc * x + coeffs[i]
-        acc_times_x_dot = acc_dot * x + acc * x_dot
+        acc_dot = x * acc_dot + acc * x_dot + coeffs_dot[i]
         acc = acc * x + coeffs[i]
-        acc_dot = acc_times_x_dot + coeffs_dot[i]
     # corpus.py:508: return acc
     return acc, acc_dot

@@ -3,19 +3,17 @@
 
 def horner_with_derivative_jvp(coeffs, x, coeffs_dot, x_dot):
     # corpus.py:513: p = coeffs[0]
-    p = coeffs[0]
     p_dot = coeffs_dot[0]
+    p = coeffs[0]
     # corpus.py:514: dp = 0.0
     dp = 0.0
     dp_dot = 0.0
     for i in range(1, len(coeffs)):
         # corpus.py:516: dp = dp * x + p
-        dp_times_x_dot = dp_dot * x + dp * x_dot
+        dp_dot = x * dp_dot + dp * x_dot + p_dot
         dp = dp * x + p
-        dp_dot = dp_times_x_dot + p_dot
         # corpus.py:517: p = p * x + coeffs[i]
-        p_times_x_dot = p_dot * x + p * x_dot
+        p_dot = x * p_dot + p * x_dot + coeffs_dot[i]
         p = p * x + coeffs[i]
-        p_dot = p_times_x_dot + coeffs_dot[i]
     # corpus.py:518: return p, dp
     return (p, dp), (p_dot, dp_dot)

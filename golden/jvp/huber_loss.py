@@ -10,17 +10,17 @@ def huber_loss_jvp(residuals, delta, residuals_dot, delta_dot):
     for i in range(len(residuals)):
         # corpus.py:397: a = abs(residuals[i])
         residuals_i = residuals[i]
-        a = abs(residuals_i)
         a_dot = np.sign(residuals_i) * residuals_dot[i]
+        a = abs(residuals_i)
         # corpus.py:398: total += 0.5 * a * a if a <= delta else delta * (a - 0.5 * delta)
         if a <= delta:
             half_times_a = 0.5 * a
+            choice_dot = (0.5 * a + half_times_a) * a_dot
             choice = half_times_a * a
-            choice_dot = 0.5 * a_dot * a + half_times_a * a_dot
         else:
             diff = a - 0.5 * delta
+            choice_dot = (diff - 0.5 * delta) * delta_dot + delta * a_dot
             choice = delta * diff
-            choice_dot = delta_dot * diff + delta * (a_dot - 0.5 * delta_dot)
         total += choice
         total_dot += choice_dot
     # corpus.py:399: return total

@@ -8,23 +8,23 @@ def hyperbolic_profiles_jvp(x, a, x_dot, a_dot):
     x_over_a = x / a
     x_over_a_dot = x_dot / a - x_over_a * a_dot / a
     cosh_x_over_a = math.cosh(x_over_a)
+    cat_dot = (cosh_x_over_a - 1.0) * a_dot + math.sinh(x_over_a) * a * x_over_a_dot
     cat = a * cosh_x_over_a - a
-    cat_dot = a_dot * cosh_x_over_a + a * (math.sinh(x_over_a) * x_over_a_dot) - a_dot
     # corpus.py:558: layer = math.tanh(x / a)
     layer = math.tanh(x_over_a)
     layer_dot = (1 - layer * layer) * x_over_a_dot
     # corpus.py:559: arc = a * math.sinh(x / a)
     sinh = math.sinh(x_over_a)
+    arc_dot = sinh * a_dot + math.cosh(x_over_a) * a * x_over_a_dot
     arc = a * sinh
-    arc_dot = a_dot * sinh + a * (math.cosh(x_over_a) * x_over_a_dot)
     # corpus.py:560: growth = math.expm1(0.1 * x) / (0.1 * x)
-    c_times_x = 0.1 * x
     c_times_x_dot = 0.1 * x_dot
+    c_times_x = 0.1 * x
     expm1 = math.expm1(c_times_x)
     growth = expm1 / c_times_x
-    growth_dot = (expm1 + 1) * c_times_x_dot / c_times_x - growth * c_times_x_dot / c_times_x
+    growth_dot = ((expm1 + 1) / c_times_x - growth / c_times_x) * c_times_x_dot
     # corpus.py:561: return cat + layer + arc + growth + math.exp(-x)
     exp_neg_x = math.exp(-x)
-    out = cat + layer + arc + growth + exp_neg_x
     out_dot = cat_dot + layer_dot + arc_dot + growth_dot - exp_neg_x * x_dot
+    out = cat + layer + arc + growth + exp_neg_x
     return out, out_dot

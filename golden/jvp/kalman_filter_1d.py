@@ -12,14 +12,14 @@ def kalman_filter_1d_jvp(obs, q, r, x0, p0, obs_dot, q_dot, r_dot, x0_dot, p0_do
     nll_dot = 0.0
     for k in range(len(obs)):
         # corpus.py:89: p = p + q
-        p = p + q
         p_dot = p_dot + q_dot
+        p = p + q
         # corpus.py:90: s = p + r
-        s = p + r
         s_dot = p_dot + r_dot
+        s = p + r
         # corpus.py:91: innov = obs[k] - x
-        innov = obs[k] - x
         innov_dot = obs_dot[k] - x_dot
+        innov = obs[k] - x
         # corpus.py:92: nll += 0.5 * (math.log(2 * math.pi * s) + innov * innov / s)
         product = 2 * math.pi
         product_1 = product * s
@@ -30,11 +30,11 @@ def kalman_filter_1d_jvp(obs, q, r, x0, p0, obs_dot, q_dot, r_dot, x0_dot, p0_do
         gain = p / s
         gain_dot = p_dot / s - gain * s_dot / s
         # corpus.py:94: x = x + gain * innov
+        x_dot = x_dot + innov * gain_dot + gain * innov_dot
         x = x + gain * innov
-        x_dot = x_dot + (gain_dot * innov + gain * innov_dot)
         # corpus.py:95: p = (1 - gain) * p
         one_minus_gain = 1 - gain
-        p_dot = -gain_dot * p + one_minus_gain * p_dot
+        p_dot = -p * gain_dot + one_minus_gain * p_dot
         p = one_minus_gain * p
     # corpus.py:96: return nll
     return nll, nll_dot

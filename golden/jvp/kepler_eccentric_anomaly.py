@@ -15,16 +15,15 @@ def kepler_eccentric_anomaly_jvp(mean_anomaly, ecc, mean_anomaly_dot, ecc_dot):
     for it in range(50):
         # corpus.py:471: f = E - ecc * math.sin(E) - mean_anomaly
         sin_E = math.sin(E)
-        f = E - ecc * sin_E - mean_anomaly
         f_dot = E_dot - (ecc_dot * sin_E + ecc * (math.cos(E) * E_dot)) - mean_anomaly_dot
+        f = E - ecc * sin_E - mean_anomaly
         if abs(f) < 1e-13:
             break
         # corpus.py:474: E = E - f / (1.0 - ecc * math.cos(E))
         cos_E = math.cos(E)
-        cos_E_dot = -math.sin(E) * E_dot
         diff_1 = 1.0 - ecc * cos_E
         ratio = f / diff_1
+        E_dot = E_dot - (f_dot / diff_1 + ratio * (ecc_dot * cos_E - ecc * (math.sin(E) * E_dot)) / diff_1)
         E = E - ratio
-        E_dot = E_dot - (f_dot / diff_1 + ratio * (ecc_dot * cos_E + ecc * cos_E_dot) / diff_1)
     # corpus.py:475: return E
     return E, E_dot

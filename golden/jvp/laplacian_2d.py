@@ -11,15 +11,11 @@ def laplacian_2d_jvp(f, h, f_dot, h_dot):
     for i in range(1, nx - 1):
         for j in range(1, ny - 1):
             # corpus.py:171: lap[i, j] = (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / (h * h)
-            i_plus_1 = i + 1
-            i_minus_1 = i - 1
-            j_plus_1 = j + 1
-            j_minus_1 = j - 1
             h_times_h = h * h
-            ratio = (f[i_plus_1, j] + f[i_minus_1, j] + f[i, j_plus_1] + f[i, j_minus_1] - 4.0 * f[i, j]) / h_times_h
+            ratio = (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / h_times_h
             lap[i, j] = ratio
-            lap_dot[i, j] = (f_dot[i_plus_1, j] + f_dot[i_minus_1, j] + f_dot[i, j_plus_1] + f_dot[i, j_minus_1] - 4.0 * f_dot[i, j]) / h_times_h - ratio * (h_dot * h + h * h_dot) / h_times_h
+            lap_dot[i, j] = (f_dot[i + 1, j] + f_dot[i - 1, j] + f_dot[i, j + 1] + f_dot[i, j - 1] - 4.0 * f_dot[i, j]) / h_times_h - ratio * (h_dot * h + h * h_dot) / h_times_h
     # corpus.py:172: return 0.5 * np.sum(lap ** 2)
-    out = 0.5 * np.sum(lap ** 2)
     out_dot = 0.5 * np.sum(2 * lap * lap_dot)
+    out = 0.5 * np.sum(lap ** 2)
     return out, out_dot

@@ -14,29 +14,29 @@ def kepler_force_jvp(q, q_dot):
 
 def leapfrog_orbit_jvp(q0, p0, dt, steps, q0_dot, p0_dot):
     # corpus.py:250: q = q0.copy()
-    q = np.copy(q0)
     q_dot = np.copy(q0_dot)
+    q = np.copy(q0)
     # corpus.py:251: p = p0 + 0.5 * dt * kepler_force(q0)
     half_times_dt = 0.5 * dt
     kepler_force_q0, kepler_force_q0_dot = kepler_force_jvp(q0, q0_dot)
-    p = p0 + half_times_dt * kepler_force_q0
     p_dot = p0_dot + half_times_dt * kepler_force_q0_dot
+    p = p0 + half_times_dt * kepler_force_q0
     for step in range(steps):
         # corpus.py:253: q = q + dt * p
-        q = q + dt * p
         q_dot = q_dot + dt * p_dot
+        q = q + dt * p
         if step < steps - 1:
             # corpus.py:255: p = p + dt * kepler_force(q)
             kepler_force_q, kepler_force_q_dot = kepler_force_jvp(q, q_dot)
-            p = p + dt * kepler_force_q
             p_dot = p_dot + dt * kepler_force_q_dot
+            p = p + dt * kepler_force_q
     # corpus.py:256: p = p + 0.5 * dt * kepler_force(q)
     kepler_force_q_1, kepler_force_q_1_dot = kepler_force_jvp(q, q_dot)
-    p = p + half_times_dt * kepler_force_q_1
     p_dot = p_dot + half_times_dt * kepler_force_q_1_dot
+    p = p + half_times_dt * kepler_force_q_1
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
     sqrt_dot_q = np.sqrt(np.dot(q, q))
     ratio = 1.0 / sqrt_dot_q
-    out = 0.5 * np.dot(p, p) - ratio
     out_dot = 0.5 * (np.dot(p_dot, p) + np.dot(p, p_dot)) + ratio * ((np.dot(q_dot, q) + np.dot(q, q_dot)) / (2 * sqrt_dot_q)) / sqrt_dot_q
+    out = 0.5 * np.dot(p, p) - ratio
     return out, out_dot

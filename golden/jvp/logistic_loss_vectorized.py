@@ -5,13 +5,13 @@ import numpy as np
 
 def logistic_loss_vectorized_jvp(w, X, y, w_dot, X_dot):
     # corpus.py:355: z = X @ w
-    z = X @ w
     z_dot = X_dot @ w + X @ w_dot
+    z = X @ w
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
     exp = np.exp(-np.abs(z))
+    sp_dot = ((z >= 0.0) - np.sign(z) * exp / (1 + exp)) * z_dot
     sp = np.maximum(z, 0.0) + np.log1p(exp)
-    sp_dot = z_dot * (z >= 0.0) - exp * (np.sign(z) * z_dot) / (1 + exp)
     # corpus.py:357: return np.mean(sp - y * z)
-    out = np.mean(sp - y * z)
     out_dot = np.mean(sp_dot - y * z_dot)
+    out = np.mean(sp - y * z)
     return out, out_dot

@@ -8,9 +8,8 @@ def logistic_map_jvp(r, x0, n, r_dot, x0_dot):
     for _ in range(n):
         # corpus.py:61: x = r * x * (1.0 - x)
         r_times_x = r * x
-        r_times_x_dot = r_dot * x + r * x_dot
         one_minus_x = 1.0 - x
+        x_dot = x * one_minus_x * r_dot + (r * one_minus_x - r_times_x) * x_dot
         x = r_times_x * one_minus_x
-        x_dot = r_times_x_dot * one_minus_x - r_times_x * x_dot
     # corpus.py:62: return x
     return x, x_dot

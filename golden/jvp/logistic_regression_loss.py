@@ -15,8 +15,8 @@ def softplus_jvp(z, z_dot):
         return out, out_dot
     # corpus.py:340: return math.log1p(math.exp(z))
     exp_z = math.exp(z)
+    out_1_dot = exp_z / (1 + exp_z) * z_dot
     out_1 = math.log1p(exp_z)
-    out_1_dot = exp_z * z_dot / (1 + exp_z)
     return out_1, out_1_dot
 
 
@@ -28,8 +28,8 @@ def logistic_regression_loss_jvp(w, b, X, y, l2, w_dot, b_dot, l2_dot):
     for i in range(n):
         # corpus.py:348: z = np.dot(X[i], w) + b
         X_i = X[i]
-        z = np.dot(X_i, w) + b
         z_dot = np.dot(X_i, w_dot) + b_dot
+        z = np.dot(X_i, w) + b
         # corpus.py:349: loss += softplus(z) - y[i] * z
         softplus_z, softplus_z_dot = softplus_jvp(z, z_dot)
         y_i = y[i]
@@ -37,6 +37,6 @@ def logistic_regression_loss_jvp(w, b, X, y, l2, w_dot, b_dot, l2_dot):
         loss_dot += softplus_z_dot - y_i * z_dot
     # corpus.py:350: return loss / n + l2 * np.sum(w ** 2)
     sum_w_pow_2 = np.sum(w ** 2)
+    out_dot = 1.0 / n * loss_dot + sum_w_pow_2 * l2_dot + l2 * np.sum(2 * w * w_dot)
     out = loss / n + l2 * sum_w_pow_2
-    out_dot = loss_dot / n + (l2_dot * sum_w_pow_2 + l2 * np.sum(2 * w * w_dot))
     return out, out_dot

@@ -11,6 +11,6 @@ def logsumexp_jvp(v, v_dot):
     # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
     exp = np.exp(v - m)
     sum_exp = np.sum(exp)
+    out_dot = m_dot + 1.0 / sum_exp * np.sum(exp * (v_dot - m_dot))
     out = m + np.log(sum_exp)
-    out_dot = m_dot + np.sum(exp * (v_dot - m_dot)) / sum_exp
     return out, out_dot

@@ -5,24 +5,23 @@ import numpy as np
 
 def matrix_rows_cols_jvp(A, v, A_dot, v_dot):
     # corpus.py:704: B = A.copy()
-    B = np.copy(A)
     B_dot = np.copy(A_dot)
+    B = np.copy(A)
     n, m = B.shape
     for i in range(n):
         # corpus.py:707: B[i] = B[i] * v[i]
         B_i = B[i]
         v_i = v[i]
-        product_dot = B_dot[i] * v_i + B_i * v_dot[i]
+        product_dot = v_i * B_dot[i] + B_i * v_dot[i]
         B[i] = B_i * v_i
         B_dot[i] = product_dot
     # corpus.py:708: B[1:3, ::2] += 1.0
     B[1:3, ::2] = B[1:3, ::2] + 1.0
     # corpus.py:709: col = B[:, m - 1]
-    m_minus_1 = m - 1
-    col = B[:, m_minus_1]
-    col_dot = B_dot[:, m_minus_1]
+    col_dot = B_dot[:, m - 1]
+    col = B[:, m - 1]
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
     B_part_1 = B[0, :]
+    out_dot = np.sum(2 * B_part_1 * B_dot[0, :]) + np.dot(col_dot, col) + np.dot(col, col_dot) + B_dot[-1, -2]
     out = np.sum(B_part_1 ** 2) + np.dot(col, col) + B[-1, -2]
-    out_dot = np.sum(2 * B_part_1 * B_dot[0, :]) + (np.dot(col_dot, col) + np.dot(col, col_dot)) + B_dot[-1, -2]
     return out, out_dot

@@ -8,13 +8,13 @@ def mlp_mse_jvp(W1, b1, W2, b2, X, Y, W1_dot, b1_dot, W2_dot, b2_dot):
     H = np.tanh(X @ W1 + b1)
     H_dot = (1 - H * H) * (X @ W1_dot + b1_dot)
     # corpus.py:363: out = H @ W2 + b2
-    out = H @ W2 + b2
     out_dot = H_dot @ W2 + H @ W2_dot + b2_dot
+    out = H @ W2 + b2
     # corpus.py:364: err = out - Y
-    err = out - Y
     err_dot = out_dot
+    err = out - Y
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
     X_shape_0 = X.shape[0]
-    out_1 = np.sum(err * err) / X_shape_0
     out_1_dot = np.sum(err_dot * err + err * err_dot) / X_shape_0
+    out_1 = np.sum(err * err) / X_shape_0
     return out_1, out_1_dot

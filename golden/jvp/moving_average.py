@@ -6,16 +6,16 @@ import numpy as np
 def moving_average_jvp(x, w, x_dot):
     n = len(x)
     # corpus.py:696: out = np.empty(n - w + 1)
-    total = n - w + 1
-    out = np.empty(total)
+    n_minus_w = n - w
+    out = np.empty(n_minus_w + 1)
     out_dot = np.zeros_like(out)
     # corpus.py:697: for i in range(n - w + 1):
-    for i in range(total):
+    for i in range(n_minus_w + 1):
         # corpus.py:698: out[i] = np.mean(x[i:i + w])
         i_plus_w = i + w
         out[i] = np.mean(x[i:i_plus_w])
         out_dot[i] = np.mean(x_dot[i:i_plus_w])
     # corpus.py:699: return out[::3]
-    out_1 = out[::3]
     out_1_dot = out_dot[::3]
+    out_1 = out[::3]
     return out_1, out_1_dot

@@ -12,8 +12,7 @@ def newton_sqrt_jvp(a, tol, a_dot):
     while abs(x * x - a) > tol * a:
         # corpus.py:463: x = 0.5 * (x + a / x)
         a_over_x = a / x
-        a_over_x_dot = a_dot / x - a_over_x * x_dot / x
+        x_dot = 0.5 * (x_dot + (a_dot / x - a_over_x * x_dot / x))
         x = 0.5 * (x + a_over_x)
-        x_dot = 0.5 * (x_dot + a_over_x_dot)
     # corpus.py:464: return x
     return x, x_dot

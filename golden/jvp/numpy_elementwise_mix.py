@@ -5,31 +5,31 @@ import numpy as np
 
 def numpy_elementwise_mix_jvp(x, y, x_dot, y_dot):
     # corpus.py:585: ang = np.arctan2(y, x)
-    ang = np.arctan2(y, x)
     ang_dot = (x * y_dot - y * x_dot) / (x * x + y * y)
+    ang = np.arctan2(y, x)
     # corpus.py:586: mag = np.power(np.square(x) + np.square(y), 0.5)
     total = np.square(x) + np.square(y)
-    mag = np.power(total, 0.5)
     mag_dot = 0.5 * total ** (-0.5) * (2 * x * x_dot + 2 * y * y_dot)
+    mag = np.power(total, 0.5)
     # corpus.py:587: lim = np.clip(x, -0.5, 0.5)
+    lim_dot = ((x >= -0.5) & (x <= 0.5)) * x_dot
     lim = np.clip(x, -0.5, 0.5)
-    lim_dot = x_dot * ((x >= -0.5) & (x <= 0.5))
     # corpus.py:588: hi = np.maximum(x, y)
+    hi_dot = (x >= y) * x_dot + (x < y) * y_dot
     hi = np.maximum(x, y)
-    hi_dot = x_dot * (x >= y) + y_dot * (x < y)
     # corpus.py:589: lo = np.minimum(x, y)
+    lo_dot = (x <= y) * x_dot + (x > y) * y_dot
     lo = np.minimum(x, y)
-    lo_dot = x_dot * (x <= y) + y_dot * (x > y)
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
     x_gt_0 = x > 0
     exp_x = np.exp(x)
-    sel = np.where(x_gt_0, exp_x, np.cos(y))
     sel_dot = np.where(x_gt_0, exp_x * x_dot, -np.sin(y) * y_dot)
+    sel = np.where(x_gt_0, exp_x, np.cos(y))
     # corpus.py:591: s = np.sign(x) * np.abs(y)
     sign_x = np.sign(x)
+    s_dot = np.sign(y) * sign_x * y_dot
     s = sign_x * np.abs(y)
-    s_dot = sign_x * (np.sign(y) * y_dot)
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
-    out = np.sum(ang + mag + lim + hi - lo + sel + s)
     out_dot = np.sum(ang_dot + mag_dot + lim_dot + hi_dot - lo_dot + sel_dot + s_dot)
+    out = np.sum(ang + mag + lim + hi - lo + sel + s)
     return out, out_dot

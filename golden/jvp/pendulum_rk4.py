@@ -7,8 +7,8 @@ def pendulum_rhs_jvp(theta, omega, g, length, theta_dot, omega_dot, g_dot, lengt
     # corpus.py:216: return omega, -(g / length) * math.sin(theta)
     g_over_length = g / length
     sin_theta = math.sin(theta)
+    product_dot = -(sin_theta / length) * g_dot + g_over_length * sin_theta / length * length_dot - math.cos(theta) * g_over_length * theta_dot
     product = -g_over_length * sin_theta
-    product_dot = -(g_dot / length - g_over_length * length_dot / length) * sin_theta - g_over_length * (math.cos(theta) * theta_dot)
     return (omega, product), (omega_dot, product_dot)
 
 
@@ -28,10 +28,10 @@ def pendulum_rk4_jvp(theta0, omega0, g, length, dt, steps, theta0_dot, omega0_do
         (k4t, k4w), (k4t_dot, k4w_dot) = pendulum_rhs_jvp(th + dt * k3t, om + dt * k3w, g, length, th_dot + dt * k3t_dot, om_dot + dt * k3w_dot, g_dot, length_dot)
         # corpus.py:227: th = th + dt / 6.0 * (k1t + 2 * k2t + 2 * k3t + k4t)
         dt_over_6 = dt / 6.0
-        th = th + dt_over_6 * (k1t + 2 * k2t + 2 * k3t + k4t)
         th_dot = th_dot + dt_over_6 * (k1t_dot + 2 * k2t_dot + 2 * k3t_dot + k4t_dot)
+        th = th + dt_over_6 * (k1t + 2 * k2t + 2 * k3t + k4t)
         # corpus.py:228: om = om + dt / 6.0 * (k1w + 2 * k2w + 2 * k3w + k4w)
-        om = om + dt_over_6 * (k1w + 2 * k2w + 2 * k3w + k4w)
         om_dot = om_dot + dt_over_6 * (k1w_dot + 2 * k2w_dot + 2 * k3w_dot + k4w_dot)
+        om = om + dt_over_6 * (k1w + 2 * k2w + 2 * k3w + k4w)
     # corpus.py:229: return th, om
     return (th, om), (th_dot, om_dot)

@@ -21,6 +21,6 @@ def positive_part_energy_jvp(x, cutoff, x_dot, cutoff_dot):
         count += 1
     # corpus.py:769: return total / max(count, 1)
     max_count = max(count, 1)
-    out = total / max_count
     out_dot = total_dot / max_count
+    out = total / max_count
     return out, out_dot

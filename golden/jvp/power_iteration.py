@@ -15,11 +15,11 @@ def power_iteration_jvp(A, v0, tol, A_dot, v0_dot):
     it = 0
     while delta > tol and it < 500:
         # corpus.py:485: w = A @ v
-        w = A @ v
         w_dot = A_dot @ v + A @ v_dot
+        w = A @ v
         # corpus.py:486: new_lam = np.dot(v, w)
-        new_lam = np.dot(v, w)
         new_lam_dot = np.dot(v_dot, w) + np.dot(v, w_dot)
+        new_lam = np.dot(v, w)
         # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
         sqrt_dot_w = np.sqrt(np.dot(w, w))
         v = w / sqrt_dot_w

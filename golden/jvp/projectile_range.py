@@ -8,12 +8,12 @@ GRAVITY = 9.81
 def projectile_range_jvp(speed, angle, drag, speed_dot, angle_dot, drag_dot):
     # corpus.py:276: vx = speed * math.cos(angle)
     cos_angle = math.cos(angle)
+    vx_dot = cos_angle * speed_dot - math.sin(angle) * speed * angle_dot
     vx = speed * cos_angle
-    vx_dot = speed_dot * cos_angle - speed * (math.sin(angle) * angle_dot)
     # corpus.py:277: vy = speed * math.sin(angle)
     sin_angle = math.sin(angle)
+    vy_dot = sin_angle * speed_dot + math.cos(angle) * speed * angle_dot
     vy = speed * sin_angle
-    vy_dot = speed_dot * sin_angle + speed * (math.cos(angle) * angle_dot)
     # corpus.py:278: x, y = 0.0, 0.0
     x_dot, y_dot = 0.0, 0.0
     x, y = 0.0, 0.0
@@ -21,26 +21,26 @@ def projectile_range_jvp(speed, angle, drag, speed_dot, angle_dot, drag_dot):
     steps = 0
     while steps < 100000:
         # corpus.py:282: x_new = x + dt * vx
-        x_new = x + dt * vx
         x_new_dot = x_dot + dt * vx_dot
+        x_new = x + dt * vx
         # corpus.py:283: y_new = y + dt * vy
-        y_new = y + dt * vy
         y_new_dot = y_dot + dt * vy_dot
+        y_new = y + dt * vy
         # corpus.py:284: vx += dt * (-drag * vx)
-        product_dot = -drag_dot * vx - drag * vx_dot
+        product_dot = -vx * drag_dot - drag * vx_dot
         vx += dt * (-drag * vx)
         vx_dot += dt * product_dot
         # corpus.py:285: vy += dt * (-GRAVITY - drag * vy)
-        drag_times_vy_dot = drag_dot * vy + drag * vy_dot
+        drag_times_vy_dot = vy * drag_dot + drag * vy_dot
         vy += dt * (-GRAVITY - drag * vy)
-        vy_dot += dt * -drag_times_vy_dot
+        vy_dot += -dt * drag_times_vy_dot
         if y_new < 0.0:
             # corpus.py:287: return x + (x_new - x) * y / (y - y_new)
             x_new_minus_x = x_new - x
             y_minus_y_new = y - y_new
             ratio = x_new_minus_x * y / y_minus_y_new
-            out = x + ratio
             out_dot = x_dot + (((x_new_dot - x_dot) * y + x_new_minus_x * y_dot) / y_minus_y_new - ratio * (y_dot - y_new_dot) / y_minus_y_new)
+            out = x + ratio
             return out, out_dot
         # corpus.py:288: x, y = x_new, y_new
         x_dot, y_dot = x_new_dot, y_new_dot

@@ -13,8 +13,8 @@ def rbf_kernel_energy_jvp(X, ell, y, X_dot, ell_dot, y_dot):
         for j in range(n):
             # corpus.py:808: d2 = np.sum((X[i] - X[j]) ** 2)
             diff = X[i] - X[j]
-            d2 = np.sum(diff ** 2)
             d2_dot = np.sum(2 * diff * (X_dot[i] - X_dot[j]))
+            d2 = np.sum(diff ** 2)
             # corpus.py:809: K[i][j] = math.exp(-0.5 * d2 / (ell * ell))
             ell_times_ell = ell * ell
             ratio = -0.5 * d2 / ell_times_ell
@@ -23,6 +23,6 @@ def rbf_kernel_energy_jvp(X, ell, y, X_dot, ell_dot, y_dot):
             K_dot[i][j] = exp_ratio * (-0.5 * d2_dot / ell_times_ell - ratio * (ell_dot * ell + ell * ell_dot) / ell_times_ell)
     # corpus.py:810: return y @ K @ y
     y_at_K = y @ K
-    out = y_at_K @ y
     out_dot = (y_dot @ K + y @ K_dot) @ y + y_at_K @ y_dot
+    out = y_at_K @ y
     return out, out_dot

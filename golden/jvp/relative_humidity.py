@@ -8,8 +8,8 @@ def saturation_vapor_pressure_jvp(temp_c, temp_c_dot):
     total = temp_c + 243.5
     ratio = 17.67 * temp_c / total
     exp_ratio = math.exp(ratio)
-    out = 6.112 * exp_ratio
     out_dot = 6.112 * (exp_ratio * (17.67 * temp_c_dot / total - ratio * temp_c_dot / total))
+    out = 6.112 * exp_ratio
     return out, out_dot
 
 
@@ -18,5 +18,5 @@ def relative_humidity_jvp(temp_c, dew_point_c, temp_c_dot, dew_point_c_dot):
     saturation_vapor_pressure_1, saturation_vapor_pressure_1_dot = saturation_vapor_pressure_jvp(dew_point_c, dew_point_c_dot)
     saturation_vapor_pressure_temp_c, saturation_vapor_pressure_temp_c_dot = saturation_vapor_pressure_jvp(temp_c, temp_c_dot)
     out = 100.0 * saturation_vapor_pressure_1 / saturation_vapor_pressure_temp_c
-    out_dot = 100.0 * saturation_vapor_pressure_1_dot / saturation_vapor_pressure_temp_c - out * saturation_vapor_pressure_temp_c_dot / saturation_vapor_pressure_temp_c
+    out_dot = 100.0 / saturation_vapor_pressure_temp_c * saturation_vapor_pressure_1_dot - out / saturation_vapor_pressure_temp_c * saturation_vapor_pressure_temp_c_dot
     return out, out_dot

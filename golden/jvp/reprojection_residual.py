@@ -11,59 +11,59 @@ def rotate_rodrigues_jvp(omega, X, omega_dot, X_dot):
     k = omega / theta
     k_dot = omega_dot / theta - k * theta_dot / theta
     # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
-    k_1 = k[1]
     k_1_dot = k_dot[1]
-    X_2 = X[2]
+    k_1 = k[1]
     X_2_dot = X_dot[2]
-    k_2 = k[2]
+    X_2 = X[2]
     k_2_dot = k_dot[2]
-    X_1 = X[1]
+    k_2 = k[2]
     X_1_dot = X_dot[1]
-    X_0 = X[0]
+    X_1 = X[1]
     X_0_dot = X_dot[0]
-    k_0 = k[0]
+    X_0 = X[0]
     k_0_dot = k_dot[0]
-    cross = np.array([k_1 * X_2 - k_2 * X_1, k_2 * X_0 - k_0 * X_2, k_0 * X_1 - k_1 * X_0])
+    k_0 = k[0]
     cross_dot = np.array([k_1_dot * X_2 + k_1 * X_2_dot - (k_2_dot * X_1 + k_2 * X_1_dot), k_2_dot * X_0 + k_2 * X_0_dot - (k_0_dot * X_2 + k_0 * X_2_dot), k_0_dot * X_1 + k_0 * X_1_dot - (k_1_dot * X_0 + k_1 * X_0_dot)])
+    cross = np.array([k_1 * X_2 - k_2 * X_1, k_2 * X_0 - k_0 * X_2, k_0 * X_1 - k_1 * X_0])
     # corpus.py:729: c = np.cos(theta)
-    c = np.cos(theta)
     c_dot = -np.sin(theta) * theta_dot
+    c = np.cos(theta)
     # corpus.py:730: s = np.sin(theta)
-    s = np.sin(theta)
     s_dot = np.cos(theta) * theta_dot
+    s = np.sin(theta)
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     dot_k = np.dot(k, X)
     product_6 = k * dot_k
     one_minus_c = 1.0 - c
-    out = X * c + cross * s + product_6 * one_minus_c
     out_dot = X_dot * c + X * c_dot + (cross_dot * s + cross * s_dot) + ((k_dot * dot_k + k * (np.dot(k_dot, X) + np.dot(k, X_dot))) * one_minus_c - product_6 * c_dot)
+    out = X * c + cross * s + product_6 * one_minus_c
     return out, out_dot
 
 
 def reprojection_residual_jvp(omega, t, focal, k1, X, obs, omega_dot, t_dot, focal_dot, k1_dot, X_dot):
     # corpus.py:736: P = rotate_rodrigues(omega, X) + t
     rotate_rodrigues_omega, rotate_rodrigues_omega_dot = rotate_rodrigues_jvp(omega, X, omega_dot, X_dot)
-    P = rotate_rodrigues_omega + t
     P_dot = rotate_rodrigues_omega_dot + t_dot
+    P = rotate_rodrigues_omega + t
     # corpus.py:737: u = -P[0] / P[2]
-    P_2 = P[2]
     P_2_dot = P_dot[2]
+    P_2 = P[2]
     u = -P[0] / P_2
     u_dot = -P_dot[0] / P_2 - u * P_2_dot / P_2
     # corpus.py:738: v = -P[1] / P[2]
     v = -P[1] / P_2
     v_dot = -P_dot[1] / P_2 - v * P_2_dot / P_2
     # corpus.py:739: r2 = u * u + v * v
+    r2_dot = (u + u) * u_dot + (v + v) * v_dot
     r2 = u * u + v * v
-    r2_dot = u_dot * u + u * u_dot + (v_dot * v + v * v_dot)
     # corpus.py:740: d = 1.0 + k1 * r2
+    d_dot = r2 * k1_dot + k1 * r2_dot
     d = 1.0 + k1 * r2
-    d_dot = k1_dot * r2 + k1 * r2_dot
     # corpus.py:741: return focal * d * u - obs[0], focal * d * v - obs[1]
+    focal_times_d_dot = d * focal_dot + focal * d_dot
     focal_times_d = focal * d
-    focal_times_d_dot = focal_dot * d + focal * d_dot
+    diff_dot = u * focal_times_d_dot + focal_times_d * u_dot
     diff = focal_times_d * u - obs[0]
-    diff_dot = focal_times_d_dot * u + focal_times_d * u_dot
+    diff_1_dot = v * focal_times_d_dot + focal_times_d * v_dot
     diff_1 = focal_times_d * v - obs[1]
-    diff_1_dot = focal_times_d_dot * v + focal_times_d * v_dot
     return (diff, diff_1), (diff_dot, diff_1_dot)

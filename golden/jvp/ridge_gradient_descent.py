@@ -5,28 +5,28 @@ import numpy as np
 
 def ridge_gradient_descent_jvp(w0, X, y, lam, lr, steps, w0_dot, X_dot, y_dot, lam_dot, lr_dot):
     # corpus.py:382: w = w0.copy()
-    w = np.copy(w0)
     w_dot = np.copy(w0_dot)
+    w = np.copy(w0)
     n = X.shape[0]
     # corpus.py:384: Xt = np.transpose(X)
-    Xt = np.transpose(X)
     Xt_dot = np.transpose(X_dot)
+    Xt = np.transpose(X)
     for _ in range(steps):
         # corpus.py:386: r = X @ w - y
-        r = X @ w - y
         r_dot = X_dot @ w + X @ w_dot - y_dot
+        r = X @ w - y
         # corpus.py:387: grad = Xt @ r / n + lam * w
-        grad = Xt @ r / n + lam * w
         grad_dot = (Xt_dot @ r + Xt @ r_dot) / n + (lam_dot * w + lam * w_dot)
+        grad = Xt @ r / n + lam * w
         # corpus.py:388: w -= lr * grad
         w -= lr * grad
-        w_dot -= lr_dot * grad + lr * grad_dot
+        w_dot -= grad * lr_dot + lr * grad_dot
     # corpus.py:389: r = X @ w - y
-    r = X @ w - y
     r_dot = X_dot @ w + X @ w_dot - y_dot
+    r = X @ w - y
     # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
     half_times_lam = 0.5 * lam
     dot_w = np.dot(w, w)
-    out = 0.5 * np.dot(r, r) / n + half_times_lam * dot_w
     out_dot = 0.5 * (np.dot(r_dot, r) + np.dot(r, r_dot)) / n + (0.5 * lam_dot * dot_w + half_times_lam * (np.dot(w_dot, w) + np.dot(w, w_dot)))
+    out = 0.5 * np.dot(r, r) / n + half_times_lam * dot_w
     return out, out_dot

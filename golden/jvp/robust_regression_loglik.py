@@ -9,19 +9,19 @@ def gaussian_logpdf_jvp(x, mu, sigma, x_dot, sigma_dot):
     z_dot = x_dot / sigma - z * sigma_dot / sigma
     # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
     c_times_z = -0.5 * z
+    out_dot = (-0.5 * z + c_times_z) * z_dot - 1.0 / sigma * sigma_dot
     out = c_times_z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
-    out_dot = -0.5 * z_dot * z + c_times_z * z_dot - sigma_dot / sigma
     return out, out_dot
 
 
 def gaussian_logpdf_jvp_1(x, mu, sigma, x_dot):
     # corpus.py:318: z = (x - mu) / sigma
-    z = (x - mu) / sigma
     z_dot = x_dot / sigma
+    z = (x - mu) / sigma
     # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
     c_times_z = -0.5 * z
+    out_dot = (-0.5 * z + c_times_z) * z_dot
     out = c_times_z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
-    out_dot = -0.5 * z_dot * z + c_times_z * z_dot
     return out, out_dot
 
 
@@ -32,15 +32,15 @@ def robust_regression_loglik_jvp(a, b, xs, ys, scale, a_dot, b_dot, xs_dot, ys_d
     for i in range(len(xs)):
         # corpus.py:326: r = ys[i] - (a + b * xs[i])
         xs_i = xs[i]
-        r = ys[i] - (a + b * xs_i)
         r_dot = ys_dot[i] - (a_dot + (b_dot * xs_i + b * xs_dot[i]))
+        r = ys[i] - (a + b * xs_i)
         # corpus.py:327: narrow = gaussian_logpdf(r, 0.0, sigma=scale)
         narrow, narrow_dot = gaussian_logpdf_jvp(r, 0.0, scale, r_dot, scale_dot)
         # corpus.py:328: wide = gaussian_logpdf(r, 0.0)
         wide, wide_dot = gaussian_logpdf_jvp_1(r, 0.0, 1.0, r_dot)
         # corpus.py:329: m = max(narrow, wide)
+        m_dot = (narrow >= wide) * narrow_dot + (narrow < wide) * wide_dot
         m = max(narrow, wide)
-        m_dot = narrow_dot * (narrow >= wide) + wide_dot * (narrow < wide)
         # corpus.py:330: total += m + math.log(0.9 * math.exp(narrow - m) + 0.1 * math.exp(wide - m))
         exp = math.exp(narrow - m)
         exp_1 = math.exp(wide - m)

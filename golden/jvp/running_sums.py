@@ -5,13 +5,12 @@ import numpy as np
 
 def running_sums_jvp(x, x_dot):
     # corpus.py:111: s = x.copy()
-    s = np.copy(x)
     s_dot = np.copy(x_dot)
+    s = np.copy(x)
     for i in range(1, len(s)):
         # corpus.py:113: s[i] += s[i - 1]
-        i_minus_1 = i - 1
-        s[i] = s[i] + s[i_minus_1]
-        s_dot[i] = s_dot[i] + s_dot[i_minus_1]
+        s[i] = s[i] + s[i - 1]
+        s_dot[i] = s_dot[i] + s_dot[i - 1]
     # corpus.py:114: means = np.zeros(len(s))
     len_s_1 = len(s)
     means = np.zeros(len_s_1)
@@ -19,8 +18,7 @@ def running_sums_jvp(x, x_dot):
     # corpus.py:115: for i in range(len(s)):
     for i in range(len_s_1):
         # corpus.py:116: means[i] = s[i] / (i + 1)
-        i_plus_1 = i + 1
-        means[i] = s[i] / i_plus_1
-        means_dot[i] = s_dot[i] / i_plus_1
+        means[i] = s[i] / (i + 1)
+        means_dot[i] = s_dot[i] / (i + 1)
     # corpus.py:117: return s, means
     return (s, means), (s_dot, means_dot)

@@ -7,18 +7,18 @@ import numpy as np
 def sawtooth_wave_jvp(t, period, amplitude, t_dot, period_dot, amplitude_dot):
     # corpus.py:576: phase = t / period - math.floor(t / period)
     t_over_period = t / period
-    phase = t_over_period - math.floor(t_over_period)
     phase_dot = t_dot / period - t_over_period * period_dot / period
+    phase = t_over_period - math.floor(t_over_period)
     # corpus.py:577: cycles = math.ceil(t / period)
     cycles = math.ceil(t_over_period)
     # corpus.py:578: tri = abs((t % period) / period - 0.5)
     ratio = t % period / period
     diff = ratio - 0.5
-    tri = abs(diff)
     tri_dot = np.sign(diff) * ((t_dot - np.floor(t / period) * period_dot) / period - ratio * period_dot / period)
+    tri = abs(diff)
     k = t // period
     # corpus.py:580: return amplitude * (phase + tri) + 0.1 * cycles + 0.01 * k
     phase_plus_tri = phase + tri
-    out = amplitude * phase_plus_tri + 0.1 * cycles + 0.01 * k
     out_dot = amplitude_dot * phase_plus_tri + amplitude * (phase_dot + tri_dot)
+    out = amplitude * phase_plus_tri + 0.1 * cycles + 0.01 * k
     return out, out_dot

@@ -6,6 +6,6 @@ import numpy as np
 def scalar_expression_jvp(x, x_dot):
     # corpus.py:51: return 3 * np.sin(x) + np.cos(x / 2)
     x_over_2 = x / 2
+    out_dot = (np.cos(x) * 3 - np.sin(x_over_2) / 2) * x_dot
     out = 3 * np.sin(x) + np.cos(x_over_2)
-    out_dot = 3 * (np.cos(x) * x_dot) - np.sin(x_over_2) * (x_dot / 2)
     return out, out_dot

@@ -5,16 +5,14 @@ import numpy as np
 
 def simpson_integral_jvp(k, n, k_dot):
     h = 1.0 / n
-    # corpus.py:661: x = np.arange(n + 1) * h
-    n_plus_1 = n + 1
-    x = np.arange(n_plus_1) * h
+    x = np.arange(n + 1) * h
     # corpus.py:662: f = np.ones(n + 1) / (1.0 + k * x * x)
     total_1 = 1.0 + k * x * x
-    f = np.ones(n_plus_1) / total_1
-    f_dot = -(f * (k_dot * x * x) / total_1)
+    f = np.ones(n + 1) / total_1
+    f_dot = -(x * x * f / total_1) * k_dot
     # corpus.py:663: total = f[0] + f[n]
-    total = f[0] + f[n]
     total_dot = f_dot[0] + f_dot[n]
+    total = f[0] + f[n]
     for i in range(1, n, 2):
         # corpus.py:665: total += 4.0 * f[i]
         total += 4.0 * f[i]
@@ -24,6 +22,6 @@ def simpson_integral_jvp(k, n, k_dot):
         total += 2.0 * f[i]
         total_dot += 2.0 * f_dot[i]
     # corpus.py:668: return total * h / 3.0
+    out_dot = h / 3.0 * total_dot
     out = total * h / 3.0
-    out_dot = total_dot * h / 3.0
     return out, out_dot

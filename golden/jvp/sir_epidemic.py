@@ -13,16 +13,16 @@ def sir_epidemic_jvp(beta, gamma, i0, days, substeps, beta_dot, gamma_dot, i0_do
         for _ in range(substeps):
             # corpus.py:267: new_inf = beta * s * i
             beta_times_s = beta * s
+            new_inf_dot = s * i * beta_dot + beta * i * s_dot + beta_times_s * i_dot
             new_inf = beta_times_s * i
-            new_inf_dot = (beta_dot * s + beta * s_dot) * i + beta_times_s * i_dot
             # corpus.py:268: rec = gamma * i
+            rec_dot = i * gamma_dot + gamma * i_dot
             rec = gamma * i
-            rec_dot = gamma_dot * i + gamma * i_dot
             # corpus.py:269: s, i, r = s - dt * new_inf, i + dt * (new_inf - rec), r + dt * rec
             s_dot, i_dot, r_dot = s_dot - dt * new_inf_dot, i_dot + dt * (new_inf_dot - rec_dot), r_dot + dt * rec_dot
             s, i, r = s - dt * new_inf, i + dt * (new_inf - rec), r + dt * rec
         # corpus.py:270: peak = max(peak, i)
-        peak_dot = peak_dot * (peak >= i) + i_dot * (peak < i)
+        peak_dot = (peak >= i) * peak_dot + (peak < i) * i_dot
         peak = max(peak, i)
     # corpus.py:271: return peak, r
     return (peak, r), (peak_dot, r_dot)

@@ -11,21 +11,21 @@ def softmax_cross_entropy_jvp(logits, labels, logits_dot):
     loss_dot = 0.0
     for i in range(n):
         # corpus.py:373: row = logits[i]
-        row = logits[i]
         row_dot = logits_dot[i]
+        row = logits[i]
         # corpus.py:374: m = np.max(row)
         m = np.max(row)
         m_dot = rt.extremum_jvp(row, row_dot, m)
         # corpus.py:375: lse = m + np.log(np.sum(np.exp(row - m)))
         exp = np.exp(row - m)
         sum_exp = np.sum(exp)
+        lse_dot = m_dot + 1.0 / sum_exp * np.sum(exp * (row_dot - m_dot))
         lse = m + np.log(sum_exp)
-        lse_dot = m_dot + np.sum(exp * (row_dot - m_dot)) / sum_exp
         # corpus.py:376: loss += lse - row[labels[i]]
         labels_i = labels[i]
         loss += lse - row[labels_i]
         loss_dot += lse_dot - row_dot[labels_i]
     # corpus.py:377: return loss / n
-    out = loss / n
     out_dot = loss_dot / n
+    out = loss / n
     return out, out_dot

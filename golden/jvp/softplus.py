@@ -14,6 +14,6 @@ def softplus_jvp(z, z_dot):
         return out, out_dot
     # corpus.py:340: return math.log1p(math.exp(z))
     exp_z = math.exp(z)
+    out_1_dot = exp_z / (1 + exp_z) * z_dot
     out_1 = math.log1p(exp_z)
-    out_1_dot = exp_z * z_dot / (1 + exp_z)
     return out_1, out_1_dot

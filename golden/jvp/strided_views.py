@@ -5,17 +5,17 @@ import numpy as np
 
 def strided_views_jvp(x, x_dot):
     # corpus.py:683: even = x[::2]
-    even = x[::2]
     even_dot = x_dot[::2]
+    even = x[::2]
     # corpus.py:684: odd = x[1::2]
-    odd = x[1::2]
     odd_dot = x_dot[1::2]
+    odd = x[1::2]
     # corpus.py:685: rev = x[::-1]
-    rev = x[::-1]
     rev_dot = x_dot[::-1]
+    rev = x[::-1]
     # corpus.py:686: tail = x[-3:]
-    tail = x[-3:]
     tail_dot = x_dot[-3:]
+    tail = x[-3:]
     # corpus.py:687: y = np.zeros_like(x)
     y = np.zeros_like(x)
     y_dot = np.zeros_like(y)
@@ -26,8 +26,8 @@ def strided_views_jvp(x, x_dot):
     x_0 = x[0]
     x_m2 = x[-2]
     y[-1] = x_0 * x_m2
-    y_dot[-1] = x_dot[0] * x_m2 + x_0 * x_dot[-2]
+    y_dot[-1] = x_m2 * x_dot[0] + x_0 * x_dot[-2]
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
-    out = np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     out_dot = np.sum(even_dot * even + even * even_dot) - np.sum(odd_dot) + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(y_dot * x + y * x_dot) + x_dot[-1]
+    out = np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     return out, out_dot

@@ -17,6 +17,6 @@ def tensor3_contract_jvp(T, v, w, T_dot, v_dot, w_dot):
                 product = T_part * v_j
                 w_k = w[k]
                 out[i] = out[i] + product * w_k
-                out_dot[i] = out_dot[i] + ((T_dot[i, j, k] * v_j + T_part * v_dot[j]) * w_k + product * w_dot[k])
+                out_dot[i] = out_dot[i] + v_j * w_k * T_dot[i, j, k] + T_part * w_k * v_dot[j] + product * w_dot[k]
     # corpus.py:721: return out
     return out, out_dot

@@ -6,8 +6,8 @@ from s2s import runtime as rt
 
 def tensor_reductions_jvp(T, T_dot):
     # corpus.py:624: a = np.sum(T, axis=2)
-    a = np.sum(T, axis=2)
     a_dot = np.sum(T_dot, axis=2)
+    a = np.sum(T, axis=2)
     # corpus.py:625: b = np.max(T, axis=0)
     b = np.max(T, axis=0)
     b_dot = rt.extremum_jvp(T, T_dot, b, axis=0)
@@ -15,6 +15,6 @@ def tensor_reductions_jvp(T, T_dot):
     c = np.min(T, axis=1)
     c_dot = rt.extremum_jvp(T, T_dot, c, axis=1)
     # corpus.py:627: return np.sum(a * a) + np.sum(b) - np.sum(c * c)
-    out = np.sum(a * a) + np.sum(b) - np.sum(c * c)
     out_dot = np.sum(a_dot * a + a * a_dot) + np.sum(b_dot) - np.sum(c_dot * c + c * c_dot)
+    out = np.sum(a * a) + np.sum(b) - np.sum(c * c)
     return out, out_dot

@@ -8,14 +8,14 @@ def bracket_tax_jvp(income, rate_low, rate_high, income_dot, rate_low_dot, rate_
     elif income <= 40000.0:
         # corpus.py:443: return rate_low * (income - 10000.0)
         diff = income - 10000.0
+        out_dot = diff * rate_low_dot + rate_low * income_dot
         out = rate_low * diff
-        out_dot = rate_low_dot * diff + rate_low * income_dot
         return out, out_dot
     else:
         # corpus.py:445: return rate_low * 30000.0 + rate_high * (income - 40000.0)
         diff_1 = income - 40000.0
+        out_1_dot = 30000.0 * rate_low_dot + diff_1 * rate_high_dot + rate_high * income_dot
         out_1 = rate_low * 30000.0 + rate_high * diff_1
-        out_1_dot = rate_low_dot * 30000.0 + (rate_high_dot * diff_1 + rate_high * income_dot)
         return out_1, out_1_dot
 
 

@@ -5,18 +5,17 @@ import numpy as np
 
 def trapezoid_integral_jvp(a, b, k, n, a_dot, b_dot, k_dot):
     # corpus.py:652: t = np.linspace(a, b, n)
-    t = np.linspace(a, b, n)
     t_dot = np.linspace(a_dot, b_dot, n)
+    t = np.linspace(a, b, n)
     # corpus.py:653: f = np.exp(-k * t * t)
     product = -k * t
     f = np.exp(product * t)
     f_dot = f * ((-k_dot * t - k * t_dot) * t + product * t_dot)
     # corpus.py:654: h = (b - a) / (n - 1)
-    n_minus_1 = n - 1
-    h = (b - a) / n_minus_1
-    h_dot = (b_dot - a_dot) / n_minus_1
+    h_dot = (b_dot - a_dot) / (n - 1)
+    h = (b - a) / (n - 1)
     # corpus.py:655: return h * (np.sum(f) - 0.5 * (f[0] + f[-1]))
     diff = np.sum(f) - 0.5 * (f[0] + f[-1])
-    out = h * diff
     out_dot = h_dot * diff + h * (np.sum(f_dot) - 0.5 * (f_dot[0] + f_dot[-1]))
+    out = h * diff
     return out, out_dot

@@ -7,23 +7,23 @@ def trig_kinematics_jvp(x, y, x_dot, y_dot):
     l1, l2 = 1.0, 0.8
     # corpus.py:547: d = (x * x + y * y - l1 * l1 - l2 * l2) / (2 * l1 * l2)
     product = 2 * l1 * l2
-    d = (x * x + y * y - l1 * l1 - l2 * l2) / product
     d_dot = (x_dot * x + x * x_dot + (y_dot * y + y * y_dot)) / product
+    d = (x * x + y * y - l1 * l1 - l2 * l2) / product
     # corpus.py:548: elbow = math.acos(d)
-    elbow = math.acos(d)
     elbow_dot = -d_dot / math.sqrt(1 - d * d)
+    elbow = math.acos(d)
     # corpus.py:549: shoulder = math.atan2(y, x) - math.atan(l2 * math.sin(elbow) / (l1 + l2 * math.cos(elbow)))
     total_1 = l1 + l2 * math.cos(elbow)
     ratio = l2 * math.sin(elbow) / total_1
-    shoulder = math.atan2(y, x) - math.atan(ratio)
     shoulder_dot = (x * y_dot - y * x_dot) / (x * x + y * y) - (l2 * (math.cos(elbow) * elbow_dot) / total_1 + ratio * (l2 * (math.sin(elbow) * elbow_dot)) / total_1) / (1 + ratio * ratio)
+    shoulder = math.atan2(y, x) - math.atan(ratio)
     # corpus.py:550: tip_slope = math.tan(shoulder + elbow)
     tip_slope = math.tan(shoulder + elbow)
     tip_slope_dot = (1 + tip_slope * tip_slope) * (shoulder_dot + elbow_dot)
     # corpus.py:551: elevation = math.asin(y / math.hypot(x, y))
     hypot_x = math.hypot(x, y)
     ratio_1 = y / hypot_x
-    elevation = math.asin(ratio_1)
     elevation_dot = (y_dot / hypot_x - ratio_1 * ((x * x_dot + y * y_dot) / hypot_x) / hypot_x) / math.sqrt(1 - ratio_1 * ratio_1)
+    elevation = math.asin(ratio_1)
     # corpus.py:552: return shoulder, elbow, tip_slope, elevation
     return (shoulder, elbow, tip_slope, elevation), (shoulder_dot, elbow_dot, tip_slope_dot, elevation_dot)

@@ -5,18 +5,18 @@ import numpy as np
 
 def upwind_advection_jvp(u0, courant, steps, u0_dot, courant_dot):
     # corpus.py:815: u = u0.copy()
-    u = np.copy(u0)
     u_dot = np.copy(u0_dot)
+    u = np.copy(u0)
     for _ in range(steps):
         # corpus.py:817: u[1:] = (1.0 - courant) * u[1:] + courant * u[:-1]
         diff = 1.0 - courant
         u_part = u[1:]
-        product_dot = -courant_dot * u_part + diff * u_dot[1:]
+        product_dot = -u_part * courant_dot + diff * u_dot[1:]
         u_part_1 = u[:-1]
-        product_1_dot = courant_dot * u_part_1 + courant * u_dot[:-1]
+        product_1_dot = u_part_1 * courant_dot + courant * u_dot[:-1]
         u[1:] = diff * u_part + courant * u_part_1
         u_dot[1:] = product_dot + product_1_dot
     # corpus.py:818: return np.sum(u * u)
-    out = np.sum(u * u)
     out_dot = np.sum(u_dot * u + u * u_dot)
+    out = np.sum(u * u)
     return out, out_dot

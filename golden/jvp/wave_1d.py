@@ -5,28 +5,26 @@ import numpy as np
 
 def wave_1d_jvp(u0, c, dt, dx, steps, u0_dot, c_dot):
     # corpus.py:186: prev = u0.copy()
-    prev = np.copy(u0)
     prev_dot = np.copy(u0_dot)
+    prev = np.copy(u0)
     # corpus.py:187: cur = u0.copy()
-    cur = np.copy(u0)
     cur_dot = np.copy(u0_dot)
+    cur = np.copy(u0)
     # corpus.py:188: lam2 = (c * dt / dx) ** 2
     ratio = c * dt / dx
+    lam2_dot = dt * (2 * ratio) / dx * c_dot
     lam2 = ratio ** 2
-    lam2_dot = 2 * ratio * (c_dot * dt / dx)
     n = len(u0)
     for _ in range(steps):
         # corpus.py:191: nxt = np.zeros(n)
         nxt = np.zeros(n)
         nxt_dot = np.zeros_like(nxt)
         # corpus.py:192: nxt[1:n - 1] = 2 * cur[1:n - 1] - prev[1:n - 1] + lam2 * (cur[2:] - 2 * cur[1:n - 1] + cur[:n - 2])
-        n_minus_1 = n - 1
-        product = 2 * cur[1:n_minus_1]
-        product_dot = 2 * cur_dot[1:n_minus_1]
-        n_minus_2 = n - 2
-        total = cur[2:] - product + cur[:n_minus_2]
-        nxt[1:n_minus_1] = product - prev[1:n_minus_1] + lam2 * total
-        nxt_dot[1:n_minus_1] = product_dot - prev_dot[1:n_minus_1] + (lam2_dot * total + lam2 * (cur_dot[2:] - product_dot + cur_dot[:n_minus_2]))
+        product_dot = 2 * cur_dot[1:n - 1]
+        product = 2 * cur[1:n - 1]
+        total = cur[2:] - product + cur[:n - 2]
+        nxt[1:n - 1] = product - prev[1:n - 1] + lam2 * total
+        nxt_dot[1:n - 1] = product_dot - prev_dot[1:n - 1] + (lam2_dot * total + lam2 * (cur_dot[2:] - product_dot + cur_dot[:n - 2]))
         # corpus.py:193: prev, cur = cur, nxt
         prev_dot, cur_dot = cur_dot, nxt_dot
         prev, cur = cur, nxt

@@ -6,13 +6,13 @@ from s2s import runtime as rt
 
 def whole_array_reductions_jvp(A, A_dot):
     # corpus.py:619: return np.sum(A) * np.mean(A) + np.prod(A[0]) + np.max(A) - np.min(A) + A.sum() - A.max()
-    sum_A = np.sum(A)
     sum_A_dot = np.sum(A_dot)
+    sum_A = np.sum(A)
     mean_A = np.mean(A)
     A_0 = A[0]
     max_A = np.max(A)
     max_A_dot = rt.extremum_jvp(A, A_dot, max_A)
     min_A = np.min(A)
+    out_dot = (mean_A + 1.0) * sum_A_dot + sum_A * np.mean(A_dot) + rt.prod_jvp(A_0, A_dot[0]) + 0.0 * max_A_dot - rt.extremum_jvp(A, A_dot, min_A)
     out = sum_A * mean_A + np.prod(A_0) + max_A - min_A + sum_A - max_A
-    out_dot = sum_A_dot * mean_A + sum_A * np.mean(A_dot) + rt.prod_jvp(A_0, A_dot[0]) + max_A_dot - rt.extremum_jvp(A, A_dot, min_A) + sum_A_dot - max_A_dot
     return out, out_dot

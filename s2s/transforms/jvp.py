@@ -1,8 +1,8 @@
 """Forward mode: a core-form function → its JVP, also in core form.
 
-Each statement that defines an active variable is followed (or, when it
-overwrites one of its own operands, preceded) by the statement that defines
-its tangent, instantiated from the primitive's rule.  Control flow is kept as
+Each statement that defines an active variable is preceded by the statement
+that defines its tangent, instantiated from the primitive's rule (followed by
+it, when the rule needs the primitive's result).  Control flow is kept as
 it is: forward mode walks the program in its own order.
 """
 
@@ -33,7 +33,8 @@ def jvp(fn: core.Function, varied_params, program, name: str) -> tuple[core.Func
     result = core.Function(
         name=name, params=fn.params + [pass_.tangent_name(p) for p in tangent_params], body=body,
         callees=fn.callees, constants=fn.constants, filename=fn.filename,
-        source_lines=fn.source_lines, temps=fn.temps | pass_.tangent_temps, lineno=fn.lineno)
+        source_lines=fn.source_lines, temps=fn.temps | pass_.tangent_temps, lineno=fn.lineno,
+        linear=set(pass_.tangents.values()))
     return result, tuple(p in tangent_params for p in fn.params)
 
 
@@ -135,12 +136,13 @@ class _JVP:
             return [stmt, core.assign(t_dot, self.zero_of(core.name(t)))]
         tangent = self.concrete(tangent)
         reads = set(core.names_read(tangent))
-        if t not in core.names_read(value) or t not in reads:
-            # The rule reads no operand that the primal overwrites: result first.
-            return [stmt, core.assign(t_dot, core.substitute(tangent, {_ANS: t}))]
         if _ANS not in reads:
-            # It reads the old value of an overwritten operand, not the result: tangent first.
+            # The tangent needs only operands: it goes first, before the primal can overwrite any of
+            # them, which also lets the values it uses be folded into it.
             return [core.assign(t_dot, tangent), stmt]
+        if t not in core.names_read(value) or t not in reads:
+            # It needs the result, and no operand that the result overwrites: result first.
+            return [stmt, core.assign(t_dot, core.substitute(tangent, {_ANS: t}))]
         # It reads both the result and the operand the result overwrites.
         fresh = self.namer.fresh(f"{t}_new")
         self.fn.temps.add(fresh)

@@ -1,0 +1,149 @@
+"""Regroup expressions that are linear in tangents as ``c1 * t1 + c2 * t2 + ...``.
+
+Rules are written operation by operation, so a tangent expression follows the
+shape of the primal one: the tangent of ``r * x * (1 - x)`` is
+``(r_dot * x + r * x_dot) * (1 - x) - r * x * x_dot``.  In a loop, every
+operation applied to ``x_dot`` lengthens the chain of dependent operations
+from one iteration's tangent to the next; regrouped, the tangent is
+``(r * (1 - x) - r * x) * x_dot + x * (1 - x) * r_dot``: the coefficients
+depend only on primal values and are computed off that chain, and the chain
+through ``x_dot`` is one multiplication and one addition.  This is how one
+writes a derivative by hand, and it runs at the speed of one.
+
+An expression is only regrouped when that costs no more operations on
+tangents (which may be arrays), no more divisions, and at most one more
+operation in all.
+"""
+
+from __future__ import annotations
+
+import gast
+
+from . import core
+from .rules.template import simplify
+
+
+class _Term:
+    """``sign * (product of factors) / (product of divisors) * atom``."""
+
+    def __init__(self, atom):
+        self.atom, self.factors, self.divisors, self.negative = atom, [], [], False
+
+    def scaled(self, factor=None, divisor=None, negate=False):
+        term = _Term(self.atom)
+        term.factors = self.factors + ([factor] if factor is not None else [])
+        term.divisors = self.divisors + ([divisor] if divisor is not None else [])
+        term.negative = self.negative != negate
+        return term
+
+    def coefficient(self):
+        """The coefficient as one expression (None for 1), sign included."""
+        coef = _product(self.factors)
+        if self.divisors:
+            coef = gast.BinOp(left=coef or core.const(1.0), op=gast.Div(), right=_product(self.divisors))
+        if self.negative:
+            coef = gast.UnaryOp(op=gast.USub(), operand=coef or core.const(1.0))
+        return coef
+
+
+def _product(nodes):
+    result = None
+    for node in nodes:
+        result = node if result is None else gast.BinOp(left=result, op=gast.Mult(), right=node)
+    return result
+
+
+class _NotLinear(Exception):
+    pass
+
+
+def _terms(expr, linear) -> list | None:
+    """The terms of ``expr``, or None if it involves no linear name."""
+    if not (core.names_in(expr) & linear):
+        return None
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Add, gast.Sub)):
+        left, right = _terms(expr.left, linear), _terms(expr.right, linear)
+        if left is None or right is None:
+            raise _NotLinear  # a primal term added to a tangent: not a linear form
+        return left + [t.scaled(negate=isinstance(expr.op, gast.Sub)) for t in right]
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, gast.Mult):
+        left, right = _terms(expr.left, linear), _terms(expr.right, linear)
+        if left is not None and right is not None:
+            raise _NotLinear
+        if left is None:
+            return [t.scaled(factor=expr.left) for t in right]
+        return [t.scaled(factor=expr.right) for t in left]
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, gast.Div):
+        if _terms(expr.right, linear) is not None:
+            raise _NotLinear
+        return [t.scaled(divisor=expr.right) for t in _terms(expr.left, linear)]
+    if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+        return [t.scaled(negate=True) for t in _terms(expr.operand, linear)]
+    return [_Term(expr)]  # a tangent, or an opaque linear piece (x_dot[i], np.sum(x_dot))
+
+
+def _operations(expr) -> tuple[int, int]:
+    """(arithmetic operations, divisions) in ``expr``, outside opaque calls."""
+    ops = divisions = 0
+    for node in gast.walk(expr):
+        if isinstance(node, (gast.BinOp, gast.UnaryOp)):
+            ops += 1
+            divisions += isinstance(getattr(node, "op", None), gast.Div)
+    return ops, divisions
+
+
+def _tangent_operations(expr, linear) -> int:
+    """Arithmetic operations in ``expr`` whose operands carry tangents (array operations, maybe)."""
+    if not (core.names_in(expr) & linear):
+        return 0
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Add, gast.Sub, gast.Mult, gast.Div)):
+        return 1 + _tangent_operations(expr.left, linear) + _tangent_operations(expr.right, linear)
+    if isinstance(expr, gast.UnaryOp):
+        return 1 + _tangent_operations(expr.operand, linear)
+    return 0
+
+
+def regroup(expr, linear: set):
+    """``expr`` as a sum of coefficient × tangent, when that is no more work; else ``expr``."""
+    try:
+        terms = _terms(expr, linear)
+    except _NotLinear:
+        return expr
+    if terms is None or len(terms) == 1 and not terms[0].factors:
+        return expr
+    merged: dict = {}
+    for term in terms:
+        merged.setdefault(core.structure(term.atom), []).append(term)
+    pieces = []
+    for same in merged.values():
+        coefficients = [t.coefficient() for t in same]
+        if len(same) == 1:
+            coefficient = coefficients[0]
+        else:
+            coefficient = None
+            for c in coefficients:
+                c = c or core.const(1.0)
+                coefficient = c if coefficient is None else gast.BinOp(left=coefficient, op=gast.Add(), right=c)
+        pieces.append((coefficient, same[0].atom))
+    tangent_cost = sum(c is not None for c, _ in pieces) + len(pieces) - 1
+    if tangent_cost > _tangent_operations(expr, linear):
+        return expr
+    result = None
+    for coefficient, atom in pieces:
+        term = atom if coefficient is None else gast.BinOp(left=coefficient, op=gast.Mult(), right=atom)
+        result = term if result is None else gast.BinOp(left=result, op=gast.Add(), right=term)
+    result = simplify(result)
+    (ops, divisions), (old_ops, old_divisions) = _operations(result), _operations(expr)
+    if ops > old_ops + 1 or divisions > old_divisions:
+        return expr  # the coefficients would cost more than the shorter chain saves
+    return result
+
+
+def regroup_statement(stmt, linear: set):
+    """Regroup the value of a statement that defines or updates a linear name."""
+    if isinstance(stmt, gast.Assign) and set(core.target_names(stmt.targets[0])) <= linear \
+            and not isinstance(stmt.targets[0], gast.Tuple):
+        stmt.value = regroup(stmt.value, linear)
+    elif isinstance(stmt, gast.AugAssign) and stmt.target.id in linear:
+        stmt.value = regroup(stmt.value, linear)
+    return stmt
