@@ -160,9 +160,12 @@ def _tuples(value):
 
 
 def _is_integer(value) -> bool:
-    if isinstance(value, (bool, np.bool_, numbers.Integral)):
-        return True
-    return isinstance(value, np.ndarray) and not np.issubdtype(value.dtype, np.inexact)
+    kind = type(value)
+    if kind is float:  # the common cases first: this runs on every call
+        return False
+    if kind is np.ndarray:
+        return value.dtype.kind not in "fc"
+    return kind is int or isinstance(value, (bool, np.bool_, numbers.Integral))
 
 
 def _check_tangent(primal, tangent, where):
@@ -188,6 +191,8 @@ def _check_tangent(primal, tangent, where):
         if t.dtype != primal.dtype:
             raise TypeError(f"the tangent of {where} has dtype {t.dtype}, but its primal has dtype {primal.dtype}")
         return np.array(t, copy=True)
+    if type(primal) is float and type(tangent) is float:
+        return tangent
     if isinstance(primal, numbers.Real):
         if isinstance(tangent, np.ndarray) and tangent.shape != ():
             raise ValueError(f"the tangent of {where} has shape {tangent.shape}, but its primal is a scalar")
