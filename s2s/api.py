@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from . import analysis
+from . import analysis, emit
 from .backends import numba_cpu
 from .frontend import resolve
 from .frontend.normalize import closure_fingerprint, normalize
@@ -107,7 +107,8 @@ class _Built:
         namespace, path = load(rendered, program.constants, main)
         if backend == "numba":
             names = [f.name for f in program.functions]
-            self.call = numba_cpu.compile_module(namespace, names, rendered.origins, path, main)
+            cacheable = all(emit.is_literal(v) for v in program.constants.values())
+            self.call = numba_cpu.compile_module(namespace, names, rendered.origins, path, main, cacheable)
         else:
             self.call = namespace[main]
 

@@ -38,8 +38,18 @@ def name(id_: str, store: bool = False) -> gast.Name:
     return gast.Name(id=id_, ctx=ctx, annotation=None, type_comment=None)
 
 
-def const(value) -> gast.Constant:
+def const(value):
+    """A constant; a negative number is ``-(number)`` so that ``(-0.5) ** 2`` unparses right."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or str(value) == "-0.0"):
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
     return gast.Constant(value=value, kind=None)
+
+
+def is_constant(node) -> bool:
+    """A literal, negative numbers included."""
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        node = node.operand
+    return isinstance(node, gast.Constant)
 
 
 def attr(dotted: str) -> gast.expr:
@@ -120,7 +130,7 @@ def dotted_name(node) -> str | None:
 
 
 def is_atom(node) -> bool:
-    if isinstance(node, (gast.Name, gast.Constant)):
+    if isinstance(node, gast.Name) or is_constant(node):
         return True
     if isinstance(node, (gast.Tuple, gast.List)):
         return all(is_atom(e) for e in node.elts)

@@ -128,9 +128,9 @@ def render(functions, header: str, constants: dict) -> Rendered:
                                         ("rt", "from s2s import runtime as rt")) if alias in used]
     if imports:
         lines += imports + [""]
-    scalars = [f"{k} = {v!r}" for k, v in constants.items() if _is_literal(v)]
+    scalars = [f"{k} = {v!r}" for k, v in constants.items() if is_literal(v)]
     others = [f"# {k}: {_describe(v)}, bound when the module is loaded"
-              for k, v in constants.items() if not _is_literal(v)]
+              for k, v in constants.items() if not is_literal(v)]
     if scalars or others:
         lines += scalars + others + [""]
     lines += [""]
@@ -140,13 +140,14 @@ def render(functions, header: str, constants: dict) -> Rendered:
     return Rendered(source, origins)
 
 
-def _is_literal(value) -> bool:
+def is_literal(value) -> bool:
+    """Values written into generated source as literals (the rest are bound when it loads)."""
     if isinstance(value, bool) or value is None:
         return True
     if isinstance(value, (int, float)) and type(value) in (int, float):
         return value == value and abs(value) != float("inf")
     if isinstance(value, tuple):
-        return all(_is_literal(v) for v in value)
+        return all(is_literal(v) for v in value)
     return False
 
 

@@ -28,7 +28,7 @@ def cache_dir() -> Path:
 
 
 #: Bumped when the way modules are loaded changes, so that old compiled caches are not reused.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def _fingerprint(rendered: Rendered, constants: dict) -> str:

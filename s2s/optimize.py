@@ -238,8 +238,6 @@ def _strip_negation(node):
     """``u`` for ``-u``, ``u * v`` for ``-u * v``; None if ``node`` is not negated."""
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         return node.operand
-    if isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) and node.value < 0:
-        return core.const(-node.value)
     if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Div, gast.MatMult)):
         left = _strip_negation(node.left)
         if left is not None:

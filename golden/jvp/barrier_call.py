@@ -19,13 +19,13 @@ def barrier_call_jvp(s0, sigma, z, strike, barrier, s0_dot, sigma_dot, strike_do
         for k in range(n_steps):
             # corpus.py:432: path[k + 1] = path[k] * np.exp(-0.5 * sigma * sigma * dt + sigma * np.sqrt(dt) * z[p, k])
             path_k = path[k]
-            c_times_sigma = -0.5 * sigma
+            product = -0.5 * sigma
             sqrt_dt = np.sqrt(dt)
             z_part = z[p, k]
-            exp_total_1 = np.exp(c_times_sigma * sigma * dt + sigma * sqrt_dt * z_part)
-            product_4_dot = path_dot[k] * exp_total_1 + path_k * (exp_total_1 * ((-0.5 * sigma_dot * sigma + c_times_sigma * sigma_dot) * dt + sigma_dot * sqrt_dt * z_part))
+            exp_total_1 = np.exp(product * sigma * dt + sigma * sqrt_dt * z_part)
+            product_5_dot = path_dot[k] * exp_total_1 + path_k * (exp_total_1 * ((-0.5 * sigma_dot * sigma + product * sigma_dot) * dt + sigma_dot * sqrt_dt * z_part))
             path[k + 1] = path_k * exp_total_1
-            path_dot[k + 1] = product_4_dot
+            path_dot[k + 1] = product_5_dot
         if np.max(path) < barrier:
             # corpus.py:434: total += np.maximum(path[-1] - strike, 0.0)
             diff = path[-1] - strike

@@ -8,9 +8,9 @@ def gaussian_logpdf_jvp(x, mu, sigma, x_dot, sigma_dot):
     z = (x - mu) / sigma
     z_dot = x_dot / sigma - z * sigma_dot / sigma
     # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
-    c_times_z = -0.5 * z
-    out_dot = (-0.5 * z + c_times_z) * z_dot - 1.0 / sigma * sigma_dot
-    out = c_times_z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
+    product = -0.5 * z
+    out_dot = (-0.5 * z + product) * z_dot - 1.0 / sigma * sigma_dot
+    out = product * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
     return out, out_dot
 
 
@@ -19,9 +19,9 @@ def gaussian_logpdf_jvp_1(x, mu, sigma, x_dot):
     z_dot = x_dot / sigma
     z = (x - mu) / sigma
     # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
-    c_times_z = -0.5 * z
-    out_dot = (-0.5 * z + c_times_z) * z_dot
-    out = c_times_z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
+    product = -0.5 * z
+    out_dot = (-0.5 * z + product) * z_dot
+    out = product * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
     return out, out_dot
 
 

@@ -17,10 +17,14 @@ from numba.core.errors import NumbaError
 from ..errors import CompileError
 
 
-def compile_module(namespace: dict, names, origins: dict, path: Path, main: str):
-    """Replace each generated function in ``namespace`` by its Numba dispatcher; return ``main``'s."""
+def compile_module(namespace: dict, names, origins: dict, path: Path, main: str, cache: bool = True):
+    """Replace each generated function in ``namespace`` by its Numba dispatcher; return ``main``'s.
+
+    ``cache=False`` for modules that bind arrays or objects as globals: Numba freezes those into
+    the compiled code, and such code reloaded from its cache in another process is not safe.
+    """
     for name in names:
-        namespace[name] = numba.njit(cache=True)(namespace[name])
+        namespace[name] = numba.njit(cache=cache)(namespace[name])
     return _Reporting(namespace[main], origins, path)
 
 

@@ -602,18 +602,17 @@ class _Normalizer:
         """A name for the temporary holding ``node``: what it is, in a word or two."""
         if isinstance(node, gast.Name):
             return node.id
-        if isinstance(node, gast.Constant):
-            return _const_word(node.value)
+        if core.is_constant(node):
+            return _const_word(node)
         if isinstance(node, gast.Call):
             fname = (core.dotted_name(node.func) or "f").split(".")[-1]
             if node.args and isinstance(node.args[0], gast.Name) and len(node.args[0].id) <= 8:
                 return f"{fname}_{node.args[0].id}"
             return fname
         if isinstance(node, gast.BinOp):
-            left = _NUMBER_WORDS.get(node.left.value, "c") if isinstance(node.left, gast.Constant) \
-                else self._hint(node.left)
+            left = _const_word(node.left, leading=True) if core.is_constant(node.left) else self._hint(node.left)
             hint = f"{left}_{_OP_WORDS[type(node.op)]}_{self._hint(node.right)}"
-            simple = all(isinstance(n, gast.Constant) or (isinstance(n, gast.Name) and n.id not in self.temps)
+            simple = all(core.is_constant(n) or (isinstance(n, gast.Name) and n.id not in self.temps)
                          for n in (node.left, node.right))
             return hint if simple and len(hint) <= 16 else _OP_NOUNS[type(node.op)]
         if isinstance(node, gast.Subscript):
@@ -632,10 +631,16 @@ class _Normalizer:
         return "value"
 
 
-def _const_word(value) -> str:
+def _const_word(node, leading=False) -> str:
+    """How a constant reads in a name: ``2`` in ``x_over_2``; ``two``, ``minus_half`` at the start of one."""
+    negative = isinstance(node, gast.UnaryOp)
+    value = node.operand.value if negative else node.value
+    if leading:
+        word = _NUMBER_WORDS.get(value, "c")
+        return f"minus_{word}" if negative else word
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).replace("-", "m").replace(".", "_")
+    text = ("m" if negative else "") + str(value).replace(".", "_")
     return text if len(text) <= 6 else "c"
 
 

@@ -136,11 +136,6 @@ def _const(node):
     return None
 
 
-def _num(value):
-    node = core.const(abs(value))
-    return gast.UnaryOp(op=gast.USub(), operand=node) if value < 0 else node
-
-
 class _Simplify(gast.NodeTransformer):
     """Prune zeros and fold the constant arithmetic that templates leave behind."""
 
@@ -164,7 +159,7 @@ class _Simplify(gast.NodeTransformer):
         lc, rc = _const(left), _const(right)
         if lc is not None and rc is not None and type(op) in _FOLD:
             try:
-                return _num(_FOLD[type(op)](lc, rc))
+                return core.const(_FOLD[type(op)](lc, rc))
             except (ZeroDivisionError, OverflowError):
                 return node
         if isinstance(op, gast.Mult) and lc == 1:
@@ -184,7 +179,7 @@ class _Simplify(gast.NodeTransformer):
             return node.operand.operand
         c = _const(node.operand)
         if isinstance(node.op, gast.USub) and c is not None:
-            return _num(-c)
+            return core.const(-c)
         return node
 
     def visit_Call(self, node):

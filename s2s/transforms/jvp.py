@@ -69,7 +69,7 @@ class _JVP:
 
     def zero_of(self, primal):
         """A concrete zero tangent for the value ``primal``."""
-        if primal is None or isinstance(primal, gast.Constant):
+        if primal is None or core.is_constant(primal):
             return core.const(0.0)
         if isinstance(primal, (gast.Tuple, gast.List)):
             return core.tuple_(self.zero_of(e) for e in primal.elts)
