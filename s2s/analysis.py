@@ -56,17 +56,10 @@ def activity(fn: core.Function, varied_params, callee_useful) -> Activity:
     ``callee_useful(obj, varied_mask)`` says which arguments of a call to the
     user function ``obj`` carry tangents into its result.
     """
-    varied = set(varied_params)
     statements = list(core.walk_statements(fn.body))
     write_backs = _write_backs(fn)
     flows = [flow for stmt in statements for flow in _flows(stmt, fn)] + write_backs
-    changed = True
-    while changed:
-        changed = False
-        for target, inputs in flows:
-            if target not in varied and inputs & varied:
-                varied.add(target)
-                changed = True
+    varied = _forward(flows, set(varied_params))
 
     # Outputs: returned values, and parameters the function writes into (the caller sees those).
     useful = set()
@@ -78,14 +71,31 @@ def activity(fn: core.Function, varied_params, callee_useful) -> Activity:
             useful |= set(core.target_names(stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target)) \
                 & set(fn.params)
     flows = [flow for stmt in statements for flow in _flows(stmt, fn, varied, callee_useful)] + write_backs
+    return Activity(varied, _backward(flows, useful))
+
+
+def _forward(flows, reached: set) -> set:
+    """Close ``reached`` under flows ``(target, inputs)``: a target is reached if any of its inputs is."""
     changed = True
     while changed:
         changed = False
         for target, inputs in flows:
-            if target in useful and not inputs <= useful:
-                useful |= inputs
+            if target not in reached and inputs & reached:
+                reached.add(target)
                 changed = True
-    return Activity(varied, useful)
+    return reached
+
+
+def _backward(flows, reached: set) -> set:
+    """Close ``reached`` against flows: the inputs of a reached target are reached."""
+    changed = True
+    while changed:
+        changed = False
+        for target, inputs in flows:
+            if target in reached and not inputs <= reached:
+                reached |= inputs
+                changed = True
+    return reached
 
 
 def _write_backs(fn) -> list:
@@ -145,14 +155,7 @@ def integer_params(fn: core.Function) -> set[str]:
     arithmetic = [(s.targets[0].id, set(core.names_read(s.value))) for s in statements
                   if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                   and isinstance(s.value, (gast.BinOp, gast.UnaryOp, gast.Name))]
-    changed = True
-    while changed:
-        changed = False
-        for target, inputs in arithmetic:
-            if target in used and not inputs <= used:
-                used |= inputs
-                changed = True
-    return used & set(fn.params)
+    return _backward(arithmetic, used) & set(fn.params)
 
 
 # -- kinds --------------------------------------------------------------------

@@ -1,7 +1,5 @@
 """Example functions for the demo and the documentation: loops as scientists write them."""
 
-import math
-
 import numpy as np
 
 
@@ -25,13 +23,3 @@ def heat(u0, alpha, steps):
             new[i] = u[i] + alpha * (u[i - 1] - 2 * u[i] + u[i + 1])
         u = new
     return np.sum(u * u)
-
-
-def log_likelihood(x, mu, log_sigma):
-    """Log-likelihood of samples ``x`` under a normal distribution."""
-    sigma = math.exp(log_sigma)
-    total = 0.0
-    for i in range(len(x)):
-        z = (x[i] - mu) / sigma
-        total += -0.5 * z * z - log_sigma - 0.5 * math.log(2 * math.pi)
-    return total
