@@ -167,6 +167,7 @@ _ARRAY_MAKERS = {"np.zeros", "np.ones", "np.empty", "np.full", "np.array", "np.a
                  "np.eye", "np.identity", "np.copy", "np.outer", "np.concatenate", "np.stack",
                  "np.cumsum", "np.reshape", "np.ravel"}
 _SCALAR_MAKERS = {"len", "int", "float", "round", "abs", "min", "max"}
+_SCALAR_CONSTANTS = {"math.pi", "math.e", "math.tau", "math.inf", "np.pi", "np.e", "np.inf"}
 _REDUCTIONS = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.amax", "np.amin", "np.vdot"}
 
 
@@ -194,6 +195,8 @@ def kind_of(expr, known: dict):
         return SCALAR if isinstance(expr.value, (int, float)) else None
     if isinstance(expr, gast.Name):
         return known.get(expr.id)
+    if isinstance(expr, gast.Attribute) and core.dotted_name(expr) in _SCALAR_CONSTANTS:
+        return SCALAR
     if isinstance(expr, gast.BinOp):
         left, right = kind_of(expr.left, known), kind_of(expr.right, known)
         if ARRAY in (left, right):

@@ -63,10 +63,7 @@ def main(argv=None) -> int:
         print(api.source(fun, mode=args.mode, argnums=args.argnums), end="")
         return 0
     except (LookupError, S2SError, TypeError) as e:
-        message = str(e).splitlines()
-        print(f"s2s: error: {message[0]}", file=sys.stderr)
-        for line in message[1:]:
-            print(line, file=sys.stderr)
+        print(f"s2s: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 1
 
 

@@ -67,9 +67,11 @@ class _JVP:
             return type(atom)(elts=[self.tangent_of(e) for e in atom.elts], ctx=gast.Load())
         return Zero(atom)
 
-    def zero_of(self, primal):
-        """A concrete zero tangent for the value ``primal``."""
+    def zero_of(self, primal, value=None):
+        """A concrete zero tangent for the value ``primal`` (defined by ``value``, when that tells more)."""
         if primal is None or core.is_constant(primal):
+            return core.const(0.0)
+        if value is not None and analysis.kind_of(value, self.kinds) == analysis.SCALAR:
             return core.const(0.0)
         if isinstance(primal, (gast.Tuple, gast.List)):
             return core.tuple_(self.zero_of(e) for e in primal.elts)
@@ -133,7 +135,7 @@ class _JVP:
             return [core.assign(core.tuple_([core.name(t, True), t_dot], store=True), call)]
         tangent = self.rule_tangent(value, stmt)
         if is_zero(tangent):
-            return [stmt, core.assign(t_dot, self.zero_of(core.name(t)))]
+            return [stmt, core.assign(t_dot, self.zero_of(core.name(t), value))]
         tangent = self.concrete(tangent)
         reads = set(core.names_read(tangent))
         if _ANS not in reads:
