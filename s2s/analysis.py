@@ -36,7 +36,7 @@ def differentiable_inputs(expr, fn: core.Function) -> set[str]:
         return set(core.names_read(expr))
     if fn.is_user_call(expr):
         return set(core.names_read(expr)) - {expr.func.id}
-    rule = registry.lookup(registry.primitive_of(expr))
+    rule = registry.lookup(registry.primitive_of(expr, fn.constants))
     args, keywords = registry.operands(expr)
     if rule is None:  # no rule: assume it depends on everything, and refuse later if needed
         return set().union(*(core.names_read(a) for a in [*args, *keywords.values()])) - _callee(expr)

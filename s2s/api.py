@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from . import analysis, emit
+from . import analysis
 from .backends import numba_cpu
 from .frontend import resolve
 from .frontend.normalize import closure_fingerprint, normalize
@@ -113,8 +113,8 @@ class _Built:
         namespace, path = load(rendered, program.constants, self.main)
         if backend == "numba":
             names = [f.name for f in program.functions]
-            cacheable = all(emit.is_literal(v) for v in program.constants.values())
-            self.call = numba_cpu.compile_module(namespace, names, rendered.origins, path, self.main, cacheable)
+            self.call = numba_cpu.compile_module(namespace, names, rendered.origins, path, self.main,
+                                                 program.constants)
         else:
             self.call = namespace[self.main]
 

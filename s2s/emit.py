@@ -155,4 +155,6 @@ def _describe(value) -> str:
     shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
         return f"{type(value).__name__} of shape {shape} and dtype {dtype}"
-    return getattr(value, "__qualname__", type(value).__name__)
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', None) or '?'}.{value.__qualname__}"
+    return type(value).__name__

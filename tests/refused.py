@@ -108,3 +108,11 @@ def recursive(x, n):
 
 def numba_cannot(x):
     return np.mean(x, axis=0)
+
+
+def keyword_the_rule_lacks(x):
+    return np.sum(x * x, keepdims=True)
+
+
+def three_way_max(x, y, z):
+    return max(x, y, z)

@@ -133,3 +133,16 @@ def loops_over_rows(m):
 
 def nested_expression(x, y):
     return math.sqrt(x * x + y * y) / (1.0 + x)
+
+
+def cube_by_rule(x):
+    return x * x * x
+
+
+@s2s.defjvp(cube_by_rule)
+def cube_by_rule_jvp(x):
+    return 3.0 * x * x * x_dot  # noqa: F821 (bound when the template is instantiated)
+
+
+def uses_cube(x):
+    return cube_by_rule(x) + math.erf(x)

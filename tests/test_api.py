@@ -66,6 +66,16 @@ def test_front_end_forms_differentiate_correctly(fun, args, backend):
     assert_close(out_dot, central_difference(fun, args, tangents), rtol=1e-6)
 
 
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_rules_of_your_own_make_primitives(backend):
+    fun = s2s.jit(samples.uses_cube) if backend == "numba" else samples.uses_cube
+    y, dy = s2s.jvp(fun, (0.5,), (1.0,))
+    assert y == pytest.approx(0.125 + math.erf(0.5))
+    assert dy == pytest.approx(0.75 + 2 / math.sqrt(math.pi) * math.exp(-0.25))
+    text = s2s.source(samples.uses_cube)
+    assert "cube_by_rule(x)" in text and "def cube_by_rule" not in text
+
+
 def test_integer_argument_takes_none_and_is_left_out_of_the_signature():
     y, dy = s2s.jvp(samples.integer_argument, (1.1, 3), (1.0, None))
     assert y == pytest.approx(1.1**4) and dy == pytest.approx(4 * 1.1**3)

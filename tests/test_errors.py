@@ -51,6 +51,15 @@ def test_missing_rule_names_the_function_and_line():
     assert "return np.cumprod(x)" in str(info.value)
 
 
+@pytest.mark.parametrize("fun, args, message", [
+    (refused.keyword_the_rule_lacks, (np.ones(3),), "np.sum does not take the argument keepdims="),
+    (refused.three_way_max, (1.0, 2.0, 3.0), "max does not take 3 positional arguments"),
+])
+def test_arguments_a_rule_does_not_cover_are_refused(fun, args, message):
+    with pytest.raises(NoRuleError, match=message):
+        s2s.jvp(fun, args, args)
+
+
 def test_missing_rule_is_fine_where_nothing_is_differentiated():
     out, out_dot = s2s.jvp(refused.no_rule, (np.ones(3),), (None,))
     assert np.all(out == 1.0) and np.all(out_dot == 0.0)

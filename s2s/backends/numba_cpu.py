@@ -9,20 +9,27 @@ there is no silent fallback to Python.
 from __future__ import annotations
 
 import re
+import types
 from pathlib import Path
 
 import numba
 from numba.core.errors import NumbaError
 
+from ..emit import is_literal
 from ..errors import CompileError
 
 
-def compile_module(namespace: dict, names, origins: dict, path: Path, main: str, cache: bool = True):
+def compile_module(namespace: dict, names, origins: dict, path: Path, main: str, constants: dict):
     """Replace each generated function in ``namespace`` by its Numba dispatcher; return ``main``'s.
 
-    ``cache=False`` for modules that bind arrays or objects as globals: Numba freezes those into
-    the compiled code, and such code reloaded from its cache in another process is not safe.
+    Plain Python functions bound as constants (primitives with a rule of the user's) are compiled
+    as they are.  Modules that bind arrays or objects as globals are not cached on disk: Numba
+    freezes those into the compiled code, and such code reloaded in another process is not safe.
     """
+    for name, value in constants.items():
+        if isinstance(value, types.FunctionType):
+            namespace[name] = numba.njit(value)
+    cache = all(is_literal(v) for v in constants.values())
     for name in names:
         namespace[name] = numba.njit(cache=cache)(namespace[name])
     return _Reporting(namespace[main], origins, path)

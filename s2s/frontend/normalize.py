@@ -17,6 +17,7 @@ import gast
 
 from .. import core
 from ..errors import SourceError, UnsupportedSyntaxError
+from ..rules import registry
 from . import resolve
 from .parse import parse_function, short_filename
 
@@ -479,7 +480,8 @@ class _Normalizer:
         spelled = resolve.spelling(obj)
         if spelled:
             return core.attr(spelled)
-        is_callee = resolve.user_function(obj) is not None or isinstance(obj, functools.partial)
+        is_callee = (resolve.user_function(obj) is not None or isinstance(obj, functools.partial)) \
+            and registry.lookup(obj) is None  # a function with a rule of its own is a primitive
         table = self.fn.callees if is_callee else self.fn.constants
         for existing, value in table.items():
             if value is obj:
@@ -519,7 +521,7 @@ class _Normalizer:
         callee = self.value(func, out, "f")
         target = self._object_of(callee)
         user = resolve.user_function(target) if target is not None else None
-        if user is not None or isinstance(target, functools.partial):
+        if (user is not None or isinstance(target, functools.partial)) and registry.lookup(target) is None:
             return self.user_call(callee, target, expr, out)
         spelled = core.dotted_name(callee)
         sequence_arg = spelled in ("np.array", "np.asarray", "np.concatenate", "np.stack")

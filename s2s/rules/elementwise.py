@@ -103,6 +103,16 @@ def hypot(x, y):
     return (x * x_dot + y * y_dot) / ans
 
 
+@defjvp(math.erf)
+def erf(x):
+    return 2.0 / math.sqrt(math.pi) * math.exp(-x * x) * x_dot
+
+
+@defjvp(math.erfc)
+def erfc(x):
+    return -2.0 / math.sqrt(math.pi) * math.exp(-x * x) * x_dot
+
+
 @defjvp(np.square)
 def square(x):
     return 2 * x * x_dot

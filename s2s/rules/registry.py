@@ -33,7 +33,14 @@ _RULES: dict = {}
 
 
 def defjvp(*prims):
-    """Register a JVP template for each primitive in ``prims``."""
+    """Register a JVP template for each primitive in ``prims`` (a decorator).
+
+    The template is a function with the primitive's parameters whose body is
+    one ``return`` of the tangent, written with ``<param>_dot`` for the
+    tangent of each parameter and ``ans`` for the primitive's result.  Any
+    callable can be a primitive: your own functions too, which s2s then calls
+    as they are instead of transforming them.
+    """
 
     def register(fn):
         template = Template(fn)
@@ -67,8 +74,12 @@ COMPARE = operator.lt  # every comparison: none has a derivative
 BOOLOP = operator.and_
 
 
-def primitive_of(expr):
-    """The primitive object a core-form expression applies, or None for atoms and user calls."""
+def primitive_of(expr, constants=None):
+    """The primitive object a core-form expression applies, or None for atoms and user calls.
+
+    ``constants`` are the function's bound names: a call to one of them with a
+    registered rule (a primitive of the user's) is a primitive application too.
+    """
     if isinstance(expr, gast.BinOp):
         return BINOPS[type(expr.op)]
     if isinstance(expr, gast.UnaryOp):
@@ -82,6 +93,8 @@ def primitive_of(expr):
     if isinstance(expr, gast.Attribute):
         return getattr
     if isinstance(expr, gast.Call):
+        if constants and isinstance(expr.func, gast.Name) and expr.func.id in constants:
+            return constants[expr.func.id]
         dotted = core.dotted_name(expr.func)
         return resolve_spelling(dotted) if dotted else None
     return None

@@ -76,6 +76,13 @@ class Template:
                 bound[k] = v
         return bound
 
+    def unsupported(self, args, keywords) -> str | None:
+        """What in a call this template cannot account for (its rule would be wrong), or None."""
+        if len(args) > len(self.params):
+            return f"{len(args)} positional arguments"
+        extra = [k for k in keywords if k not in self.params]
+        return f"the argument {extra[0]}=" if extra else None
+
     def instantiate(self, args, keywords, tangent_of, ans=None, scalar_family=False):
         """The template's expression for these operands, simplified."""
         bound = self.bind(args, keywords)

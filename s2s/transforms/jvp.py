@@ -153,17 +153,21 @@ class _JVP:
 
     def rule_tangent(self, value, stmt):
         """The rule's tangent for ``value``; the primitive's result is spelled ``_ANS``."""
-        prim = registry.primitive_of(value)
+        prim = registry.primitive_of(value, self.fn.constants)
         rule = registry.lookup(prim)
+        what = core.dotted_name(value.func) if isinstance(value, gast.Call) else registry.describe(prim)
         if rule is None or (rule.jvp is None and not rule.nondiff):
-            what = core.dotted_name(value.func) if isinstance(value, gast.Call) else registry.describe(prim)
             raise NoRuleError(
                 f"s2s has no derivative rule for {what}, and its result is differentiated "
-                f"(register a rule in s2s.rules, or make the value not depend on the inputs)",
+                f"(register one with s2s.defjvp, or make the value not depend on the inputs)",
                 self.fn.filename, stmt.lineno, self.fn.source_line(stmt.lineno))
         if rule.nondiff:
             return Zero()
         args, keywords = registry.operands(value)
+        problem = rule.jvp.unsupported(args, keywords)
+        if problem:
+            raise NoRuleError(f"s2s's derivative rule for {what} does not take {problem}",
+                              self.fn.filename, stmt.lineno, self.fn.source_line(stmt.lineno))
         family = (spelling(prim) or "").startswith("math.")
         return rule.jvp.instantiate(args, keywords, self.tangent_of, ans=core.name(_ANS),
                                     scalar_family=family)

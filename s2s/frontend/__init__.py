@@ -1,0 +1,1 @@
+"""Front end: user functions to core form (parse, resolve names, normalize)."""

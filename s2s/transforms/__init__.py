@@ -1,0 +1,1 @@
+"""Transforms over core form, one pass each."""
