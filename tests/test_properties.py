@@ -79,3 +79,64 @@ def test_jvp_of_random_programs_matches_complex_step(tmp_path, lines, point, dir
     value, tangent = s2s.jvp(fun, point, direction)
     np.testing.assert_allclose(value, expected.real, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(tangent, expected.imag / h, rtol=1e-9, atol=1e-9)
+
+
+# -- programs over arrays: index writes, slices, views, in-place updates ------------------------
+
+SCALAR_EXPRESSIONS = ("y", "v[{i}]", "w[{j}]", "np.sin(v[{i}])", "v[{i}] * w[{j}]", "y * v[{i}]")
+
+
+def array_statement():
+    i = st.integers(0, 4)
+    j = st.integers(0, 2)
+
+    def scalar(template_i_j):
+        template, i_, j_ = template_i_j
+        return template.format(i=i_, j=j_)
+
+    scalars = st.tuples(st.sampled_from(SCALAR_EXPRESSIONS), i, j).map(scalar)
+    return st.one_of(
+        st.tuples(i, scalars).map(lambda t: f"v[{t[0]}] = {t[1]}"),
+        st.tuples(j, scalars).map(lambda t: f"w[{t[0]}] = 0.5 * {t[1]}"),  # writes through the view into v
+        st.tuples(i, scalars).map(lambda t: f"v[{t[0]}] += {t[1]}"),
+        st.just("v[1:4] = v[0:3] * y"),
+        st.just("v[::2] += w[0:3:1] * 0.25"),
+        st.just("w = v[1:4]"),
+        st.just("v = v * y"),
+        st.just("w = v[2:5]"),
+        st.just("v += 0.1 * v[::-1]"),
+        st.just("y = y + np.sum(w)"),
+    )
+
+
+array_programs = st.lists(
+    st.one_of(array_statement().map(lambda s: [s]),
+              st.lists(array_statement(), min_size=1, max_size=3).map(
+                  lambda body: ["for _ in range(2):"] + ["    " + s for s in body])),
+    min_size=1, max_size=6).map(lambda b: [s for part in b for s in part])
+
+
+def load_array_program(lines, tmp_path):
+    body = ["v = x.copy()", "w = v[1:4]"] + lines + ["return np.sum(v * v) + y * np.sum(w)"]
+    source = "import numpy as np\n\n\ndef program(x, y):\n" + "".join(f"    {s}\n" for s in body)
+    path = tmp_path / f"array_program_{next(_counter)}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.program
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(array_programs, st.floats(-1.0, 1.0), st.integers(0, 2**16))
+def test_jvp_of_random_array_programs_matches_complex_step(tmp_path, lines, y, seed):
+    fun = load_array_program(lines, tmp_path)
+    rng = np.random.default_rng(seed)
+    x, x_dot, y_dot = rng.uniform(-1, 1, 5), rng.standard_normal(5), float(rng.standard_normal())
+    h = 1e-30
+    expected = fun(x + 1j * h * x_dot, y + 1j * h * y_dot)
+    if not np.isfinite(expected):
+        return
+    value, tangent = s2s.jvp(fun, (x, y), (x_dot, y_dot))
+    np.testing.assert_allclose(value, expected.real, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tangent, expected.imag / h, rtol=1e-9, atol=1e-9)
