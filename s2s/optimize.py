@@ -189,9 +189,11 @@ class _Inliner:
 
 
 def _trivial(expr) -> bool:
-    """Cheap enough to repeat at every use, and clearer repeated: ``-k``, ``i + 1``."""
+    """Cheap enough to repeat at every use, and clearer repeated: ``-k``, ``i + 1``, ``k[1]``."""
     if isinstance(expr, gast.UnaryOp):
         return isinstance(expr.operand, (gast.Name, gast.Constant))
+    if isinstance(expr, gast.Subscript):
+        return isinstance(expr.value, gast.Name) and (isinstance(expr.slice, gast.Name) or core.is_constant(expr.slice))
     return (isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Add, gast.Sub))
             and isinstance(expr.left, gast.Name) and isinstance(expr.right, gast.Constant)
             and isinstance(expr.right.value, int))

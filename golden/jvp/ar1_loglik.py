@@ -13,9 +13,8 @@ def ar1_loglik_jvp(phi, log_sigma, y, phi_dot, log_sigma_dot, y_dot):
     total_dot = 0.0
     for t in range(1, n):
         # corpus.py:71: resid = y[t] - phi * y[t - 1]
-        y_t_minus_1 = y[t - 1]
-        resid_dot = y_dot[t] - (phi_dot * y_t_minus_1 + phi * y_dot[t - 1])
-        resid = y[t] - phi * y_t_minus_1
+        resid_dot = y_dot[t] - (phi_dot * y[t - 1] + phi * y_dot[t - 1])
+        resid = y[t] - phi * y[t - 1]
         # corpus.py:72: total -= 0.5 * (resid / sigma) ** 2
         resid_over_sigma = resid / sigma
         total -= 0.5 * resid_over_sigma ** 2

@@ -15,9 +15,8 @@ def back_substitution_jvp(U, b, U_dot, b_dot):
         for j in range(i + 1, n):
             # corpus.py:536: s -= U[i, j] * x[j]
             U_part = U[i, j]
-            x_j = x[j]
-            s -= U_part * x_j
-            s_dot -= x_j * U_dot[i, j] + U_part * x_dot[j]
+            s -= U_part * x[j]
+            s_dot -= x[j] * U_dot[i, j] + U_part * x_dot[j]
         # corpus.py:537: x[i] = s / U[i, i]
         U_part_1 = U[i, i]
         ratio = s / U_part_1

@@ -13,10 +13,9 @@ def cumulative_growth_jvp(rates, rates_dot):
     wealth_dot[0] = rates_dot[0]
     for i in range(1, n):
         # corpus.py:105: wealth[i] = wealth[i - 1] * (1.0 + rates[i])
-        wealth_i_minus_1 = wealth[i - 1]
         total_1 = 1.0 + rates[i]
-        product_dot = total_1 * wealth_dot[i - 1] + wealth_i_minus_1 * rates_dot[i]
-        wealth[i] = wealth_i_minus_1 * total_1
+        product_dot = total_1 * wealth_dot[i - 1] + wealth[i - 1] * rates_dot[i]
+        wealth[i] = wealth[i - 1] * total_1
         wealth_dot[i] = product_dot
     # corpus.py:106: return wealth
     return wealth, wealth_dot

@@ -31,15 +31,13 @@ def gmm_loglik_jvp(x, weight_logits, means, log_sigmas, x_dot, weight_logits_dot
     for n in range(len(x)):
         for j in range(k):
             # corpus.py:310: z = (x[n] - means[j]) / np.exp(log_sigmas[j])
-            log_sigmas_j_dot = log_sigmas_dot[j]
-            log_sigmas_j = log_sigmas[j]
-            exp = np.exp(log_sigmas_j)
+            exp = np.exp(log_sigmas[j])
             z = (x[n] - means[j]) / exp
-            z_dot = (x_dot[n] - means_dot[j]) / exp - z * (exp * log_sigmas_j_dot) / exp
+            z_dot = (x_dot[n] - means_dot[j]) / exp - z * (exp * log_sigmas_dot[j]) / exp
             # corpus.py:311: comp[j] = logw[j] - 0.5 * z * z - log_sigmas[j] - 0.5 * np.log(2 * np.pi)
             half_times_z = 0.5 * z
-            comp[j] = logw[j] - half_times_z * z - log_sigmas_j - 0.5 * np.log(2 * np.pi)
-            comp_dot[j] = logw_dot[j] - (0.5 * z_dot * z + half_times_z * z_dot) - log_sigmas_j_dot
+            comp[j] = logw[j] - half_times_z * z - log_sigmas[j] - 0.5 * np.log(2 * np.pi)
+            comp_dot[j] = logw_dot[j] - (0.5 * z_dot * z + half_times_z * z_dot) - log_sigmas_dot[j]
         # corpus.py:312: total += logsumexp(comp)
         logsumexp_comp, logsumexp_comp_dot = logsumexp_jvp(comp, comp_dot)
         total += logsumexp_comp

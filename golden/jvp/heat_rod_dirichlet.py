@@ -29,11 +29,9 @@ def heat_rod_dirichlet_jvp(u0, t_left, t_right, kappa, dt, dx, steps, u0_dot, t_
         new_dot = np.zeros_like(new)
         for i in range(1, n - 1):
             # corpus.py:159: new[i] = u[i] + r * (u[i - 1] - 2 * u[i] + u[i + 1])
-            u_i_dot = u_dot[i]
-            u_i = u[i]
-            total = u[i - 1] - 2 * u_i + u[i + 1]
-            new[i] = u_i + r * total
-            new_dot[i] = u_i_dot + (r_dot * total + r * (u_dot[i - 1] - 2 * u_i_dot + u_dot[i + 1]))
+            total = u[i - 1] - 2 * u[i] + u[i + 1]
+            new[i] = u[i] + r * total
+            new_dot[i] = u_dot[i] + (r_dot * total + r * (u_dot[i - 1] - 2 * u_dot[i] + u_dot[i + 1]))
         # corpus.py:160: set_dirichlet(new, t_left, t_right)
         set_dirichlet_jvp(new, t_left, t_right, new_dot, t_left_dot, t_right_dot)
         # corpus.py:161: u = new

@@ -9,9 +9,8 @@ def huber_loss_jvp(residuals, delta, residuals_dot, delta_dot):
     total_dot = 0.0
     for i in range(len(residuals)):
         # corpus.py:397: a = abs(residuals[i])
-        residuals_i = residuals[i]
-        a_dot = np.sign(residuals_i) * residuals_dot[i]
-        a = abs(residuals_i)
+        a_dot = np.sign(residuals[i]) * residuals_dot[i]
+        a = abs(residuals[i])
         # corpus.py:398: total += 0.5 * a * a if a <= delta else delta * (a - 0.5 * delta)
         if a <= delta:
             half_times_a = 0.5 * a

@@ -27,14 +27,12 @@ def logistic_regression_loss_jvp(w, b, X, y, l2, w_dot, b_dot, l2_dot):
     loss_dot = 0.0
     for i in range(n):
         # corpus.py:348: z = np.dot(X[i], w) + b
-        X_i = X[i]
-        z_dot = np.dot(X_i, w_dot) + b_dot
-        z = np.dot(X_i, w) + b
+        z_dot = np.dot(X[i], w_dot) + b_dot
+        z = np.dot(X[i], w) + b
         # corpus.py:349: loss += softplus(z) - y[i] * z
         softplus_z, softplus_z_dot = softplus_jvp(z, z_dot)
-        y_i = y[i]
-        loss += softplus_z - y_i * z
-        loss_dot += softplus_z_dot - y_i * z_dot
+        loss += softplus_z - y[i] * z
+        loss_dot += softplus_z_dot - y[i] * z_dot
     # corpus.py:350: return loss / n + l2 * np.sum(w ** 2)
     sum_w_pow_2 = np.sum(w ** 2)
     out_dot = 1.0 / n * loss_dot + sum_w_pow_2 * l2_dot + l2 * np.sum(2 * w * w_dot)

@@ -10,10 +10,8 @@ def matrix_rows_cols_jvp(A, v, A_dot, v_dot):
     n, m = B.shape
     for i in range(n):
         # corpus.py:707: B[i] = B[i] * v[i]
-        B_i = B[i]
-        v_i = v[i]
-        product_dot = v_i * B_dot[i] + B_i * v_dot[i]
-        B[i] = B_i * v_i
+        product_dot = v[i] * B_dot[i] + B[i] * v_dot[i]
+        B[i] = B[i] * v[i]
         B_dot[i] = product_dot
     # corpus.py:708: B[1:3, ::2] += 1.0
     B[1:3, ::2] = B[1:3, ::2] + 1.0

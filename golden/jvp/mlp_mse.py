@@ -14,7 +14,7 @@ def mlp_mse_jvp(W1, b1, W2, b2, X, Y, W1_dot, b1_dot, W2_dot, b2_dot):
     err_dot = out_dot
     err = out - Y
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
-    X_shape_0 = X.shape[0]
-    out_1_dot = np.sum(err_dot * err + err * err_dot) / X_shape_0
-    out_1 = np.sum(err * err) / X_shape_0
+    X_shape = X.shape
+    out_1_dot = np.sum(err_dot * err + err * err_dot) / X_shape[0]
+    out_1 = np.sum(err * err) / X_shape[0]
     return out_1, out_1_dot

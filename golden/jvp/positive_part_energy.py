@@ -7,15 +7,12 @@ def positive_part_energy_jvp(x, cutoff, x_dot, cutoff_dot):
     total_dot = 0.0
     count = 0
     for i in range(len(x)):
-        # corpus.py:763: if x[i] < cutoff:
-        x_i = x[i]
-        if x_i < cutoff:
+        if x[i] < cutoff:
             continue
-        # corpus.py:765: if x[i] > 5.0:
-        if x_i > 5.0:
+        if x[i] > 5.0:
             break
         # corpus.py:767: total += (x[i] - cutoff) ** 2
-        diff = x_i - cutoff
+        diff = x[i] - cutoff
         total += diff ** 2
         total_dot += 2 * diff * (x_dot[i] - cutoff_dot)
         count += 1

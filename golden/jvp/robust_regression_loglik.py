@@ -31,9 +31,8 @@ def robust_regression_loglik_jvp(a, b, xs, ys, scale, a_dot, b_dot, xs_dot, ys_d
     total_dot = 0.0
     for i in range(len(xs)):
         # corpus.py:326: r = ys[i] - (a + b * xs[i])
-        xs_i = xs[i]
-        r_dot = ys_dot[i] - (a_dot + (b_dot * xs_i + b * xs_dot[i]))
-        r = ys[i] - (a + b * xs_i)
+        r_dot = ys_dot[i] - (a_dot + (b_dot * xs[i] + b * xs_dot[i]))
+        r = ys[i] - (a + b * xs[i])
         # corpus.py:327: narrow = gaussian_logpdf(r, 0.0, sigma=scale)
         narrow, narrow_dot = gaussian_logpdf_jvp(r, 0.0, scale, r_dot, scale_dot)
         # corpus.py:328: wide = gaussian_logpdf(r, 0.0)

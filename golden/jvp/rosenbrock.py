@@ -7,11 +7,9 @@ def rosenbrock_jvp(x, x_dot):
     total_dot = 0.0
     for i in range(len(x) - 1):
         # corpus.py:525: total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-        x_i_dot = x_dot[i]
-        x_i = x[i]
-        diff_1 = x[i + 1] - x_i ** 2
-        diff_2 = 1.0 - x_i
+        diff_1 = x[i + 1] - x[i] ** 2
+        diff_2 = 1.0 - x[i]
         total += 100.0 * diff_1 ** 2 + diff_2 ** 2
-        total_dot += 100.0 * (2 * diff_1 * (x_dot[i + 1] - 2 * x_i * x_i_dot)) - 2 * diff_2 * x_i_dot
+        total_dot += 100.0 * (2 * diff_1 * (x_dot[i + 1] - 2 * x[i] * x_dot[i])) - 2 * diff_2 * x_dot[i]
     # corpus.py:526: return total
     return total, total_dot

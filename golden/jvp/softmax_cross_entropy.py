@@ -22,9 +22,8 @@ def softmax_cross_entropy_jvp(logits, labels, logits_dot):
         lse_dot = m_dot + 1.0 / sum_exp * np.sum(exp * (row_dot - m_dot))
         lse = m + np.log(sum_exp)
         # corpus.py:376: loss += lse - row[labels[i]]
-        labels_i = labels[i]
-        loss += lse - row[labels_i]
-        loss_dot += lse_dot - row_dot[labels_i]
+        loss += lse - row[labels[i]]
+        loss_dot += lse_dot - row_dot[labels[i]]
     # corpus.py:377: return loss / n
     out_dot = loss_dot / n
     out = loss / n

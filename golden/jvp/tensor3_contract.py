@@ -13,10 +13,8 @@ def tensor3_contract_jvp(T, v, w, T_dot, v_dot, w_dot):
             for k in range(K):
                 # corpus.py:720: out[i] += T[i, j, k] * v[j] * w[k]
                 T_part = T[i, j, k]
-                v_j = v[j]
-                product = T_part * v_j
-                w_k = w[k]
-                out[i] = out[i] + product * w_k
-                out_dot[i] = out_dot[i] + v_j * w_k * T_dot[i, j, k] + T_part * w_k * v_dot[j] + product * w_dot[k]
+                product = T_part * v[j]
+                out[i] = out[i] + product * w[k]
+                out_dot[i] = out_dot[i] + v[j] * w[k] * T_dot[i, j, k] + T_part * w[k] * v_dot[j] + product * w_dot[k]
     # corpus.py:721: return out
     return out, out_dot
