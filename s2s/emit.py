@@ -35,7 +35,7 @@ def unparse(node) -> str:
 
 
 def _bare_tuple(node) -> str:
-    parts = [unparse(e) for e in node.elts]
+    parts = [ast.unparse(gast.gast_to_ast(e)) for e in node.elts]  # nested tuples keep their parentheses
     return parts[0] + "," if len(parts) == 1 else ", ".join(parts)
 
 
@@ -53,7 +53,14 @@ class _Writer:
         if self.lines:
             self.lines += ["", ""]
         origin = (fn.filename, fn.lineno, fn.source_line(fn.lineno))
-        self.line(f"def {fn.name}({', '.join(fn.params)}):", 0, origin)
+        header = f"def {fn.name}({', '.join(fn.params)}):"
+        if len(header) <= WIDTH:
+            self.line(header, 0, origin)
+        else:
+            self.line(f"def {fn.name}(", 0, origin)
+            for part in _pack([f"{p}," for p in fn.params[:-1]] + fn.params[-1:], WIDTH - 4):
+                self.line(part, 0, origin)
+            self.line("):", 0, origin)
         self.block(fn, fn.body, 1)
 
     def block(self, fn, body, indent, commented=None):
@@ -87,8 +94,8 @@ class _Writer:
         texts = [unparse(s) for s in stmts]
         commented = self.comment(fn, lineno, texts, indent, commented)
         origin = (fn.filename, lineno, fn.source_line(lineno))
-        for text in texts:
-            for part in text.splitlines():
+        for stmt, text in zip(stmts, texts):
+            for part in wrap(stmt, text, WIDTH - 4 * indent):
                 self.line(part, indent, origin)
         return commented
 
@@ -112,6 +119,100 @@ class _Writer:
                 self.line("else:", indent)
                 self.block(fn, stmt.orelse, indent + 1, commented)
         return commented
+
+
+#: Generated lines longer than this are broken, as a person would break them.
+WIDTH = 100
+
+
+def wrap(stmt, text: str, width: int) -> list[str]:
+    """``text`` (the source of ``stmt``) as lines within ``width`` where it can be broken.
+
+    A long sum is broken before its ``+``/``-`` signs, a long tuple, list or call after its
+    commas, inside brackets: the layout a code formatter would give it.
+    """
+    if len(text) <= width or not isinstance(stmt, (gast.Assign, gast.AugAssign, gast.Return)):
+        return [text]
+    if isinstance(stmt, gast.Assign):
+        head = f"{unparse(stmt.targets[0])} = "
+    elif isinstance(stmt, gast.AugAssign):
+        head = f"{unparse(stmt.target)} {_AUG_OPS[type(stmt.op)]}= "
+    else:
+        head = "return "
+    bare_tuple = isinstance(stmt.value, gast.Tuple) and isinstance(stmt, (gast.Assign, gast.Return))
+    lines = _layout(stmt.value, width - len(head), parenthesize=bare_tuple)
+    return [head + lines[0]] + lines[1:]
+
+
+_AUG_OPS = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/"}
+
+
+def _layout(node, width, parenthesize=False) -> list[str]:
+    """Lines of the expression ``node``: one if it fits in ``width``, else broken at its top level."""
+    text = unparse(node)
+    if parenthesize:
+        text = f"({text})"
+    if len(text) <= width:
+        return [text]
+    inner = width - 4
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Add, gast.Sub)):
+        body = []
+        for sign, term in _sum_terms(node):
+            lines = _layout(term, inner - len(sign), parenthesize=_is_sum(term) and sign != "")
+            lines[0] = sign + lines[0]
+            if body and len(lines) == 1 and len(body[-1]) + 1 + len(lines[0]) <= inner:
+                body[-1] += " " + lines[0]
+            else:
+                body += lines
+        return ["("] + ["    " + ln for ln in body] + [")"]
+    if isinstance(node, (gast.Tuple, gast.List)) and node.elts:
+        opening, closing = ("[", "]") if isinstance(node, gast.List) else ("(", ")")
+        return [opening] + _items(node.elts, inner) + [closing]
+    if isinstance(node, gast.Call) and not node.keywords and node.args:
+        only = node.args[0]
+        if len(node.args) == 1 and isinstance(only, (gast.List, gast.Tuple)) and only.elts:
+            opening, closing = ("[", "]") if isinstance(only, gast.List) else ("(", ")")
+            return [f"{unparse(node.func)}({opening}"] + _items(only.elts, inner) + [f"{closing})"]
+        return [f"{unparse(node.func)}("] + _items(node.args, inner) + [")"]
+    return [text]
+
+
+def _items(nodes, width) -> list[str]:
+    """Items inside brackets: all on one line if they fit there, else one per line."""
+    texts = [unparse(n) for n in nodes]
+    if len(", ".join(texts)) <= width:
+        return ["    " + ", ".join(texts)]
+    lines = []
+    for node in nodes:
+        item = _layout(node, width - 1)
+        item[-1] += ","
+        lines += ["    " + ln for ln in item]
+    return lines
+
+
+def _pack(pieces, width) -> list[str]:
+    """Indented lines holding as many of ``pieces`` as fit."""
+    lines = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 1 + len(piece) <= width + 4:
+            lines[-1] += " " + piece
+        else:
+            lines.append("    " + piece)
+    return lines
+
+
+def _is_sum(node) -> bool:
+    return isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Add, gast.Sub))
+
+
+def _sum_terms(node) -> list[tuple[str, object]]:
+    """``a + b - c`` as ``[("", a), ("+ ", b), ("- ", c)]``."""
+    terms = []
+    while _is_sum(node):
+        terms.append(("+ " if isinstance(node.op, gast.Add) else "- ", node.right))
+        node = node.left
+    terms.append(("", node))
+    return terms[::-1]
 
 
 def render(functions, header: str, constants: dict) -> Rendered:

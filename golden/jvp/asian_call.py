@@ -3,7 +3,9 @@
 import math
 
 
-def asian_call_jvp(s0, sigma, rate, maturity, strike, z, s0_dot, sigma_dot, rate_dot, maturity_dot, strike_dot):
+def asian_call_jvp(
+    s0, sigma, rate, maturity, strike, z, s0_dot, sigma_dot, rate_dot, maturity_dot, strike_dot
+):
     n_paths, n_steps = z.shape
     # corpus.py:408: dt = maturity / n_steps
     dt_dot = maturity_dot / n_steps

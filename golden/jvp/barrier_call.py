@@ -22,7 +22,10 @@ def barrier_call_jvp(s0, sigma, z, strike, barrier, s0_dot, sigma_dot, strike_do
             sqrt_dt = np.sqrt(dt)
             z_part = z[p, k]
             exp_total_1 = np.exp(product * sigma * dt + sigma * sqrt_dt * z_part)
-            product_5_dot = path_dot[k] * exp_total_1 + path[k] * (exp_total_1 * ((-0.5 * sigma_dot * sigma + product * sigma_dot) * dt + sigma_dot * sqrt_dt * z_part))
+            product_5_dot = (
+                path_dot[k] * exp_total_1
+                + path[k] * (exp_total_1 * ((-0.5 * sigma_dot * sigma + product * sigma_dot) * dt + sigma_dot * sqrt_dt * z_part))
+            )
             path[k + 1] = path[k] * exp_total_1
             path_dot[k + 1] = product_5_dot
         if np.max(path) < barrier:

@@ -20,6 +20,9 @@ def bilinear_forms_jvp(a, b, M, a_dot, b_dot, M_dot):
     # corpus.py:636: return q + c * np.sum(T * M.T)
     transpose_M = np.transpose(M)
     sum_product = np.sum(T * transpose_M)
-    out_dot = q_dot + sum_product * c_dot + c * np.sum(T_dot * transpose_M + T * np.transpose(M_dot))
+    out_dot = (
+        q_dot + sum_product * c_dot
+        + c * np.sum(T_dot * transpose_M + T * np.transpose(M_dot))
+    )
     out = q + c * sum_product
     return out, out_dot

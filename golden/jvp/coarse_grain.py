@@ -18,6 +18,9 @@ def coarse_grain_jvp(field, weight, field_dot, weight_dot):
     base = np.ones_like(coarse)
     # corpus.py:678: return np.sum(w * coarse * coarse) + np.sum(base * coarse)
     w_times_coarse = w * coarse
-    out_dot = np.sum((w_dot * coarse + w * coarse_dot) * coarse + w_times_coarse * coarse_dot) + np.sum(base * coarse_dot)
+    out_dot = (
+        np.sum((w_dot * coarse + w * coarse_dot) * coarse + w_times_coarse * coarse_dot)
+        + np.sum(base * coarse_dot)
+    )
     out = np.sum(w_times_coarse * coarse) + np.sum(base * coarse)
     return out, out_dot

@@ -20,6 +20,9 @@ def column_statistics_jvp(A, A_dot):
     rows_dot = np.sum(A_dot, axis=1)
     rows = np.sum(A, axis=1)
     # corpus.py:614: return np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
-    out_dot = np.sum(mu_dot * spread + mu * spread_dot) + np.sum(geo_dot) + np.dot(rows_dot, rows) + np.dot(rows, rows_dot)
+    out_dot = (
+        np.sum(mu_dot * spread + mu * spread_dot) + np.sum(geo_dot)
+        + np.dot(rows_dot, rows) + np.dot(rows, rows_dot)
+    )
     out = np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
     return out, out_dot

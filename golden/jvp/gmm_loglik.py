@@ -16,7 +16,9 @@ def logsumexp_jvp(v, v_dot):
     return out, out_dot
 
 
-def gmm_loglik_jvp(x, weight_logits, means, log_sigmas, x_dot, weight_logits_dot, means_dot, log_sigmas_dot):
+def gmm_loglik_jvp(
+    x, weight_logits, means, log_sigmas, x_dot, weight_logits_dot, means_dot, log_sigmas_dot
+):
     k = len(means)
     # corpus.py:305: logw = weight_logits - logsumexp(weight_logits)
     logsumexp_1, logsumexp_1_dot = logsumexp_jvp(weight_logits, weight_logits_dot)

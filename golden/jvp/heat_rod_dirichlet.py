@@ -12,7 +12,9 @@ def set_dirichlet_jvp(u, left, right, u_dot, left_dot, right_dot):
     u_dot[-1] = right_dot
 
 
-def heat_rod_dirichlet_jvp(u0, t_left, t_right, kappa, dt, dx, steps, u0_dot, t_left_dot, t_right_dot, kappa_dot):
+def heat_rod_dirichlet_jvp(
+    u0, t_left, t_right, kappa, dt, dx, steps, u0_dot, t_left_dot, t_right_dot, kappa_dot
+):
     # corpus.py:152: u = u0.copy()
     u_dot = np.copy(u0_dot)
     u = np.copy(u0)
@@ -31,7 +33,10 @@ def heat_rod_dirichlet_jvp(u0, t_left, t_right, kappa, dt, dx, steps, u0_dot, t_
             # corpus.py:159: new[i] = u[i] + r * (u[i - 1] - 2 * u[i] + u[i + 1])
             total = u[i - 1] - 2 * u[i] + u[i + 1]
             new[i] = u[i] + r * total
-            new_dot[i] = u_dot[i] + (r_dot * total + r * (u_dot[i - 1] - 2 * u_dot[i] + u_dot[i + 1]))
+            new_dot[i] = (
+                u_dot[i]
+                + (r_dot * total + r * (u_dot[i - 1] - 2 * u_dot[i] + u_dot[i + 1]))
+            )
         # corpus.py:160: set_dirichlet(new, t_left, t_right)
         set_dirichlet_jvp(new, t_left, t_right, new_dot, t_left_dot, t_right_dot)
         # corpus.py:161: u = new

@@ -22,7 +22,13 @@ def kepler_eccentric_anomaly_jvp(mean_anomaly, ecc, mean_anomaly_dot, ecc_dot):
         cos_E = math.cos(E)
         diff_1 = 1.0 - ecc * cos_E
         ratio = f / diff_1
-        E_dot = E_dot - (f_dot / diff_1 + ratio * (ecc_dot * cos_E - ecc * (math.sin(E) * E_dot)) / diff_1)
+        E_dot = (
+            E_dot
+            - (
+                f_dot / diff_1
+                + ratio * (ecc_dot * cos_E - ecc * (math.sin(E) * E_dot)) / diff_1
+            )
+        )
         E = E - ratio
     # corpus.py:475: return E
     return E, E_dot

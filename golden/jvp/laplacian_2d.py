@@ -14,7 +14,10 @@ def laplacian_2d_jvp(f, h, f_dot, h_dot):
             h_times_h = h * h
             ratio = (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / h_times_h
             lap[i, j] = ratio
-            lap_dot[i, j] = (f_dot[i + 1, j] + f_dot[i - 1, j] + f_dot[i, j + 1] + f_dot[i, j - 1] - 4.0 * f_dot[i, j]) / h_times_h - ratio * (h_dot * h + h * h_dot) / h_times_h
+            lap_dot[i, j] = (
+                (f_dot[i + 1, j] + f_dot[i - 1, j] + f_dot[i, j + 1] + f_dot[i, j - 1] - 4.0 * f_dot[i, j]) / h_times_h
+                - ratio * (h_dot * h + h * h_dot) / h_times_h
+            )
     # corpus.py:172: return 0.5 * np.sum(lap ** 2)
     out_dot = 0.5 * np.sum(2 * lap * lap_dot)
     out = 0.5 * np.sum(lap ** 2)

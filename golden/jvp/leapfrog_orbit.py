@@ -8,7 +8,10 @@ def kepler_force_jvp(q, q_dot):
     dot_q = np.dot(q, q)
     power = dot_q ** 1.5
     out = -q / power
-    out_dot = -q_dot / power - out * (1.5 * dot_q ** 0.5 * (np.dot(q_dot, q) + np.dot(q, q_dot))) / power
+    out_dot = (
+        -q_dot / power
+        - out * (1.5 * dot_q ** 0.5 * (np.dot(q_dot, q) + np.dot(q, q_dot))) / power
+    )
     return out, out_dot
 
 
@@ -37,6 +40,9 @@ def leapfrog_orbit_jvp(q0, p0, dt, steps, q0_dot, p0_dot):
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
     sqrt_dot_q = np.sqrt(np.dot(q, q))
     ratio = 1.0 / sqrt_dot_q
-    out_dot = 0.5 * (np.dot(p_dot, p) + np.dot(p, p_dot)) + ratio * ((np.dot(q_dot, q) + np.dot(q, q_dot)) / (2 * sqrt_dot_q)) / sqrt_dot_q
+    out_dot = (
+        0.5 * (np.dot(p_dot, p) + np.dot(p, p_dot))
+        + ratio * ((np.dot(q_dot, q) + np.dot(q, q_dot)) / (2 * sqrt_dot_q)) / sqrt_dot_q
+    )
     out = 0.5 * np.dot(p, p) - ratio
     return out, out_dot

@@ -20,11 +20,17 @@ def log_scales_jvp(x, y, x_dot, y_dot):
     rms_dot = 0.5 * (x_dot * x + x * x_dot + (y_dot * y + y * y_dot)) / (2 * rms)
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
     x_pow_y = x ** y
-    p_dot = (1.5 * x ** 0.5 + y * x ** (y - 1)) * x_dot + (0.5 * y ** (-0.5) + np.log(x) * x_pow_y) * y_dot
+    p_dot = (
+        (1.5 * x ** 0.5 + y * x ** (y - 1)) * x_dot
+        + (0.5 * y ** (-0.5) + np.log(x) * x_pow_y) * y_dot
+    )
     p = math.pow(x, 1.5) + pow(y, 0.5) + x_pow_y
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
     hypot_x = math.hypot(x, y)
     diff = x - 3.0 * y
-    out_dot = db_dot + bits_dot + nep_dot + rms_dot + p_dot + (x * x_dot + y * y_dot) / hypot_x + np.sign(diff) * (x_dot - 3.0 * y_dot)
+    out_dot = (
+        db_dot + bits_dot + nep_dot + rms_dot + p_dot + (x * x_dot + y * y_dot) / hypot_x
+        + np.sign(diff) * (x_dot - 3.0 * y_dot)
+    )
     out = db + bits + nep + rms + p + hypot_x + math.fabs(diff)
     return out, out_dot

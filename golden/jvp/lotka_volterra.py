@@ -11,11 +11,17 @@ def lotka_volterra_jvp(state, params, dt, steps, state_dot, params_dot):
     for _ in range(steps):
         # corpus.py:237: dprey = alpha * prey - beta * prey * pred
         beta_times_prey = beta * prey
-        dprey_dot = alpha_dot * prey + alpha * prey_dot - ((beta_dot * prey + beta * prey_dot) * pred + beta_times_prey * pred_dot)
+        dprey_dot = (
+            alpha_dot * prey + alpha * prey_dot
+            - ((beta_dot * prey + beta * prey_dot) * pred + beta_times_prey * pred_dot)
+        )
         dprey = alpha * prey - beta_times_prey * pred
         # corpus.py:238: dpred = delta * prey * pred - gamma * pred
         delta_times_prey = delta * prey
-        dpred_dot = (delta_dot * prey + delta * prey_dot) * pred + delta_times_prey * pred_dot - (gamma_dot * pred + gamma * pred_dot)
+        dpred_dot = (
+            (delta_dot * prey + delta * prey_dot) * pred + delta_times_prey * pred_dot
+            - (gamma_dot * pred + gamma * pred_dot)
+        )
         dpred = delta_times_prey * pred - gamma * pred
         # corpus.py:239: prey, pred = prey + dt * dprey, pred + dt * dpred
         prey_dot, pred_dot = prey_dot + dt * dprey_dot, pred_dot + dt * dpred_dot

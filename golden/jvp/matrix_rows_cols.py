@@ -20,6 +20,9 @@ def matrix_rows_cols_jvp(A, v, A_dot, v_dot):
     col = B[:, m - 1]
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
     B_part_1 = B[0, :]
-    out_dot = np.sum(2 * B_part_1 * B_dot[0, :]) + np.dot(col_dot, col) + np.dot(col, col_dot) + B_dot[-1, -2]
+    out_dot = (
+        np.sum(2 * B_part_1 * B_dot[0, :]) + np.dot(col_dot, col) + np.dot(col, col_dot)
+        + B_dot[-1, -2]
+    )
     out = np.sum(B_part_1 ** 2) + np.dot(col, col) + B[-1, -2]
     return out, out_dot

@@ -14,7 +14,10 @@ def numpy_transcendentals_jvp(x, x_dot):
     u = sin_x * cos_x + tan
     # corpus.py:598: v = np.arcsin(0.5 * x) + np.arccos(0.3 * x) + np.arctan(x)
     c_times_x = 0.3 * x
-    v_dot = 1.0 / np.sqrt(1 - half_times_x * half_times_x) * half_times_x_dot + (-(0.3 / np.sqrt(1 - c_times_x * c_times_x)) + 1.0 / (1 + x * x)) * x_dot
+    v_dot = (
+        1.0 / np.sqrt(1 - half_times_x * half_times_x) * half_times_x_dot
+        + (-(0.3 / np.sqrt(1 - c_times_x * c_times_x)) + 1.0 / (1 + x * x)) * x_dot
+    )
     v = np.arcsin(half_times_x) + np.arccos(c_times_x) + np.arctan(x)
     # corpus.py:599: w = np.sinh(x) - np.cosh(x) + np.tanh(x) + np.expm1(x) + np.exp(-x)
     tanh_x = np.tanh(x)
@@ -27,7 +30,10 @@ def numpy_transcendentals_jvp(x, x_dot):
     x_times_x = x * x
     three_plus_x = 3.0 + x
     four_plus_x = 4.0 + x
-    z_dot = x_dot / two_plus_x + (x_dot * x + x * x_dot) / (1 + x_times_x) + x_dot / (three_plus_x * np.log(10.0)) + x_dot / (four_plus_x * np.log(2.0))
+    z_dot = (
+        x_dot / two_plus_x + (x_dot * x + x * x_dot) / (1 + x_times_x)
+        + x_dot / (three_plus_x * np.log(10.0)) + x_dot / (four_plus_x * np.log(2.0))
+    )
     z = np.log(two_plus_x) + np.log1p(x_times_x) + np.log10(three_plus_x) + np.log2(four_plus_x)
     # corpus.py:601: r = np.sqrt(1.5 + x) + np.hypot(x, 1.0) + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
     sqrt_c_plus_x = np.sqrt(1.5 + x)

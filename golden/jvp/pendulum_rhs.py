@@ -7,6 +7,10 @@ def pendulum_rhs_jvp(theta, omega, g, length, theta_dot, omega_dot, g_dot, lengt
     # corpus.py:216: return omega, -(g / length) * math.sin(theta)
     g_over_length = g / length
     sin_theta = math.sin(theta)
-    product_dot = -(sin_theta / length) * g_dot + g_over_length * sin_theta / length * length_dot - math.cos(theta) * g_over_length * theta_dot
+    product_dot = (
+        -(sin_theta / length) * g_dot
+        + g_over_length * sin_theta / length * length_dot
+        - math.cos(theta) * g_over_length * theta_dot
+    )
     product = -g_over_length * sin_theta
     return (omega, product), (omega_dot, product_dot)

@@ -7,25 +7,60 @@ def pendulum_rhs_jvp(theta, omega, g, length, theta_dot, omega_dot, g_dot, lengt
     # corpus.py:216: return omega, -(g / length) * math.sin(theta)
     g_over_length = g / length
     sin_theta = math.sin(theta)
-    product_dot = -(sin_theta / length) * g_dot + g_over_length * sin_theta / length * length_dot - math.cos(theta) * g_over_length * theta_dot
+    product_dot = (
+        -(sin_theta / length) * g_dot
+        + g_over_length * sin_theta / length * length_dot
+        - math.cos(theta) * g_over_length * theta_dot
+    )
     product = -g_over_length * sin_theta
     return (omega, product), (omega_dot, product_dot)
 
 
-def pendulum_rk4_jvp(theta0, omega0, g, length, dt, steps, theta0_dot, omega0_dot, g_dot, length_dot):
+def pendulum_rk4_jvp(
+    theta0, omega0, g, length, dt, steps, theta0_dot, omega0_dot, g_dot, length_dot
+):
     # corpus.py:221: th, om = theta0, omega0
     th_dot, om_dot = theta0_dot, omega0_dot
     th, om = theta0, omega0
     for _ in range(steps):
         # corpus.py:223: k1t, k1w = pendulum_rhs(th, om, g, length)
-        (k1t, k1w), (k1t_dot, k1w_dot) = pendulum_rhs_jvp(th, om, g, length, th_dot, om_dot, g_dot, length_dot)
+        (k1t, k1w), (k1t_dot, k1w_dot) = pendulum_rhs_jvp(
+            th, om, g, length, th_dot, om_dot, g_dot, length_dot
+        )
         # corpus.py:224: k2t, k2w = pendulum_rhs(th + 0.5 * dt * k1t, om + 0.5 * dt * k1w, g, length)
         half_times_dt = 0.5 * dt
-        (k2t, k2w), (k2t_dot, k2w_dot) = pendulum_rhs_jvp(th + half_times_dt * k1t, om + half_times_dt * k1w, g, length, th_dot + half_times_dt * k1t_dot, om_dot + half_times_dt * k1w_dot, g_dot, length_dot)
+        (k2t, k2w), (k2t_dot, k2w_dot) = pendulum_rhs_jvp(
+            th + half_times_dt * k1t,
+            om + half_times_dt * k1w,
+            g,
+            length,
+            th_dot + half_times_dt * k1t_dot,
+            om_dot + half_times_dt * k1w_dot,
+            g_dot,
+            length_dot,
+        )
         # corpus.py:225: k3t, k3w = pendulum_rhs(th + 0.5 * dt * k2t, om + 0.5 * dt * k2w, g, length)
-        (k3t, k3w), (k3t_dot, k3w_dot) = pendulum_rhs_jvp(th + half_times_dt * k2t, om + half_times_dt * k2w, g, length, th_dot + half_times_dt * k2t_dot, om_dot + half_times_dt * k2w_dot, g_dot, length_dot)
+        (k3t, k3w), (k3t_dot, k3w_dot) = pendulum_rhs_jvp(
+            th + half_times_dt * k2t,
+            om + half_times_dt * k2w,
+            g,
+            length,
+            th_dot + half_times_dt * k2t_dot,
+            om_dot + half_times_dt * k2w_dot,
+            g_dot,
+            length_dot,
+        )
         # corpus.py:226: k4t, k4w = pendulum_rhs(th + dt * k3t, om + dt * k3w, g, length)
-        (k4t, k4w), (k4t_dot, k4w_dot) = pendulum_rhs_jvp(th + dt * k3t, om + dt * k3w, g, length, th_dot + dt * k3t_dot, om_dot + dt * k3w_dot, g_dot, length_dot)
+        (k4t, k4w), (k4t_dot, k4w_dot) = pendulum_rhs_jvp(
+            th + dt * k3t,
+            om + dt * k3w,
+            g,
+            length,
+            th_dot + dt * k3t_dot,
+            om_dot + dt * k3w_dot,
+            g_dot,
+            length_dot,
+        )
         # corpus.py:227: th = th + dt / 6.0 * (k1t + 2 * k2t + 2 * k3t + k4t)
         dt_over_6 = dt / 6.0
         th_dot = th_dot + dt_over_6 * (k1t_dot + 2 * k2t_dot + 2 * k3t_dot + k4t_dot)

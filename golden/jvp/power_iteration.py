@@ -7,7 +7,10 @@ def power_iteration_jvp(A, v0, tol, A_dot, v0_dot):
     # corpus.py:480: v = v0 / np.sqrt(np.dot(v0, v0))
     sqrt_dot_v0 = np.sqrt(np.dot(v0, v0))
     v = v0 / sqrt_dot_v0
-    v_dot = v0_dot / sqrt_dot_v0 - v * ((np.dot(v0_dot, v0) + np.dot(v0, v0_dot)) / (2 * sqrt_dot_v0)) / sqrt_dot_v0
+    v_dot = (
+        v0_dot / sqrt_dot_v0
+        - v * ((np.dot(v0_dot, v0) + np.dot(v0, v0_dot)) / (2 * sqrt_dot_v0)) / sqrt_dot_v0
+    )
     # corpus.py:481: lam = 0.0
     lam = 0.0
     lam_dot = 0.0
@@ -23,7 +26,10 @@ def power_iteration_jvp(A, v0, tol, A_dot, v0_dot):
         # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
         sqrt_dot_w = np.sqrt(np.dot(w, w))
         v = w / sqrt_dot_w
-        v_dot = w_dot / sqrt_dot_w - v * ((np.dot(w_dot, w) + np.dot(w, w_dot)) / (2 * sqrt_dot_w)) / sqrt_dot_w
+        v_dot = (
+            w_dot / sqrt_dot_w
+            - v * ((np.dot(w_dot, w) + np.dot(w, w_dot)) / (2 * sqrt_dot_w)) / sqrt_dot_w
+        )
         delta = abs(new_lam - lam)
         # corpus.py:489: lam = new_lam
         lam = new_lam

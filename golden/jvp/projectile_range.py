@@ -39,7 +39,13 @@ def projectile_range_jvp(speed, angle, drag, speed_dot, angle_dot, drag_dot):
             x_new_minus_x = x_new - x
             y_minus_y_new = y - y_new
             ratio = x_new_minus_x * y / y_minus_y_new
-            out_dot = x_dot + (((x_new_dot - x_dot) * y + x_new_minus_x * y_dot) / y_minus_y_new - ratio * (y_dot - y_new_dot) / y_minus_y_new)
+            out_dot = (
+                x_dot
+                + (
+                    ((x_new_dot - x_dot) * y + x_new_minus_x * y_dot) / y_minus_y_new
+                    - ratio * (y_dot - y_new_dot) / y_minus_y_new
+                )
+            )
             out = x + ratio
             return out, out_dot
         # corpus.py:288: x, y = x_new, y_new

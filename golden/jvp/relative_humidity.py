@@ -15,8 +15,15 @@ def saturation_vapor_pressure_jvp(temp_c, temp_c_dot):
 
 def relative_humidity_jvp(temp_c, dew_point_c, temp_c_dot, dew_point_c_dot):
     # corpus.py:799: return 100.0 * saturation_vapor_pressure(dew_point_c) / saturation_vapor_pressure(temp_c)
-    saturation_vapor_pressure_1, saturation_vapor_pressure_1_dot = saturation_vapor_pressure_jvp(dew_point_c, dew_point_c_dot)
-    saturation_vapor_pressure_temp_c, saturation_vapor_pressure_temp_c_dot = saturation_vapor_pressure_jvp(temp_c, temp_c_dot)
+    saturation_vapor_pressure_1, saturation_vapor_pressure_1_dot = saturation_vapor_pressure_jvp(
+        dew_point_c, dew_point_c_dot
+    )
+    saturation_vapor_pressure_temp_c, saturation_vapor_pressure_temp_c_dot = saturation_vapor_pressure_jvp(
+        temp_c, temp_c_dot
+    )
     out = 100.0 * saturation_vapor_pressure_1 / saturation_vapor_pressure_temp_c
-    out_dot = 100.0 / saturation_vapor_pressure_temp_c * saturation_vapor_pressure_1_dot - out / saturation_vapor_pressure_temp_c * saturation_vapor_pressure_temp_c_dot
+    out_dot = (
+        100.0 / saturation_vapor_pressure_temp_c * saturation_vapor_pressure_1_dot
+        - out / saturation_vapor_pressure_temp_c * saturation_vapor_pressure_temp_c_dot
+    )
     return out, out_dot

@@ -11,8 +11,14 @@ def rotate_rodrigues_jvp(omega, X, omega_dot, X_dot):
     k = omega / theta
     k_dot = omega_dot / theta - k * theta_dot / theta
     # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
-    cross_dot = np.array([k_dot[1] * X[2] + k[1] * X_dot[2] - (k_dot[2] * X[1] + k[2] * X_dot[1]), k_dot[2] * X[0] + k[2] * X_dot[0] - (k_dot[0] * X[2] + k[0] * X_dot[2]), k_dot[0] * X[1] + k[0] * X_dot[1] - (k_dot[1] * X[0] + k[1] * X_dot[0])])
-    cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
+    cross_dot = np.array([
+        k_dot[1] * X[2] + k[1] * X_dot[2] - (k_dot[2] * X[1] + k[2] * X_dot[1]),
+        k_dot[2] * X[0] + k[2] * X_dot[0] - (k_dot[0] * X[2] + k[0] * X_dot[2]),
+        k_dot[0] * X[1] + k[0] * X_dot[1] - (k_dot[1] * X[0] + k[1] * X_dot[0]),
+    ])
+    cross = np.array([
+        k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]
+    ])
     # corpus.py:729: c = np.cos(theta)
     c_dot = -np.sin(theta) * theta_dot
     c = np.cos(theta)
@@ -23,14 +29,24 @@ def rotate_rodrigues_jvp(omega, X, omega_dot, X_dot):
     dot_k = np.dot(k, X)
     product_6 = k * dot_k
     one_minus_c = 1.0 - c
-    out_dot = X_dot * c + X * c_dot + (cross_dot * s + cross * s_dot) + ((k_dot * dot_k + k * (np.dot(k_dot, X) + np.dot(k, X_dot))) * one_minus_c - product_6 * c_dot)
+    out_dot = (
+        X_dot * c + X * c_dot + (cross_dot * s + cross * s_dot)
+        + (
+            (k_dot * dot_k + k * (np.dot(k_dot, X) + np.dot(k, X_dot))) * one_minus_c
+            - product_6 * c_dot
+        )
+    )
     out = X * c + cross * s + product_6 * one_minus_c
     return out, out_dot
 
 
-def reprojection_residual_jvp(omega, t, focal, k1, X, obs, omega_dot, t_dot, focal_dot, k1_dot, X_dot):
+def reprojection_residual_jvp(
+    omega, t, focal, k1, X, obs, omega_dot, t_dot, focal_dot, k1_dot, X_dot
+):
     # corpus.py:736: P = rotate_rodrigues(omega, X) + t
-    rotate_rodrigues_omega, rotate_rodrigues_omega_dot = rotate_rodrigues_jvp(omega, X, omega_dot, X_dot)
+    rotate_rodrigues_omega, rotate_rodrigues_omega_dot = rotate_rodrigues_jvp(
+        omega, X, omega_dot, X_dot
+    )
     P_dot = rotate_rodrigues_omega_dot + t_dot
     P = rotate_rodrigues_omega + t
     # corpus.py:737: u = -P[0] / P[2]

@@ -27,6 +27,9 @@ def ridge_gradient_descent_jvp(w0, X, y, lam, lr, steps, w0_dot, X_dot, y_dot, l
     # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
     half_times_lam = 0.5 * lam
     dot_w = np.dot(w, w)
-    out_dot = 0.5 * (np.dot(r_dot, r) + np.dot(r, r_dot)) / n + (0.5 * lam_dot * dot_w + half_times_lam * (np.dot(w_dot, w) + np.dot(w, w_dot)))
+    out_dot = (
+        0.5 * (np.dot(r_dot, r) + np.dot(r, r_dot)) / n
+        + (0.5 * lam_dot * dot_w + half_times_lam * (np.dot(w_dot, w) + np.dot(w, w_dot)))
+    )
     out = 0.5 * np.dot(r, r) / n + half_times_lam * dot_w
     return out, out_dot

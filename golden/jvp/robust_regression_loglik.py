@@ -45,6 +45,9 @@ def robust_regression_loglik_jvp(a, b, xs, ys, scale, a_dot, b_dot, xs_dot, ys_d
         exp_1 = math.exp(wide - m)
         total_2 = 0.9 * exp + 0.1 * exp_1
         total += m + math.log(total_2)
-        total_dot += m_dot + (0.9 * (exp * (narrow_dot - m_dot)) + 0.1 * (exp_1 * (wide_dot - m_dot))) / total_2
+        total_dot += (
+            m_dot
+            + (0.9 * (exp * (narrow_dot - m_dot)) + 0.1 * (exp_1 * (wide_dot - m_dot))) / total_2
+        )
     # corpus.py:331: return total
     return total, total_dot

@@ -10,6 +10,9 @@ def rosenbrock_jvp(x, x_dot):
         diff_1 = x[i + 1] - x[i] ** 2
         diff_2 = 1.0 - x[i]
         total += 100.0 * diff_1 ** 2 + diff_2 ** 2
-        total_dot += 100.0 * (2 * diff_1 * (x_dot[i + 1] - 2 * x[i] * x_dot[i])) - 2 * diff_2 * x_dot[i]
+        total_dot += (
+            100.0 * (2 * diff_1 * (x_dot[i + 1] - 2 * x[i] * x_dot[i]))
+            - 2 * diff_2 * x_dot[i]
+        )
     # corpus.py:526: return total
     return total, total_dot

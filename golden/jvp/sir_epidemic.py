@@ -19,7 +19,11 @@ def sir_epidemic_jvp(beta, gamma, i0, days, substeps, beta_dot, gamma_dot, i0_do
             rec_dot = i * gamma_dot + gamma * i_dot
             rec = gamma * i
             # corpus.py:269: s, i, r = s - dt * new_inf, i + dt * (new_inf - rec), r + dt * rec
-            s_dot, i_dot, r_dot = s_dot - dt * new_inf_dot, i_dot + dt * (new_inf_dot - rec_dot), r_dot + dt * rec_dot
+            s_dot, i_dot, r_dot = (
+                s_dot - dt * new_inf_dot,
+                i_dot + dt * (new_inf_dot - rec_dot),
+                r_dot + dt * rec_dot,
+            )
             s, i, r = s - dt * new_inf, i + dt * (new_inf - rec), r + dt * rec
         # corpus.py:270: peak = max(peak, i)
         peak_dot = (peak >= i) * peak_dot + (peak < i) * i_dot

@@ -26,6 +26,10 @@ def strided_views_jvp(x, x_dot):
     y[-1] = x[0] * x[-2]
     y_dot[-1] = x[-2] * x_dot[0] + x[0] * x_dot[-2]
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
-    out_dot = np.sum(even_dot * even + even * even_dot) - np.sum(odd_dot) + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(y_dot * x + y * x_dot) + x_dot[-1]
+    out_dot = (
+        np.sum(even_dot * even + even * even_dot) - np.sum(odd_dot)
+        + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(y_dot * x + y * x_dot)
+        + x_dot[-1]
+    )
     out = np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     return out, out_dot

@@ -15,6 +15,9 @@ def tensor3_contract_jvp(T, v, w, T_dot, v_dot, w_dot):
                 T_part = T[i, j, k]
                 product = T_part * v[j]
                 out[i] = out[i] + product * w[k]
-                out_dot[i] = out_dot[i] + v[j] * w[k] * T_dot[i, j, k] + T_part * w[k] * v_dot[j] + product * w_dot[k]
+                out_dot[i] = (
+                    out_dot[i] + v[j] * w[k] * T_dot[i, j, k]
+                    + T_part * w[k] * v_dot[j] + product * w_dot[k]
+                )
     # corpus.py:721: return out
     return out, out_dot

@@ -25,7 +25,14 @@ def total_tax_jvp(incomes, rate_low, rate_high, incomes_dot, rate_low_dot, rate_
     total_dot = 0.0
     for i in range(len(incomes)):
         # corpus.py:452: total += bracket_tax(incomes[i], rate_low, rate_high)
-        bracket_tax_1, bracket_tax_1_dot = bracket_tax_jvp(incomes[i], rate_low, rate_high, incomes_dot[i], rate_low_dot, rate_high_dot)
+        bracket_tax_1, bracket_tax_1_dot = bracket_tax_jvp(
+            incomes[i],
+            rate_low,
+            rate_high,
+            incomes_dot[i],
+            rate_low_dot,
+            rate_high_dot,
+        )
         total += bracket_tax_1
         total_dot += bracket_tax_1_dot
     # corpus.py:453: return total

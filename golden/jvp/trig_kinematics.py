@@ -15,7 +15,10 @@ def trig_kinematics_jvp(x, y, x_dot, y_dot):
     # corpus.py:549: shoulder = math.atan2(y, x) - math.atan(l2 * math.sin(elbow) / (l1 + l2 * math.cos(elbow)))
     total_1 = l1 + l2 * math.cos(elbow)
     ratio = l2 * math.sin(elbow) / total_1
-    shoulder_dot = (x * y_dot - y * x_dot) / (x * x + y * y) - (l2 * (math.cos(elbow) * elbow_dot) / total_1 + ratio * (l2 * (math.sin(elbow) * elbow_dot)) / total_1) / (1 + ratio * ratio)
+    shoulder_dot = (
+        (x * y_dot - y * x_dot) / (x * x + y * y)
+        - (l2 * (math.cos(elbow) * elbow_dot) / total_1 + ratio * (l2 * (math.sin(elbow) * elbow_dot)) / total_1) / (1 + ratio * ratio)
+    )
     shoulder = math.atan2(y, x) - math.atan(ratio)
     # corpus.py:550: tip_slope = math.tan(shoulder + elbow)
     tip_slope = math.tan(shoulder + elbow)
@@ -26,4 +29,7 @@ def trig_kinematics_jvp(x, y, x_dot, y_dot):
     elevation_dot = (y_dot / hypot_x - ratio_1 * ((x * x_dot + y * y_dot) / hypot_x) / hypot_x) / math.sqrt(1 - ratio_1 * ratio_1)
     elevation = math.asin(ratio_1)
     # corpus.py:552: return shoulder, elbow, tip_slope, elevation
-    return (shoulder, elbow, tip_slope, elevation), (shoulder_dot, elbow_dot, tip_slope_dot, elevation_dot)
+    return (
+        (shoulder, elbow, tip_slope, elevation),
+        (shoulder_dot, elbow_dot, tip_slope_dot, elevation_dot),
+    )

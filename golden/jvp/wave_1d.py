@@ -24,7 +24,13 @@ def wave_1d_jvp(u0, c, dt, dx, steps, u0_dot, c_dot):
         product = 2 * cur[1:n - 1]
         total = cur[2:] - product + cur[:n - 2]
         nxt[1:n - 1] = product - prev[1:n - 1] + lam2 * total
-        nxt_dot[1:n - 1] = product_dot - prev_dot[1:n - 1] + (lam2_dot * total + lam2 * (cur_dot[2:] - product_dot + cur_dot[:n - 2]))
+        nxt_dot[1:n - 1] = (
+            product_dot - prev_dot[1:n - 1]
+            + (
+                lam2_dot * total
+                + lam2 * (cur_dot[2:] - product_dot + cur_dot[:n - 2])
+            )
+        )
         # corpus.py:193: prev, cur = cur, nxt
         prev_dot, cur_dot = cur_dot, nxt_dot
         prev, cur = cur, nxt

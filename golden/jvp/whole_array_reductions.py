@@ -12,6 +12,9 @@ def whole_array_reductions_jvp(A, A_dot):
     max_A = np.max(A)
     max_A_dot = rt.extremum_jvp(A, A_dot, max_A)
     min_A = np.min(A)
-    out_dot = (mean_A + 1.0) * sum_A_dot + sum_A * np.mean(A_dot) + rt.prod_jvp(A[0], A_dot[0]) + 0.0 * max_A_dot - rt.extremum_jvp(A, A_dot, min_A)
+    out_dot = (
+        (mean_A + 1.0) * sum_A_dot + sum_A * np.mean(A_dot) + rt.prod_jvp(A[0], A_dot[0])
+        + 0.0 * max_A_dot - rt.extremum_jvp(A, A_dot, min_A)
+    )
     out = sum_A * mean_A + np.prod(A[0]) + max_A - min_A + sum_A - max_A
     return out, out_dot
