@@ -57,9 +57,9 @@ programs = st.lists(statements(), min_size=1, max_size=5).map(lambda b: [s for p
 _counter = itertools.count()
 
 
-def load(lines, tmp_path):
-    source = "import numpy as np\n\n\ndef program(x, y, z):\n" + "".join(f"    {s}\n" for s in lines)
-    source += "    return x * y + z\n"
+def load(params, body, tmp_path):
+    """``def program(params): body`` written to a file and imported."""
+    source = f"import numpy as np\n\n\ndef program({params}):\n" + "".join(f"    {s}\n" for s in body)
     path = tmp_path / f"program_{next(_counter)}.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -71,7 +71,7 @@ def load(lines, tmp_path):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(programs, st.tuples(*[st.floats(-1.0, 1.0)] * 3), st.tuples(*[st.floats(-1.0, 1.0)] * 3))
 def test_jvp_of_random_programs_matches_complex_step(tmp_path, lines, point, direction):
-    fun = load(lines, tmp_path)
+    fun = load("x, y, z", lines + ["return x * y + z"], tmp_path)
     h = 1e-30
     expected = fun(*(p + 1j * h * d for p, d in zip(point, direction)))
     if not np.isfinite(expected):
@@ -116,21 +116,11 @@ array_programs = st.lists(
     min_size=1, max_size=6).map(lambda b: [s for part in b for s in part])
 
 
-def load_array_program(lines, tmp_path):
-    body = ["v = x.copy()", "w = v[1:4]"] + lines + ["return np.sum(v * v) + y * np.sum(w)"]
-    source = "import numpy as np\n\n\ndef program(x, y):\n" + "".join(f"    {s}\n" for s in body)
-    path = tmp_path / f"array_program_{next(_counter)}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.program
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(array_programs, st.floats(-1.0, 1.0), st.integers(0, 2**16))
 def test_jvp_of_random_array_programs_matches_complex_step(tmp_path, lines, y, seed):
-    fun = load_array_program(lines, tmp_path)
+    body = ["v = x.copy()", "w = v[1:4]"] + lines + ["return np.sum(v * v) + y * np.sum(w)"]
+    fun = load("x, y", body, tmp_path)
     rng = np.random.default_rng(seed)
     x, x_dot, y_dot = rng.uniform(-1, 1, 5), rng.standard_normal(5), float(rng.standard_normal())
     h = 1e-30
