@@ -8,6 +8,7 @@ caches the result per function, mode and argument pattern.
 from __future__ import annotations
 
 import functools
+import inspect
 import numbers
 
 import numpy as np
@@ -29,8 +30,12 @@ class Jitted:
         self.__s2s_function__ = fun
         functools.update_wrapper(self, fun, updated=())
 
-    def __call__(self, *args):
-        return _build(_key(self.__s2s_function__), "primal", None, len(args), "numba").call(*args)
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            bound = inspect.signature(self.__s2s_function__).bind(*args, **kwargs)
+            args = bound.args
+        built = _build(_key(self.__s2s_function__), "primal", None, len(args), "numba")
+        return built.call(*args, *built.defaults_after(len(args)))
 
     def __repr__(self):
         return f"s2s.jit({self.__s2s_function__!r})"
@@ -110,7 +115,7 @@ class _Built:
         self.source = rendered.source
         if backend == "source":
             return
-        namespace, path = load(rendered, program.constants, self.main)
+        namespace, path = load(rendered, program.constants, self.main, backend)
         if backend == "numba":
             names = [f.name for f in program.functions]
             self.call = numba_cpu.compile_module(namespace, names, rendered.origins, path, self.main,

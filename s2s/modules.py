@@ -28,7 +28,7 @@ def cache_dir() -> Path:
 
 
 #: Bumped when the way modules are loaded changes, so that old compiled caches are not reused.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 def _fingerprint(rendered: Rendered, constants: dict) -> str:
@@ -42,14 +42,18 @@ def _fingerprint(rendered: Rendered, constants: dict) -> str:
     return digest.hexdigest()[:20]
 
 
-def load(rendered: Rendered, constants: dict, stem: str) -> tuple[dict, Path]:
-    """Execute the module (once per process); return its namespace and the file it lives in."""
+def load(rendered: Rendered, constants: dict, stem: str, backend: str) -> tuple[dict, Path]:
+    """Execute the module (once per process and backend); return its namespace and its file.
+
+    Each backend gets its own module object, so that compiling one module's functions for Numba
+    never changes what the plain-Python copy of the same code calls.
+    """
     path = cache_dir() / f"{stem}_{_fingerprint(rendered, constants)}.py"
     if not path.exists():
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(rendered.source)
         os.replace(tmp, path)
-    name = f"s2s_generated_{path.stem}"
+    name = f"s2s_generated_{backend}_{path.stem}"
     module = sys.modules.get(name)
     if module is None:
         # A registered module: Numba re-imports it by name when it loads cached code.

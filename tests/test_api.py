@@ -114,6 +114,8 @@ def test_tangents_are_not_mutated():
 
 def test_jit_decorator_and_call():
     assert samples.decorated_helper(3.0) == 9.0
+    assert s2s.jit(samples.with_default)(3.0) == 18.0
+    assert s2s.jit(samples.with_default)(3.0, scale=1.0) == 9.0
     assert s2s.jvp(samples.decorated_helper, (3.0,), (1.0,)) == (9.0, 6.0)
 
 
@@ -122,6 +124,15 @@ def test_jvp_of_jit_is_compiled():
 
     built = s2s.api._build(s2s.api._key(samples.seed_f), "jvp", (True,), 1, "numba")
     assert isinstance(built.call.dispatcher, numba.core.registry.CPUDispatcher)
+
+
+def test_python_and_numba_copies_of_one_module_stay_apart():
+    key = s2s.api._key(samples.calls_decorated)
+    python = s2s.api._build(key, "jvp", (True,), 1, "python")
+    numba_ = s2s.api._build(key, "jvp", (True,), 1, "numba")
+    assert s2s.jvp(samples.calls_decorated, (0.5,), (1.0,)) == s2s.jvp(s2s.jit(samples.calls_decorated), (0.5,), (1.0,))
+    assert type(python.call.__globals__["helper_scaled_jvp"]).__name__ == "function"
+    assert type(numba_.call.dispatcher.py_func.__globals__["helper_scaled_jvp"]).__name__ == "CPUDispatcher"
 
 
 def test_source_modes_and_argnums():

@@ -1,4 +1,4 @@
-"""Every corpus function's JVP against central finite differences, in Python and under Numba."""
+"""Every corpus function: its JVP against central finite differences, in Python and under Numba, and its jit."""
 
 from __future__ import annotations
 
@@ -30,3 +30,8 @@ def test_numba_jvp_matches_python(case):
 def test_corpus_is_large_enough():
     assert len(CASES) >= 40
     assert len({c.name for c in CASES}) == len(CASES), "corpus function names must be unique"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.numba], ids=lambda c: c.name)
+def test_jit_primal_matches_python(case):
+    assert_close(s2s.jit(case.fun)(*case.args), case.fun(*case.args), rtol=1e-12, atol=1e-12)

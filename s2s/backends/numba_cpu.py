@@ -26,12 +26,10 @@ def compile_module(namespace: dict, names, origins: dict, path: Path, main: str,
     as they are.  Modules that bind arrays or objects as globals are not cached on disk: Numba
     freezes those into the compiled code, and such code reloaded in another process is not safe.
     """
-    for name, value in constants.items():
-        if isinstance(value, types.FunctionType):
-            namespace[name] = numba.njit(value)
     cache = all(is_literal(v) for v in constants.values())
-    for name in names:
-        namespace[name] = numba.njit(cache=cache)(namespace[name])
+    for name in [n for n, v in constants.items() if isinstance(v, types.FunctionType)] + list(names):
+        if isinstance(namespace[name], types.FunctionType):  # not compiled by an earlier request
+            namespace[name] = numba.njit(cache=cache and name in names)(namespace[name])
     return _Reporting(namespace[main], origins, path)
 
 
