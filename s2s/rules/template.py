@@ -96,8 +96,9 @@ class Template:
                 mapping[f"{p}_dot"] = tangent_of(bound[p]) if p in bound else Zero()
         if ans is not None:
             mapping["ans"] = ans
-        expr = _Respell(self.fn.__globals__, scalar_family, absent=set(self.params) - set(mapping)).visit(
-            core.clone(self.expr))
+        absent = set(self.params) - set(mapping)
+        expr = _Respell(self.fn.__globals__, scalar_family, absent).visit(core.clone(self.expr))
+        mapping.update({p: core.const(None) for p in absent})  # where it could not be left out
         return simplify(core.substitute(expr, mapping))
 
 
