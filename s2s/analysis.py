@@ -62,14 +62,10 @@ def activity(fn: core.Function, varied_params, callee_useful) -> Activity:
     varied = _forward(flows, set(varied_params))
 
     # Outputs: returned values, and parameters the function writes into (the caller sees those).
-    useful = set()
+    useful = core.mutated_names(fn.body) & set(fn.params)
     for stmt in statements:
         if isinstance(stmt, gast.Return) and stmt.value is not None:
             useful |= set(core.names_read(stmt.value))
-        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript) \
-                or isinstance(stmt, gast.AugAssign):
-            useful |= set(core.target_names(stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target)) \
-                & set(fn.params)
     flows = [flow for stmt in statements for flow in _flows(stmt, fn, varied, callee_useful)] + write_backs
     return Activity(varied, _backward(flows, useful))
 
@@ -98,6 +94,11 @@ def _backward(flows, reached: set) -> set:
     return reached
 
 
+def varied_mask(call, varied) -> tuple:
+    """For each argument of a call: does it depend on a differentiated input?"""
+    return tuple(bool(set(core.names_read(a)) & varied) for a in call.args)
+
+
 def _write_backs(fn) -> list:
     """A view written into in place writes into what it views: ``row = a[i]; row[j] = v`` changes ``a``.
 
@@ -121,7 +122,7 @@ def _flows(stmt, fn, varied=None, callee_useful=None):
         names = core.target_names(target)
         if callee_useful is not None and fn.is_user_call(value):
             obj = fn.callees[value.func.id]
-            mask = tuple(bool(set(core.names_read(a)) & varied) for a in value.args)
+            mask = varied_mask(value, varied)
             useful_args = callee_useful(obj, mask)
             inputs = {n for a, u in zip(value.args, useful_args) if u for n in core.names_read(a)}
         elif isinstance(target, gast.Tuple) and isinstance(value, gast.Tuple):

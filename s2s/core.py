@@ -236,6 +236,13 @@ def sub_blocks(stmt) -> list[list]:
     return []
 
 
+def map_blocks(stmt, transform):
+    """Replace the statement lists nested in a compound statement by ``transform`` of each."""
+    if sub_blocks(stmt):
+        stmt.body, stmt.orelse = transform(stmt.body), transform(stmt.orelse)
+    return stmt
+
+
 def walk_statements(body):
     """Every statement of a body, nested ones included, in source order."""
     for stmt in body:

@@ -58,7 +58,8 @@ class _Writer:
             self.line(header, 0, origin)
         else:
             self.line(f"def {fn.name}(", 0, origin)
-            for part in _pack([f"{p}," for p in fn.params[:-1]] + fn.params[-1:], WIDTH - 4):
+            params = [[f"{p},"] for p in fn.params[:-1]] + [fn.params[-1:]]
+            for part in _indented(_pack(params, WIDTH - 4)):
                 self.line(part, 0, origin)
             self.line("):", 0, origin)
         self.block(fn, fn.body, 1)
@@ -156,49 +157,52 @@ def _layout(node, width, parenthesize=False) -> list[str]:
         return [text]
     inner = width - 4
     if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Add, gast.Sub)):
-        body = []
+        terms = []
         for sign, term in _sum_terms(node):
             lines = _layout(term, inner - len(sign), parenthesize=_is_sum(term) and sign != "")
-            lines[0] = sign + lines[0]
-            if body and len(lines) == 1 and len(body[-1]) + 1 + len(lines[0]) <= inner:
-                body[-1] += " " + lines[0]
-            else:
-                body += lines
-        return ["("] + ["    " + ln for ln in body] + [")"]
-    if isinstance(node, (gast.Tuple, gast.List)) and node.elts:
-        opening, closing = ("[", "]") if isinstance(node, gast.List) else ("(", ")")
+            terms.append([sign + lines[0]] + lines[1:])
+        return ["("] + _indented(_pack(terms, inner)) + [")"]
+    if type(node) in _BRACKETS and node.elts:
+        opening, closing = _BRACKETS[type(node)]
         return [opening] + _items(node.elts, inner) + [closing]
     if isinstance(node, gast.Call) and not node.keywords and node.args:
         only = node.args[0]
-        if len(node.args) == 1 and isinstance(only, (gast.List, gast.Tuple)) and only.elts:
-            opening, closing = ("[", "]") if isinstance(only, gast.List) else ("(", ")")
+        if len(node.args) == 1 and type(only) in _BRACKETS and only.elts:  # hug the brackets: f([...])
+            opening, closing = _BRACKETS[type(only)]
             return [f"{unparse(node.func)}({opening}"] + _items(only.elts, inner) + [f"{closing})"]
         return [f"{unparse(node.func)}("] + _items(node.args, inner) + [")"]
     return [text]
+
+
+_BRACKETS = {gast.List: ("[", "]"), gast.Tuple: ("(", ")")}
 
 
 def _items(nodes, width) -> list[str]:
     """Items inside brackets: all on one line if they fit there, else one per line."""
     texts = [unparse(n) for n in nodes]
     if len(", ".join(texts)) <= width:
-        return ["    " + ", ".join(texts)]
+        return _indented([", ".join(texts)])
     lines = []
     for node in nodes:
         item = _layout(node, width - 1)
         item[-1] += ","
-        lines += ["    " + ln for ln in item]
+        lines += _indented(item)
     return lines
 
 
 def _pack(pieces, width) -> list[str]:
-    """Indented lines holding as many of ``pieces`` as fit."""
-    lines = []
+    """Pieces (each a list of lines) joined on one line while they fit in ``width``."""
+    lines: list = []
     for piece in pieces:
-        if lines and len(lines[-1]) + 1 + len(piece) <= width + 4:
-            lines[-1] += " " + piece
+        if lines and len(piece) == 1 and len(lines[-1]) + 1 + len(piece[0]) <= width:
+            lines[-1] += " " + piece[0]
         else:
-            lines.append("    " + piece)
+            lines += piece
     return lines
+
+
+def _indented(lines) -> list[str]:
+    return ["    " + line for line in lines]
 
 
 def _is_sum(node) -> bool:

@@ -97,9 +97,7 @@ def _eliminate_common_subexpressions(fn, aliases) -> list:
         for stmt in body:
             if renames:
                 stmt = core.substitute(stmt, renames)
-            for attr in ("body", "orelse"):
-                if core.sub_blocks(stmt):
-                    setattr(stmt, attr, block(getattr(stmt, attr)))
+            core.map_blocks(stmt, block)
             definition = _temp_definition(stmt, fn)
             key = core.structure(definition[1]) if definition and not core.is_atom(definition[1]) else None
             if key in available:
@@ -134,9 +132,7 @@ class _Inliner:
     def block(self, body) -> list:
         body = list(body)
         for stmt in body:
-            for attr in ("body", "orelse"):
-                if core.sub_blocks(stmt):
-                    setattr(stmt, attr, self.block(getattr(stmt, attr)))
+            core.map_blocks(stmt, self.block)
         summaries = [_Summary(s, self.fn, self.aliases) for s in body]
         i = len(body) - 1
         while i >= 0:
@@ -176,9 +172,7 @@ class _Inliner:
     def dead_code(self, body) -> list:
         out = []
         for stmt in body:
-            for attr in ("body", "orelse"):
-                if core.sub_blocks(stmt):
-                    setattr(stmt, attr, self.dead_code(getattr(stmt, attr)))
+            core.map_blocks(stmt, self.dead_code)
             definition = _temp_definition(stmt, self.fn)
             if definition and self.uses[definition[0]] == 0:
                 continue

@@ -113,13 +113,7 @@ class _JVP:
             return [gast.Expr(value=call)] if call is not None else [stmt]
         if isinstance(stmt, gast.Return):
             return [self.return_(stmt)]
-        if isinstance(stmt, (gast.For, gast.While)):
-            stmt.body = self.block(stmt.body)
-            return [stmt]
-        if isinstance(stmt, gast.If):
-            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
-            return [stmt]
-        return [stmt]
+        return [core.map_blocks(stmt, self.block)]
 
     def assign(self, stmt):
         t, value = stmt.targets[0].id, stmt.value
@@ -226,7 +220,7 @@ class _JVP:
     def user_call(self, call):
         """``g_jvp(args..., tangents...)`` for a call to a user function, or None if nothing varies."""
         obj = self.fn.callees[call.func.id]
-        mask = tuple(any(self.activity.varied.__contains__(n) for n in core.names_read(a)) for a in call.args)
+        mask = analysis.varied_mask(call, self.activity.varied)
         if not any(mask):
             return None
         name_, tangent_mask = self.program.jvp(obj, mask)
