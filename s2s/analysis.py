@@ -13,11 +13,14 @@ zero tangent can be written ``0.0`` instead of a generic helper call.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import gast
+import numpy as np
 
 from . import core
+from .frontend.resolve import resolve_spelling
 from .rules import registry
 
 
@@ -131,7 +134,7 @@ def _flows(stmt, fn, varied=None, callee_useful=None):
             inputs = differentiable_inputs(value, fn)
         return [(n, inputs) for n in names]
     if isinstance(stmt, gast.AugAssign):
-        name_ = stmt.target.id
+        name_ = core.target_names(stmt.target)[0]
         return [(name_, set(core.names_read(stmt.value)) | {name_})]
     if isinstance(stmt, gast.Expr) and fn.is_user_call(stmt.value):
         args = set(core.names_read(stmt.value)) - {stmt.value.func.id}
@@ -162,6 +165,7 @@ def integer_params(fn: core.Function) -> set[str]:
 # -- kinds --------------------------------------------------------------------
 
 SCALAR, ARRAY = "scalar", "array"
+SHAPE = "shape"  # a tuple of integers (``x.shape``)
 
 _ARRAY_MAKERS = {"np.zeros", "np.ones", "np.empty", "np.full", "np.array", "np.asarray", "np.arange",
                  "np.linspace", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like",
@@ -172,23 +176,114 @@ _SCALAR_CONSTANTS = {"math.pi", "math.e", "math.tau", "math.inf", "np.pi", "np.e
 _REDUCTIONS = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.amax", "np.amin", "np.vdot"}
 
 
-def kinds(fn: core.Function) -> dict:
-    """Name → ``SCALAR`` or ``ARRAY`` where every definition agrees; absent if unknown."""
+def _elementwise(spelled) -> bool:
+    """Does the NumPy function keep its array operands' shape (a ufunc, ``np.where``, ``np.clip``)?"""
+    return spelled in ("np.where", "np.clip") or isinstance(resolve_spelling(spelled), np.ufunc)
+
+
+def kinds(fn: core.Function, param_kinds=None) -> dict:
+    """Name → ``SCALAR`` or ``ARRAY`` where every definition agrees; absent if unknown.
+
+    ``param_kinds`` gives the kinds of parameters where the caller knows them (from the
+    arguments): ``SCALAR``, or the number of dimensions of an array, which tells the kinds of
+    its elements and rows (``x[i]`` of a 1-D ``x`` is a scalar).
+    """
     found: dict = {}
+    ndims: dict = {}
+    for p, kind in (param_kinds or {}).items():
+        if isinstance(kind, int):
+            found[p], ndims[p] = ARRAY, kind
+        elif kind is not None:
+            found[p] = kind
     conflicting: set = set()
     for _ in range(3):
         for stmt in core.walk_statements(fn.body):
             if isinstance(stmt, gast.For):
                 _note(found, conflicting, stmt.target.id, SCALAR)
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
-                _note(found, conflicting, stmt.targets[0].id, kind_of(stmt.value, found))
+                target, kind = stmt.targets[0].id, kind_of(stmt.value, found)
+                ndim = _ndim(stmt.value, found, ndims)
+                if ndim is not None:
+                    kind = SCALAR if ndim == 0 else ARRAY
+                    if ndim:
+                        ndims[target] = ndim
+                _note(found, conflicting, target, kind)
+            elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple):
+                for target, kind in zip(stmt.targets[0].elts, _element_kinds(stmt.value, found)):
+                    if isinstance(target, gast.Name):
+                        _note(found, conflicting, target.id, kind)
     return {k: v for k, v in found.items() if k not in conflicting and v is not None}
+
+
+def kind_of_value(value):
+    """What ``kinds`` takes for a parameter, from its value: ``SCALAR``, an array's ``ndim``, or None."""
+    if isinstance(value, np.ndarray):
+        return value.ndim if value.ndim else None
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return SCALAR
+    return None
+
+
+_SAME_SHAPE = {"np.copy", "np.array", "np.asarray", "np.zeros_like", "np.ones_like", "np.empty_like",
+               "np.full_like", "np.negative", "np.transpose"}
+_ALLOCATE = {"np.zeros", "np.ones", "np.empty", "np.full"}
+
+
+def _ndim(expr, found, ndims):
+    """The number of dimensions of ``expr``'s value where the code makes it plain (0 for a scalar), or None."""
+    if isinstance(expr, gast.Name):
+        return ndims.get(expr.id, 0 if found.get(expr.id) == SCALAR else None)
+    if core.is_constant(expr):
+        return 0 if kind_of(expr, found) == SCALAR else None
+    if isinstance(expr, gast.Subscript):
+        return _subscript_ndim(expr, found, ndims)
+    if isinstance(expr, gast.UnaryOp):
+        return _ndim(expr.operand, found, ndims)
+    if isinstance(expr, gast.BinOp) and not isinstance(expr.op, gast.MatMult):
+        left, right = _ndim(expr.left, found, ndims), _ndim(expr.right, found, ndims)
+        return None if left is None or right is None else max(left, right)
+    if isinstance(expr, gast.Call) and expr.args:
+        spelled = core.dotted_name(expr.func) or ""
+        if spelled in _SAME_SHAPE and len(expr.args) == 1 or spelled in ("np.zeros_like", "np.full_like"):
+            return _ndim(expr.args[0], found, ndims)
+        if spelled in _ALLOCATE:
+            shape = expr.args[0]
+            if isinstance(shape, gast.Tuple):
+                return len(shape.elts)
+            return 1 if kind_of(shape, found) == SCALAR else None
+        if spelled.startswith("math."):
+            return 0
+    return None
+
+
+def _subscript_ndim(expr, found, ndims):
+    """Dimensions left by indexing an array of known ``ndim`` (``x[i, 1:]`` of a 2-D ``x``: 1), or None."""
+    if not (isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and expr.value.id in ndims):
+        return None
+    parts = expr.slice.elts if isinstance(expr.slice, gast.Tuple) else [expr.slice]
+    dropped = 0
+    for part in parts:
+        if isinstance(part, gast.Slice):
+            continue
+        if kind_of(part, found) != SCALAR:
+            return None  # an array of indices, or unknown
+        dropped += 1
+    return ndims[expr.value.id] - dropped if dropped <= ndims[expr.value.id] else None
 
 
 def _note(found, conflicting, name_, kind):
     if name_ in found and found[name_] != kind:
         conflicting.add(name_)
     found[name_] = kind
+
+
+def _element_kinds(value, known):
+    """Kinds of the elements a tuple assignment unpacks: ``n, m = x.shape`` gives scalars."""
+    if isinstance(value, gast.Tuple):
+        return [kind_of(e, known) for e in value.elts]
+    if kind_of(value, known) == SHAPE:
+        return itertools.repeat(SCALAR)
+    return []
 
 
 def kind_of(expr, known: dict):
@@ -198,8 +293,14 @@ def kind_of(expr, known: dict):
         return known.get(expr.id)
     if isinstance(expr, gast.Attribute) and core.dotted_name(expr) in _SCALAR_CONSTANTS:
         return SCALAR
+    if isinstance(expr, gast.Attribute) and expr.attr in ("ndim", "size"):
+        return SCALAR
+    if isinstance(expr, gast.Attribute) and expr.attr == "shape":
+        return SHAPE
     if isinstance(expr, gast.BinOp):
         left, right = kind_of(expr.left, known), kind_of(expr.right, known)
+        if isinstance(expr.op, gast.MatMult):  # a vector @ a vector is a scalar
+            return None
         if ARRAY in (left, right):
             return ARRAY
         return SCALAR if left == right == SCALAR else None
@@ -217,6 +318,6 @@ def kind_of(expr, known: dict):
             arg_kinds = {kind_of(a, known) for a in expr.args}
             if arg_kinds == {SCALAR}:
                 return SCALAR
-            if ARRAY in arg_kinds:
+            if ARRAY in arg_kinds and _elementwise(spelled):
                 return ARRAY
     return None

@@ -8,7 +8,8 @@ of statements, each one of:
                        ``g(a, b)`` for a user function ``g``);
 * ``a, b = e``         tuple unpacking of an atom or a call;
 * ``x[idx] = a``       an index write;
-* ``x += a``           an in-place update of a name (``+ - * /`` only);
+* ``x += a``           an in-place update of a name (``+ - * /`` only), or of an
+                       indexed part in generated code (``x_bar[i] += a``);
 * ``g(a, b)``          a call kept for its effect (a user function that writes
                        into its array arguments);
 * ``for i in range(a, b, c):``, ``while test:``, ``if a:``, ``return``,
@@ -177,6 +178,38 @@ def target_names(target) -> list[str]:
     return []
 
 
+def values_read(body) -> set[str]:
+    """Names whose values the statements of ``body`` read (an in-place update reads its target)."""
+    found = set()
+    for stmt in walk_statements(body):
+        own = stmt.iter if isinstance(stmt, gast.For) else stmt.test if sub_blocks(stmt) else stmt
+        found.update(names_read(own))
+        if isinstance(stmt, gast.AugAssign):
+            found.update(target_names(stmt.target))
+    return found
+
+
+def exposed_reads(body) -> set[str]:
+    """Names ``body`` may read before assigning them: what it needs from the code before it.
+
+    A name assigned on every path (a plain ``x = ...`` at this level) is not exposed after
+    that; in-place updates and assignments inside branches or loops do not count as such.
+    """
+    assigned: set = set()
+    exposed: set = set()
+    for stmt in body:
+        own = stmt.iter if isinstance(stmt, gast.For) else stmt.test if sub_blocks(stmt) else stmt
+        reads = set(names_read(own))
+        if isinstance(stmt, gast.AugAssign):
+            reads.update(target_names(stmt.target))
+        exposed |= reads - assigned
+        for block in sub_blocks(stmt):
+            exposed |= exposed_reads(block) - assigned
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple)):
+            assigned.update(target_names(stmt.targets[0]))
+    return exposed
+
+
 def written_names(stmt) -> set[str]:
     """Names a simple statement rebinds or writes into."""
     if isinstance(stmt, gast.Assign):
@@ -211,7 +244,7 @@ def mutated_names(body) -> set[str]:
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
             mutated |= set(target_names(stmt.targets[0]))
         elif isinstance(stmt, gast.AugAssign):
-            mutated.add(stmt.target.id)
+            mutated |= set(target_names(stmt.target))
     return mutated
 
 
@@ -344,6 +377,8 @@ class Function:
     lineno: int = 0
     #: Names the code uses only linearly (tangents): ``optimize`` may regroup their expressions.
     linear: set = field(default_factory=set)
+    #: Tangent name → the primal name it is the tangent of (set by the transforms that make tangents).
+    primal_of: dict = field(default_factory=dict)
 
     def namer(self) -> Namer:
         taken = set(self.params) | set(self.callees) | set(self.constants) | {"np", "math", "rt"}

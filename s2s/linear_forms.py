@@ -144,6 +144,6 @@ def regroup_statement(stmt, linear: set):
     if isinstance(stmt, gast.Assign) and set(core.target_names(stmt.targets[0])) <= linear \
             and not isinstance(stmt.targets[0], gast.Tuple):
         stmt.value = regroup(stmt.value, linear)
-    elif isinstance(stmt, gast.AugAssign) and stmt.target.id in linear:
+    elif isinstance(stmt, gast.AugAssign) and set(core.target_names(stmt.target)) <= linear:
         stmt.value = regroup(stmt.value, linear)
     return stmt

@@ -89,7 +89,10 @@ def user_function(obj):
 def resolve_spelling(dotted: str):
     """The object generated code means by ``np.sin``, ``math.exp`` or ``abs``."""
     head, *rest = dotted.split(".")
-    obj = {"np": np, "math": math}.get(head) or getattr(builtins, head, None)
+    if head == "rt":  # helpers of generated code (imported late: the runtime compiles with Numba)
+        from .. import runtime as obj
+    else:
+        obj = {"np": np, "math": math}.get(head) or getattr(builtins, head, None)
     for part in rest:
         obj = getattr(obj, part, None)
     return obj

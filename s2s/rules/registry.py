@@ -15,7 +15,7 @@ import gast
 
 from .. import core
 from ..frontend.resolve import resolve_spelling, spelling
-from .template import Template
+from .template import Template, TransposeTemplate
 
 
 @dataclass
@@ -23,6 +23,8 @@ class Rule:
     prim: object
     jvp: Template | None = None
     nondiff: bool = False
+    #: For primitives linear in some operands: how cotangents flow back through them.
+    transpose: TransposeTemplate | None = None
 
     @property
     def differentiable(self) -> list[str]:
@@ -46,6 +48,23 @@ def defjvp(*prims):
         template = Template(fn)
         for prim in prims:
             _RULES[prim] = Rule(prim, jvp=template)
+        return fn
+
+    return register
+
+
+def deftranspose(*prims, elementwise=False):
+    """Register a transposition template for each (linear) primitive in ``prims`` (a decorator).
+
+    ``elementwise`` rules broadcast their operands: a contribution to a smaller
+    operand is summed down to its shape.
+    """
+
+    def register(fn):
+        template = TransposeTemplate(fn, elementwise)
+        for prim in prims:
+            rule = _RULES.setdefault(prim, Rule(prim))
+            rule.transpose = template
         return fn
 
     return register
@@ -124,7 +143,7 @@ def describe(prim) -> str:
 
 
 def _load_rule_modules():
-    from . import arithmetic, arrays, elementwise  # noqa: F401  (they register on import)
+    from . import arithmetic, arrays, elementwise, transposes  # noqa: F401  (they register on import)
 
 
 _load_rule_modules()

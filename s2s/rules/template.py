@@ -102,6 +102,62 @@ class Template:
         return simplify(core.substitute(expr, mapping))
 
 
+class TransposeTemplate:
+    """A transposition rule: one cotangent contribution per parameter, written with ``ct``.
+
+    ::
+
+        def mul(x, y):
+            return ct * y, x * ct
+
+    Only the entries of the parameters that carry tangents are used.  There, the
+    parameter's own name stands for its primal value (a shape to match); the
+    other parameters stand for their operands.  ``index`` is the position of an
+    element when the parameter is a tuple of tangents (``np.concatenate``).
+    """
+
+    def __init__(self, fn, elementwise=False):
+        self.fn, self.elementwise = fn, elementwise
+        source = textwrap.dedent(inspect.getsource(fn))
+        fdef = gast.parse(source).body[0]
+        body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+        if len(body) != 1 or not isinstance(body[0], gast.Return):
+            raise ValueError(f"transpose template {fn.__name__} must be a single return statement")
+        value = body[0].value
+        self.entries = value.elts if isinstance(value, gast.Tuple) else [value]
+        self.params = [a.id for a in fdef.args.args]
+        self.defaults = dict(zip(self.params[len(self.params) - len(fdef.args.defaults):],
+                                 [d.value for d in fdef.args.defaults]))
+
+    def bind(self, args, keywords) -> dict:
+        return Template.bind(self, args, keywords)
+
+    def needs_primal(self, param) -> bool:
+        """Does the entry of a parameter carrying tangents mention its primal value?"""
+        entry = self.entries[self.params.index(param)]
+        return param in core.names_in(entry)
+
+    def contribution(self, param, operands: dict, ct, primal=None, index=None):
+        """The cotangent contribution to ``param``; ``operands`` are the bound operands of the others."""
+        entry = self.entries[self.params.index(param)]
+        if isinstance(entry, gast.Constant) and entry.value is None:
+            return None
+        mapping = {"ct": ct}
+        for p in self.params:
+            if p == param:
+                if primal is not None:
+                    mapping[p] = primal
+            elif p in operands:
+                mapping[p] = operands[p]
+            else:
+                mapping[p] = core.const(self.defaults.get(p))
+        if index is not None:
+            mapping["index"] = core.const(index)
+        absent = {p for p in self.params if p not in operands and p != param and self.defaults.get(p) is None}
+        expr = _Respell(self.fn.__globals__, False, absent).visit(core.clone(entry))
+        return simplify(core.substitute(expr, mapping))
+
+
 class _Respell(gast.NodeTransformer):
     """Spell template references as generated code does; drop keywords of absent parameters."""
 
@@ -144,6 +200,11 @@ def _const(node):
     return None
 
 
+def _is_int_zero(node) -> bool:
+    """The integer ``0`` (adding it changes nothing; adding ``0.0`` may change a dtype)."""
+    return isinstance(node, gast.Constant) and type(node.value) is int and node.value == 0
+
+
 class _Simplify(gast.NodeTransformer):
     """Prune zeros and fold the constant arithmetic that templates leave behind."""
 
@@ -170,6 +231,10 @@ class _Simplify(gast.NodeTransformer):
                 return core.const(_FOLD[type(op)](lc, rc))
             except (ZeroDivisionError, OverflowError):
                 return node
+        if isinstance(op, gast.Add) and _is_int_zero(left):
+            return right
+        if isinstance(op, (gast.Add, gast.Sub)) and _is_int_zero(right):
+            return left
         if isinstance(op, gast.Mult) and lc == 1:
             return right
         if isinstance(op, (gast.Mult, gast.Div, gast.Pow)) and rc == 1:

@@ -34,7 +34,7 @@ def jvp(fn: core.Function, varied_params, program, name: str) -> tuple[core.Func
         name=name, params=fn.params + [pass_.tangent_name(p) for p in tangent_params], body=body,
         callees=fn.callees, constants=fn.constants, filename=fn.filename,
         source_lines=fn.source_lines, temps=fn.temps | pass_.tangent_temps, lineno=fn.lineno,
-        linear=set(pass_.tangents.values()))
+        linear=set(pass_.tangents.values()), primal_of={t: p for p, t in pass_.tangents.items()})
     return result, tuple(p in tangent_params for p in fn.params)
 
 
