@@ -8,8 +8,14 @@ same generated line compiles in nopython mode.
 from __future__ import annotations
 
 import numpy as np
-from numba import types
+from numba import literal_unroll, types
 from numba.extending import overload, register_jitable
+from numba.np.unsafe.ndarray import to_fixed_tuple
+
+
+def _absent(axis):
+    """Whether an overload's optional argument (``axis``, ``axes``) was left out or passed as ``None``."""
+    return axis is None or isinstance(axis, (types.NoneType, types.Omitted))
 
 
 def zeros_like(x):
@@ -27,6 +33,259 @@ def _zeros_like_numba(x):
         return lambda x: np.zeros_like(x)
     if isinstance(x, (types.Float, types.Integer, types.Boolean)):
         return lambda x: 0.0
+    return None
+
+
+def copy(x):
+    """A snapshot of ``x`` that later in-place writes cannot change: a copy of an array, a scalar as is."""
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
+@overload(copy)
+def _copy_numba(x):
+    if isinstance(x, types.Array):
+        return lambda x: x.copy()
+    if isinstance(x, (types.Number, types.Boolean)):
+        return lambda x: x
+    return None
+
+
+def total(x):
+    """A contribution reduced to a scalar input: the sum of an array, a scalar as is."""
+    return np.sum(x) if isinstance(x, np.ndarray) else x
+
+
+@overload(total)
+def _total_numba(x):
+    if isinstance(x, types.Array):
+        return lambda x: np.sum(x)
+    if isinstance(x, types.Number):
+        return lambda x: x
+    return None
+
+
+def unbroadcast(value, like):
+    """``value`` summed down to the shape of ``like``, undoing NumPy broadcasting.
+
+    A cotangent has the broadcast output's shape; the input ``like`` gets it summed
+    over the leading dimensions it lacks and over those where it has size 1.  A
+    scalar ``value`` fills a float array shaped like ``like``.  Equal shapes return
+    ``value`` itself.
+    """
+    if not isinstance(like, np.ndarray):
+        return total(value)
+    if not isinstance(value, np.ndarray):
+        return np.full_like(like, value, dtype=float)
+    if value.shape == like.shape:
+        return value
+    value = np.sum(value, axis=tuple(range(value.ndim - like.ndim)))
+    return np.sum(value, axis=tuple(i for i, n in enumerate(like.shape) if n == 1), keepdims=True)
+
+
+@register_jitable
+def _sum_to_shape(value, shape):
+    """``value`` summed down to ``shape`` in one pass: each element is added to the one it was broadcast from."""
+    out = np.zeros(shape, dtype=value.dtype)
+    flat = out.reshape(out.size)
+    lead = value.ndim - len(shape)
+    for index in np.ndindex(value.shape):
+        k = 0
+        for d in range(len(shape)):
+            k = k * shape[d] + (index[lead + d] if shape[d] != 1 else 0)
+        flat[k] += value[index]
+    return out
+
+
+@overload(unbroadcast)
+def _unbroadcast_numba(value, like):
+    if isinstance(like, types.Number):
+        return lambda value, like: total(value)
+    if not isinstance(like, types.Array):
+        return None
+    if isinstance(value, types.Number):
+        return lambda value, like: np.full_like(like, value, dtype=np.float64)
+    if isinstance(value, types.Array) and value.ndim == like.ndim:
+        def impl(value, like):
+            if value.shape == like.shape:
+                return value
+            return _sum_to_shape(value, like.shape)
+        return impl
+    if isinstance(value, types.Array) and value.ndim > like.ndim:
+        return lambda value, like: _sum_to_shape(value, like.shape)
+    return None
+
+
+def sum_transpose(ct, a, axis=None):
+    """Cotangent of ``np.sum(a, axis)`` for ``a``: ``ct`` repeated along the summed axes, as a new array."""
+    if not isinstance(a, np.ndarray):
+        return ct
+    if axis is None:
+        return np.full(a.shape, ct)
+    return np.broadcast_to(np.expand_dims(ct, axis), a.shape).copy()
+
+
+@overload(sum_transpose)
+def _sum_transpose_numba(ct, a, axis=None):
+    if isinstance(a, types.Number):
+        return lambda ct, a, axis=None: ct
+    if _absent(axis) or isinstance(ct, types.Number):  # a scalar ``ct`` also from a 1-D ``a`` and an axis
+        return lambda ct, a, axis=None: np.full(a.shape, ct)
+    if isinstance(axis, types.Integer):
+        return lambda ct, a, axis=None: np.broadcast_to(np.expand_dims(ct, axis), a.shape).copy()
+    return None
+
+
+def mean_transpose(ct, a, axis=None):
+    """Cotangent of ``np.mean(a, axis)`` for ``a``: ``sum_transpose`` divided by the number of averaged elements."""
+    return sum_transpose(ct, a, axis) / (np.size(a) if axis is None else np.shape(a)[axis])
+
+
+@overload(mean_transpose)
+def _mean_transpose_numba(ct, a, axis=None):
+    if _absent(axis):
+        return lambda ct, a, axis=None: sum_transpose(ct, a) / np.size(a)
+    if isinstance(axis, types.Integer):
+        return lambda ct, a, axis=None: sum_transpose(ct, a, axis) / a.shape[axis]
+    return None
+
+
+def cumsum_transpose(ct, a, axis=None):
+    """Cotangent of ``np.cumsum(a, axis)`` for ``a``: ``ct`` cumulated backwards along ``axis``.
+
+    ``axis=None`` cumulates flattened ``a``, so ``ct`` is 1-D and the result is
+    reshaped to ``a``'s shape.
+    """
+    if axis is None:
+        return np.cumsum(ct[::-1])[::-1].reshape(np.shape(a))
+    return np.flip(np.cumsum(np.flip(ct, axis), axis), axis)
+
+
+@register_jitable
+def _reverse_cumsum(ct, axis):
+    """Sums of ``ct`` from each position to the end along ``axis``, as a new array; a loop compiles fast."""
+    out = ct.copy()
+    along = np.swapaxes(out, 0, axis)
+    for k in range(along.shape[0] - 2, -1, -1):
+        along[k] += along[k + 1]
+    return out
+
+
+@overload(cumsum_transpose)
+def _cumsum_transpose_numba(ct, a, axis=None):
+    if _absent(axis):
+        return lambda ct, a, axis=None: _reverse_cumsum(ct, 0).reshape(np.shape(a))
+    if isinstance(axis, types.Integer):
+        return lambda ct, a, axis=None: _reverse_cumsum(ct, axis)
+    return None
+
+
+def transpose_transpose(ct, axes=None):
+    """Cotangent of ``np.transpose(a, axes)`` for ``a``: ``ct`` transposed by the inverse permutation."""
+    if axes is None:
+        return np.transpose(ct)
+    return np.transpose(ct, np.argsort(np.mod(axes, np.ndim(ct))))
+
+
+@overload(transpose_transpose)
+def _transpose_transpose_numba(ct, axes=None):
+    if _absent(axes):
+        return lambda ct, axes=None: np.transpose(ct)
+    if isinstance(axes, types.UniTuple) and isinstance(axes.dtype, types.Integer):
+        n = axes.count  # Numba transposes by a tuple, whose length must be known when compiling
+        def impl(ct, axes=None):
+            return np.transpose(ct, to_fixed_tuple(np.argsort(np.mod(np.array(axes), ct.ndim)), n))
+        return impl
+    return None
+
+
+def _ndim(t):
+    """The number of dimensions of a Numba type: 0 for a scalar, ``None`` for what is neither scalar nor array."""
+    if isinstance(t, types.Number):
+        return 0
+    return t.ndim if isinstance(t, types.Array) else None
+
+
+# The cotangents of ``np.dot(a, b)``, keyed by the dimensions of the known operand and of ``ct``.
+_DOT_LEFT = {(1, 0): lambda ct, b: ct * b,
+             (1, 1): lambda ct, b: np.outer(ct, b),
+             (2, 1): lambda ct, b: np.dot(b, ct),
+             (2, 2): lambda ct, b: np.dot(ct, np.ascontiguousarray(b.T))}
+_DOT_RIGHT = {(1, 0): lambda a, ct: a * ct,
+              (1, 1): lambda a, ct: np.outer(a, ct),
+              (2, 1): lambda a, ct: np.dot(ct, a),
+              (2, 2): lambda a, ct: np.dot(np.ascontiguousarray(a.T), ct)}
+
+
+def dot_left_transpose(ct, b):
+    """Cotangent of ``a`` in ``np.dot(a, b)`` (or ``a @ b``), for 1-D and 2-D operands."""
+    return _DOT_LEFT[np.ndim(b), np.ndim(ct)](ct, b)
+
+
+@overload(dot_left_transpose)
+def _dot_left_transpose_numba(ct, b):
+    return _DOT_LEFT.get((_ndim(b), _ndim(ct)))
+
+
+def dot_right_transpose(a, ct):
+    """Cotangent of ``b`` in ``np.dot(a, b)`` (or ``a @ b``), for 1-D and 2-D operands."""
+    return _DOT_RIGHT[np.ndim(a), np.ndim(ct)](a, ct)
+
+
+@overload(dot_right_transpose)
+def _dot_right_transpose_numba(a, ct):
+    return _DOT_RIGHT.get((_ndim(a), _ndim(ct)))
+
+
+def concatenate_piece(ct, arrays, index, axis=0):
+    """Cotangent of ``np.concatenate(arrays, axis)`` for ``arrays[index]``: its slice of ``ct``, as a new array."""
+    start = stop = 0
+    i = 0
+    for x in literal_unroll(arrays):  # a tuple whose arrays may differ in type
+        if i <= index:
+            start, stop = stop, stop + np.shape(x)[axis]
+        i += 1
+    return np.take(ct, np.arange(start, stop), axis)
+
+
+@overload(concatenate_piece)
+def _concatenate_piece_numba(ct, arrays, index, axis=0):
+    if isinstance(arrays, types.BaseTuple) and isinstance(index, types.Integer):
+        return concatenate_piece  # the Python body compiles as it is
+    return None
+
+
+def stack_piece(ct, index, axis=0):
+    """Cotangent of ``np.stack(arrays, axis)`` for ``arrays[index]``: ``ct`` at ``index`` along ``axis``, a new array."""
+    return np.take(ct, index, axis)
+
+
+@overload(stack_piece)
+def _stack_piece_numba(ct, index, axis=0):
+    if isinstance(ct, types.Array) and isinstance(index, types.Integer):
+        return stack_piece  # the Python body compiles as it is
+    return None
+
+
+def add_at(target, index, value):
+    """``target[index] += value`` in place, with repeated indices accumulating (``np.add.at``)."""
+    np.add.at(target, index, value)
+
+
+@overload(add_at)
+def _add_at_numba(target, index, value):
+    if not isinstance(target, types.Array):
+        return None
+    if isinstance(index, types.Integer):
+        def impl(target, index, value):
+            target[index] += value
+        return impl
+    if target.ndim == 1 and isinstance(index, types.Array) and index.ndim == 1 \
+            and isinstance(index.dtype, types.Integer):
+        def impl(target, index, value):
+            values = np.broadcast_to(value, index.shape)
+            for i in range(index.size):
+                target[index[i]] += values[i]
+        return impl
     return None
 
 
@@ -58,9 +317,26 @@ def prod_jvp(a, a_dot, axis=None):
 
 @overload(prod_jvp)
 def _prod_jvp_numba(a, a_dot, axis=None):
-    if isinstance(axis, (types.NoneType, types.Omitted)) or axis is None:
+    if _absent(axis):
         def impl(a, a_dot, axis=None):
             return np.sum(np.ravel(a_dot) * _prod_without_each(np.ravel(a)))
+        return impl
+    return None
+
+
+def prod_jvp_transpose(a, ct, axis=None):
+    """Transpose of ``prod_jvp`` in ``a_dot``: ``ct`` times the product of the other elements, shaped like ``a``."""
+    a = np.asarray(a)
+    if axis is None:
+        return np.reshape(ct * _prod_without_each(np.ravel(a)), a.shape)
+    return np.expand_dims(ct, axis) * np.apply_along_axis(_prod_without_each, axis, a)
+
+
+@overload(prod_jvp_transpose)
+def _prod_jvp_transpose_numba(a, ct, axis=None):
+    if _absent(axis):
+        def impl(a, ct, axis=None):
+            return np.reshape(ct * _prod_without_each(np.ravel(a)), a.shape)
         return impl
     return None
 
@@ -74,9 +350,48 @@ def extremum_jvp(a, a_dot, ans, axis=None):
 
 @overload(extremum_jvp)
 def _extremum_jvp_numba(a, a_dot, ans, axis=None):
-    if isinstance(axis, (types.NoneType, types.Omitted)) or axis is None:
+    if _absent(axis):
         def impl(a, a_dot, ans, axis=None):
             hit = np.ravel(a) == ans
             return np.sum(np.where(hit, np.ravel(a_dot), 0.0)) / np.sum(hit)
         return impl
     return None
+
+
+def extremum_jvp_transpose(a, ct, ans, axis=None):
+    """Transpose of ``extremum_jvp`` in ``a_dot``: ``ct`` shared evenly among the positions of the extremum."""
+    a = np.asarray(a)
+    if axis is not None:
+        ct, ans = np.expand_dims(ct, axis), np.expand_dims(ans, axis)
+    hit = a == ans
+    return np.where(hit, ct / np.sum(hit, axis=axis, keepdims=True), 0.0)
+
+
+@overload(extremum_jvp_transpose)
+def _extremum_jvp_transpose_numba(a, ct, ans, axis=None):
+    if _absent(axis):
+        def impl(a, ct, ans, axis=None):
+            hit = a == ans
+            return np.where(hit, ct / np.sum(hit), 0.0)
+        return impl
+    return None
+
+
+def seed(out):
+    """The cotangent that starts a gradient: 1.0 for a scalar output; an error for any other."""
+    if isinstance(out, np.ndarray) and out.shape != () or not isinstance(out, (float, int, np.number, np.ndarray)):
+        raise TypeError("grad requires a function with a scalar output (use vjp or jacrev for other outputs)")
+    return 1.0
+
+
+@overload(seed)
+def _seed_numba(out):
+    if isinstance(out, (types.Float, types.Integer)):
+        return lambda out: 1.0
+
+    def refuse(out):  # raises when called; typed as returning a float, so the gradient code compiles
+        if len(np.shape(out)) >= 0:
+            raise TypeError("grad requires a function with a scalar output (use vjp or jacrev for other outputs)")
+        return 1.0
+
+    return refuse
