@@ -39,3 +39,7 @@ class SourceUnavailableError(S2SError):
 
 class CompileError(S2SError):
     """Numba could not compile generated code; names the generated and source lines."""
+
+
+class NonLinearError(SourceError):
+    """``linear_transpose`` was given a function that is not linear in its inputs."""

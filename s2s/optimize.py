@@ -39,6 +39,7 @@ def optimize(fn: core.Function) -> core.Function:
         for stmt in core.walk_statements(fn.body):
             regroup_statement(stmt, fn.linear)
     fn.body = [_Tidy().visit(stmt) for stmt in fn.body]
+    fn.body = _DeadStores(fn).block(fn.body, set())[0]
     return fn
 
 
@@ -212,6 +213,62 @@ def _replace_in_own_expressions(stmt, t, value):
             elif isinstance(child, list):
                 setattr(stmt, field_name, [core.substitute(c, {t: value}) if isinstance(c, gast.AST) else c
                                            for c in child])
+
+
+# -- dead stores ---------------------------------------------------------------------------
+
+
+class _DeadStores:
+    """Drop assignments whose value no later statement reads (liveness over loops and branches).
+
+    Generated code computes values for every path (a primal value a branch might
+    need, a zero a loop might add to); the ones no path reads go here.
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def block(self, body, live) -> tuple[list, set]:
+        """``body`` without dead stores, and the names live at its start, given those live at its end."""
+        kept = []
+        live = set(live)
+        for stmt in reversed(body):
+            if isinstance(stmt, gast.For):
+                stmt.body, live = self.loop(stmt.body, live)
+                live |= set(core.names_read(stmt.iter))
+            elif isinstance(stmt, gast.While):
+                stmt.body, live = self.loop(stmt.body, live | set(core.names_read(stmt.test)))
+                live |= set(core.names_read(stmt.test))
+            elif isinstance(stmt, gast.If):
+                stmt.body, live_body = self.block(stmt.body, live)
+                stmt.orelse, live_else = self.block(stmt.orelse, live)
+                live = live_body | live_else | set(core.names_read(stmt.test))
+                stmt.body = stmt.body or [gast.Pass()]
+            elif self.dead(stmt, live):
+                continue
+            else:
+                if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple)):
+                    live -= set(core.target_names(stmt.targets[0]))
+                live |= core.values_read([stmt])
+            kept.append(stmt)
+        return kept[::-1], live
+
+    def loop(self, body, live_after) -> tuple[list, set]:
+        """A loop body: what is live at its end is what is live after the loop or at its next start."""
+        live_start: set = set()
+        while True:
+            _, start = self.block(core.clone(body), live_after | live_start)
+            if start <= live_start:
+                break
+            live_start |= start
+        body, start = self.block(body, live_after | live_start)
+        return body or [gast.Pass()], live_after | start
+
+    def dead(self, stmt, live) -> bool:
+        if getattr(stmt, "counter", None):  # a tape counter's step
+            return stmt.counter not in live
+        return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple)) and \
+            not set(core.target_names(stmt.targets[0])) & live and not _impure(stmt.value, self.fn)
 
 
 # -- signs --------------------------------------------------------------------------------

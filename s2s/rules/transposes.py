@@ -1,0 +1,126 @@
+"""How cotangents flow back through the primitives that are linear in some operands.
+
+Every primitive a JVP program applies to tangents is linear in them, so
+transposing a linear program needs only these rules (see ``TransposeTemplate``).
+"""
+# ruff: noqa: F821  (templates name the cotangent ``ct`` and a tuple element's position ``index``)
+#
+# A tuple of tangents (the operand of ``np.array``, ``np.concatenate``, ...) gets
+# ``ct[i]`` for its element ``i``, unless the entry names ``index``.
+
+import operator
+
+import numpy as np
+
+from .. import runtime as rt
+from .registry import deftranspose
+
+
+@deftranspose(operator.add, elementwise=True)
+def add(x, y):
+    return ct, ct
+
+
+@deftranspose(operator.sub, elementwise=True)
+def sub(x, y):
+    return ct, -ct
+
+
+@deftranspose(operator.neg, np.negative, elementwise=True)
+def neg(x):
+    return -ct
+
+
+@deftranspose(operator.pos, np.positive, float, np.float64, np.float32, elementwise=True)
+def pos(x):
+    return ct
+
+
+@deftranspose(operator.mul, elementwise=True)
+def mul(x, y):
+    return ct * y, x * ct
+
+
+@deftranspose(operator.truediv, elementwise=True)
+def truediv(x, y):
+    return ct / y, None
+
+
+@deftranspose(np.where, elementwise=True)
+def where(condition, x, y):
+    return None, np.where(condition, ct, 0.0), np.where(condition, 0.0, ct)
+
+
+@deftranspose(operator.matmul, np.matmul, np.dot)
+def dot(a, b):
+    return rt.dot_left_transpose(ct, b), rt.dot_right_transpose(a, ct)
+
+
+@deftranspose(np.vdot)
+def vdot(a, b):
+    return ct * b, a * ct
+
+
+@deftranspose(np.outer)
+def outer(a, b):
+    return np.dot(ct, b), np.dot(a, ct)
+
+
+@deftranspose(np.sum)
+def sum_(a, axis=None):
+    return rt.sum_transpose(ct, a, axis)
+
+
+@deftranspose(np.mean)
+def mean(a, axis=None):
+    return rt.mean_transpose(ct, a, axis)
+
+
+@deftranspose(np.cumsum)
+def cumsum(a, axis=None):
+    return rt.cumsum_transpose(ct, a, axis)
+
+
+@deftranspose(np.reshape, np.ravel, np.squeeze, np.expand_dims)
+def reshape(a, shape=None):
+    return np.reshape(ct, np.shape(a)), None
+
+
+@deftranspose(np.transpose)
+def transpose(a, axes=None):
+    return rt.transpose_transpose(ct, axes), None
+
+
+@deftranspose(np.copy, np.array, np.asarray)
+def copy(a, dtype=None):
+    return ct, None
+
+
+@deftranspose(np.concatenate)
+def concatenate(arrays, axis=0):
+    return rt.concatenate_piece(ct, arrays, index, axis), None
+
+
+@deftranspose(np.stack)
+def stack(arrays, axis=0):
+    return rt.stack_piece(ct, index, axis), None
+
+
+@deftranspose(np.full, np.full_like)
+def full(shape, fill_value, dtype=None):
+    return None, np.sum(ct), None
+
+
+@deftranspose(np.linspace)
+def linspace(start, stop, num=50):
+    return np.sum(ct * np.linspace(1.0, 0.0, num)), np.sum(ct * np.linspace(0.0, 1.0, num)), None
+
+
+@deftranspose(rt.prod_jvp)
+def prod_jvp(a, a_dot, axis=None):
+    return None, rt.prod_jvp_transpose(a, ct, axis), None
+
+
+@deftranspose(rt.extremum_jvp)
+def extremum_jvp(a, a_dot, ans, axis=None):
+    return None, rt.extremum_jvp_transpose(a, ct, ans, axis), None, None
