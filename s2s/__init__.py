@@ -1,13 +1,15 @@
 """s2s: source-to-source automatic differentiation for numerical Python.
 
-The transforms follow JAX's API: ``jvp`` and ``jit`` here, with ``source``
-to read the code any transform generates and ``defjvp`` to give a function
-a derivative rule of your own.
+The transforms follow JAX's API: ``jvp``, ``linearize``, ``linear_transpose``,
+``vjp``, ``grad``, ``value_and_grad`` and ``jit``, with ``source`` to read the
+code any transform generates and ``defjvp`` to give a function a derivative
+rule of your own.
 """
 
 from . import errors
-from .api import jit, jvp, source
+from .api import grad, jit, jvp, linear_transpose, linearize, source, value_and_grad, vjp
 from .rules.registry import defjvp
 
-__all__ = ["defjvp", "errors", "jit", "jvp", "source"]
+__all__ = ["defjvp", "errors", "grad", "jit", "jvp", "linear_transpose", "linearize", "source",
+           "value_and_grad", "vjp"]
 __version__ = "0.1.0"

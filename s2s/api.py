@@ -17,10 +17,11 @@ from . import analysis
 from .backends import numba_cpu
 from .frontend import resolve
 from .frontend.normalize import closure_fingerprint, normalize
+from .emit import render
 from .modules import load
 from .program import Program
 
-MODES = ("primal", "jvp")
+MODES = ("primal", "jvp", "linearize", "transpose", "vjp", "grad")
 
 
 class Jitted:
@@ -31,6 +32,8 @@ class Jitted:
         functools.update_wrapper(self, fun, updated=())
 
     def __call__(self, *args, **kwargs):
+        if isinstance(self.__s2s_function__, _Grad):
+            return self.__s2s_function__.call(args, kwargs, backend="numba")
         if kwargs:
             bound = inspect.signature(self.__s2s_function__).bind(*args, **kwargs)
             args = bound.args
@@ -75,12 +78,144 @@ def jvp(fun, primals, tangents):
     return built.call(*args, *[t for t, m in zip(tangents, built.tangent_mask) if m])
 
 
-def source(fun, mode: str = "jvp", argnums=None) -> str:
+def linearize(fun, *primals):
+    """The value of ``fun`` at ``primals`` and a function computing its JVP there.
+
+    Returns ``(primals_out, f_jvp)``; ``f_jvp(*tangents)`` runs only the linear part
+    of the JVP, from values saved by the first call, so it costs no more than the
+    tangent half of ``jvp`` each time (as ``jax.linearize``).
+    """
+    fun, backend = _unwrap(fun)
+    primals = tuple(_tuples(p) for p in primals)
+    varied = tuple(not _all_integers(p) for p in primals)
+    built = _build(_key(fun), "linearize", varied, len(primals), backend, _kinds(primals))
+    args = primals + built.defaults_after(len(primals))
+    out, residuals = built.forward(*args)
+
+    def f_jvp(*tangents):
+        if len(tangents) != len(primals):
+            raise TypeError(f"f_jvp takes {len(primals)} tangents, one per primal; got {len(tangents)}")
+        checked = [_check_tangent(p, t, f"argument {i}") for i, (p, t) in enumerate(zip(primals, tangents))]
+        given = [_zeros_like(p) if t is None else t for p, t in zip(args, checked + [None] * len(args))]
+        return built.linear(residuals, *[t for t, m in zip(given, built.tangent_mask) if m])
+
+    return out, f_jvp
+
+
+def vjp(fun, *primals, has_aux=False):
+    """The value of ``fun`` at ``primals`` and a function pulling cotangents back through it.
+
+    Returns ``(primals_out, f_vjp)`` (and the auxiliary data if ``has_aux``: then ``fun``
+    returns ``(output, aux)`` and only the output is differentiated).  ``f_vjp(ct)`` takes a
+    cotangent shaped like the output and returns a tuple with one cotangent per primal,
+    ``None`` for integer primals.
+    """
+    fun, backend = _unwrap(fun)
+    primals = tuple(_tuples(p) for p in primals)
+    varied = tuple(not _all_integers(p) for p in primals)
+    built = _build(_key(fun), "vjp", varied, len(primals), backend, _kinds(primals), has_aux)
+    args = primals + built.defaults_after(len(primals))
+    result, residuals = built.forward(*args)
+    out, aux = result if has_aux else (result, None)
+
+    def f_vjp(ct):
+        ct = _check_cotangent(out, _tuples(ct))
+        return built.cotangents_for(primals, built.adjoint(residuals, ct))
+
+    return (out, f_vjp, aux) if has_aux else (out, f_vjp)
+
+
+def linear_transpose(fun, *primals):
+    """The transpose of ``fun``, which must be linear in its arguments.
+
+    ``primals`` give the arguments' shapes and dtypes: arrays, scalars, or any object with
+    ``shape`` and ``dtype`` attributes.  The result takes a cotangent shaped like ``fun``'s
+    output and returns a tuple with one entry per primal, with the primals' dtypes.  A
+    statement that is not linear in the arguments raises ``s2s.errors.NonLinearError``.
+    """
+    fun, backend = _unwrap(fun)
+    stand_ins = tuple(_stand_in(p, f"argument {i}") for i, p in enumerate(primals))
+    varied = (True,) * len(stand_ins)
+    built = _build(_key(fun), "transpose", varied, len(stand_ins), backend, _kinds(stand_ins))
+    out, residuals = built.forward(*stand_ins)
+
+    def f_transpose(ct):
+        ct = _check_cotangent(out, _tuples(ct))
+        return built.cotangents_for(stand_ins, built.adjoint(residuals, ct))
+
+    return f_transpose
+
+
+class _Grad:
+    """``s2s.grad(fun)`` / ``s2s.value_and_grad(fun)``: a function computing gradients."""
+
+    def __init__(self, fun, argnums, has_aux, with_value):
+        if not isinstance(argnums, int) and not (isinstance(argnums, tuple) and argnums
+                                                 and all(isinstance(a, int) for a in argnums)):
+            raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+        self.fun, self.argnums, self.has_aux, self.with_value = fun, argnums, has_aux, with_value
+        functools.update_wrapper(self, getattr(fun, "__s2s_function__", fun), updated=())
+
+    def __call__(self, *args, **kwargs):
+        return self.call(args, kwargs, backend=None)
+
+    def call(self, args, kwargs, backend):
+        fun, own_backend = _unwrap(self.fun)
+        if kwargs:
+            args = inspect.signature(fun).bind(*args, **kwargs).args
+        nums = (self.argnums,) if isinstance(self.argnums, int) else self.argnums
+        nums = tuple(n + len(args) if n < 0 else n for n in nums)
+        for n in nums:
+            if not 0 <= n < len(args):
+                raise TypeError(f"argnums {self.argnums!r} is out of range for {len(args)} positional arguments")
+            if _any_integers(_tuples(args[n])):
+                raise TypeError(f"grad requires float arguments to differentiate, but argument {n} is "
+                                f"{args[n]!r} (integer): pass it as a float, or leave it out of argnums")
+        args = tuple(_tuples(a) for a in args)
+        varied = tuple(i in nums for i in range(len(args)))
+        built = _build(_key(fun), "grad", varied, len(args), backend or own_backend, _kinds(args), self.has_aux)
+        full = args + built.defaults_after(len(args))
+        result, cts = built.value_and_grad(*full)
+        out = result[0] if self.has_aux else result
+        if not _is_real_scalar(out):
+            raise TypeError(f"grad requires a function with a scalar float output, but it returned {out!r} "
+                            "(use vjp or jacrev for other outputs)")
+        grads = built.cotangents_for(args, cts)
+        grads = grads[nums[0]] if isinstance(self.argnums, int) else tuple(grads[n] for n in nums)
+        value = result if self.with_value else None
+        if self.has_aux:
+            return ((out, result[1]), grads) if self.with_value else (grads, result[1])
+        return (value, grads) if self.with_value else grads
+
+    def __repr__(self):
+        kind = "value_and_grad" if self.with_value else "grad"
+        return f"s2s.{kind}({self.fun!r}, argnums={self.argnums!r})"
+
+
+def grad(fun, argnums=0, has_aux=False):
+    """The gradient of a scalar-valued ``fun`` with respect to argument(s) ``argnums``.
+
+    ``argnums`` is an int (one gradient) or a tuple of ints (a tuple of gradients); each
+    gradient has its argument's shape and dtype.  With ``has_aux``, ``fun`` returns
+    ``(output, aux)`` and the result is ``(gradient, aux)``.  Compile it all with
+    ``s2s.jit(s2s.grad(f))``.
+    """
+    return _Grad(fun, argnums, has_aux, with_value=False)
+
+
+def value_and_grad(fun, argnums=0, has_aux=False):
+    """Like ``grad``, but returns ``(value, gradient)`` (``((value, aux), gradient)`` with ``has_aux``)."""
+    return _Grad(fun, argnums, has_aux, with_value=True)
+
+
+def source(fun, mode: str = "jvp", argnums=None, args=None) -> str:
     """The generated Python source of ``fun`` transformed by ``mode``.
 
     ``argnums`` (an int or a tuple) picks the differentiated arguments; by
     default all of them are, except those the source uses as integers (loop
-    bounds, indices).
+    bounds, indices).  Reverse modes specialise code to which arguments are
+    scalars and which arrays: ``args`` (example arguments) says so; without
+    them, code that works for either is shown.
     """
     fun, _ = _unwrap(fun)
     if mode not in MODES:
@@ -93,35 +228,66 @@ def source(fun, mode: str = "jvp", argnums=None) -> str:
     else:
         nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         varied = tuple(i in nums for i in range(nparams))
-    return _build(_key(fun), mode, varied if mode != "primal" else None, nparams, "source").source
+    kinds = _kinds(tuple(_tuples(a) for a in args)) + (None,) * (nparams - len(args)) if args is not None else None
+    return _build(_key(fun), mode, varied if mode != "primal" else None, nparams, "source", kinds).source
 
 
 # -- building and caching --------------------------------------------------------
 
 
+#: What each mode shows and runs: its entry points, by role.
+_REVERSE = ("transpose", "vjp", "grad")
+
+
 class _Built:
     """A transformed program, rendered (and loaded, and compiled): what a cache entry holds."""
 
-    def __init__(self, obj, fn, mode, backend, varied):
+    def __init__(self, obj, fn, mode, backend, varied, kinds=None, has_aux=False):
         program = Program()
+        self.tangent_mask, entries = (), {}
+        padded = tuple(varied or ()) + (False,) * (len(fn.params) - len(varied or ()))
         if mode == "primal":
-            self.main, self.tangent_mask = program.primal(obj, len(fn.params)), ()
-        else:
-            padded = tuple(varied) + (False,) * (len(fn.params) - len(varied))
+            self.main = entries["call"] = program.primal(obj, len(fn.params))
+        elif mode == "jvp":
             self.main, self.tangent_mask = program.jvp(obj, padded, len(fn.params))
-        program.finish()
+            entries["call"] = self.main
+        else:
+            names = (program.adjoint if mode in _REVERSE else program.linearize)(
+                obj, padded, len(fn.params), check_linear=mode == "transpose", param_kinds=kinds, has_aux=has_aux)
+            self.tangent_mask = names.tangent_mask
+            entries["forward"], entries["linear"], entries["adjoint"] = names.forward, names.linear, names.adjoint
+            if mode == "grad":
+                entries["value_and_grad"] = program.value_and_grad(names, fn.params, fn.lineno)
+            shown = {"linearize": ("forward", "linear"), "transpose": ("linear", "adjoint"),
+                     "vjp": ("forward", "adjoint"), "grad": ("forward", "adjoint", "value_and_grad")}[mode]
+            if backend != "source":
+                shown = [r for r in entries if entries[r] is not None]
+            entries = {r: entries[r] for r in shown}
+            self.main = entries[shown[-1]]
+        program.finish(*entries.values())
+        program.prune()
         self.params, self.defaults = fn.params, fn.defaults
-        rendered = program.render(f"{mode} of {fn.name}, generated by s2s. Edit the source, not this file.")
+        functions = program.functions
+        if mode == "transpose" and backend == "source":  # the linear function and its transpose, not the primal
+            functions = [f for f in functions if f.name != entries.get("forward")]
+        rendered = render(functions, f"{mode} of {fn.name}, generated by s2s. Edit the source, not this file.",
+                          program.constants)
         self.source = rendered.source
         if backend == "source":
             return
         namespace, path = load(rendered, program.constants, self.main, backend)
         if backend == "numba":
             names = [f.name for f in program.functions]
-            self.call = numba_cpu.compile_module(namespace, names, rendered.origins, path, self.main,
-                                                 program.constants)
+            calls = numba_cpu.compile_module(namespace, names, rendered.origins, path, entries.values(),
+                                             program.constants)
+            for role, name in entries.items():
+                setattr(self, role, calls[name])
+            if "forward" in entries:
+                compiled = self.forward
+                self.forward = lambda *a: _with_arrays(compiled, a)
         else:
-            self.call = namespace[self.main]
+            for role, name in entries.items():
+                setattr(self, role, namespace[name])
 
     def defaults_after(self, given: int) -> tuple:
         """Default values of the parameters after the first ``given`` (JAX needs them all given)."""
@@ -132,6 +298,20 @@ class _Built:
             raise TypeError(f"no primal given for the argument(s) {', '.join(missing)}")
         return tuple(self.defaults[p] for p in self.params[given:])
 
+    def cotangents_for(self, primals, cts) -> tuple:
+        """One cotangent per primal, with its dtype: ``None`` for integers, zeros where nothing flows back."""
+        cts = iter(cts)
+        out = []
+        for primal, active in zip(primals, self.tangent_mask):
+            ct = next(cts) if active else None
+            out.append(None if _all_integers(primal) else _cast_like(primal, ct))
+        return tuple(out)
+
+
+def _with_arrays(forward, args):
+    result, residuals = forward(*args)
+    return result, numba_cpu.tapes_as_arrays(residuals, forward, args)
+
 
 def _key(fun):
     inner = resolve.user_function(fun)
@@ -140,8 +320,8 @@ def _key(fun):
 
 
 @functools.lru_cache(maxsize=512)
-def _build(key, mode, varied, nargs, backend) -> _Built:
-    return _Built(key[0], normalize(key[0], nargs), mode, backend, varied)
+def _build(key, mode, varied, nargs, backend, kinds=None, has_aux=False) -> _Built:
+    return _Built(key[0], normalize(key[0], nargs), mode, backend, varied, kinds, has_aux)
 
 
 def _unwrap(fun):
@@ -207,3 +387,76 @@ def _zeros_like(primal):
     if isinstance(primal, tuple):
         return tuple(_zeros_like(p) for p in primal)
     return np.zeros_like(primal) if isinstance(primal, np.ndarray) else 0.0
+
+
+def _all_integers(value) -> bool:
+    if isinstance(value, tuple):
+        return bool(value) and all(_all_integers(v) for v in value)
+    return _is_integer(value)
+
+
+def _any_integers(value) -> bool:
+    if isinstance(value, tuple):
+        return any(_any_integers(v) for v in value)
+    return _is_integer(value)
+
+
+def _kinds(args) -> tuple:
+    return tuple(analysis.kind_of_value(a) for a in args)
+
+
+def _is_real_scalar(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.shape == () and value.dtype.kind == "f"
+    return isinstance(value, (float, np.floating))
+
+
+def _stand_in(primal, where):
+    """A value with ``primal``'s shape and dtype (for ``linear_transpose``, whose primals may be descriptions)."""
+    if isinstance(primal, (tuple, list)):
+        return tuple(_stand_in(p, f"{where}[{i}]") for i, p in enumerate(primal))
+    if isinstance(primal, (int, float, np.ndarray, np.number)) and not isinstance(primal, bool):
+        dtype = np.result_type(primal)
+        shape = np.shape(primal)
+    elif hasattr(primal, "shape") and hasattr(primal, "dtype"):
+        dtype, shape = np.dtype(primal.dtype), tuple(primal.shape)
+    else:
+        raise TypeError(f"{where}: linear_transpose needs arrays, scalars or objects with shape and dtype, "
+                        f"got {primal!r}")
+    if dtype.kind != "f":
+        raise TypeError(f"{where} has dtype {dtype}: linear_transpose transposes functions of floats")
+    if shape == ():
+        return float(0.0) if dtype == np.float64 and isinstance(primal, float) else dtype.type(0.0)
+    return np.zeros(shape, dtype)
+
+
+def _check_cotangent(out, ct):
+    """``ct`` checked against the output it is the cotangent of (structure, shape, dtype kind)."""
+    if isinstance(out, tuple):
+        if not isinstance(ct, tuple) or len(ct) != len(out):
+            raise TypeError(f"the cotangent must be a tuple of {len(out)} entries like the output")
+        return tuple(_check_cotangent(o, c) for o, c in zip(out, ct))
+    if isinstance(out, np.ndarray):
+        c = np.asarray(ct, dtype=out.dtype if out.dtype.kind == "f" else float)
+        if c.shape != out.shape:
+            raise ValueError(f"the cotangent has shape {c.shape}, but the output has shape {out.shape}")
+        return c
+    if isinstance(ct, np.ndarray) and ct.shape != ():
+        raise ValueError(f"the cotangent has shape {ct.shape}, but the output is a scalar")
+    if not isinstance(ct, (numbers.Real, np.ndarray)) or isinstance(ct, bool):
+        raise TypeError(f"the cotangent must be a float like the output, got {ct!r}")
+    return float(ct)
+
+
+def _cast_like(primal, ct):
+    """``ct`` as the cotangent of ``primal``: its structure, shape and dtype (zeros for ``None``)."""
+    if isinstance(primal, tuple):
+        parts = ct if isinstance(ct, tuple) else (None,) * len(primal)
+        return tuple(_cast_like(p, c) for p, c in zip(primal, parts))
+    if ct is None:
+        return _zeros_like(primal)
+    if isinstance(primal, np.ndarray):
+        return np.asarray(ct, dtype=primal.dtype).reshape(primal.shape)
+    if isinstance(primal, np.number):
+        return primal.dtype.type(ct)
+    return float(ct)

@@ -1,4 +1,4 @@
-"""``s2s show FILE.py:FUNC --mode jvp`` prints generated code; ``s2s demo`` runs the demo."""
+"""``s2s show FILE.py:FUNC --mode grad`` prints generated code; ``s2s demo`` runs the demo."""
 
 from __future__ import annotations
 
@@ -48,7 +48,10 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print the generated source of a transformed function")
     show.add_argument("target", metavar="FILE.py:FUNC", help="a function, as path/to/file.py:name or module:name")
-    show.add_argument("--mode", choices=api.MODES, default="jvp", help="the transform (default: jvp)")
+    show.add_argument("--mode", choices=api.MODES, default="jvp",
+                      help="the transform (default: jvp); linearize shows the forward and linear halves, "
+                           "transpose the linear half and its transpose, vjp and grad the forward half and "
+                           "the transpose")
     show.add_argument("--argnums", type=_argnums, default=None, metavar="I,J",
                       help="differentiate only these positional arguments (default: all)")
     commands.add_parser("demo", help="show and run the derivative of an example function")

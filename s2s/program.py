@@ -10,12 +10,32 @@ its own, and compiled as one unit.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
-from . import core, optimize
+import gast
+
+from . import analysis, core, optimize
 from .emit import render
 from .errors import S2SError
 from .frontend.normalize import normalize
+from .transforms import transpose as transposition
+from .transforms.control import single_exit
 from .transforms.jvp import jvp
+from .transforms.partial_eval import partial_eval, prune_residuals, split_user_calls
+from .transforms.views import write_into_bases
+
+
+@dataclass
+class Linearized:
+    """The generated halves of one function's linearization (and its adjoint, once asked for)."""
+
+    forward: str
+    linear: str
+    #: which parameters get tangents (and cotangents)
+    tangent_mask: tuple
+    adjoint: str | None = None
+    #: the forward function returns ``((output, auxiliary data), residuals)``
+    has_aux: bool = False
 
 
 class Program:
@@ -27,6 +47,8 @@ class Program:
         self.pending_primals: dict = {}  # generated name → object, emitted on demand
         self.namer = core.Namer({"np", "math", "rt"})
         self._in_progress: set = set()
+        self._linear_parts: dict = {}  # linear function name → (its core form before clean-up, Linearized)
+        self.pending_linear: dict = {}  # linear function name → its cleaned-up form, emitted on demand
 
     # -- requests from the API and from transforms -------------------------------
 
@@ -56,6 +78,57 @@ class Program:
             self.signatures[(obj, tuple(varied_mask))] = mask
             self._add(result)
         return self.names[key], self.signatures[(obj, tuple(varied_mask))]
+
+    def linearize(self, obj, varied_mask, nargs=None, for_transpose=False, check_linear=False,
+                  param_kinds=None, has_aux=False) -> Linearized:
+        """The forward and linear functions of ``obj`` w.r.t. the varied parameters (see ``partial_eval``).
+
+        ``for_transpose`` keeps what transposition needs (shapes of cotangents);
+        ``check_linear`` raises ``NonLinearError`` if ``obj`` is not linear in them; ``param_kinds``
+        (a tuple, one kind per parameter) says which arguments are scalars and which arrays;
+        ``has_aux``: ``obj`` returns ``(output, auxiliary data)`` and only the output is differentiated.
+        """
+        key = ("linearize", obj, tuple(varied_mask), for_transpose, check_linear, has_aux, param_kinds)
+        if key not in self.names:
+            if key in self._in_progress:
+                raise S2SError(f"s2s does not differentiate recursive functions ({getattr(obj, '__name__', obj)})")
+            self._in_progress.add(key)
+            fn = single_exit(self.link(normalize(obj, nargs)))
+            kinds = dict(zip(fn.params, param_kinds or ()))
+            write_into_bases(fn, kinds)
+            aux = _split_aux(fn) if has_aux else None
+            varied = {p for p, m in zip(fn.params, varied_mask) if m}
+            callees = _Callees(self, fn, analysis.kinds(fn, kinds), for_transpose, check_linear)
+            blocked = analysis.activity(fn, varied, callees.jvp_useful_args).varied if check_linear else None
+            jvp_fn, mask = jvp(fn, varied, callees, f"{fn.name}_jvp")
+            split_user_calls(jvp_fn, callees.calls, kinds)
+            names = Linearized(self.namer.fresh(f"{fn.name}_fwd"), self.namer.fresh(f"{fn.name}_lin"), mask,
+                               has_aux=has_aux)
+            witnesses = transposition.witnesses if for_transpose else None
+            split = partial_eval(jvp_fn, names.forward, names.linear, witnesses, blocked, kinds, aux)
+            self._in_progress.discard(key)
+            self.names[key] = names
+            self._linear_parts[names.linear] = (_copy(split.linear), names)
+            self._add(split.forward)
+            self.pending_linear[names.linear] = optimize.optimize(split.linear)
+        return self.names[key]
+
+    def adjoint(self, obj, varied_mask, nargs=None, check_linear=False, param_kinds=None,
+                has_aux=False) -> Linearized:
+        """The linearization of ``obj`` with its adjoint (the transpose of its linear function)."""
+        names = self.linearize(obj, varied_mask, nargs, True, check_linear, param_kinds, has_aux)
+        self.adjoint_of(names.linear)
+        return names
+
+    def adjoint_of(self, linear_name) -> str | None:
+        """The name of the adjoint of a generated linear function (generated on first request)."""
+        if linear_name not in self._linear_parts:
+            return None
+        lin, names = self._linear_parts[linear_name]
+        if names.adjoint is None:
+            names.adjoint = self.namer.fresh(linear_name.removesuffix("_lin") + "_bwd")
+            self._add(transposition.transpose(lin, names.adjoint, self.adjoint_of))
+        return names.adjoint
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:
         """Which arguments of a call to ``obj`` carry tangents into its result."""
@@ -101,18 +174,106 @@ class Program:
 
     # -- output ----------------------------------------------------------------------
 
-    def finish(self):
-        """Generate the primals that linked code calls but nobody asked for yet."""
+    def finish(self, *roots):
+        """Generate the primals and add the linear functions that the code (or ``roots``) calls."""
         while True:
-            used = set()
+            used = set(roots)
             for fn in self.functions:
                 for stmt in core.walk_statements(fn.body):
                     used |= core.names_in(stmt)
             todo = [n for n in self.pending_primals if n in used]
-            if not todo:
+            linear = [n for n in self.pending_linear if n in used]
+            if not todo and not linear:
                 return self
             for name in todo:
                 self.primal(self.pending_primals[name])
+            for name in linear:
+                self.functions.append(self.pending_linear.pop(name))
+
+    def prune(self):
+        """Forward functions whose linear half is not emitted keep only the residuals their adjoints read."""
+        by_name = {f.name: f for f in self.functions}
+        for _, names in self._linear_parts.values():
+            if names.adjoint in by_name and names.linear not in by_name and names.forward in by_name:
+                forward = by_name[names.forward]
+                prune_residuals(forward, by_name[names.adjoint])
+                optimize.optimize(forward)
+
+    def value_and_grad(self, names: Linearized, params, lineno) -> str:
+        """A function returning the value and the gradient in one call (one compiled call under Numba).
+
+        Its cotangent seed is ``rt.seed(out)``: 1.0 for a scalar output, an error for any other.
+        """
+        name = self.namer.fresh(names.forward.removesuffix("_fwd") + "_value_and_grad")
+        local = core.Namer(set(params) | self.namer.taken)
+        out, residuals, seed = local.fresh("out"), local.fresh("residuals"), local.fresh("seed")
+        body = [core.assign(core.tuple_([core.name(out, True), core.name(residuals, True)], store=True),
+                            core.call(core.name(names.forward), [core.name(p) for p in params])),
+                core.assign(seed, core.call(core.attr("rt.seed"), [_output(core.name(out), names.has_aux)])),
+                gast.Return(value=core.tuple_([core.name(out), core.call(
+                    core.name(names.adjoint), [core.name(residuals), core.name(seed)])]))]
+        for stmt in body:
+            core.at(stmt, lineno)
+        self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
+        return name
 
     def render(self, header):
         return render(self.functions, header, self.constants)
+
+
+class _Callees:
+    """What the jvp pass asks about a user function it calls, answered for reverse mode.
+
+    The JVP of the caller calls a stand-in named after the callee's forward function;
+    ``split_user_calls`` replaces each such call by the forward and linear halves.
+    """
+
+    def __init__(self, program, caller, kinds, for_transpose, check_linear):
+        self.program, self.for_transpose, self.check_linear = program, for_transpose, check_linear
+        self.calls: dict = {}  # stand-in → (forward, linear, number of primal arguments)
+        self.arg_kinds: dict = {}  # callee → kinds of its arguments, where every call agrees
+        for stmt in core.walk_statements(caller.body):
+            value = getattr(stmt, "value", None)
+            if caller.is_user_call(value):
+                obj = caller.callees[value.func.id]
+                here = tuple(analysis.kind_of(a, kinds) for a in value.args)
+                seen = self.arg_kinds.setdefault(obj, here)
+                self.arg_kinds[obj] = tuple(k if k == h else None for k, h in zip(seen, here))
+
+    def jvp(self, obj, varied_mask, nargs=None):
+        names = self.program.linearize(obj, varied_mask, nargs, self.for_transpose, self.check_linear,
+                                       self.arg_kinds.get(obj))
+        self.calls[names.forward] = (names.forward, names.linear, len(varied_mask))
+        return names.forward, names.tangent_mask
+
+    def jvp_useful_args(self, obj, varied_mask) -> tuple:
+        return self.jvp(obj, varied_mask)[1]
+
+
+def _copy(fn: core.Function) -> core.Function:
+    """A copy of a generated function, with the facts passes attached to it, safe from later clean-up."""
+    copied = dataclasses.replace(fn, body=core.clone(fn.body), temps=set(fn.temps))
+    for fact in ("kinds", "counters", "param_witnesses"):  # what partial evaluation tells transposition
+        if hasattr(fn, fact):
+            setattr(copied, fact, getattr(fn, fact))
+    return copied
+
+
+def _split_aux(fn: core.Function):
+    """``return out, aux`` → ``return out``; the auxiliary value (an atom), which the forward function returns too."""
+    ret = fn.body[-1]
+    value = ret.value
+    if isinstance(value, gast.Tuple) and len(value.elts) == 2:
+        ret.value, aux = value.elts
+        return aux
+    namer = fn.namer()
+    out, aux = namer.fresh("out"), namer.fresh("aux")
+    fn.temps |= {out, aux}
+    unpack = core.at(core.assign(core.tuple_([core.name(out, True), core.name(aux, True)], store=True), value),
+                     ret.lineno)
+    fn.body[-1:] = [unpack, core.at(gast.Return(value=core.name(out)), ret.lineno)]
+    return core.name(aux)
+
+
+def _output(result, has_aux):
+    return gast.Subscript(value=result, slice=core.const(0), ctx=gast.Load()) if has_aux else result

@@ -13,14 +13,18 @@ import types
 from pathlib import Path
 
 import numba
+import numpy as np
+from numba import types as numba_types
 from numba.core.errors import NumbaError
+from numba.typed import List as TypedList
+from numba.np.numpy_support import as_dtype
 
 from ..emit import is_literal
 from ..errors import CompileError
 
 
-def compile_module(namespace: dict, names, origins: dict, path: Path, main: str, constants: dict):
-    """Replace each generated function in ``namespace`` by its Numba dispatcher; return ``main``'s.
+def compile_module(namespace: dict, names, origins: dict, path: Path, entries, constants: dict) -> dict:
+    """Replace each generated function in ``namespace`` by its Numba dispatcher; return the ``entries``'.
 
     Plain Python functions bound as constants (primitives with a rule of the user's) are compiled
     as they are.  Modules that bind arrays or objects as globals are not cached on disk: Numba
@@ -30,7 +34,54 @@ def compile_module(namespace: dict, names, origins: dict, path: Path, main: str,
     for name in [n for n, v in constants.items() if isinstance(v, types.FunctionType)] + list(names):
         if isinstance(namespace[name], types.FunctionType):  # not compiled by an earlier request
             namespace[name] = numba.njit(cache=cache and name in names)(namespace[name])
-    return _Reporting(namespace[main], origins, path)
+    return {name: _Reporting(namespace[name], origins, path) for name in entries}
+
+
+def tapes_as_arrays(residuals, entry, args) -> tuple:
+    """Residuals of a compiled forward function, made fit to go back into compiled code.
+
+    A list that leaves compiled code comes back as a Python list, and an empty one
+    cannot go back in (Numba cannot type it).  Tapes of numbers and of arrays become
+    arrays, typed by the compiled signature even when empty: the linear and adjoint
+    functions only index them.  Tapes of anything else (a helper's residuals saved in
+    a loop) become typed lists, slower to index but as exact.
+    """
+    dispatcher = entry.dispatcher
+    compiled = dispatcher.overloads.get(tuple(dispatcher.typeof_pyval(a) for a in args))
+    if compiled is None:
+        return residuals
+    return _fit(residuals, compiled.signature.return_type.types[1])
+
+
+def _fit(value, kind):
+    if isinstance(kind, numba_types.List):
+        item = kind.dtype
+        if isinstance(item, numba_types.Array):
+            dtype = as_dtype(item.dtype)
+            return np.stack(value).astype(dtype, copy=False) if value else np.empty((0,) * (item.ndim + 1), dtype)
+        if isinstance(item, (numba_types.Number, numba_types.Boolean)):
+            return np.asarray(value, dtype=as_dtype(item))
+        typed = TypedList.empty_list(_fitted_type(item))
+        for v in value:
+            typed.append(_fit(v, item))
+        return typed
+    if isinstance(kind, numba_types.BaseTuple):
+        return tuple(_fit(v, k) for v, k in zip(value, kind.types))
+    return value
+
+
+def _fitted_type(kind):
+    """The Numba type of a value of type ``kind`` after ``_fit``."""
+    if isinstance(kind, numba_types.List):
+        item = kind.dtype
+        if isinstance(item, numba_types.Array):
+            return numba_types.Array(item.dtype, item.ndim + 1, "C")
+        if isinstance(item, (numba_types.Number, numba_types.Boolean)):
+            return numba_types.Array(item, 1, "C")
+        return numba_types.ListType(_fitted_type(item))
+    if isinstance(kind, numba_types.BaseTuple):
+        return numba_types.Tuple([_fitted_type(k) for k in kind.types])
+    return kind
 
 
 class _Reporting:
