@@ -146,3 +146,47 @@ def cube_by_rule_jvp(x):
 
 def uses_cube(x):
     return cube_by_rule(x) + math.erf(x)
+
+
+# -- reverse mode -----------------------------------------------------------------
+
+
+def half_difference(x, y):
+    return 0.5 * x - 0.5 * y
+
+
+def sin_cos(x, y):
+    return np.sin(x), np.cos(y)
+
+
+MATRIX = np.arange(12.0).reshape(3, 4)
+
+
+def matrix_map(x):
+    return MATRIX @ x
+
+
+def doubled(x):
+    return 2.0 * x
+
+
+def product_sin(x, y):
+    return math.sin(x * y)
+
+
+def sum_of_squares(x):
+    return np.sum(x * x)
+
+
+def loss_with_aux(x):
+    return x * x, x ** 3
+
+
+def squared_then_sine(x):
+    return math.sin(x * x)
+
+
+def calls_branching_helper(x):
+    if x > 0:
+        return squared_then_sine(x)
+    return -x
