@@ -212,7 +212,21 @@ def kinds(fn: core.Function, param_kinds=None) -> dict:
                 for target, kind in zip(stmt.targets[0].elts, _element_kinds(stmt.value, found)):
                     if isinstance(target, gast.Name):
                         _note(found, conflicting, target.id, kind)
-    return {k: v for k, v in found.items() if k not in conflicting and v is not None}
+    return Kinds({k: v for k, v in found.items() if k not in conflicting and v is not None},
+                 ndims={k: v for k, v in ndims.items() if k not in conflicting})
+
+
+class Kinds(dict):
+    """Name → kind, with ``ndims``: the number of dimensions of the arrays where the code makes it plain."""
+
+    def __init__(self, *args, ndims=None):
+        super().__init__(*args)
+        self.ndims = dict(ndims or {})
+
+    def element_is_scalar(self, base, index) -> bool:
+        """Is ``base[index]`` one element (as many scalar indices as ``base`` has dimensions)?"""
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        return self.ndims.get(base) == len(parts) and all(kind_of(p, self) == SCALAR for p in parts)
 
 
 def kind_of_value(value):
@@ -306,6 +320,11 @@ def kind_of(expr, known: dict):
         return SCALAR if left == right == SCALAR else None
     if isinstance(expr, gast.UnaryOp):
         return kind_of(expr.operand, known)
+    if isinstance(expr, gast.Compare):
+        operands = {kind_of(e, known) for e in [expr.left, *expr.comparators]}
+        return ARRAY if ARRAY in operands else SCALAR if operands == {SCALAR} else None
+    if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and isinstance(known, Kinds):
+        return SCALAR if known.element_is_scalar(expr.value.id, expr.slice) else None
     if isinstance(expr, gast.Call):
         spelled = core.dotted_name(expr.func) or ""
         if spelled.startswith("math.") or spelled in _SCALAR_MAKERS:

@@ -136,7 +136,7 @@ def linear_transpose(fun, *primals):
     fun, backend = _unwrap(fun)
     stand_ins = tuple(_stand_in(p, f"argument {i}") for i, p in enumerate(primals))
     varied = (True,) * len(stand_ins)
-    built = _build(_key(fun), "transpose", varied, len(stand_ins), backend, _kinds(stand_ins))
+    built = _build(_key(fun), "linear_transpose", varied, len(stand_ins), backend, _kinds(stand_ins))
     out, residuals = built.forward(*stand_ins)
 
     def f_transpose(ct):
@@ -235,8 +235,8 @@ def source(fun, mode: str = "jvp", argnums=None, args=None) -> str:
 # -- building and caching --------------------------------------------------------
 
 
-#: What each mode shows and runs: its entry points, by role.
-_REVERSE = ("transpose", "vjp", "grad")
+#: Modes that need the adjoint (``linear_transpose``: the API's, which checks that the function is linear).
+_REVERSE = ("transpose", "linear_transpose", "vjp", "grad")
 
 
 class _Built:
@@ -253,13 +253,15 @@ class _Built:
             entries["call"] = self.main
         else:
             names = (program.adjoint if mode in _REVERSE else program.linearize)(
-                obj, padded, len(fn.params), check_linear=mode == "transpose", param_kinds=kinds, has_aux=has_aux)
+                obj, padded, len(fn.params), check_linear=mode == "linear_transpose", param_kinds=kinds,
+                has_aux=has_aux)
             self.tangent_mask = names.tangent_mask
             entries["forward"], entries["linear"], entries["adjoint"] = names.forward, names.linear, names.adjoint
             if mode == "grad":
                 entries["value_and_grad"] = program.value_and_grad(names, fn.params, fn.lineno)
             shown = {"linearize": ("forward", "linear"), "transpose": ("linear", "adjoint"),
-                     "vjp": ("forward", "adjoint"), "grad": ("forward", "adjoint", "value_and_grad")}[mode]
+                     "linear_transpose": ("forward", "adjoint"), "vjp": ("forward", "adjoint"),
+                     "grad": ("forward", "adjoint", "value_and_grad")}[mode]
             if backend != "source":
                 shown = [r for r in entries if entries[r] is not None]
             entries = {r: entries[r] for r in shown}

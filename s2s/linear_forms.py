@@ -17,6 +17,8 @@ operation in all.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import gast
 
 from . import core
@@ -147,3 +149,81 @@ def regroup_statement(stmt, linear: set):
     elif isinstance(stmt, gast.AugAssign) and set(core.target_names(stmt.target)) <= linear:
         stmt.value = regroup(stmt.value, linear)
     return stmt
+
+
+_ARITHMETIC = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.USub, gast.UAdd)
+
+
+def _arithmetic_use(expr, t) -> bool:
+    """Is every use of ``t`` in ``expr`` reached through arithmetic only (no call, index or reduction)?"""
+    if isinstance(expr, gast.Name):
+        return True
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, _ARITHMETIC):
+        return all(_arithmetic_use(e, t) for e in (expr.left, expr.right) if t in core.names_read(e))
+    if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, _ARITHMETIC):
+        return _arithmetic_use(expr.operand, t)
+    return False
+
+
+def _arithmetic_in(expr, linear) -> bool:
+    """Is ``expr`` arithmetic on tangents (with any coefficients), so that each tangent keeps a known shape?"""
+    if not core.names_in(expr) & linear or isinstance(expr, gast.Name):
+        return True
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, _ARITHMETIC):
+        return _arithmetic_in(expr.left, linear) and _arithmetic_in(expr.right, linear)
+    if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, _ARITHMETIC):
+        return _arithmetic_in(expr.operand, linear)
+    return False
+
+
+def fold_tangent_temporaries(fn) -> None:
+    """Fold each tangent temporary used once into the statement that uses it, then regroup.
+
+    Only within straight-line code, and only where nothing between the two
+    statements rebinds or writes into a name the folded expression reads.  A JVP
+    program then has one tangent statement per source statement, in regrouped form,
+    which is what partial evaluation and transposition work best from.
+    """
+    linear_temps = fn.linear & fn.temps
+    aliases = core.alias_groups(fn.body)
+    uses = Counter()
+    for stmt in core.walk_statements(fn.body):
+        own = stmt.iter if isinstance(stmt, gast.For) else stmt.test if core.sub_blocks(stmt) else stmt
+        uses.update(core.names_read(own))
+
+    def block(body):
+        body = list(body)
+        for stmt in body:
+            core.map_blocks(stmt, block)
+        i = len(body) - 1
+        while i >= 0:
+            stmt = body[i]
+            if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) \
+                    and stmt.targets[0].id in linear_temps and uses[stmt.targets[0].id] == 1 \
+                    and _fold_forward(body, i):
+                del body[i]
+            i -= 1
+        for stmt in body:
+            regroup_statement(stmt, fn.linear)
+        return body
+
+    def _fold_forward(body, i) -> bool:
+        t, value = body[i].targets[0].id, body[i].value
+        reads = set(core.names_read(value))
+        for later in body[i + 1:]:
+            if core.sub_blocks(later):
+                return False
+            if t in core.names_read(later):
+                if not isinstance(later, (gast.Assign, gast.AugAssign)) or not _arithmetic_use(later.value, t) \
+                        or not _arithmetic_in(value, fn.linear):
+                    return False
+                later.value = core.substitute(later.value, {t: value})
+                later.witness_names = {**getattr(body[i], "witness_names", {}),
+                                       **getattr(later, "witness_names", {})}
+                return True
+            written = core.written_names(later) | {n for m in core.mutated_names([later]) for n in aliases.get(m, {m})}
+            if written & reads:  # a view of an array written here is written too
+                return False
+        return False
+
+    fn.body = block(fn.body)

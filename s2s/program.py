@@ -17,6 +17,7 @@ import gast
 from . import analysis, core, optimize
 from .emit import render
 from .errors import S2SError
+from .linear_forms import fold_tangent_temporaries
 from .frontend.normalize import normalize
 from .transforms import transpose as transposition
 from .transforms.control import single_exit
@@ -98,10 +99,12 @@ class Program:
             write_into_bases(fn, kinds)
             aux = _split_aux(fn) if has_aux else None
             varied = {p for p, m in zip(fn.params, varied_mask) if m}
-            callees = _Callees(self, fn, analysis.kinds(fn, kinds), for_transpose, check_linear)
+            callees = _Callees(self, fn, kinds, for_transpose, check_linear)
+            kinds = {**callees.result_kinds, **kinds}
             blocked = analysis.activity(fn, varied, callees.jvp_useful_args).varied if check_linear else None
             jvp_fn, mask = jvp(fn, varied, callees, f"{fn.name}_jvp")
             split_user_calls(jvp_fn, callees.calls, kinds)
+            fold_tangent_temporaries(jvp_fn)
             names = Linearized(self.namer.fresh(f"{fn.name}_fwd"), self.namer.fresh(f"{fn.name}_lin"), mask,
                                has_aux=has_aux)
             witnesses = transposition.witnesses if for_transpose else None
@@ -228,17 +231,26 @@ class _Callees:
     ``split_user_calls`` replaces each such call by the forward and linear halves.
     """
 
-    def __init__(self, program, caller, kinds, for_transpose, check_linear):
+    def __init__(self, program, caller, seeds, for_transpose, check_linear):
         self.program, self.for_transpose, self.check_linear = program, for_transpose, check_linear
         self.calls: dict = {}  # stand-in → (forward, linear, number of primal arguments)
         self.arg_kinds: dict = {}  # callee → kinds of its arguments, where every call agrees
-        for stmt in core.walk_statements(caller.body):
-            value = getattr(stmt, "value", None)
-            if caller.is_user_call(value):
-                obj = caller.callees[value.func.id]
-                here = tuple(analysis.kind_of(a, kinds) for a in value.args)
-                seen = self.arg_kinds.setdefault(obj, here)
-                self.arg_kinds[obj] = tuple(k if k == h else None for k, h in zip(seen, here))
+        self.result_kinds: dict = {}  # name the caller binds to a callee's result → its kind, where known
+        for _ in range(3):  # results feed arguments of later calls (an integrator's stages): a few rounds settle
+            known = analysis.kinds(caller, {**self.result_kinds, **seeds})
+            self.arg_kinds, results = {}, {}
+            for stmt in core.walk_statements(caller.body):
+                value = getattr(stmt, "value", None)
+                if caller.is_user_call(value):
+                    obj = caller.callees[value.func.id]
+                    here = tuple(analysis.kind_of(a, known) for a in value.args)
+                    seen = self.arg_kinds.setdefault(obj, here)
+                    self.arg_kinds[obj] = tuple(k if k == h else None for k, h in zip(seen, here))
+                    if isinstance(stmt, gast.Assign):
+                        results.update(_result_kinds(obj, here, stmt.targets[0]))
+            if results == self.result_kinds:
+                break
+            self.result_kinds = results
 
     def jvp(self, obj, varied_mask, nargs=None):
         names = self.program.linearize(obj, varied_mask, nargs, self.for_transpose, self.check_linear,
@@ -248,6 +260,22 @@ class _Callees:
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:
         return self.jvp(obj, varied_mask)[1]
+
+
+def _result_kinds(obj, arg_kinds, target) -> dict:
+    """Kinds of what ``target`` binds from a call to ``obj`` with arguments of ``arg_kinds``, where they are plain."""
+    callee = normalize(obj, len(arg_kinds))
+    kinds = analysis.kinds(callee, dict(zip(callee.params, arg_kinds)))
+    results = [s.value for s in core.walk_statements(callee.body) if isinstance(s, gast.Return) and s.value is not None]
+    found: dict = {}
+    for value in results:
+        pairs = zip(target.elts, value.elts) if isinstance(target, gast.Tuple) and isinstance(value, gast.Tuple) \
+            else [(target, value)] if isinstance(target, gast.Name) else []
+        for t, v in pairs:
+            if isinstance(t, gast.Name):
+                kind = analysis.kind_of(v, kinds)
+                found[t.id] = kind if found.get(t.id, kind) == kind else None
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _copy(fn: core.Function) -> core.Function:

@@ -99,7 +99,7 @@ class _Transposer:
         self.fn, self.adjoint_of = lin, adjoint_of
         self.linear = set(lin.linear)
         self.primal_of = lin.primal_of
-        self.kinds = dict(lin.kinds)
+        self.kinds = analysis.Kinds(lin.kinds, ndims=getattr(lin.kinds, "ndims", {}))
         self.namer = lin.namer()
         self.bars: dict = {}
         self.live: set = set()     # tangents whose cotangent holds a value (the others are zero)
@@ -120,6 +120,8 @@ class _Transposer:
             primal = self.primal_of.get(t, t)
             self.bars[t] = self.namer.fresh(f"{primal}_bar")
             self.kinds[self.bars[t]] = self.kind(t)
+            if primal in self.kinds.ndims:
+                self.kinds.ndims[self.bars[t]] = self.kinds.ndims[primal]
             if t in self.fn.temps:
                 self.temps.add(self.bars[t])
         return self.bars[t]
@@ -140,9 +142,6 @@ class _Transposer:
         b = self.bar(t)
         if t not in self.live:
             aliasing = isinstance(value, (gast.Name, gast.Subscript))
-            if aliasing and isinstance(value, gast.Subscript) and self.kind(t) != SCALAR:
-                value = core.call(core.attr("rt.copy"), [value])  # the slice is zeroed next
-                aliasing = False
             out.append(core.assign(b, value))
             self.live.add(t)
             (self.shared.add if aliasing and self.kind(t) != SCALAR else self.shared.discard)(b)
@@ -254,6 +253,7 @@ class _Transposer:
         """``expr``'s value in a new temporary (which later statements cannot change)."""
         t = self.namer.fresh(hint)
         self.temps.add(t)
+        self.kinds[t] = analysis.kind_of(expr, self.kinds)
         out.append(core.assign(t, expr))
         return core.name(t)
 
@@ -279,6 +279,9 @@ class _Transposer:
             self.unpack(stmt, out)
         elif self.is_call(value):
             self.call(value, [stmt.targets[0].id], out)
+        elif _accumulates(stmt):  # x_dot = x_dot + e is x_dot += e
+            self.update(gast.AugAssign(target=core.name(stmt.targets[0].id, True), op=stmt.value.op,
+                                       value=stmt.value.right, lineno=stmt.lineno), out)
         else:
             t = stmt.targets[0].id
             if t not in self.live:
@@ -332,22 +335,23 @@ class _Transposer:
             self.expression(value, ct, out)
 
     def index_write(self, stmt, out):
-        """``x_dot[i] = e``: ``e`` gets ``x_bar[i]``, which is zero afterwards."""
+        """``x_dot[i] = e``: ``e`` gets ``x_bar[i]`` (summed down to its shape), which is zero afterwards.
+
+        The cotangent is taken out before ``x_bar[i]`` is cleared: a copy, unless it is one element.
+        """
         target = stmt.targets[0]
         t = target.value.id
         if t not in self.live:
             return
         self.own(t, out)
         part = gast.Subscript(value=core.name(self.bar(t)), slice=core.load(target.slice), ctx=gast.Load())
-        clear = core.assign(gast.Subscript(value=core.name(self.bar(t)), slice=core.load(target.slice),
-                                           ctx=gast.Store()), core.const(0.0))
-        if t in core.names_in(stmt.value):  # x_dot[1:] = c * x_dot[:-1]: take the cotangent out first
-            ct = self.atom(core.call(core.attr("rt.copy"), [part]), out, "ct")
-            out.append(clear)
-            self.expression(stmt.value, ct, out)
-        else:
-            self.expression(stmt.value, part, out)
-            out.append(clear)
+        if not self.kinds.element_is_scalar(self.primal_of.get(t), target.slice):
+            part = core.call(core.attr("rt.copy"), [part])
+        ct = self.keep(part, out, f"{self.bar(t)}_part")
+        out.append(core.assign(gast.Subscript(value=core.name(self.bar(t)), slice=core.load(target.slice),
+                                              ctx=gast.Store()), core.const(0.0)))
+        value = stmt.value
+        self.expression(value, self.reduce(ct, value.id) if isinstance(value, gast.Name) else ct, out)
 
     def update(self, stmt, out):
         """``x_dot += e``, ``x_dot -= e``, ``x_dot *= c``, ``x_dot /= c``."""
@@ -427,6 +431,7 @@ class _Transposer:
             body = self.branch(stmt.body, crossing, entry_live)
             self.live = set(entry_live)
             orelse = self.branch(stmt.orelse, crossing, entry_live)
+            orelse = [] if all(isinstance(s, gast.Pass) for s in orelse) else orelse
             new = gast.If(test=core.clone(stmt.test), body=body, orelse=orelse)
         self.live = entry_live | (self.live & set(crossing))
         out.append(core.at(new, stmt.lineno))
@@ -508,6 +513,13 @@ def _decrement(step):
                    getattr(step, "lineno", None))
     stmt.counter = step.counter
     return stmt
+
+
+def _accumulates(stmt) -> bool:
+    """``t = t + e`` or ``t = t - e`` with ``t`` not in ``e``."""
+    value, t = stmt.value, stmt.targets[0].id
+    return isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub)) and \
+        isinstance(value.left, gast.Name) and value.left.id == t and t not in core.names_in(value.right)
 
 
 def _plain_index(index, kinds) -> bool:
