@@ -1,4 +1,4 @@
-"""The demo that ``s2s demo`` runs: print a derivative's source, then run it in Python and Numba."""
+"""The demo that ``s2s demo`` runs: print derivatives' source, then run them in Python and Numba."""
 
 import numpy as np
 
@@ -24,6 +24,14 @@ def main():
     down = oscillator(1.0, 0.0, 4.0 - eps, 0.3, 0.01, 1000)
     print(f"Central finite difference:    dx/dk = {(up - down) / (2 * eps):.10f}")
     assert np.isclose(dx_dk, dx_dk_jit) and np.isclose(dx_dk, (up - down) / (2 * eps), rtol=1e-6)
+
+    print("\nIts gradient with respect to k and c (reverse mode: a forward pass that saves what the")
+    print("backward pass needs, then the backward pass), as s2s generates it:\n")
+    print(s2s.source(oscillator, mode="vjp", argnums=(2, 3), args=primals))
+    grad = s2s.jit(s2s.grad(oscillator, argnums=(2, 3)))
+    dx_dk_rev, dx_dc = grad(*primals)
+    print(f"Numba, reverse mode: dx/dk = {dx_dk_rev:.10f}, dx/dc = {dx_dc:.10f}")
+    assert np.isclose(dx_dk_rev, dx_dk, rtol=1e-10)
 
 
 if __name__ == "__main__":
