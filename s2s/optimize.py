@@ -184,7 +184,9 @@ class _Inliner:
 
 
 def _trivial(expr) -> bool:
-    """Cheap enough to repeat at every use, and clearer repeated: ``-k``, ``i + 1``, ``k[1]``."""
+    """Cheap enough to repeat at every use, and clearer repeated: ``x``, ``-k``, ``i + 1``, ``k[1]``."""
+    if isinstance(expr, gast.Name):
+        return True
     if isinstance(expr, gast.UnaryOp):
         return isinstance(expr.operand, (gast.Name, gast.Constant))
     if isinstance(expr, gast.Subscript):

@@ -95,7 +95,8 @@ class Program:
                 raise S2SError(f"s2s does not differentiate recursive functions ({getattr(obj, '__name__', obj)})")
             self._in_progress.add(key)
             fn = single_exit(self.link(normalize(obj, nargs)))
-            kinds = dict(zip(fn.params, param_kinds or ()))
+            kinds = {name: analysis.kind_of_value(value) for name, value in fn.constants.items()}
+            kinds.update(zip(fn.params, param_kinds or ()))
             write_into_bases(fn, kinds)
             aux = _split_aux(fn) if has_aux else None
             varied = {p for p, m in zip(fn.params, varied_mask) if m}
@@ -243,7 +244,7 @@ class _Callees:
                 value = getattr(stmt, "value", None)
                 if caller.is_user_call(value):
                     obj = caller.callees[value.func.id]
-                    here = tuple(analysis.kind_of(a, known) for a in value.args)
+                    here = tuple(_arg_kind(a, known) for a in value.args)
                     seen = self.arg_kinds.setdefault(obj, here)
                     self.arg_kinds[obj] = tuple(k if k == h else None for k, h in zip(seen, here))
                     if isinstance(stmt, gast.Assign):
@@ -260,6 +261,13 @@ class _Callees:
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:
         return self.jvp(obj, varied_mask)[1]
+
+
+def _arg_kind(arg, known):
+    """What the callee's ``kinds`` takes for an argument: an array's dimensions where known, else its kind."""
+    if isinstance(arg, gast.Name) and arg.id in known.ndims:
+        return known.ndims[arg.id]
+    return analysis.kind_of(arg, known)
 
 
 def _result_kinds(obj, arg_kinds, target) -> dict:

@@ -2,10 +2,13 @@
 
 * vjp against jvp by the dot-product test: <ct, J t> = <J^T ct, t> for random t and ct;
 * linearize against jvp (same value, same tangent, re-run without re-linearizing);
-* grad against central finite differences, for the functions with a scalar output.
+* grad against central finite differences, for the functions with a scalar output;
+* linear_transpose of the functions that are linear, against their vjp.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from corpus import CASES
 from derivatives import assert_close, central_difference, flat, random_like, tangents_for
 
 import s2s
+from s2s.errors import NonLinearError
 
 #: Cases reverse mode refuses, and why (each is a documented limitation).
 UNSUPPORTED = {"heat_rod_dirichlet": "calls a helper that writes into its array argument"}
@@ -100,3 +104,32 @@ def test_jit_of_grad_matches_python(case):
 def test_reverse_mode_covers_the_corpus():
     assert len(REVERSE) >= len(CASES) - 1
     assert len([c for c in REVERSE if _scalar_output(c)]) >= 30
+
+
+#: Corpus functions linear in their first argument (the others held fixed).
+LINEAR_IN_FIRST = ["running_sums", "convolve_stencil", "wave_1d", "horner", "horner_ascending",
+                   "horner_with_derivative", "moving_average", "tensor3_contract"]
+
+
+def _first_argument_only(case):
+    names = case.fun.__code__.co_varnames
+    return functools.partial(case.fun, **{names[i]: a for i, a in enumerate(case.args) if i > 0})
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("name", LINEAR_IN_FIRST)
+def test_linear_transpose_of_linear_functions_is_their_vjp(name, backend):
+    case = next(c for c in CASES if c.name == name)
+    f = _first_argument_only(case)
+    target = s2s.jit(f) if backend == "numba" else f
+    out, f_vjp = s2s.vjp(target, case.args[0])
+    ct = random_like(out, np.random.default_rng(2))
+    (transposed,) = s2s.linear_transpose(target, case.args[0])(ct)
+    (expected,) = f_vjp(ct)
+    assert_close(transposed, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_linear_transpose_refuses_the_others():
+    case = next(c for c in CASES if c.name == "logistic_map")
+    with pytest.raises(NonLinearError, match="corpus.py"):
+        s2s.linear_transpose(_first_argument_only(case), case.args[0])

@@ -533,10 +533,14 @@ class _Context:
             definition.defines[n] = self.versions[n]
 
     def tangent_statement(self, stmt):
+        shapes = _shape_only_reads(stmt)  # np.zeros_like(x): a zero tangent needs x's shape, not its value
         for n in self.s.reads(stmt):
-            self.obtain(n, stmt)
+            if n not in shapes:
+                self.obtain(n, stmt)
+        shape_names = {n: self.obtain(n, stmt, witness=True) for n in shapes if self.s.is_local(n)}
         witness_names = {t: self.obtain(p, stmt, witness=True) for t, p in self._witnesses(stmt)}
         lin = self.rename(core.clone(stmt), self.have)
+        lin = core.substitute(lin, {n: w for n, w in shape_names.items() if n != w})
         lin.witness_names = witness_names
         self.lin_out.append(lin)
 
@@ -726,6 +730,22 @@ def prune_residuals(forward: core.Function, consumer: core.Function):
         return kept
 
     forward.body = without_tapes(forward.body)
+
+
+def _shape_only_reads(stmt) -> set:
+    """Names ``stmt`` reads only as the argument of ``np.zeros_like``/``rt.zeros_like`` (for their shapes)."""
+    inside, elsewhere = [], []
+
+    def visit(node, shaped):
+        if isinstance(node, gast.Call) and core.dotted_name(node.func) in ("np.zeros_like", "rt.zeros_like"):
+            shaped = True
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            (inside if shaped else elsewhere).append(node.id)
+        for child in gast.iter_child_nodes(node):
+            visit(child, shaped)
+
+    visit(stmt, False)
+    return set(inside) - set(elsewhere)
 
 
 def _fill_lines(body, default):

@@ -59,7 +59,8 @@ def witnesses(stmt, kinds, primal_of) -> list:
     value = stmt.value if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)) else None
     if value is None:
         return found
-    broadcasting = _broadcasting(stmt, value, kinds, primal_of)
+    # Decided here, on the names of the JVP program, and kept with the statement for transposition.
+    broadcasting = stmt.broadcasting = _broadcasting(stmt, value, kinds, primal_of)
     for node in gast.walk(value):
         if not core.names_in(node) & linear:
             continue
@@ -79,12 +80,13 @@ def witnesses(stmt, kinds, primal_of) -> list:
 
 
 def _broadcasting(stmt, value, kinds, primal_of) -> bool:
-    """Can values of different shapes meet in ``stmt``?  (Two or more operands that may be arrays.)"""
-    leaves = [n for n in core.names_read(value)]
+    """Can values of different shapes meet in ``stmt``?  (Operands of two values that may be arrays;
+    a tangent has its primal's shape, so ``x * x_dot`` is one.)"""
+    leaves = core.names_read(value)
     if isinstance(stmt, gast.AugAssign):
         leaves += core.target_names(stmt.target)
-    shapes = [kinds.get(primal_of.get(n, n)) for n in leaves]
-    return sum(k != SCALAR for k in shapes) >= 2
+    values = {primal_of.get(n, n) for n in leaves}
+    return sum(kinds.get(v) != SCALAR for v in values) >= 2
 
 
 def _template(node, constants):
@@ -263,7 +265,7 @@ class _Transposer:
         """The transpose of one linear statement."""
         self.stmt = stmt
         value = stmt.value
-        self.broadcasting = _broadcasting(stmt, value, self.fn.kinds, self.primal_of) if value is not None else False
+        self.broadcasting = getattr(stmt, "broadcasting", False)
         out: list = []
         if isinstance(stmt, gast.Return):
             self.expression(value, core.name(self.ct_param), out)
