@@ -24,12 +24,12 @@ def back_substitution_fwd(U, b):
         # corpus.py:533: for i in range(n - 1, -1, -1):
         ratio_tape.append(ratio)
     # corpus.py:538: return x
-    return x, (U, n, n_minus_1, b, x_tape, ratio_tape)
+    return x, (U, n_minus_1, b, n, x_tape, ratio_tape)
 
 
 def back_substitution_bwd(residuals, x_bar):
     # corpus.py:529: def back_substitution(U, b):
-    U, n, n_minus_1, b_2, x_tape, ratio_tape = residuals
+    U, n_minus_1, b_2, n, x_tape, ratio_tape = residuals
     k = len(x_tape)
     k_1 = len(ratio_tape)
     # corpus.py:533: for i in range(n - 1, -1, -1):

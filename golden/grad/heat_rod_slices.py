@@ -40,7 +40,6 @@ def heat_rod_slices_fwd(u0, alpha, steps):
             u_part_tape,
             u_part_1_tape,
             u,
-            u,
             u_times_u,
         ),
     )
@@ -48,10 +47,10 @@ def heat_rod_slices_fwd(u0, alpha, steps):
 
 def heat_rod_slices_bwd(residuals, out_bar):
     # corpus.py:135: def heat_rod_slices(u0, alpha, steps):
-    steps, alpha, lap_tape, u_part_3_tape, u_part_2_tape, u_part_tape, u_part_1_tape, u_2, u_3, u_times_u = residuals
+    steps, alpha, lap_tape, u_part_3_tape, u_part_2_tape, u_part_tape, u_part_1_tape, u_2, u_times_u = residuals
     k = len(lap_tape)
     # corpus.py:141: return np.sum(u * u)
-    u_bar = rt.unbroadcast((u_2 + u_2) * rt.sum_transpose(out_bar, u_times_u), u_3)
+    u_bar = (u_2 + u_2) * rt.sum_transpose(out_bar, u_times_u)
     # corpus.py:138: for _ in range(steps):
     alpha_bar = 0.0
     for _ in range(steps - 1, -1, -1):

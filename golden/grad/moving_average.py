@@ -19,9 +19,9 @@ def moving_average_fwd(x, w):
 
 def moving_average_bwd(residuals, out_1_bar):
     # corpus.py:693: def moving_average(x, w):
-    x, total_1, w, out_3 = residuals
+    x, total_1, w, out_4 = residuals
     # corpus.py:699: return out[::3]
-    out_bar = np.zeros_like(out_3)
+    out_bar = np.zeros_like(out_4)
     out_bar[::3] += out_1_bar
     # corpus.py:697: for i in range(n - w + 1):
     x_bar = np.zeros_like(x)

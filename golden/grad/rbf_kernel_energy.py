@@ -36,12 +36,12 @@ def rbf_kernel_energy_fwd(X, ell, y):
 
 def rbf_kernel_energy_bwd(residuals, out_bar):
     # corpus.py:802: def rbf_kernel_energy(X, ell, y):
-    X, y, n, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_2, y_at_K = residuals
+    X, y, n, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, y_at_K = residuals
     k = len(diff_tape)
     # corpus.py:810: return y @ K @ y
     y_at_K_bar = rt.dot_left_transpose(out_bar, y)
     y_bar = rt.dot_right_transpose(y_at_K, out_bar)
-    y_bar += rt.dot_left_transpose(y_at_K_bar, K_2)
+    y_bar += rt.dot_left_transpose(y_at_K_bar, K_3)
     K_bar = rt.dot_right_transpose(y, y_at_K_bar)
     # corpus.py:806: for i in range(n):
     X_bar = np.zeros_like(X)

@@ -23,17 +23,16 @@ def back_substitution_fwd(U, b):
         # corpus.py:533: for i in range(n - 1, -1, -1):
         ratio_tape.append(ratio)
     # corpus.py:538: return x
-    return x, (n, n_minus_1, U, x_tape, ratio_tape)
+    return x, (x, n_minus_1, n, U, x_tape, ratio_tape)
 
 
 def back_substitution_lin(residuals, U_dot, b_dot):
     # corpus.py:529: def back_substitution(U, b):
-    n, n_minus_1, U, x_tape, ratio_tape = residuals
+    x_1, n_minus_1, n, U, x_tape, ratio_tape = residuals
     k = 0
     k_1 = 0
     # corpus.py:532: x = np.zeros(n)
-    x = np.zeros(n)
-    x_dot = np.zeros_like(x)
+    x_dot = np.zeros_like(x_1)
     # corpus.py:533: for i in range(n - 1, -1, -1):
     for i in range(n_minus_1, -1, -1):
         # corpus.py:534: s = b[i]

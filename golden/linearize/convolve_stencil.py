@@ -20,16 +20,15 @@ def convolve_stencil_fwd(u, c):
         # corpus.py:179: for i in range(n - 2):
         dot_tape.append(dot)
     # corpus.py:181: return out
-    return out, (n_minus_2, n_minus_2, c, dot_tape)
+    return out, (out, n_minus_2, c, dot_tape)
 
 
 def convolve_stencil_lin(residuals, u_dot, c_dot):
     # corpus.py:175: def convolve_stencil(u, c):
-    n_minus_2, n_minus_2_1, c, dot_tape = residuals
+    out_1, n_minus_2_1, c, dot_tape = residuals
     k = 0
     # corpus.py:178: out = np.zeros(n - 2)
-    out = np.zeros(n_minus_2)
-    out_dot = np.zeros_like(out)
+    out_dot = np.zeros_like(out_1)
     # corpus.py:179: for i in range(n - 2):
     for i in range(n_minus_2_1):
         # corpus.py:180: out[i] = c * np.dot(LAPLACE_STENCIL, u[i:i + 3])

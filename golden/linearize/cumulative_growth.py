@@ -14,16 +14,15 @@ def cumulative_growth_fwd(rates):
         wealth_i_minus_1_tape.append(wealth[i - 1])
         wealth[i] = wealth[i - 1] * (1.0 + rates[i])
     # corpus.py:106: return wealth
-    return wealth, (rates, n, wealth_i_minus_1_tape)
+    return wealth, (wealth, n, rates, wealth_i_minus_1_tape)
 
 
 def cumulative_growth_lin(residuals, rates_dot):
     # corpus.py:99: def cumulative_growth(rates):
-    rates, n, wealth_i_minus_1_tape = residuals
+    wealth_1, n, rates, wealth_i_minus_1_tape = residuals
     k = 0
     # corpus.py:102: wealth = np.empty_like(rates)
-    wealth = np.empty_like(rates)
-    wealth_dot = np.zeros_like(wealth)
+    wealth_dot = np.zeros_like(wealth_1)
     # corpus.py:103: wealth[0] = 1.0 + rates[0]
     wealth_dot[0] = rates_dot[0]
     for i in range(1, n):

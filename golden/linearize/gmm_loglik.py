@@ -39,12 +39,12 @@ def gmm_loglik_fwd(x, weight_logits, means, log_sigmas):
         # corpus.py:308: for n in range(len(x)):
         logsumexp_fwd_res_1_tape.append(logsumexp_fwd_res_1)
     # corpus.py:313: return total
-    return total, (logsumexp_fwd_res, k, len_x, x, means, exp_tape, logsumexp_fwd_res_1_tape)
+    return total, (logsumexp_fwd_res, comp, len_x, k, x, means, exp_tape, logsumexp_fwd_res_1_tape)
 
 
 def gmm_loglik_lin(residuals, x_dot, weight_logits_dot, means_dot, log_sigmas_dot):
     # corpus.py:302: def gmm_loglik(x, weight_logits, means, log_sigmas):
-    logsumexp_fwd_res, k, len_x, x, means, exp_tape, logsumexp_fwd_res_1_tape = residuals
+    logsumexp_fwd_res, comp_1, len_x, k, x, means, exp_tape, logsumexp_fwd_res_1_tape = residuals
     k_1 = 0
     k_2 = 0
     # corpus.py:305: logw = weight_logits - logsumexp(weight_logits)
@@ -52,8 +52,7 @@ def gmm_loglik_lin(residuals, x_dot, weight_logits_dot, means_dot, log_sigmas_do
     # corpus.py:306: total = 0.0
     total_dot = 0.0
     # corpus.py:307: comp = np.empty(k)
-    comp = np.empty(k)
-    comp_dot = np.zeros_like(comp)
+    comp_dot = np.zeros_like(comp_1)
     # corpus.py:308: for n in range(len(x)):
     for n in range(len_x):
         for j in range(k):

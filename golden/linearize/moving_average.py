@@ -13,15 +13,14 @@ def moving_average_fwd(x, w):
         out[i] = np.mean(x[i:i + w])
     # corpus.py:699: return out[::3]
     out_1 = out[::3]
-    return out_1, (total, total, w)
+    return out_1, (out, total, w)
 
 
 def moving_average_lin(residuals, x_dot):
     # corpus.py:693: def moving_average(x, w):
-    total, total_1, w = residuals
+    out_2, total_1, w = residuals
     # corpus.py:696: out = np.empty(n - w + 1)
-    out = np.empty(total)
-    out_dot = np.zeros_like(out)
+    out_dot = np.zeros_like(out_2)
     # corpus.py:697: for i in range(n - w + 1):
     for i in range(total_1):
         # corpus.py:698: out[i] = np.mean(x[i:i + w])

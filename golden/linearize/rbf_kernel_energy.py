@@ -27,16 +27,15 @@ def rbf_kernel_energy_fwd(X, ell, y):
     # corpus.py:810: return y @ K @ y
     y_at_K = y @ K
     out = y_at_K @ y
-    return out, (n, ell, diff_tape, exp_ratio_tape, ratio_tape, K, y, y_at_K)
+    return out, (K, n, ell, diff_tape, exp_ratio_tape, ratio_tape, K, y, y_at_K)
 
 
 def rbf_kernel_energy_lin(residuals, X_dot, ell_dot, y_dot):
     # corpus.py:802: def rbf_kernel_energy(X, ell, y):
-    n, ell, diff_tape, exp_ratio_tape, ratio_tape, K_1, y, y_at_K = residuals
+    K_1, n, ell, diff_tape, exp_ratio_tape, ratio_tape, K_2, y, y_at_K = residuals
     k = 0
     # corpus.py:805: K = np.zeros((n, n))
-    K = np.zeros((n, n))
-    K_dot = np.zeros_like(K)
+    K_dot = np.zeros_like(K_1)
     for i in range(n):
         for j in range(n):
             # corpus.py:808: d2 = np.sum((X[i] - X[j]) ** 2)
@@ -47,4 +46,4 @@ def rbf_kernel_energy_lin(residuals, X_dot, ell_dot, y_dot):
             # corpus.py:807: for j in range(n):
             k += 1
     # corpus.py:810: return y @ K @ y
-    return (y_dot @ K_1 + y @ K_dot) @ y + y_at_K @ y_dot
+    return (y_dot @ K_2 + y @ K_dot) @ y + y_at_K @ y_dot

@@ -18,12 +18,12 @@ def running_sums_fwd(x):
     for i in range(len_s_1):
         means[i] = s[i] / (i + 1)
     # corpus.py:117: return s, means
-    return (s, means), (len_s, len_s_1, len_s_1)
+    return (s, means), (len_s, means, len_s_1)
 
 
 def running_sums_lin(residuals, x_dot):
     # corpus.py:109: def running_sums(x):
-    len_s, len_s_1, len_s_2 = residuals
+    len_s, means_1, len_s_2 = residuals
     # corpus.py:111: s = x.copy()
     s_dot = np.copy(x_dot)
     # corpus.py:112: for i in range(1, len(s)):
@@ -31,8 +31,7 @@ def running_sums_lin(residuals, x_dot):
         # corpus.py:113: s[i] += s[i - 1]
         s_dot[i] = s_dot[i] + s_dot[i - 1]
     # corpus.py:114: means = np.zeros(len(s))
-    means = np.zeros(len_s_1)
-    means_dot = np.zeros_like(means)
+    means_dot = np.zeros_like(means_1)
     # corpus.py:115: for i in range(len(s)):
     for i in range(len_s_2):
         # corpus.py:116: means[i] = s[i] / (i + 1)

@@ -16,12 +16,12 @@ def strided_views_fwd(x):
     y[-1] = x_0 * x_part
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     out = np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
-    return out, (x, x_part, x_0, even, rev, y)
+    return out, (y, x_part, x_0, even, x, rev, y)
 
 
 def strided_views_lin(residuals, x_dot):
     # corpus.py:681: def strided_views(x):
-    x, x_part, x_0, even, rev, y_1 = residuals
+    y_1, x_part, x_0, even, x, rev, y_2 = residuals
     # corpus.py:683: even = x[::2]
     even_dot = x_dot[::2]
     # corpus.py:684: odd = x[1::2]
@@ -31,8 +31,7 @@ def strided_views_lin(residuals, x_dot):
     # corpus.py:686: tail = x[-3:]
     tail_dot = x_dot[-3:]
     # corpus.py:687: y = np.zeros_like(x)
-    y = np.zeros_like(x)
-    y_dot = np.zeros_like(y)
+    y_dot = np.zeros_like(y_1)
     # corpus.py:688: y[2:5] = tail
     y_dot[2:5] = tail_dot
     # corpus.py:689: y[-1] = x[0] * x[-2]
@@ -40,6 +39,6 @@ def strided_views_lin(residuals, x_dot):
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     return (
         np.sum((even + even) * even_dot) - np.sum(odd_dot)
-        + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(x * y_dot + y_1 * x_dot)
+        + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(x * y_dot + y_2 * x_dot)
         + x_dot[-1]
     )

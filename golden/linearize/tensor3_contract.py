@@ -12,15 +12,14 @@ def tensor3_contract_fwd(T, v, w):
                 # corpus.py:720: out[i] += T[i, j, k] * v[j] * w[k]
                 out[i] = out[i] + T[i, j, k] * v[j] * w[k]
     # corpus.py:721: return out
-    return out, (I, J, K, v, w, T)
+    return out, (out, I, J, K, v, w, T)
 
 
 def tensor3_contract_lin(residuals, T_dot, v_dot, w_dot):
     # corpus.py:713: def tensor3_contract(T, v, w):
-    I, J, K, v, w, T = residuals
+    out_1, I, J, K, v, w, T = residuals
     # corpus.py:716: out = np.zeros(I)
-    out = np.zeros(I)
-    out_dot = np.zeros_like(out)
+    out_dot = np.zeros_like(out_1)
     for i in range(I):
         for j in range(J):
             for k in range(K):

@@ -24,12 +24,12 @@ def back_substitution_fwd(U, b):
         # corpus.py:533: for i in range(n - 1, -1, -1):
         ratio_tape.append(ratio)
     # corpus.py:538: return x
-    return x, (U, b, n, n_minus_1, b, x, x_tape, ratio_tape)
+    return x, (U, b, x, n_minus_1, b, x, n, x_tape, ratio_tape)
 
 
 def back_substitution_bwd(residuals, x_bar):
     # corpus.py:529: def back_substitution(U, b):
-    U, b_1, n, n_minus_1, b_2, x_1, x_tape, ratio_tape = residuals
+    U, b_1, x_1, n_minus_1, b_2, x_2, n, x_tape, ratio_tape = residuals
     k = len(x_tape)
     k_1 = len(ratio_tape)
     # corpus.py:533: for i in range(n - 1, -1, -1):
@@ -59,12 +59,11 @@ def back_substitution_bwd(residuals, x_bar):
 
 def back_substitution_lin(residuals, U_dot, b_dot):
     # corpus.py:529: def back_substitution(U, b):
-    U, b_1, n, n_minus_1, b_2, x_1, x_tape, ratio_tape = residuals
+    U, b_1, x_1, n_minus_1, b_2, x_2, n, x_tape, ratio_tape = residuals
     k = 0
     k_1 = 0
     # corpus.py:532: x = np.zeros(n)
-    x = np.zeros(n)
-    x_dot = np.zeros_like(x)
+    x_dot = np.zeros_like(x_1)
     # corpus.py:533: for i in range(n - 1, -1, -1):
     for i in range(n_minus_1, -1, -1):
         # corpus.py:534: s = b[i]

@@ -21,12 +21,12 @@ def convolve_stencil_fwd(u, c):
         # corpus.py:179: for i in range(n - 2):
         dot_tape.append(dot)
     # corpus.py:181: return out
-    return out, (u, n_minus_2, n_minus_2, out, c, dot_tape)
+    return out, (u, out, n_minus_2, out, c, dot_tape)
 
 
 def convolve_stencil_bwd(residuals, out_bar):
     # corpus.py:175: def convolve_stencil(u, c):
-    u, n_minus_2, n_minus_2_1, out_1, c, dot_tape = residuals
+    u, out_1, n_minus_2_1, out_2, c, dot_tape = residuals
     k = len(dot_tape)
     # corpus.py:179: for i in range(n - 2):
     c_bar = 0.0
@@ -38,20 +38,17 @@ def convolve_stencil_bwd(residuals, out_bar):
         out_bar_part = rt.copy(out_bar[i])
         out_bar[i] = 0.0
         c_bar += rt.total(dot_tape[k] * out_bar_part)
-        u_bar[i:i + 3] += rt.dot_right_transpose(
-            LAPLACE_STENCIL, rt.unbroadcast(c * out_bar_part, dot_tape[k])
-        )
+        u_bar[i:i + 3] += rt.dot_right_transpose(LAPLACE_STENCIL, c * out_bar_part)
     # corpus.py:181: return out
     return u_bar, c_bar
 
 
 def convolve_stencil_lin(residuals, u_dot, c_dot):
     # corpus.py:175: def convolve_stencil(u, c):
-    u, n_minus_2, n_minus_2_1, out_1, c, dot_tape = residuals
+    u, out_1, n_minus_2_1, out_2, c, dot_tape = residuals
     k = 0
     # corpus.py:178: out = np.zeros(n - 2)
-    out = np.zeros(n_minus_2)
-    out_dot = np.zeros_like(out)
+    out_dot = np.zeros_like(out_1)
     # corpus.py:179: for i in range(n - 2):
     for i in range(n_minus_2_1):
         # corpus.py:180: out[i] = c * np.dot(LAPLACE_STENCIL, u[i:i + 3])

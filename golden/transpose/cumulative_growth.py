@@ -15,12 +15,12 @@ def cumulative_growth_fwd(rates):
         wealth_i_minus_1_tape.append(wealth[i - 1])
         wealth[i] = wealth[i - 1] * (1.0 + rates[i])
     # corpus.py:106: return wealth
-    return wealth, (rates, n, wealth, wealth_i_minus_1_tape)
+    return wealth, (rates, wealth, n, wealth, wealth_i_minus_1_tape)
 
 
 def cumulative_growth_bwd(residuals, wealth_bar):
     # corpus.py:99: def cumulative_growth(rates):
-    rates, n, wealth_1, wealth_i_minus_1_tape = residuals
+    rates, wealth_1, n, wealth_2, wealth_i_minus_1_tape = residuals
     k = len(wealth_i_minus_1_tape)
     # corpus.py:104: for i in range(1, n):
     rates_bar = np.zeros_like(rates)
@@ -30,9 +30,8 @@ def cumulative_growth_bwd(residuals, wealth_bar):
         wealth_bar = rt.copy(wealth_bar)
         wealth_bar_part = wealth_bar[i]
         wealth_bar[i] = 0.0
-        product_bar = wealth_bar_part
-        rates_bar[i] += wealth_i_minus_1_tape[k] * product_bar
-        wealth_bar[i - 1] += (1.0 + rates[i]) * product_bar
+        rates_bar[i] += wealth_i_minus_1_tape[k] * wealth_bar_part
+        wealth_bar[i - 1] += (1.0 + rates[i]) * wealth_bar_part
     # corpus.py:103: wealth[0] = 1.0 + rates[0]
     wealth_bar_part_1 = wealth_bar[0]
     wealth_bar[0] = 0.0
@@ -43,11 +42,10 @@ def cumulative_growth_bwd(residuals, wealth_bar):
 
 def cumulative_growth_lin(residuals, rates_dot):
     # corpus.py:99: def cumulative_growth(rates):
-    rates, n, wealth_1, wealth_i_minus_1_tape = residuals
+    rates, wealth_1, n, wealth_2, wealth_i_minus_1_tape = residuals
     k = 0
     # corpus.py:102: wealth = np.empty_like(rates)
-    wealth = np.empty_like(rates)
-    wealth_dot = np.zeros_like(wealth)
+    wealth_dot = np.zeros_like(wealth_1)
     # corpus.py:103: wealth[0] = 1.0 + rates[0]
     wealth_dot[0] = rates_dot[0]
     for i in range(1, n):

@@ -47,10 +47,11 @@ def gmm_loglik_fwd(x, weight_logits, means, log_sigmas):
             means,
             log_sigmas,
             logsumexp_fwd_res,
-            k,
+            comp,
             len_x,
             comp,
             logw,
+            k,
             exp_tape,
             logsumexp_fwd_res_1_tape,
         ),
@@ -73,11 +74,11 @@ def logsumexp_bwd(residuals, out_bar):
 
 def gmm_loglik_bwd(residuals, total_bar):
     # corpus.py:302: def gmm_loglik(x, weight_logits, means, log_sigmas):
-    x, weight_logits, means, log_sigmas, logsumexp_fwd_res, k, len_x, comp_1, logw, exp_tape, logsumexp_fwd_res_1_tape = residuals
+    x, weight_logits, means, log_sigmas, logsumexp_fwd_res, comp_1, len_x, comp_2, logw, k, exp_tape, logsumexp_fwd_res_1_tape = residuals
     k_1 = len(exp_tape)
     k_2 = len(logsumexp_fwd_res_1_tape)
     # corpus.py:308: for n in range(len(x)):
-    comp_bar = np.zeros_like(comp_1)
+    comp_bar = np.zeros_like(comp_2)
     log_sigmas_bar = np.zeros_like(log_sigmas)
     logw_bar = np.zeros_like(logw)
     means_bar = np.zeros_like(means)
@@ -112,7 +113,7 @@ def gmm_loglik_bwd(residuals, total_bar):
 
 def gmm_loglik_lin(residuals, x_dot, weight_logits_dot, means_dot, log_sigmas_dot):
     # corpus.py:302: def gmm_loglik(x, weight_logits, means, log_sigmas):
-    x, weight_logits, means, log_sigmas, logsumexp_fwd_res, k, len_x, comp_1, logw, exp_tape, logsumexp_fwd_res_1_tape = residuals
+    x, weight_logits, means, log_sigmas, logsumexp_fwd_res, comp_1, len_x, comp_2, logw, k, exp_tape, logsumexp_fwd_res_1_tape = residuals
     k_1 = 0
     k_2 = 0
     # corpus.py:305: logw = weight_logits - logsumexp(weight_logits)
@@ -120,8 +121,7 @@ def gmm_loglik_lin(residuals, x_dot, weight_logits_dot, means_dot, log_sigmas_do
     # corpus.py:306: total = 0.0
     total_dot = 0.0
     # corpus.py:307: comp = np.empty(k)
-    comp = np.empty(k)
-    comp_dot = np.zeros_like(comp)
+    comp_dot = np.zeros_like(comp_1)
     # corpus.py:308: for n in range(len(x)):
     for n in range(len_x):
         for j in range(k):

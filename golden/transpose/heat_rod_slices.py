@@ -42,7 +42,6 @@ def heat_rod_slices_fwd(u0, alpha, steps):
             u_part_tape,
             u_part_1_tape,
             u,
-            u,
             u_times_u,
         ),
     )
@@ -50,10 +49,10 @@ def heat_rod_slices_fwd(u0, alpha, steps):
 
 def heat_rod_slices_bwd(residuals, out_bar):
     # corpus.py:135: def heat_rod_slices(u0, alpha, steps):
-    u0, steps, u_1, alpha, lap_tape, u_part_3_tape, u_part_2_tape, u_part_tape, u_part_1_tape, u_2, u_3, u_times_u = residuals
+    u0, steps, u_1, alpha, lap_tape, u_part_3_tape, u_part_2_tape, u_part_tape, u_part_1_tape, u_2, u_times_u = residuals
     k = len(lap_tape)
     # corpus.py:141: return np.sum(u * u)
-    u_bar = rt.unbroadcast((u_2 + u_2) * rt.sum_transpose(out_bar, u_times_u), u_3)
+    u_bar = (u_2 + u_2) * rt.sum_transpose(out_bar, u_times_u)
     # corpus.py:138: for _ in range(steps):
     alpha_bar = 0.0
     for _ in range(steps - 1, -1, -1):
@@ -77,7 +76,7 @@ def heat_rod_slices_bwd(residuals, out_bar):
 
 def heat_rod_slices_lin(residuals, u0_dot, alpha_dot):
     # corpus.py:135: def heat_rod_slices(u0, alpha, steps):
-    u0, steps, u_1, alpha, lap_tape, u_part_3_tape, u_part_2_tape, u_part_tape, u_part_1_tape, u_2, u_3, u_times_u = residuals
+    u0, steps, u_1, alpha, lap_tape, u_part_3_tape, u_part_2_tape, u_part_tape, u_part_1_tape, u_2, u_times_u = residuals
     k = 0
     # corpus.py:137: u = np.copy(u0)
     u_dot = np.copy(u0_dot)

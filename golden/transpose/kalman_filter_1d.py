@@ -55,9 +55,8 @@ def kalman_filter_1d_bwd(residuals, nll_bar):
         gain = gain_tape[k_1]
         # corpus.py:95: p = (1 - gain) * p
         p = p_tape[k_1]
-        p_bar_old = p_bar
-        gain_bar = -p * p_bar_old
-        p_bar = (1 - gain) * p_bar_old
+        gain_bar = -p * p_bar
+        p_bar = (1 - gain) * p_bar
         # corpus.py:94: x = x + gain * innov
         x_bar_old = x_bar
         x_bar = x_bar_old

@@ -15,14 +15,14 @@ def laplacian_2d_fwd(f, h):
     # corpus.py:172: return 0.5 * np.sum(lap ** 2)
     lap_pow_2 = lap ** 2
     out = 0.5 * np.sum(lap_pow_2)
-    return out, (f, nx_minus_1, lap, ny, h, lap, lap, lap_pow_2)
+    return out, (f, lap, nx_minus_1, lap, ny, h, lap, lap_pow_2)
 
 
 def laplacian_2d_bwd(residuals, out_bar):
     # corpus.py:165: def laplacian_2d(f, h):
-    f, nx_minus_1, lap_1, ny, h, lap_2, lap_3, lap_pow_2 = residuals
+    f, lap_1, nx_minus_1, lap_2, ny, h, lap_3, lap_pow_2 = residuals
     # corpus.py:172: return 0.5 * np.sum(lap ** 2)
-    lap_bar = rt.unbroadcast(2 * lap_2 * rt.sum_transpose(0.5 * out_bar, lap_pow_2), lap_3)
+    lap_bar = 2 * lap_3 * rt.sum_transpose(0.5 * out_bar, lap_pow_2)
     # corpus.py:169: for i in range(1, nx - 1):
     f_bar = np.zeros_like(f)
     h_bar = 0.0
@@ -48,10 +48,9 @@ def laplacian_2d_bwd(residuals, out_bar):
 
 def laplacian_2d_lin(residuals, f_dot, h_dot):
     # corpus.py:165: def laplacian_2d(f, h):
-    f, nx_minus_1, lap_1, ny, h, lap_2, lap_3, lap_pow_2 = residuals
+    f, lap_1, nx_minus_1, lap_2, ny, h, lap_3, lap_pow_2 = residuals
     # corpus.py:168: lap = np.zeros_like(f)
-    lap = np.zeros_like(f)
-    lap_dot = np.zeros_like(lap)
+    lap_dot = np.zeros_like(lap_1)
     # corpus.py:169: for i in range(1, nx - 1):
     for i in range(1, nx_minus_1):
         for j in range(1, ny - 1):
@@ -62,4 +61,4 @@ def laplacian_2d_lin(residuals, f_dot, h_dot):
                 - (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / h_times_h * (h_dot * h + h * h_dot) / h_times_h
             )
     # corpus.py:172: return 0.5 * np.sum(lap ** 2)
-    return 0.5 * np.sum(2 * lap_2 * lap_dot)
+    return 0.5 * np.sum(2 * lap_3 * lap_dot)

@@ -24,9 +24,8 @@ def logistic_map_bwd(residuals, x_bar):
         # corpus.py:61: x = r * x * (1.0 - x)
         x = x_tape[k]
         one_minus_x = 1.0 - x
-        x_bar_old = x_bar
-        r_bar += x * one_minus_x * x_bar_old
-        x_bar = (r * one_minus_x - r * x) * x_bar_old
+        r_bar += x * one_minus_x * x_bar
+        x_bar = (r * one_minus_x - r * x) * x_bar
     # corpus.py:59: x = x0
     x0_bar = x_bar
     # corpus.py:62: return x

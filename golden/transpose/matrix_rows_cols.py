@@ -23,23 +23,20 @@ def matrix_rows_cols_fwd(A, v):
     B_part_1 = B[0, :]
     power = B_part_1 ** 2
     out = np.sum(power) + np.dot(col, col) + B[-1, -2]
-    return out, (A, v, n, B, B_i_tape, B, m_minus_1, B_part_1, B_part_1, power, col)
+    return out, (A, v, n, B, B_i_tape, B, m_minus_1, B_part_1, power, col)
 
 
 def matrix_rows_cols_bwd(residuals, out_bar):
     # corpus.py:702: def matrix_rows_cols(A, v):
-    A, v, n, B_1, B_i_tape, B_2, m_minus_1, B_part_1_1, B_part_1_2, power, col_1 = residuals
+    A, v, n, B_1, B_i_tape, B_2, m_minus_1, B_part_1_1, power, col_1 = residuals
     k = len(B_i_tape)
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
     sum_power_bar = rt.total(out_bar)
-    dot_col_bar = out_bar
     B_bar = np.zeros_like(B_2)
     B_bar[-1, -2] += sum_power_bar
-    col_bar = rt.dot_left_transpose(dot_col_bar, col_1)
-    col_bar += rt.dot_right_transpose(col_1, dot_col_bar)
-    B_bar[0, :] += rt.unbroadcast(
-        2 * B_part_1_1 * rt.sum_transpose(sum_power_bar, power), B_part_1_2
-    )
+    col_bar = rt.dot_left_transpose(out_bar, col_1)
+    col_bar += rt.dot_right_transpose(col_1, out_bar)
+    B_bar[0, :] += 2 * B_part_1_1 * rt.sum_transpose(sum_power_bar, power)
     # corpus.py:709: col = B[:, m - 1]
     B_bar[:, m_minus_1] += col_bar
     # corpus.py:708: B[1:3, ::2] += 1.0
@@ -53,9 +50,8 @@ def matrix_rows_cols_bwd(residuals, out_bar):
         # corpus.py:707: B[i] = B[i] * v[i]
         B_bar_part_1 = rt.copy(B_bar[i])
         B_bar[i] = 0.0
-        product_bar = B_bar_part_1
-        v_bar[i] += rt.total(B_i_tape[k] * product_bar)
-        B_bar[i] += rt.unbroadcast(v[i] * product_bar, B_i_tape[k])
+        v_bar[i] += rt.total(B_i_tape[k] * B_bar_part_1)
+        B_bar[i] += v[i] * B_bar_part_1
     # corpus.py:704: B = A.copy()
     A_bar = B_bar
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
@@ -64,7 +60,7 @@ def matrix_rows_cols_bwd(residuals, out_bar):
 
 def matrix_rows_cols_lin(residuals, A_dot, v_dot):
     # corpus.py:702: def matrix_rows_cols(A, v):
-    A, v, n, B_1, B_i_tape, B_2, m_minus_1, B_part_1_1, B_part_1_2, power, col_1 = residuals
+    A, v, n, B_1, B_i_tape, B_2, m_minus_1, B_part_1_1, power, col_1 = residuals
     k = 0
     # corpus.py:704: B = A.copy()
     B_dot = np.copy(A_dot)

@@ -23,10 +23,7 @@ def mlp_mse_bwd(residuals, out_1_bar):
     # corpus.py:360: def mlp_mse(W1, b1, W2, b2, X, Y):
     W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0 = residuals
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
-    err_bar = rt.unbroadcast(
-        (err + err) * rt.sum_transpose(rt.total(out_1_bar / X_shape_0), err_times_err),
-        err,
-    )
+    err_bar = (err + err) * rt.sum_transpose(rt.total(out_1_bar / X_shape_0), err_times_err)
     # corpus.py:364: err = out - Y
     out_bar = err_bar
     # corpus.py:363: out = H @ W2 + b2

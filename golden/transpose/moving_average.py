@@ -14,14 +14,14 @@ def moving_average_fwd(x, w):
         out[i] = np.mean(x[i:i + w])
     # corpus.py:699: return out[::3]
     out_1 = out[::3]
-    return out_1, (x, total, total, out, w, out)
+    return out_1, (x, out, total, out, w, out)
 
 
 def moving_average_bwd(residuals, out_1_bar):
     # corpus.py:693: def moving_average(x, w):
-    x, total, total_1, out_2, w, out_3 = residuals
+    x, out_2, total_1, out_3, w, out_4 = residuals
     # corpus.py:699: return out[::3]
-    out_bar = np.zeros_like(out_3)
+    out_bar = np.zeros_like(out_4)
     out_bar[::3] += out_1_bar
     # corpus.py:697: for i in range(n - w + 1):
     x_bar = np.zeros_like(x)
@@ -37,10 +37,9 @@ def moving_average_bwd(residuals, out_1_bar):
 
 def moving_average_lin(residuals, x_dot):
     # corpus.py:693: def moving_average(x, w):
-    x, total, total_1, out_2, w, out_3 = residuals
+    x, out_2, total_1, out_3, w, out_4 = residuals
     # corpus.py:696: out = np.empty(n - w + 1)
-    out = np.empty(total)
-    out_dot = np.zeros_like(out)
+    out_dot = np.zeros_like(out_2)
     # corpus.py:697: for i in range(n - w + 1):
     for i in range(total_1):
         # corpus.py:698: out[i] = np.mean(x[i:i + w])

@@ -31,17 +31,17 @@ def rbf_kernel_energy_fwd(X, ell, y):
     # corpus.py:810: return y @ K @ y
     y_at_K = y @ K
     out = y_at_K @ y
-    return out, (X, y, n, K, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K, y_at_K)
+    return out, (X, y, K, n, K, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K, y_at_K)
 
 
 def rbf_kernel_energy_bwd(residuals, out_bar):
     # corpus.py:802: def rbf_kernel_energy(X, ell, y):
-    X, y, n, K_1, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_2, y_at_K = residuals
+    X, y, K_1, n, K_2, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, y_at_K = residuals
     k = len(diff_tape)
     # corpus.py:810: return y @ K @ y
     y_at_K_bar = rt.dot_left_transpose(out_bar, y)
     y_bar = rt.dot_right_transpose(y_at_K, out_bar)
-    y_bar += rt.dot_left_transpose(y_at_K_bar, K_2)
+    y_bar += rt.dot_left_transpose(y_at_K_bar, K_3)
     K_bar = rt.dot_right_transpose(y, y_at_K_bar)
     # corpus.py:806: for i in range(n):
     X_bar = np.zeros_like(X)
@@ -69,11 +69,10 @@ def rbf_kernel_energy_bwd(residuals, out_bar):
 
 def rbf_kernel_energy_lin(residuals, X_dot, ell_dot, y_dot):
     # corpus.py:802: def rbf_kernel_energy(X, ell, y):
-    X, y, n, K_1, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_2, y_at_K = residuals
+    X, y, K_1, n, K_2, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, y_at_K = residuals
     k = 0
     # corpus.py:805: K = np.zeros((n, n))
-    K = np.zeros((n, n))
-    K_dot = np.zeros_like(K)
+    K_dot = np.zeros_like(K_1)
     for i in range(n):
         for j in range(n):
             # corpus.py:808: d2 = np.sum((X[i] - X[j]) ** 2)
@@ -84,4 +83,4 @@ def rbf_kernel_energy_lin(residuals, X_dot, ell_dot, y_dot):
             # corpus.py:807: for j in range(n):
             k += 1
     # corpus.py:810: return y @ K @ y
-    return (y_dot @ K_2 + y @ K_dot) @ y + y_at_K @ y_dot
+    return (y_dot @ K_3 + y @ K_dot) @ y + y_at_K @ y_dot

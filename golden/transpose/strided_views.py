@@ -19,24 +19,23 @@ def strided_views_fwd(x):
     even_times_even = even * even
     y_times_x = y * x
     out = np.sum(even_times_even) - np.sum(odd) + np.dot(rev, x) + np.sum(y_times_x) + x[-1]
-    return out, (x, x_part, x_0, even, even_times_even, odd, rev, y, y, y_times_x)
+    return out, (x, y, x_part, x_0, even, even_times_even, odd, rev, y, y_times_x)
 
 
 def strided_views_bwd(residuals, out_bar):
     # corpus.py:681: def strided_views(x):
-    x, x_part, x_0, even, even_times_even, odd, rev, y_1, y_2, y_times_x = residuals
+    x, y_1, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     sum_bar = rt.total(out_bar)
-    dot_rev_bar = out_bar
     x_bar = np.zeros_like(x)
     x_bar[-1] += sum_bar
     y_times_x_bar = rt.sum_transpose(sum_bar, y_times_x)
-    y_bar = rt.unbroadcast(x * y_times_x_bar, y_2)
-    x_bar += rt.unbroadcast(y_1 * y_times_x_bar, x)
-    rev_bar = rt.dot_left_transpose(dot_rev_bar, x)
-    x_bar += rt.dot_right_transpose(rev, dot_rev_bar)
+    y_bar = rt.unbroadcast(x * y_times_x_bar, y_1)
+    x_bar += rt.unbroadcast(y_2 * y_times_x_bar, x)
+    rev_bar = rt.dot_left_transpose(out_bar, x)
+    x_bar += rt.dot_right_transpose(rev, out_bar)
     odd_bar = rt.sum_transpose(rt.total(-out_bar), odd)
-    even_bar = rt.unbroadcast((even + even) * rt.sum_transpose(sum_bar, even_times_even), even)
+    even_bar = (even + even) * rt.sum_transpose(sum_bar, even_times_even)
     # corpus.py:689: y[-1] = x[0] * x[-2]
     y_bar_part = y_bar[-1]
     y_bar[-1] = 0.0
@@ -60,7 +59,7 @@ def strided_views_bwd(residuals, out_bar):
 
 def strided_views_lin(residuals, x_dot):
     # corpus.py:681: def strided_views(x):
-    x, x_part, x_0, even, even_times_even, odd, rev, y_1, y_2, y_times_x = residuals
+    x, y_1, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
     # corpus.py:683: even = x[::2]
     even_dot = x_dot[::2]
     # corpus.py:684: odd = x[1::2]
@@ -70,8 +69,7 @@ def strided_views_lin(residuals, x_dot):
     # corpus.py:686: tail = x[-3:]
     tail_dot = x_dot[-3:]
     # corpus.py:687: y = np.zeros_like(x)
-    y = np.zeros_like(x)
-    y_dot = np.zeros_like(y)
+    y_dot = np.zeros_like(y_1)
     # corpus.py:688: y[2:5] = tail
     y_dot[2:5] = tail_dot
     # corpus.py:689: y[-1] = x[0] * x[-2]
@@ -79,6 +77,6 @@ def strided_views_lin(residuals, x_dot):
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     return (
         np.sum((even + even) * even_dot) - np.sum(odd_dot)
-        + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(x * y_dot + y_1 * x_dot)
+        + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(x * y_dot + y_2 * x_dot)
         + x_dot[-1]
     )

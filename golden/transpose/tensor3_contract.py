@@ -13,12 +13,12 @@ def tensor3_contract_fwd(T, v, w):
                 # corpus.py:720: out[i] += T[i, j, k] * v[j] * w[k]
                 out[i] = out[i] + T[i, j, k] * v[j] * w[k]
     # corpus.py:721: return out
-    return out, (T, v, w, I, out, J, K)
+    return out, (T, v, w, out, I, out, J, K)
 
 
 def tensor3_contract_bwd(residuals, out_bar):
     # corpus.py:713: def tensor3_contract(T, v, w):
-    T, v, w, I, out_1, J, K = residuals
+    T, v, w, out_1, I, out_2, J, K = residuals
     # corpus.py:717: for i in range(I):
     T_bar = np.zeros_like(T)
     v_bar = np.zeros_like(v)
@@ -43,10 +43,9 @@ def tensor3_contract_bwd(residuals, out_bar):
 
 def tensor3_contract_lin(residuals, T_dot, v_dot, w_dot):
     # corpus.py:713: def tensor3_contract(T, v, w):
-    T, v, w, I, out_1, J, K = residuals
+    T, v, w, out_1, I, out_2, J, K = residuals
     # corpus.py:716: out = np.zeros(I)
-    out = np.zeros(I)
-    out_dot = np.zeros_like(out)
+    out_dot = np.zeros_like(out_1)
     for i in range(I):
         for j in range(J):
             for k in range(K):

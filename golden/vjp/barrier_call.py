@@ -78,13 +78,12 @@ def barrier_call_bwd(residuals, out_bar):
             # corpus.py:432: path[k + 1] = path[k] * np.exp(-0.5 * sigma * sigma * dt + sigma * np.sqrt(dt) * z[p, k])
             path_bar_part = path_bar[k + 1]
             path_bar[k + 1] = 0.0
-            product_5_bar = path_bar_part
-            ct_1 = exp_total_1_tape[k_1] * (path_k_tape[k_1] * product_5_bar)
+            ct_1 = exp_total_1_tape[k_1] * (path_k_tape[k_1] * path_bar_part)
             ct_2 = ct_1 * dt
             sigma_bar += -0.5 * (ct_2 * sigma)
             sigma_bar += -0.5 * sigma * ct_2
             sigma_bar += ct_1 * z[p, k] * sqrt_dt_tape[k_1]
-            path_bar[k] += exp_total_1_tape[k_1] * product_5_bar
+            path_bar[k] += path_bar_part * exp_total_1_tape[k_1]
         # corpus.py:430: path[0] = s0
         path_bar_part_1 = path_bar[0]
         path_bar[0] = 0.0

@@ -23,9 +23,8 @@ def column_statistics_bwd(residuals, out_bar):
     A, max_A, min_A, spread, mu, mu_times_spread, geo, rows = residuals
     # corpus.py:614: return np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
     sum_bar = rt.total(out_bar)
-    dot_rows_bar = out_bar
-    rows_bar = rt.dot_left_transpose(dot_rows_bar, rows)
-    rows_bar += rt.dot_right_transpose(rows, dot_rows_bar)
+    rows_bar = rt.dot_left_transpose(out_bar, rows)
+    rows_bar += rt.dot_right_transpose(rows, out_bar)
     geo_bar = rt.sum_transpose(sum_bar, geo)
     mu_times_spread_bar = rt.sum_transpose(sum_bar, mu_times_spread)
     mu_bar = rt.unbroadcast(spread * mu_times_spread_bar, mu)

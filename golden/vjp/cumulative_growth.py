@@ -30,9 +30,8 @@ def cumulative_growth_bwd(residuals, wealth_bar):
         wealth_bar = rt.copy(wealth_bar)
         wealth_bar_part = wealth_bar[i]
         wealth_bar[i] = 0.0
-        product_bar = wealth_bar_part
-        rates_bar[i] += wealth_i_minus_1_tape[k] * product_bar
-        wealth_bar[i - 1] += (1.0 + rates[i]) * product_bar
+        rates_bar[i] += wealth_i_minus_1_tape[k] * wealth_bar_part
+        wealth_bar[i - 1] += (1.0 + rates[i]) * wealth_bar_part
     # corpus.py:103: wealth[0] = 1.0 + rates[0]
     wealth_bar_part_1 = wealth_bar[0]
     wealth_bar[0] = 0.0

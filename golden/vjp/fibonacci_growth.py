@@ -20,8 +20,7 @@ def fibonacci_growth_bwd(residuals, out_bar):
         # corpus.py:80: a, b = b, a + b
         b_bar_old = b_bar
         b_bar = a_bar
-        b_1_bar = b_bar_old
-        a_bar = b_1_bar
-        b_bar += b_1_bar
+        a_bar = b_bar_old
+        b_bar += b_bar_old
     # corpus.py:81: return b / a
     return a_bar, b_bar

@@ -46,10 +46,10 @@ def gmm_loglik_fwd(x, weight_logits, means, log_sigmas):
             means,
             log_sigmas,
             logsumexp_fwd_res,
-            k,
             len_x,
             comp,
             logw,
+            k,
             exp_tape,
             logsumexp_fwd_res_1_tape,
         ),
@@ -72,11 +72,11 @@ def logsumexp_bwd(residuals, out_bar):
 
 def gmm_loglik_bwd(residuals, total_bar):
     # corpus.py:302: def gmm_loglik(x, weight_logits, means, log_sigmas):
-    x, means, log_sigmas, logsumexp_fwd_res, k, len_x, comp_1, logw, exp_tape, logsumexp_fwd_res_1_tape = residuals
+    x, means, log_sigmas, logsumexp_fwd_res, len_x, comp_2, logw, k, exp_tape, logsumexp_fwd_res_1_tape = residuals
     k_1 = len(exp_tape)
     k_2 = len(logsumexp_fwd_res_1_tape)
     # corpus.py:308: for n in range(len(x)):
-    comp_bar = np.zeros_like(comp_1)
+    comp_bar = np.zeros_like(comp_2)
     log_sigmas_bar = np.zeros_like(log_sigmas)
     logw_bar = np.zeros_like(logw)
     means_bar = np.zeros_like(means)

@@ -50,7 +50,7 @@ def numpy_elementwise_mix_bwd(residuals, out_bar):
     x_bar += rt.unbroadcast((x >= y) * hi_bar, x)
     y_bar += rt.unbroadcast((x < y) * hi_bar, y)
     # corpus.py:587: lim = np.clip(x, -0.5, 0.5)
-    x_bar += rt.unbroadcast(((x >= -0.5) & (x <= 0.5)) * lim_bar, x)
+    x_bar += ((x >= -0.5) & (x <= 0.5)) * lim_bar
     # corpus.py:586: mag = np.power(np.square(x) + np.square(y), 0.5)
     ct = 0.5 * total ** (-0.5) * mag_bar
     x_bar += rt.unbroadcast(2 * x * ct, x)

@@ -19,9 +19,9 @@ def tensor_reductions_bwd(residuals, out_bar):
     # corpus.py:622: def tensor_reductions(T):
     T, b, c, a, a_times_a, c_times_c = residuals
     # corpus.py:627: return np.sum(a * a) + np.sum(b) - np.sum(c * c)
-    c_bar = rt.unbroadcast((c + c) * rt.sum_transpose(-out_bar, c_times_c), c)
+    c_bar = (c + c) * rt.sum_transpose(-out_bar, c_times_c)
     b_bar = rt.sum_transpose(out_bar, b)
-    a_bar = rt.unbroadcast((a + a) * rt.sum_transpose(out_bar, a_times_a), a)
+    a_bar = (a + a) * rt.sum_transpose(out_bar, a_times_a)
     # corpus.py:626: c = np.min(T, axis=1)
     T_bar = rt.extremum_jvp_transpose(T, c_bar, c, 1)
     # corpus.py:625: b = np.max(T, axis=0)

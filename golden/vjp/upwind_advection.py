@@ -37,7 +37,6 @@ def upwind_advection_fwd(u0, courant, steps):
             u_part_tape,
             u_part_1_tape,
             u,
-            u,
             u_times_u,
         ),
     )
@@ -45,10 +44,10 @@ def upwind_advection_fwd(u0, courant, steps):
 
 def upwind_advection_bwd(residuals, out_bar):
     # corpus.py:813: def upwind_advection(u0, courant, steps):
-    steps, courant, product_tape, product_1_tape, u_part_tape, u_part_1_tape, u_2, u_3, u_times_u = residuals
+    steps, courant, product_tape, product_1_tape, u_part_tape, u_part_1_tape, u_2, u_times_u = residuals
     k = len(product_tape)
     # corpus.py:818: return np.sum(u * u)
-    u_bar = rt.unbroadcast((u_2 + u_2) * rt.sum_transpose(out_bar, u_times_u), u_3)
+    u_bar = (u_2 + u_2) * rt.sum_transpose(out_bar, u_times_u)
     # corpus.py:816: for _ in range(steps):
     courant_bar = 0.0
     for _ in range(steps - 1, -1, -1):
@@ -59,9 +58,9 @@ def upwind_advection_bwd(residuals, out_bar):
         product_bar = rt.unbroadcast(u_bar_part, product_tape[k])
         product_1_bar = rt.unbroadcast(u_bar_part, product_1_tape[k])
         courant_bar += rt.total(u_part_1_tape[k] * product_1_bar)
-        u_bar[:-1] += rt.unbroadcast(courant * product_1_bar, u_part_1_tape[k])
+        u_bar[:-1] += courant * product_1_bar
         courant_bar += rt.total(-u_part_tape[k] * product_bar)
-        u_bar[1:] += rt.unbroadcast((1.0 - courant) * product_bar, u_part_tape[k])
+        u_bar[1:] += (1.0 - courant) * product_bar
     # corpus.py:815: u = u0.copy()
     u0_bar = u_bar
     # corpus.py:818: return np.sum(u * u)
