@@ -178,6 +178,12 @@ def target_names(target) -> list[str]:
     return []
 
 
+def bound_names(stmt) -> list[str]:
+    """Names a statement binds anew: ``x = ...``, ``a, b = ...``, ``x += ...``, a loop's target (not ``x[i] = ...``)."""
+    bound = stmt.targets[0] if isinstance(stmt, gast.Assign) else getattr(stmt, "target", None)
+    return target_names(bound) if isinstance(bound, (gast.Name, gast.Tuple)) else []
+
+
 def values_read(body) -> set[str]:
     """Names whose values the statements of ``body`` read (an in-place update reads its target)."""
     found = set()

@@ -4,7 +4,8 @@ Hypothesis writes small programs over three float variables, with reassignments,
 in-place updates, branches and loops: the shapes that exercise operand
 ordering, the inliner, common subexpressions and regrouping.  Each program is
 written to a file (s2s reads source), and its JVP is compared with the
-complex-step derivative ``Im f(x + i h t) / h``, exact to rounding.
+complex-step derivative ``Im f(x + i h t) / h``, exact to rounding; its VJP
+with its JVP, by the dot-product test.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import s2s
+from s2s.errors import S2SError
 
 VARIABLES = ("x", "y", "z")
 UNARY = ("np.sin({})", "np.cos({})", "np.exp(0.1 * {})", "np.tanh({})", "({}) ** 2", "-{}")
@@ -130,3 +132,39 @@ def test_jvp_of_random_array_programs_matches_complex_step(tmp_path, lines, y, s
     value, tangent = s2s.jvp(fun, (x, y), (x_dot, y_dot))
     np.testing.assert_allclose(value, expected.real, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(tangent, expected.imag / h, rtol=1e-9, atol=1e-9)
+
+
+# -- reverse mode: the same programs, vjp against jvp ------------------------------------------
+
+
+def assert_vjp_agrees_with_jvp(fun, primals, tangents, ct):
+    """<ct, J t> from jvp equals <J^T ct, t> from vjp, or reverse mode refuses the program outright."""
+    _, out_dot = s2s.jvp(fun, primals, tangents)
+    try:
+        _, f_vjp = s2s.vjp(fun, *primals)
+    except S2SError:
+        return  # a clear refusal (a view read after a write through another name), never a wrong number
+    cts = f_vjp(ct)
+    lhs = np.dot(np.ravel(ct), np.ravel(out_dot))
+    rhs = sum(np.dot(np.ravel(c), np.ravel(t)) for c, t in zip(cts, tangents))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(programs, st.tuples(*[st.floats(-1.0, 1.0)] * 3), st.tuples(*[st.floats(-1.0, 1.0)] * 3),
+       st.floats(-2.0, 2.0))
+def test_vjp_of_random_programs_agrees_with_jvp(tmp_path, lines, point, direction, ct):
+    fun = load("x, y, z", lines + ["return x * y + z"], tmp_path)
+    if not np.isfinite(fun(*point)):
+        return
+    assert_vjp_agrees_with_jvp(fun, point, direction, ct)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(array_programs, st.floats(-1.0, 1.0), st.integers(0, 2**16))
+def test_vjp_of_random_array_programs_agrees_with_jvp(tmp_path, lines, y, seed):
+    body = ["v = x.copy()", "w = v[1:4]"] + lines + ["return np.sum(v * v) + y * np.sum(w)"]
+    fun = load("x, y", body, tmp_path)
+    rng = np.random.default_rng(seed)
+    x, x_dot, y_dot = rng.uniform(-1, 1, 5), rng.standard_normal(5), float(rng.standard_normal())
+    assert_vjp_agrees_with_jvp(fun, (x, y), (x_dot, y_dot), float(rng.standard_normal()))

@@ -37,7 +37,7 @@ header of the following loop or branch needs).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gast
 
@@ -58,8 +58,6 @@ class Split:
 
     forward: core.Function
     linear: core.Function
-    #: counter name → the tapes it counts entries of (the linear function reads them from 0 up)
-    counters: dict = field(default_factory=dict)
 
 
 def partial_eval(jvp_fn: core.Function, fwd_name: str, lin_name: str, witnesses=None, nonlinear=None,
@@ -148,15 +146,6 @@ def _hoist_tests(body, namer, temps) -> list:
     return out
 
 
-@dataclass
-class _Def:
-    """A primal statement of the current stretch, and the versions of the names it read."""
-
-    stmt: object
-    reads: dict
-    position: int  # index in the forward function's output for this stretch
-
-
 class _Splitter:
     def __init__(self, fn, witnesses, nonlinear, param_kinds):
         self.fn, self.witnesses, self.nonlinear = fn, witnesses, nonlinear
@@ -172,7 +161,7 @@ class _Splitter:
         self.invariants = self._invariants()
         self.binding_counts: dict = {}
         for stmt in core.walk_statements(fn.body):
-            for n in self.rebound_in([stmt]) if not core.sub_blocks(stmt) else ():
+            for n in core.bound_names(stmt) if not core.sub_blocks(stmt) else ():
                 self.binding_counts[n] = self.binding_counts.get(n, 0) + 1
         self.residuals: list = []        # (forward expression, name in the linear code)
         self.tapes: list = []            # created empty at the start of the forward function
@@ -188,15 +177,6 @@ class _Splitter:
             if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):  # a helper writing its arguments
                 written |= {a.id for a in stmt.value.args if isinstance(a, gast.Name)}
         return {n for w in written for n in self.aliases.get(w, {w})}
-
-    def rebound_in(self, body) -> set:
-        """Names ``body`` binds anew (which may change their shapes; writing into them does not)."""
-        found = set()
-        for stmt in core.walk_statements(body):
-            bound = stmt.targets[0] if isinstance(stmt, gast.Assign) else getattr(stmt, "target", None)
-            if isinstance(bound, (gast.Name, gast.Tuple)):
-                found.update(core.target_names(bound))
-        return found
 
     def bound_once(self, name_) -> bool:
         """Is ``name_`` a parameter never bound again, or bound once, at the top level?"""
@@ -220,7 +200,7 @@ class _Splitter:
                 counts[n] = counts.get(n, 0) + 1
         top = {n for s in self.fn.body if not core.sub_blocks(s) for n in core.written_names(s)}
         params = {p for p in self.fn.params if p not in counts}
-        once = {n for n in top if counts.get(n) == 1}
+        once = {n for n in top if counts.get(n) == 1} - set(self.fn.params)  # a parameter bound again has two values
         return (params | once) - self.mutated - self.linear_names
 
     def is_local(self, name_) -> bool:
@@ -302,7 +282,7 @@ class _Splitter:
         linear.kinds, linear.counters, linear.param_witnesses = self.kinds, dict(self.counters), param_witnesses
         for f in (forward, linear):
             _fill_lines(f.body, fn.lineno)
-        return Split(forward, linear, dict(self.counters))
+        return Split(forward, linear)
 
 
 class _Context:
@@ -318,7 +298,9 @@ class _Context:
         self.s, self.parent, self.compound, self.loop_vars = splitter, parent, compound, loop_vars
         self.in_compound = parent is not None
         self.changed_inside = splitter.written_in([compound]) | loop_vars if compound is not None else set()
-        self.rebound_inside = splitter.rebound_in([compound]) | loop_vars if compound is not None else set()
+        # Names bound anew inside may change their shapes; writing into them does not.
+        self.rebound_inside = {n for s in core.walk_statements([compound]) for n in core.bound_names(s)} | loop_vars \
+            if compound is not None else set()
         self.returned = None
         self.segment_open = False
 

@@ -320,13 +320,14 @@ class _Transposer:
         if self.is_call(value):
             self.call(value, targets, out)
             return
-        if isinstance(value, gast.Tuple):  # a parallel assignment
-            cts = {t: core.name(self.bar(t)) for t in targets if t in self.live}
+        if isinstance(value, gast.Tuple):  # a parallel assignment: where a name is bound twice, the last one holds
+            final = dict(zip(targets, value.elts))
+            cts = {t: core.name(self.bar(t)) for t in final if t in self.live}
             if set(targets) & core.names_in(value):
                 cts = {t: self.keep(ct, out, f"{self.bar(t)}_old") for t, ct in cts.items()}
             for t in targets:
                 self.live.discard(t)
-            for t, elt in zip(targets, value.elts):
+            for t, elt in final.items():
                 if t in cts:
                     self.expression(elt, cts[t], out)
             return

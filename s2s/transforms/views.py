@@ -22,10 +22,8 @@ def write_into_bases(fn: core.Function, param_kinds=None) -> core.Function:
     kinds = analysis.kinds(fn, param_kinds)
     counts: dict = {}  # how often each name is bound (not written into)
     for stmt in core.walk_statements(fn.body):
-        bound = stmt.targets[0] if isinstance(stmt, gast.Assign) else getattr(stmt, "target", None)
-        if isinstance(bound, (gast.Name, gast.Tuple)):
-            for n in core.target_names(bound):
-                counts[n] = counts.get(n, 0) + 1
+        for n in core.bound_names(stmt):
+            counts[n] = counts.get(n, 0) + 1
     views = {}
     for stmt in core.walk_statements(fn.body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
