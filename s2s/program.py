@@ -124,6 +124,14 @@ class Program:
         self.adjoint_of(names.linear)
         return names
 
+    def role(self, name) -> str | None:
+        """``"forward"``, ``"linear"`` or ``"adjoint"`` for a part of a linearization in this program, else None."""
+        for _, names in self._linear_parts.values():
+            for role in ("forward", "linear", "adjoint"):
+                if getattr(names, role) == name:
+                    return role
+        return None
+
     def adjoint_of(self, linear_name) -> str | None:
         """The name of the adjoint of a generated linear function (generated on first request)."""
         if linear_name not in self._linear_parts:

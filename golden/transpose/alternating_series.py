@@ -3,24 +3,28 @@
 from s2s import runtime as rt
 
 
-def alternating_series_fwd(x, n):
+def alternating_series_lin(residuals, x_dot):
     # corpus.py:120: def alternating_series(x, n):
-    x_tape = []
-    term_tape = []
-    total = 0.0
-    term = x
+    n_plus_1, x_tape, term_tape, half = residuals
+    k_1 = 0
+    # corpus.py:122: total = 0.0
+    total_dot = 0.0
+    # corpus.py:123: term = x
+    term_dot = x_dot
     # corpus.py:124: for k in range(1, n + 1):
-    n_plus_1 = n + 1
     for k in range(1, n_plus_1):
         sign = 1 - 2 * ((k + 1) % 2)
-        total += sign * term / k
+        # corpus.py:126: total += sign * term / k
+        total_dot += sign / k * term_dot
         # corpus.py:127: term *= x
-        term_tape.append(term)
-        x_tape.append(x)
-        term *= x
-    half = n // 2
+        x = x_tape[k_1]
+        term_dot *= x
+        term = term_tape[k_1]
+        term_dot += term * x_dot
+        # corpus.py:124: for k in range(1, n + 1):
+        k_1 += 1
     # corpus.py:129: return total, half
-    return (total, half), (n_plus_1, x_tape, term_tape, half)
+    return total_dot, rt.zeros_like(half)
 
 
 def alternating_series_bwd(residuals, out_bar):
@@ -46,27 +50,3 @@ def alternating_series_bwd(residuals, out_bar):
     x_bar += term_bar
     # corpus.py:129: return total, half
     return x_bar,
-
-
-def alternating_series_lin(residuals, x_dot):
-    # corpus.py:120: def alternating_series(x, n):
-    n_plus_1, x_tape, term_tape, half = residuals
-    k_1 = 0
-    # corpus.py:122: total = 0.0
-    total_dot = 0.0
-    # corpus.py:123: term = x
-    term_dot = x_dot
-    # corpus.py:124: for k in range(1, n + 1):
-    for k in range(1, n_plus_1):
-        sign = 1 - 2 * ((k + 1) % 2)
-        # corpus.py:126: total += sign * term / k
-        total_dot += sign / k * term_dot
-        # corpus.py:127: term *= x
-        x = x_tape[k_1]
-        term_dot *= x
-        term = term_tape[k_1]
-        term_dot += term * x_dot
-        # corpus.py:124: for k in range(1, n + 1):
-        k_1 += 1
-    # corpus.py:129: return total, half
-    return total_dot, rt.zeros_like(half)

@@ -4,19 +4,23 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def assemble_state_fwd(x, y, vx, vy):
-    pos = np.array([x, y])
-    vel = np.asarray([vx, vy])
-    both = np.concatenate((pos, vel))
-    grid = np.stack((pos, vel))
-    flat = np.reshape(grid, (4,))
+def assemble_state_lin(residuals, x_dot, y_dot, vx_dot, vy_dot):
+    # corpus.py:639: def assemble_state(x, y, vx, vy):
+    pos, vel, grid, transpose_grid, flat, both, both_times_flat, gram = residuals
+    # corpus.py:641: pos = np.array([x, y])
+    pos_dot = np.array([x_dot, y_dot])
+    # corpus.py:642: vel = np.asarray([vx, vy])
+    vel_dot = np.array([vx_dot, vy_dot])
+    # corpus.py:643: both = np.concatenate((pos, vel))
+    both_dot = np.concatenate((pos_dot, vel_dot), axis=0)
+    # corpus.py:644: grid = np.stack((pos, vel))
+    grid_dot = np.stack((pos_dot, vel_dot), axis=0)
+    # corpus.py:645: flat = np.reshape(grid, (4,))
+    flat_dot = np.reshape(grid_dot, (4,))
     # corpus.py:646: gram = grid.T @ grid
-    transpose_grid = np.transpose(grid)
-    gram = transpose_grid @ grid
+    gram_dot = np.transpose(grid_dot) @ grid + transpose_grid @ grid_dot
     # corpus.py:647: return np.sum(both * flat) + np.sum(gram)
-    both_times_flat = both * flat
-    out = np.sum(both_times_flat) + np.sum(gram)
-    return out, (pos, vel, grid, transpose_grid, flat, both, both_times_flat, gram)
+    return np.sum(flat * both_dot + both * flat_dot) + np.sum(gram_dot)
 
 
 def assemble_state_bwd(residuals, out_bar):
@@ -46,22 +50,3 @@ def assemble_state_bwd(residuals, out_bar):
     y_bar = pos_bar[1]
     # corpus.py:647: return np.sum(both * flat) + np.sum(gram)
     return x_bar, y_bar, vx_bar, vy_bar
-
-
-def assemble_state_lin(residuals, x_dot, y_dot, vx_dot, vy_dot):
-    # corpus.py:639: def assemble_state(x, y, vx, vy):
-    pos, vel, grid, transpose_grid, flat, both, both_times_flat, gram = residuals
-    # corpus.py:641: pos = np.array([x, y])
-    pos_dot = np.array([x_dot, y_dot])
-    # corpus.py:642: vel = np.asarray([vx, vy])
-    vel_dot = np.array([vx_dot, vy_dot])
-    # corpus.py:643: both = np.concatenate((pos, vel))
-    both_dot = np.concatenate((pos_dot, vel_dot), axis=0)
-    # corpus.py:644: grid = np.stack((pos, vel))
-    grid_dot = np.stack((pos_dot, vel_dot), axis=0)
-    # corpus.py:645: flat = np.reshape(grid, (4,))
-    flat_dot = np.reshape(grid_dot, (4,))
-    # corpus.py:646: gram = grid.T @ grid
-    gram_dot = np.transpose(grid_dot) @ grid + transpose_grid @ grid_dot
-    # corpus.py:647: return np.sum(both * flat) + np.sum(gram)
-    return np.sum(flat * both_dot + both * flat_dot) + np.sum(gram_dot)

@@ -4,27 +4,30 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def back_substitution_fwd(U, b):
+def back_substitution_lin(residuals, U_dot, b_dot):
     # corpus.py:529: def back_substitution(U, b):
-    x_tape = []
-    ratio_tape = []
-    n = len(b)
-    x = np.zeros(n)
+    U, b_1, x_1, n_minus_1, b_2, x_2, n, x_tape, ratio_tape = residuals
+    k = 0
+    k_1 = 0
+    # corpus.py:532: x = np.zeros(n)
+    x_dot = np.zeros_like(x_1)
     # corpus.py:533: for i in range(n - 1, -1, -1):
-    n_minus_1 = n - 1
     for i in range(n_minus_1, -1, -1):
-        s = b[i]
+        # corpus.py:534: s = b[i]
+        s_dot = b_dot[i]
         # corpus.py:535: for j in range(i + 1, n):
-        x_tape.append(np.copy(x))
+        x = x_tape[k]
+        k += 1
         for j in range(i + 1, n):
-            s -= U[i, j] * x[j]
+            # corpus.py:536: s -= U[i, j] * x[j]
+            s_dot -= x[j] * U_dot[i, j] + U[i, j] * x_dot[j]
         # corpus.py:537: x[i] = s / U[i, i]
-        ratio = s / U[i, i]
-        x[i] = ratio
+        U_part_1 = U[i, i]
+        x_dot[i] = s_dot / U_part_1 - ratio_tape[k_1] * U_dot[i, i] / U_part_1
         # corpus.py:533: for i in range(n - 1, -1, -1):
-        ratio_tape.append(ratio)
+        k_1 += 1
     # corpus.py:538: return x
-    return x, (U, b, x, n_minus_1, b, x, n, x_tape, ratio_tape)
+    return x_dot
 
 
 def back_substitution_bwd(residuals, x_bar):
@@ -55,29 +58,3 @@ def back_substitution_bwd(residuals, x_bar):
         b_bar[i] += s_bar
     # corpus.py:538: return x
     return U_bar, b_bar
-
-
-def back_substitution_lin(residuals, U_dot, b_dot):
-    # corpus.py:529: def back_substitution(U, b):
-    U, b_1, x_1, n_minus_1, b_2, x_2, n, x_tape, ratio_tape = residuals
-    k = 0
-    k_1 = 0
-    # corpus.py:532: x = np.zeros(n)
-    x_dot = np.zeros_like(x_1)
-    # corpus.py:533: for i in range(n - 1, -1, -1):
-    for i in range(n_minus_1, -1, -1):
-        # corpus.py:534: s = b[i]
-        s_dot = b_dot[i]
-        # corpus.py:535: for j in range(i + 1, n):
-        x = x_tape[k]
-        k += 1
-        for j in range(i + 1, n):
-            # corpus.py:536: s -= U[i, j] * x[j]
-            s_dot -= x[j] * U_dot[i, j] + U[i, j] * x_dot[j]
-        # corpus.py:537: x[i] = s / U[i, i]
-        U_part_1 = U[i, i]
-        x_dot[i] = s_dot / U_part_1 - ratio_tape[k_1] * U_dot[i, i] / U_part_1
-        # corpus.py:533: for i in range(n - 1, -1, -1):
-        k_1 += 1
-    # corpus.py:538: return x
-    return x_dot

@@ -3,37 +3,41 @@
 import numpy as np
 
 
-def band_penalty_fwd(x, lo, hi, soft):
+def band_penalty_lin(residuals, x_dot, lo_dot, hi_dot):
     # corpus.py:772: def band_penalty(x, lo, hi, soft):
-    cond_2_tape = []
-    xi_tape = []
-    pen = 0.0
+    x, len_x, lo, hi, soft, cond_2_tape, xi_tape, trips = residuals
+    k = 0
+    # corpus.py:774: pen = 0.0
+    pen_dot = 0.0
     # corpus.py:775: for i in range(len(x)):
-    len_x = len(x)
-    trips = 0
-    for i in range(len_x):
-        trips += 1
+    for i in range(trips):
+        # corpus.py:776: xi = x[i]
+        xi_dot = x_dot[i]
         xi = x[i]
         if lo < xi < hi:
-            continue
-        below = xi <= lo
-        # corpus.py:780: if below and not soft:
-        cond_2 = below and (not soft)
-        cond_2_tape.append(cond_2)
-        xi_tape.append(xi)
-        if cond_2:
-            pen += 10.0 * (lo - xi) ** 2
-        elif below or xi == lo:
-            pen += (lo - xi) ** 2
+            pass
         else:
-            # corpus.py:785: pen += (xi - hi) ** 2 if soft or xi < 2 * hi else 10.0 * (xi - hi) ** 2
-            if soft or xi < 2 * hi:
-                choice = (xi - hi) ** 2
+            # corpus.py:779: below = xi <= lo
+            cond_2 = cond_2_tape[k]
+            xi = xi_tape[k]
+            below = xi <= lo
+            # corpus.py:780: if below and not soft:
+            k += 1
+            if cond_2:
+                # corpus.py:781: pen += 10.0 * (lo - xi) ** 2
+                pen_dot += 10.0 * (2 * (lo - xi) * (lo_dot - xi_dot))
+            elif below or xi == lo:
+                # corpus.py:783: pen += (lo - xi) ** 2
+                pen_dot += 2 * (lo - xi) * (lo_dot - xi_dot)
             else:
-                choice = 10.0 * (xi - hi) ** 2
-            pen += choice
+                # corpus.py:785: pen += (xi - hi) ** 2 if soft or xi < 2 * hi else 10.0 * (xi - hi) ** 2
+                if soft or xi < 2 * hi:
+                    choice_dot = 2 * (xi - hi) * (xi_dot - hi_dot)
+                else:
+                    choice_dot = 10.0 * (2 * (xi - hi) * (xi_dot - hi_dot))
+                pen_dot += choice_dot
     # corpus.py:786: return pen
-    return pen, (x, len_x, lo, hi, soft, cond_2_tape, xi_tape, trips)
+    return pen_dot
 
 
 def band_penalty_bwd(residuals, pen_bar):
@@ -82,40 +86,3 @@ def band_penalty_bwd(residuals, pen_bar):
         x_bar[i] += xi_bar
     # corpus.py:786: return pen
     return x_bar, lo_bar, hi_bar
-
-
-def band_penalty_lin(residuals, x_dot, lo_dot, hi_dot):
-    # corpus.py:772: def band_penalty(x, lo, hi, soft):
-    x, len_x, lo, hi, soft, cond_2_tape, xi_tape, trips = residuals
-    k = 0
-    # corpus.py:774: pen = 0.0
-    pen_dot = 0.0
-    # corpus.py:775: for i in range(len(x)):
-    for i in range(trips):
-        # corpus.py:776: xi = x[i]
-        xi_dot = x_dot[i]
-        xi = x[i]
-        if lo < xi < hi:
-            pass
-        else:
-            # corpus.py:779: below = xi <= lo
-            cond_2 = cond_2_tape[k]
-            xi = xi_tape[k]
-            below = xi <= lo
-            # corpus.py:780: if below and not soft:
-            k += 1
-            if cond_2:
-                # corpus.py:781: pen += 10.0 * (lo - xi) ** 2
-                pen_dot += 10.0 * (2 * (lo - xi) * (lo_dot - xi_dot))
-            elif below or xi == lo:
-                # corpus.py:783: pen += (lo - xi) ** 2
-                pen_dot += 2 * (lo - xi) * (lo_dot - xi_dot)
-            else:
-                # corpus.py:785: pen += (xi - hi) ** 2 if soft or xi < 2 * hi else 10.0 * (xi - hi) ** 2
-                if soft or xi < 2 * hi:
-                    choice_dot = 2 * (xi - hi) * (xi_dot - hi_dot)
-                else:
-                    choice_dot = 10.0 * (2 * (xi - hi) * (xi_dot - hi_dot))
-                pen_dot += choice_dot
-    # corpus.py:786: return pen
-    return pen_dot

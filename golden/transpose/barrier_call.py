@@ -3,56 +3,36 @@
 import numpy as np
 
 
-def barrier_call_fwd(s0, sigma, z, strike, barrier):
+def barrier_call_lin(residuals, s0_dot, sigma_dot, strike_dot):
     # corpus.py:423: def barrier_call(s0, sigma, z, strike, barrier):
-    exp_total_1_tape = []
-    sqrt_dt_tape = []
-    path_k_tape = []
-    path_tape = []
-    cond_tape = []
-    path_tape_1 = []
-    n_paths, n_steps = z.shape
-    dt = 1.0 / n_steps
-    total = 0.0
+    n_paths, n_steps, sigma, dt, z, exp_total_1_tape, sqrt_dt_tape, path_k_tape, path_tape, strike, cond_tape, path_tape_1 = residuals
+    k_1 = 0
+    k_3 = 0
+    # corpus.py:427: total = 0.0
+    total_dot = 0.0
     for p in range(n_paths):
+        # corpus.py:429: path = np.empty(n_steps + 1)
         path = np.empty(n_steps + 1)
-        path[0] = s0
-        # corpus.py:431: for k in range(n_steps):
-        path_tape.append(path)
+        path_dot = np.zeros_like(path)
+        # corpus.py:430: path[0] = s0
+        path_dot[0] = s0_dot
         for k in range(n_steps):
             # corpus.py:432: path[k + 1] = path[k] * np.exp(-0.5 * sigma * sigma * dt + sigma * np.sqrt(dt) * z[p, k])
-            sqrt_dt = np.sqrt(dt)
-            exp_total_1 = np.exp(-0.5 * sigma * sigma * dt + sigma * sqrt_dt * z[p, k])
-            path_k_tape.append(path[k])
-            path[k + 1] = path[k] * exp_total_1
+            path_dot[k + 1] = (
+                path_dot[k] * exp_total_1_tape[k_1]
+                + path_k_tape[k_1] * (exp_total_1_tape[k_1] * ((-0.5 * sigma_dot * sigma - 0.5 * sigma * sigma_dot) * dt + sigma_dot * sqrt_dt_tape[k_1] * z[p, k]))
+            )
             # corpus.py:431: for k in range(n_steps):
-            exp_total_1_tape.append(exp_total_1)
-            sqrt_dt_tape.append(sqrt_dt)
+            k_1 += 1
         # corpus.py:433: if np.max(path) < barrier:
-        cond = np.max(path) < barrier
-        cond_tape.append(cond)
-        path_tape_1.append(np.copy(path))
+        cond = cond_tape[k_3]
+        path = path_tape_1[k_3]
+        k_3 += 1
         if cond:
-            total += np.maximum(path[-1] - strike, 0.0)
+            # corpus.py:434: total += np.maximum(path[-1] - strike, 0.0)
+            total_dot += (path_dot[-1] - strike_dot) * (path[-1] - strike >= 0.0)
     # corpus.py:435: return total / n_paths
-    out = total / n_paths
-    return (
-        out,
-        (
-            n_paths,
-            n_steps,
-            sigma,
-            dt,
-            z,
-            exp_total_1_tape,
-            sqrt_dt_tape,
-            path_k_tape,
-            path_tape,
-            strike,
-            cond_tape,
-            path_tape_1,
-        ),
-    )
+    return total_dot / n_paths
 
 
 def barrier_call_bwd(residuals, out_bar):
@@ -94,35 +74,3 @@ def barrier_call_bwd(residuals, out_bar):
         s0_bar += path_bar_part_1
     # corpus.py:435: return total / n_paths
     return s0_bar, sigma_bar, strike_bar
-
-
-def barrier_call_lin(residuals, s0_dot, sigma_dot, strike_dot):
-    # corpus.py:423: def barrier_call(s0, sigma, z, strike, barrier):
-    n_paths, n_steps, sigma, dt, z, exp_total_1_tape, sqrt_dt_tape, path_k_tape, path_tape, strike, cond_tape, path_tape_1 = residuals
-    k_1 = 0
-    k_3 = 0
-    # corpus.py:427: total = 0.0
-    total_dot = 0.0
-    for p in range(n_paths):
-        # corpus.py:429: path = np.empty(n_steps + 1)
-        path = np.empty(n_steps + 1)
-        path_dot = np.zeros_like(path)
-        # corpus.py:430: path[0] = s0
-        path_dot[0] = s0_dot
-        for k in range(n_steps):
-            # corpus.py:432: path[k + 1] = path[k] * np.exp(-0.5 * sigma * sigma * dt + sigma * np.sqrt(dt) * z[p, k])
-            path_dot[k + 1] = (
-                path_dot[k] * exp_total_1_tape[k_1]
-                + path_k_tape[k_1] * (exp_total_1_tape[k_1] * ((-0.5 * sigma_dot * sigma - 0.5 * sigma * sigma_dot) * dt + sigma_dot * sqrt_dt_tape[k_1] * z[p, k]))
-            )
-            # corpus.py:431: for k in range(n_steps):
-            k_1 += 1
-        # corpus.py:433: if np.max(path) < barrier:
-        cond = cond_tape[k_3]
-        path = path_tape_1[k_3]
-        k_3 += 1
-        if cond:
-            # corpus.py:434: total += np.maximum(path[-1] - strike, 0.0)
-            total_dot += (path_dot[-1] - strike_dot) * (path[-1] - strike >= 0.0)
-    # corpus.py:435: return total / n_paths
-    return total_dot / n_paths

@@ -4,19 +4,19 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def bilinear_forms_fwd(a, b, M):
+def bilinear_forms_lin(residuals, a_dot, b_dot, M_dot):
+    # corpus.py:630: def bilinear_forms(a, b, M):
+    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q = residuals
     # corpus.py:632: q = np.dot(a, M @ a)
-    M_at_a = M @ a
-    q = np.dot(a, M_at_a)
-    c = np.vdot(a, b)
-    P = np.outer(a, b)
-    T = np.matmul(M, P)
+    q_dot = np.dot(a_dot, M_at_a) + np.dot(a, M_dot @ a + M @ a_dot)
+    # corpus.py:633: c = np.vdot(a, b)
+    c_dot = np.vdot(a_dot, b) + np.vdot(a, b_dot)
+    # corpus.py:634: P = np.outer(a, b)
+    P_dot = np.outer(a_dot, b) + np.outer(a, b_dot)
+    # corpus.py:635: T = np.matmul(M, P)
+    T_dot = M_dot @ P + M @ P_dot
     # corpus.py:636: return q + c * np.sum(T * M.T)
-    transpose_M = np.transpose(M)
-    product = T * transpose_M
-    sum_product = np.sum(product)
-    out = q + c * sum_product
-    return out, (a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q)
+    return q_dot + sum_product * c_dot + c * np.sum(transpose_M * T_dot + T * np.transpose(M_dot))
 
 
 def bilinear_forms_bwd(residuals, out_bar):
@@ -44,18 +44,3 @@ def bilinear_forms_bwd(residuals, out_bar):
     a_bar += rt.dot_right_transpose(M, M_at_a_bar)
     # corpus.py:636: return q + c * np.sum(T * M.T)
     return a_bar, b_bar, M_bar
-
-
-def bilinear_forms_lin(residuals, a_dot, b_dot, M_dot):
-    # corpus.py:630: def bilinear_forms(a, b, M):
-    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q = residuals
-    # corpus.py:632: q = np.dot(a, M @ a)
-    q_dot = np.dot(a_dot, M_at_a) + np.dot(a, M_dot @ a + M @ a_dot)
-    # corpus.py:633: c = np.vdot(a, b)
-    c_dot = np.vdot(a_dot, b) + np.vdot(a, b_dot)
-    # corpus.py:634: P = np.outer(a, b)
-    P_dot = np.outer(a_dot, b) + np.outer(a, b_dot)
-    # corpus.py:635: T = np.matmul(M, P)
-    T_dot = M_dot @ P + M @ P_dot
-    # corpus.py:636: return q + c * np.sum(T * M.T)
-    return q_dot + sum_product * c_dot + c * np.sum(transpose_M * T_dot + T * np.transpose(M_dot))

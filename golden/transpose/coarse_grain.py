@@ -4,34 +4,19 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def coarse_grain_fwd(field, weight):
-    n = field.shape[0]
+def coarse_grain_lin(residuals, field_dot, weight_dot):
+    # corpus.py:671: def coarse_grain(field, weight):
+    field, n_div_2, blocks, n_div_2_1, coarse, w, w_times_coarse, product, base, product_1 = residuals
     # corpus.py:674: blocks = field.reshape((n // 2, 2))
-    n_div_2 = n // 2
-    blocks = np.reshape(field, (n_div_2, 2))
-    coarse = 0.5 * np.sum(blocks, axis=1)
+    blocks_dot = np.reshape(field_dot, (n_div_2, 2))
+    # corpus.py:675: coarse = 0.5 * np.sum(blocks, axis=1)
+    coarse_dot = 0.5 * np.sum(blocks_dot, axis=1)
     # corpus.py:676: w = np.full(n // 2, weight)
-    w = np.full(n_div_2, weight)
-    base = np.ones_like(coarse)
+    w_dot = np.full(n_div_2_1, weight_dot)
     # corpus.py:678: return np.sum(w * coarse * coarse) + np.sum(base * coarse)
-    w_times_coarse = w * coarse
-    product = w_times_coarse * coarse
-    product_1 = base * coarse
-    out = np.sum(product) + np.sum(product_1)
     return (
-        out,
-        (
-            field,
-            n_div_2,
-            blocks,
-            n_div_2,
-            coarse,
-            w,
-            w_times_coarse,
-            product,
-            base,
-            product_1,
-        ),
+        np.sum(coarse * coarse * w_dot + (w * coarse + w_times_coarse) * coarse_dot)
+        + np.sum(base * coarse_dot)
     )
 
 
@@ -51,19 +36,3 @@ def coarse_grain_bwd(residuals, out_bar):
     field_bar = np.reshape(blocks_bar, np.shape(field))
     # corpus.py:678: return np.sum(w * coarse * coarse) + np.sum(base * coarse)
     return field_bar, weight_bar
-
-
-def coarse_grain_lin(residuals, field_dot, weight_dot):
-    # corpus.py:671: def coarse_grain(field, weight):
-    field, n_div_2, blocks, n_div_2_1, coarse, w, w_times_coarse, product, base, product_1 = residuals
-    # corpus.py:674: blocks = field.reshape((n // 2, 2))
-    blocks_dot = np.reshape(field_dot, (n_div_2, 2))
-    # corpus.py:675: coarse = 0.5 * np.sum(blocks, axis=1)
-    coarse_dot = 0.5 * np.sum(blocks_dot, axis=1)
-    # corpus.py:676: w = np.full(n // 2, weight)
-    w_dot = np.full(n_div_2_1, weight_dot)
-    # corpus.py:678: return np.sum(w * coarse * coarse) + np.sum(base * coarse)
-    return (
-        np.sum(coarse * coarse * w_dot + (w * coarse + w_times_coarse) * coarse_dot)
-        + np.sum(base * coarse_dot)
-    )

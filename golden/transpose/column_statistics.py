@@ -4,18 +4,22 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def column_statistics_fwd(A):
-    mu = np.mean(A, axis=0)
+def column_statistics_lin(residuals, A_dot):
+    # corpus.py:608: def column_statistics(A):
+    A, max_A, min_A, spread, mu, mu_times_spread, geo, rows = residuals
+    # corpus.py:610: mu = np.mean(A, axis=0)
+    mu_dot = np.mean(A_dot, axis=0)
     # corpus.py:611: spread = np.max(A, axis=0) - np.min(A, axis=0)
-    max_A = np.max(A, axis=0)
-    min_A = np.min(A, axis=0)
-    spread = max_A - min_A
-    geo = np.prod(A, axis=0)
-    rows = np.sum(A, axis=1)
+    spread_dot = rt.extremum_jvp(A, A_dot, max_A, axis=0) - rt.extremum_jvp(A, A_dot, min_A, axis=0)
+    # corpus.py:612: geo = np.prod(A, axis=0)
+    geo_dot = rt.prod_jvp(A, A_dot, axis=0)
+    # corpus.py:613: rows = np.sum(A, axis=1)
+    rows_dot = np.sum(A_dot, axis=1)
     # corpus.py:614: return np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
-    mu_times_spread = mu * spread
-    out = np.sum(mu_times_spread) + np.sum(geo) + np.dot(rows, rows)
-    return out, (A, max_A, min_A, spread, mu, mu_times_spread, geo, rows)
+    return (
+        np.sum(spread * mu_dot + mu * spread_dot) + np.sum(geo_dot)
+        + (np.dot(rows_dot, rows) + np.dot(rows, rows_dot))
+    )
 
 
 def column_statistics_bwd(residuals, out_bar):
@@ -40,21 +44,3 @@ def column_statistics_bwd(residuals, out_bar):
     A_bar += rt.mean_transpose(mu_bar, A, 0)
     # corpus.py:614: return np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
     return A_bar,
-
-
-def column_statistics_lin(residuals, A_dot):
-    # corpus.py:608: def column_statistics(A):
-    A, max_A, min_A, spread, mu, mu_times_spread, geo, rows = residuals
-    # corpus.py:610: mu = np.mean(A, axis=0)
-    mu_dot = np.mean(A_dot, axis=0)
-    # corpus.py:611: spread = np.max(A, axis=0) - np.min(A, axis=0)
-    spread_dot = rt.extremum_jvp(A, A_dot, max_A, axis=0) - rt.extremum_jvp(A, A_dot, min_A, axis=0)
-    # corpus.py:612: geo = np.prod(A, axis=0)
-    geo_dot = rt.prod_jvp(A, A_dot, axis=0)
-    # corpus.py:613: rows = np.sum(A, axis=1)
-    rows_dot = np.sum(A_dot, axis=1)
-    # corpus.py:614: return np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
-    return (
-        np.sum(spread * mu_dot + mu * spread_dot) + np.sum(geo_dot)
-        + (np.dot(rows_dot, rows) + np.dot(rows, rows_dot))
-    )

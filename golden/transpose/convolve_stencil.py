@@ -6,22 +6,20 @@ from s2s import runtime as rt
 # LAPLACE_STENCIL: ndarray of shape (3,) and dtype float64, bound when the module is loaded
 
 
-def convolve_stencil_fwd(u, c):
+def convolve_stencil_lin(residuals, u_dot, c_dot):
     # corpus.py:175: def convolve_stencil(u, c):
-    dot_tape = []
-    n = u.shape[0]
+    u, out_1, n_minus_2_1, out_2, c, dot_tape = residuals
+    k = 0
     # corpus.py:178: out = np.zeros(n - 2)
-    n_minus_2 = n - 2
-    out = np.zeros(n_minus_2)
+    out_dot = np.zeros_like(out_1)
     # corpus.py:179: for i in range(n - 2):
-    for i in range(n_minus_2):
+    for i in range(n_minus_2_1):
         # corpus.py:180: out[i] = c * np.dot(LAPLACE_STENCIL, u[i:i + 3])
-        dot = np.dot(LAPLACE_STENCIL, u[i:i + 3])
-        out[i] = c * dot
+        out_dot[i] = dot_tape[k] * c_dot + c * np.dot(LAPLACE_STENCIL, u_dot[i:i + 3])
         # corpus.py:179: for i in range(n - 2):
-        dot_tape.append(dot)
+        k += 1
     # corpus.py:181: return out
-    return out, (u, out, n_minus_2, out, c, dot_tape)
+    return out_dot
 
 
 def convolve_stencil_bwd(residuals, out_bar):
@@ -41,19 +39,3 @@ def convolve_stencil_bwd(residuals, out_bar):
         u_bar[i:i + 3] += rt.dot_right_transpose(LAPLACE_STENCIL, c * out_bar_part)
     # corpus.py:181: return out
     return u_bar, c_bar
-
-
-def convolve_stencil_lin(residuals, u_dot, c_dot):
-    # corpus.py:175: def convolve_stencil(u, c):
-    u, out_1, n_minus_2_1, out_2, c, dot_tape = residuals
-    k = 0
-    # corpus.py:178: out = np.zeros(n - 2)
-    out_dot = np.zeros_like(out_1)
-    # corpus.py:179: for i in range(n - 2):
-    for i in range(n_minus_2_1):
-        # corpus.py:180: out[i] = c * np.dot(LAPLACE_STENCIL, u[i:i + 3])
-        out_dot[i] = dot_tape[k] * c_dot + c * np.dot(LAPLACE_STENCIL, u_dot[i:i + 3])
-        # corpus.py:179: for i in range(n - 2):
-        k += 1
-    # corpus.py:181: return out
-    return out_dot

@@ -4,18 +4,24 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def cumulative_growth_fwd(rates):
+def cumulative_growth_lin(residuals, rates_dot):
     # corpus.py:99: def cumulative_growth(rates):
-    wealth_i_minus_1_tape = []
-    n = rates.shape[0]
-    wealth = np.empty_like(rates)
-    wealth[0] = 1.0 + rates[0]
+    rates, wealth_1, n, wealth_2, wealth_i_minus_1_tape = residuals
+    k = 0
+    # corpus.py:102: wealth = np.empty_like(rates)
+    wealth_dot = np.zeros_like(wealth_1)
+    # corpus.py:103: wealth[0] = 1.0 + rates[0]
+    wealth_dot[0] = rates_dot[0]
     for i in range(1, n):
         # corpus.py:105: wealth[i] = wealth[i - 1] * (1.0 + rates[i])
-        wealth_i_minus_1_tape.append(wealth[i - 1])
-        wealth[i] = wealth[i - 1] * (1.0 + rates[i])
+        wealth_dot[i] = (
+            (1.0 + rates[i]) * wealth_dot[i - 1]
+            + wealth_i_minus_1_tape[k] * rates_dot[i]
+        )
+        # corpus.py:104: for i in range(1, n):
+        k += 1
     # corpus.py:106: return wealth
-    return wealth, (rates, wealth, n, wealth, wealth_i_minus_1_tape)
+    return wealth_dot
 
 
 def cumulative_growth_bwd(residuals, wealth_bar):
@@ -38,23 +44,3 @@ def cumulative_growth_bwd(residuals, wealth_bar):
     rates_bar[0] += wealth_bar_part_1
     # corpus.py:106: return wealth
     return rates_bar,
-
-
-def cumulative_growth_lin(residuals, rates_dot):
-    # corpus.py:99: def cumulative_growth(rates):
-    rates, wealth_1, n, wealth_2, wealth_i_minus_1_tape = residuals
-    k = 0
-    # corpus.py:102: wealth = np.empty_like(rates)
-    wealth_dot = np.zeros_like(wealth_1)
-    # corpus.py:103: wealth[0] = 1.0 + rates[0]
-    wealth_dot[0] = rates_dot[0]
-    for i in range(1, n):
-        # corpus.py:105: wealth[i] = wealth[i - 1] * (1.0 + rates[i])
-        wealth_dot[i] = (
-            (1.0 + rates[i]) * wealth_dot[i - 1]
-            + wealth_i_minus_1_tape[k] * rates_dot[i]
-        )
-        # corpus.py:104: for i in range(1, n):
-        k += 1
-    # corpus.py:106: return wealth
-    return wealth_dot

@@ -3,39 +3,36 @@
 import numpy as np
 
 
-def first_passage_time_fwd(x0, drift, noise, threshold):
+def first_passage_time_lin(residuals, x0_dot, drift_dot, noise_dot, threshold_dot):
     # corpus.py:747: def first_passage_time(x0, drift, noise, threshold):
-    x_new_minus_x_tape = []
-    ratio_tape = []
-    cond_tape = []
-    returned = False
-    x = x0
+    noise, len_noise, x_new_minus_x_tape, ratio_tape, cond_tape, trips, cond_1 = residuals
+    k_1 = 0
+    k_2 = 0
+    # corpus.py:749: x = x0
+    x_dot = x0_dot
     # corpus.py:750: for k in range(len(noise)):
-    len_noise = len(noise)
-    trips = 0
-    for k in range(len_noise):
-        trips += 1
-        x_new = x + drift + noise[k]
+    for k in range(trips):
+        # corpus.py:751: x_new = x + drift + noise[k]
+        x_new_dot = x_dot + drift_dot + noise_dot[k]
         # corpus.py:752: if x_new >= threshold:
-        cond = x_new >= threshold
-        cond_tape.append(cond)
+        cond = cond_tape[k_2]
+        k_2 += 1
         if cond:
             # corpus.py:753: return k + (threshold - x) / (x_new - x)
-            x_new_minus_x = x_new - x
-            ratio = (threshold - x) / x_new_minus_x
-            result = k + ratio
-            returned = True
-            x_new_minus_x_tape.append(x_new_minus_x)
-            ratio_tape.append(ratio)
-            break
+            result_dot = (
+                (threshold_dot - x_dot) / x_new_minus_x_tape[k_1]
+                - ratio_tape[k_1] * (x_new_dot - x_dot) / x_new_minus_x_tape[k_1]
+            )
+            # corpus.py:752: if x_new >= threshold:
+            k_1 += 1
         else:
-            x = x_new
-    cond_1 = not returned
+            # corpus.py:754: x = x_new
+            x_dot = x_new_dot
     if cond_1:
         # corpus.py:755: return float(len(noise))
-        result = float(len(noise))
+        result_dot = 0.0
     # corpus.py:755: return float(len(noise))
-    return result, (noise, len_noise, x_new_minus_x_tape, ratio_tape, cond_tape, trips, cond_1)
+    return result_dot
 
 
 def first_passage_time_bwd(residuals, result_bar):
@@ -77,35 +74,3 @@ def first_passage_time_bwd(residuals, result_bar):
     x0_bar = x_bar
     # corpus.py:755: return float(len(noise))
     return x0_bar, drift_bar, noise_bar, threshold_bar
-
-
-def first_passage_time_lin(residuals, x0_dot, drift_dot, noise_dot, threshold_dot):
-    # corpus.py:747: def first_passage_time(x0, drift, noise, threshold):
-    noise, len_noise, x_new_minus_x_tape, ratio_tape, cond_tape, trips, cond_1 = residuals
-    k_1 = 0
-    k_2 = 0
-    # corpus.py:749: x = x0
-    x_dot = x0_dot
-    # corpus.py:750: for k in range(len(noise)):
-    for k in range(trips):
-        # corpus.py:751: x_new = x + drift + noise[k]
-        x_new_dot = x_dot + drift_dot + noise_dot[k]
-        # corpus.py:752: if x_new >= threshold:
-        cond = cond_tape[k_2]
-        k_2 += 1
-        if cond:
-            # corpus.py:753: return k + (threshold - x) / (x_new - x)
-            result_dot = (
-                (threshold_dot - x_dot) / x_new_minus_x_tape[k_1]
-                - ratio_tape[k_1] * (x_new_dot - x_dot) / x_new_minus_x_tape[k_1]
-            )
-            # corpus.py:752: if x_new >= threshold:
-            k_1 += 1
-        else:
-            # corpus.py:754: x = x_new
-            x_dot = x_new_dot
-    if cond_1:
-        # corpus.py:755: return float(len(noise))
-        result_dot = 0.0
-    # corpus.py:755: return float(len(noise))
-    return result_dot

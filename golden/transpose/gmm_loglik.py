@@ -4,58 +4,45 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def logsumexp_fwd(v):
-    m = np.max(v)
-    # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
-    exp = np.exp(v - m)
-    sum_exp = np.sum(exp)
-    out = m + np.log(sum_exp)
-    return out, (v, m, exp, sum_exp)
-
-
-def gmm_loglik_fwd(x, weight_logits, means, log_sigmas):
+def gmm_loglik_lin(residuals, x_dot, weight_logits_dot, means_dot, log_sigmas_dot):
     # corpus.py:302: def gmm_loglik(x, weight_logits, means, log_sigmas):
-    exp_tape = []
-    logsumexp_fwd_res_1_tape = []
-    k = len(means)
+    x, weight_logits, means, log_sigmas, logsumexp_fwd_res, comp_1, len_x, comp_2, logw, k, exp_tape, logsumexp_fwd_res_1_tape = residuals
+    k_1 = 0
+    k_2 = 0
     # corpus.py:305: logw = weight_logits - logsumexp(weight_logits)
-    logsumexp_1, logsumexp_fwd_res = logsumexp_fwd(weight_logits)
-    logw = weight_logits - logsumexp_1
-    total = 0.0
-    comp = np.empty(k)
+    logw_dot = weight_logits_dot - logsumexp_lin(logsumexp_fwd_res, weight_logits_dot)
+    # corpus.py:306: total = 0.0
+    total_dot = 0.0
+    # corpus.py:307: comp = np.empty(k)
+    comp_dot = np.zeros_like(comp_1)
     # corpus.py:308: for n in range(len(x)):
-    len_x = len(x)
     for n in range(len_x):
         for j in range(k):
             # corpus.py:310: z = (x[n] - means[j]) / np.exp(log_sigmas[j])
-            exp = np.exp(log_sigmas[j])
-            z = (x[n] - means[j]) / exp
-            comp[j] = logw[j] - 0.5 * z * z - log_sigmas[j] - 0.5 * np.log(2 * np.pi)
+            z = (x[n] - means[j]) / exp_tape[k_1]
+            z_dot = (
+                (x_dot[n] - means_dot[j]) / exp_tape[k_1]
+                - z * (exp_tape[k_1] * log_sigmas_dot[j]) / exp_tape[k_1]
+            )
+            # corpus.py:311: comp[j] = logw[j] - 0.5 * z * z - log_sigmas[j] - 0.5 * np.log(2 * np.pi)
+            comp_dot[j] = logw_dot[j] - (0.5 * z_dot * z + 0.5 * z * z_dot) - log_sigmas_dot[j]
             # corpus.py:309: for j in range(k):
-            exp_tape.append(exp)
+            k_1 += 1
         # corpus.py:312: total += logsumexp(comp)
-        logsumexp_comp, logsumexp_fwd_res_1 = logsumexp_fwd(np.copy(comp))
-        total += logsumexp_comp
+        total_dot += logsumexp_lin(logsumexp_fwd_res_1_tape[k_2], comp_dot)
         # corpus.py:308: for n in range(len(x)):
-        logsumexp_fwd_res_1_tape.append(logsumexp_fwd_res_1)
+        k_2 += 1
     # corpus.py:313: return total
-    return (
-        total,
-        (
-            x,
-            weight_logits,
-            means,
-            log_sigmas,
-            logsumexp_fwd_res,
-            comp,
-            len_x,
-            comp,
-            logw,
-            k,
-            exp_tape,
-            logsumexp_fwd_res_1_tape,
-        ),
-    )
+    return total_dot
+
+
+def logsumexp_lin(residuals, v_dot):
+    # corpus.py:296: def logsumexp(v):
+    v, m, exp, sum_exp = residuals
+    # corpus.py:298: m = np.max(v)
+    m_dot = rt.extremum_jvp(v, v_dot, m)
+    # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
+    return m_dot + 1.0 / sum_exp * np.sum(exp * (v_dot - m_dot))
 
 
 def logsumexp_bwd(residuals, out_bar):
@@ -109,44 +96,3 @@ def gmm_loglik_bwd(residuals, total_bar):
     weight_logits_bar = weight_logits_bar + logsumexp_bwd(logsumexp_fwd_res, rt.total(-logw_bar))[0]
     # corpus.py:313: return total
     return x_bar, weight_logits_bar, means_bar, log_sigmas_bar
-
-
-def gmm_loglik_lin(residuals, x_dot, weight_logits_dot, means_dot, log_sigmas_dot):
-    # corpus.py:302: def gmm_loglik(x, weight_logits, means, log_sigmas):
-    x, weight_logits, means, log_sigmas, logsumexp_fwd_res, comp_1, len_x, comp_2, logw, k, exp_tape, logsumexp_fwd_res_1_tape = residuals
-    k_1 = 0
-    k_2 = 0
-    # corpus.py:305: logw = weight_logits - logsumexp(weight_logits)
-    logw_dot = weight_logits_dot - logsumexp_lin(logsumexp_fwd_res, weight_logits_dot)
-    # corpus.py:306: total = 0.0
-    total_dot = 0.0
-    # corpus.py:307: comp = np.empty(k)
-    comp_dot = np.zeros_like(comp_1)
-    # corpus.py:308: for n in range(len(x)):
-    for n in range(len_x):
-        for j in range(k):
-            # corpus.py:310: z = (x[n] - means[j]) / np.exp(log_sigmas[j])
-            z = (x[n] - means[j]) / exp_tape[k_1]
-            z_dot = (
-                (x_dot[n] - means_dot[j]) / exp_tape[k_1]
-                - z * (exp_tape[k_1] * log_sigmas_dot[j]) / exp_tape[k_1]
-            )
-            # corpus.py:311: comp[j] = logw[j] - 0.5 * z * z - log_sigmas[j] - 0.5 * np.log(2 * np.pi)
-            comp_dot[j] = logw_dot[j] - (0.5 * z_dot * z + 0.5 * z * z_dot) - log_sigmas_dot[j]
-            # corpus.py:309: for j in range(k):
-            k_1 += 1
-        # corpus.py:312: total += logsumexp(comp)
-        total_dot += logsumexp_lin(logsumexp_fwd_res_1_tape[k_2], comp_dot)
-        # corpus.py:308: for n in range(len(x)):
-        k_2 += 1
-    # corpus.py:313: return total
-    return total_dot
-
-
-def logsumexp_lin(residuals, v_dot):
-    # corpus.py:296: def logsumexp(v):
-    v, m, exp, sum_exp = residuals
-    # corpus.py:298: m = np.max(v)
-    m_dot = rt.extremum_jvp(v, v_dot, m)
-    # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
-    return m_dot + 1.0 / sum_exp * np.sum(exp * (v_dot - m_dot))

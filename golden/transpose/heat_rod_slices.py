@@ -4,47 +4,23 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def heat_rod_slices_fwd(u0, alpha, steps):
+def heat_rod_slices_lin(residuals, u0_dot, alpha_dot):
     # corpus.py:135: def heat_rod_slices(u0, alpha, steps):
-    lap_tape = []
-    u_part_3_tape = []
-    u_part_2_tape = []
-    u_part_tape = []
-    u_part_1_tape = []
-    u = np.copy(u0)
+    u0, steps, u_1, alpha, lap_tape, u_part_3_tape, u_part_2_tape, u_part_tape, u_part_1_tape, u_2, u_times_u = residuals
+    k = 0
+    # corpus.py:137: u = np.copy(u0)
+    u_dot = np.copy(u0_dot)
     for _ in range(steps):
         # corpus.py:139: lap = u[:-2] - 2.0 * u[1:-1] + u[2:]
-        u_part = u[:-2]
-        u_part_1 = u[1:-1]
-        u_part_2 = u[2:]
-        lap = u_part - 2.0 * u_part_1 + u_part_2
+        u_part_1_dot = u_dot[1:-1]
+        lap_dot = u_dot[:-2] - 2.0 * u_part_1_dot + u_dot[2:]
         # corpus.py:140: u[1:-1] = u[1:-1] + alpha * lap
-        u_part_1_tape.append(u_part_1)
-        u_part_tape.append(u_part)
-        u_part_2_tape.append(u_part_2)
-        u[1:-1] = u_part_1 + alpha * lap
+        lap = lap_tape[k]
+        u_dot[1:-1] = u_part_1_dot + lap * alpha_dot + alpha * lap_dot
         # corpus.py:138: for _ in range(steps):
-        lap_tape.append(lap)
-        u_part_3_tape.append(u_part_1)
+        k += 1
     # corpus.py:141: return np.sum(u * u)
-    u_times_u = u * u
-    out = np.sum(u_times_u)
-    return (
-        out,
-        (
-            u0,
-            steps,
-            u,
-            alpha,
-            lap_tape,
-            u_part_3_tape,
-            u_part_2_tape,
-            u_part_tape,
-            u_part_1_tape,
-            u,
-            u_times_u,
-        ),
-    )
+    return np.sum((u_2 + u_2) * u_dot)
 
 
 def heat_rod_slices_bwd(residuals, out_bar):
@@ -72,22 +48,3 @@ def heat_rod_slices_bwd(residuals, out_bar):
     u0_bar = u_bar
     # corpus.py:141: return np.sum(u * u)
     return u0_bar, alpha_bar
-
-
-def heat_rod_slices_lin(residuals, u0_dot, alpha_dot):
-    # corpus.py:135: def heat_rod_slices(u0, alpha, steps):
-    u0, steps, u_1, alpha, lap_tape, u_part_3_tape, u_part_2_tape, u_part_tape, u_part_1_tape, u_2, u_times_u = residuals
-    k = 0
-    # corpus.py:137: u = np.copy(u0)
-    u_dot = np.copy(u0_dot)
-    for _ in range(steps):
-        # corpus.py:139: lap = u[:-2] - 2.0 * u[1:-1] + u[2:]
-        u_part_1_dot = u_dot[1:-1]
-        lap_dot = u_dot[:-2] - 2.0 * u_part_1_dot + u_dot[2:]
-        # corpus.py:140: u[1:-1] = u[1:-1] + alpha * lap
-        lap = lap_tape[k]
-        u_dot[1:-1] = u_part_1_dot + lap * alpha_dot + alpha * lap_dot
-        # corpus.py:138: for _ in range(steps):
-        k += 1
-    # corpus.py:141: return np.sum(u * u)
-    return np.sum((u_2 + u_2) * u_dot)

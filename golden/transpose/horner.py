@@ -3,18 +3,21 @@
 import numpy as np
 
 
-def horner_fwd(coeffs, x):
+def horner_lin(residuals, coeffs_dot, x_dot):
     # corpus.py:494: def horner(coeffs, x):
-    result_tape = []
-    result = 0.0
+    coeffs, len_coeffs, x, result_tape = residuals
+    k = 0
+    # corpus.py:496: result = 0.0
+    result_dot = 0.0
     # corpus.py:497: for i in range(len(coeffs)):
-    len_coeffs = len(coeffs)
     for i in range(len_coeffs):
         # corpus.py:498: result = result * x + coeffs[i]
-        result_tape.append(result)
-        result = result * x + coeffs[i]
+        result = result_tape[k]
+        result_dot = x * result_dot + result * x_dot + coeffs_dot[i]
+        # corpus.py:497: for i in range(len(coeffs)):
+        k += 1
     # corpus.py:499: return result
-    return result, (coeffs, len_coeffs, x, result_tape)
+    return result_dot
 
 
 def horner_bwd(residuals, result_bar):
@@ -34,20 +37,3 @@ def horner_bwd(residuals, result_bar):
         coeffs_bar[i] += result_bar_old
     # corpus.py:499: return result
     return coeffs_bar, x_bar
-
-
-def horner_lin(residuals, coeffs_dot, x_dot):
-    # corpus.py:494: def horner(coeffs, x):
-    coeffs, len_coeffs, x, result_tape = residuals
-    k = 0
-    # corpus.py:496: result = 0.0
-    result_dot = 0.0
-    # corpus.py:497: for i in range(len(coeffs)):
-    for i in range(len_coeffs):
-        # corpus.py:498: result = result * x + coeffs[i]
-        result = result_tape[k]
-        result_dot = x * result_dot + result * x_dot + coeffs_dot[i]
-        # corpus.py:497: for i in range(len(coeffs)):
-        k += 1
-    # corpus.py:499: return result
-    return result_dot

@@ -3,21 +3,21 @@
 import numpy as np
 
 
-def horner_ascending_fwd(coeffs, x):
+def horner_ascending_lin(residuals, coeffs_dot, x_dot):
     # corpus.py:502: def horner_ascending(coeffs, x):
-    acc_tape = []
-    n = len(coeffs)
+    coeffs, n_minus_1, n_minus_2, x, acc_tape = residuals
+    k = 0
     # corpus.py:505: acc = coeffs[n - 1]
-    n_minus_1 = n - 1
-    acc = coeffs[n_minus_1]
+    acc_dot = coeffs_dot[n_minus_1]
     # corpus.py:506: for i in range(n - 2, -1, -1):
-    n_minus_2 = n - 2
     for i in range(n_minus_2, -1, -1):
         # corpus.py:507: acc = acc * x + coeffs[i]
-        acc_tape.append(acc)
-        acc = acc * x + coeffs[i]
+        acc = acc_tape[k]
+        acc_dot = x * acc_dot + acc * x_dot + coeffs_dot[i]
+        # corpus.py:506: for i in range(n - 2, -1, -1):
+        k += 1
     # corpus.py:508: return acc
-    return acc, (coeffs, n_minus_1, n_minus_2, x, acc_tape)
+    return acc_dot
 
 
 def horner_ascending_bwd(residuals, acc_bar):
@@ -39,20 +39,3 @@ def horner_ascending_bwd(residuals, acc_bar):
     coeffs_bar[n_minus_1] += acc_bar
     # corpus.py:508: return acc
     return coeffs_bar, x_bar
-
-
-def horner_ascending_lin(residuals, coeffs_dot, x_dot):
-    # corpus.py:502: def horner_ascending(coeffs, x):
-    coeffs, n_minus_1, n_minus_2, x, acc_tape = residuals
-    k = 0
-    # corpus.py:505: acc = coeffs[n - 1]
-    acc_dot = coeffs_dot[n_minus_1]
-    # corpus.py:506: for i in range(n - 2, -1, -1):
-    for i in range(n_minus_2, -1, -1):
-        # corpus.py:507: acc = acc * x + coeffs[i]
-        acc = acc_tape[k]
-        acc_dot = x * acc_dot + acc * x_dot + coeffs_dot[i]
-        # corpus.py:506: for i in range(n - 2, -1, -1):
-        k += 1
-    # corpus.py:508: return acc
-    return acc_dot

@@ -3,23 +3,26 @@
 import numpy as np
 
 
-def horner_with_derivative_fwd(coeffs, x):
+def horner_with_derivative_lin(residuals, coeffs_dot, x_dot):
     # corpus.py:511: def horner_with_derivative(coeffs, x):
-    p_tape = []
-    dp_tape = []
-    p = coeffs[0]
-    dp = 0.0
+    coeffs, len_coeffs, x, p_tape, dp_tape = residuals
+    k = 0
+    # corpus.py:513: p = coeffs[0]
+    p_dot = coeffs_dot[0]
+    # corpus.py:514: dp = 0.0
+    dp_dot = 0.0
     # corpus.py:515: for i in range(1, len(coeffs)):
-    len_coeffs = len(coeffs)
     for i in range(1, len_coeffs):
         # corpus.py:516: dp = dp * x + p
-        dp_tape.append(dp)
-        dp = dp * x + p
+        dp = dp_tape[k]
+        dp_dot = x * dp_dot + dp * x_dot + p_dot
         # corpus.py:517: p = p * x + coeffs[i]
-        p_tape.append(p)
-        p = p * x + coeffs[i]
+        p = p_tape[k]
+        p_dot = x * p_dot + p * x_dot + coeffs_dot[i]
+        # corpus.py:515: for i in range(1, len(coeffs)):
+        k += 1
     # corpus.py:518: return p, dp
-    return (p, dp), (coeffs, len_coeffs, x, p_tape, dp_tape)
+    return p_dot, dp_dot
 
 
 def horner_with_derivative_bwd(residuals, out_bar):
@@ -51,25 +54,3 @@ def horner_with_derivative_bwd(residuals, out_bar):
     coeffs_bar[0] += p_bar
     # corpus.py:518: return p, dp
     return coeffs_bar, x_bar
-
-
-def horner_with_derivative_lin(residuals, coeffs_dot, x_dot):
-    # corpus.py:511: def horner_with_derivative(coeffs, x):
-    coeffs, len_coeffs, x, p_tape, dp_tape = residuals
-    k = 0
-    # corpus.py:513: p = coeffs[0]
-    p_dot = coeffs_dot[0]
-    # corpus.py:514: dp = 0.0
-    dp_dot = 0.0
-    # corpus.py:515: for i in range(1, len(coeffs)):
-    for i in range(1, len_coeffs):
-        # corpus.py:516: dp = dp * x + p
-        dp = dp_tape[k]
-        dp_dot = x * dp_dot + dp * x_dot + p_dot
-        # corpus.py:517: p = p * x + coeffs[i]
-        p = p_tape[k]
-        p_dot = x * p_dot + p * x_dot + coeffs_dot[i]
-        # corpus.py:515: for i in range(1, len(coeffs)):
-        k += 1
-    # corpus.py:518: return p, dp
-    return p_dot, dp_dot

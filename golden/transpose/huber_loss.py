@@ -3,20 +3,24 @@
 import numpy as np
 
 
-def huber_loss_fwd(residuals, delta):
-    total = 0.0
+def huber_loss_lin(residuals_1, residuals_dot, delta_dot):
+    # corpus.py:393: def huber_loss(residuals, delta):
+    residuals, len_1, delta = residuals_1
+    # corpus.py:395: total = 0.0
+    total_dot = 0.0
     # corpus.py:396: for i in range(len(residuals)):
-    len_1 = len(residuals)
     for i in range(len_1):
+        # corpus.py:397: a = abs(residuals[i])
+        a_dot = np.sign(residuals[i]) * residuals_dot[i]
         a = abs(residuals[i])
         # corpus.py:398: total += 0.5 * a * a if a <= delta else delta * (a - 0.5 * delta)
         if a <= delta:
-            choice = 0.5 * a * a
+            choice_dot = (0.5 * a + 0.5 * a) * a_dot
         else:
-            choice = delta * (a - 0.5 * delta)
-        total += choice
+            choice_dot = (a - 0.5 * delta - 0.5 * delta) * delta_dot + delta * a_dot
+        total_dot += choice_dot
     # corpus.py:399: return total
-    return total, (residuals, len_1, delta)
+    return total_dot
 
 
 def huber_loss_bwd(residuals_1, total_bar):
@@ -39,23 +43,3 @@ def huber_loss_bwd(residuals_1, total_bar):
         residuals_bar[i] += np.sign(residuals[i]) * a_bar
     # corpus.py:399: return total
     return residuals_bar, delta_bar
-
-
-def huber_loss_lin(residuals_1, residuals_dot, delta_dot):
-    # corpus.py:393: def huber_loss(residuals, delta):
-    residuals, len_1, delta = residuals_1
-    # corpus.py:395: total = 0.0
-    total_dot = 0.0
-    # corpus.py:396: for i in range(len(residuals)):
-    for i in range(len_1):
-        # corpus.py:397: a = abs(residuals[i])
-        a_dot = np.sign(residuals[i]) * residuals_dot[i]
-        a = abs(residuals[i])
-        # corpus.py:398: total += 0.5 * a * a if a <= delta else delta * (a - 0.5 * delta)
-        if a <= delta:
-            choice_dot = (0.5 * a + 0.5 * a) * a_dot
-        else:
-            choice_dot = (a - 0.5 * delta - 0.5 * delta) * delta_dot + delta * a_dot
-        total_dot += choice_dot
-    # corpus.py:399: return total
-    return total_dot

@@ -4,36 +4,38 @@ import math
 import numpy as np
 
 
-def kalman_filter_1d_fwd(obs, q, r, x0, p0):
+def kalman_filter_1d_lin(residuals, obs_dot, q_dot, r_dot, x0_dot, p0_dot):
     # corpus.py:84: def kalman_filter_1d(obs, q, r, x0, p0):
-    product_1_tape = []
-    innov_tape = []
-    s_tape = []
-    gain_tape = []
-    p_tape = []
-    x, p = x0, p0
-    nll = 0.0
+    obs, len_obs, product_1_tape, innov_tape, s_tape, gain_tape, p_tape = residuals
+    k_1 = 0
+    # corpus.py:86: x, p = x0, p0
+    x_dot, p_dot = x0_dot, p0_dot
+    # corpus.py:87: nll = 0.0
+    nll_dot = 0.0
     # corpus.py:88: for k in range(len(obs)):
-    len_obs = len(obs)
     for k in range(len_obs):
-        p = p + q
-        s = p + r
-        innov = obs[k] - x
+        # corpus.py:89: p = p + q
+        p_dot = p_dot + q_dot
+        # corpus.py:90: s = p + r
+        s_dot = p_dot + r_dot
+        # corpus.py:91: innov = obs[k] - x
+        innov_dot = obs_dot[k] - x_dot
         # corpus.py:92: nll += 0.5 * (math.log(2 * math.pi * s) + innov * innov / s)
-        product_1 = 2 * math.pi * s
-        nll += 0.5 * (math.log(product_1) + innov * innov / s)
-        gain = p / s
-        x = x + gain * innov
+        innov = innov_tape[k_1]
+        s = s_tape[k_1]
+        nll_dot += 0.5 * (2 * math.pi * s_dot / product_1_tape[k_1] + ((innov_dot * innov + innov * innov_dot) / s - innov * innov / s * s_dot / s))
+        # corpus.py:93: gain = p / s
+        gain = gain_tape[k_1]
+        gain_dot = p_dot / s - gain * s_dot / s
+        # corpus.py:94: x = x + gain * innov
+        x_dot = x_dot + innov * gain_dot + gain * innov_dot
         # corpus.py:95: p = (1 - gain) * p
-        p_tape.append(p)
-        p = (1 - gain) * p
+        p = p_tape[k_1]
+        p_dot = -p * gain_dot + (1 - gain) * p_dot
         # corpus.py:88: for k in range(len(obs)):
-        product_1_tape.append(product_1)
-        innov_tape.append(innov)
-        s_tape.append(s)
-        gain_tape.append(gain)
+        k_1 += 1
     # corpus.py:96: return nll
-    return nll, (obs, len_obs, product_1_tape, innov_tape, s_tape, gain_tape, p_tape)
+    return nll_dot
 
 
 def kalman_filter_1d_bwd(residuals, nll_bar):
@@ -85,37 +87,3 @@ def kalman_filter_1d_bwd(residuals, nll_bar):
     p0_bar = p_bar
     # corpus.py:96: return nll
     return obs_bar, q_bar, r_bar, x0_bar, p0_bar
-
-
-def kalman_filter_1d_lin(residuals, obs_dot, q_dot, r_dot, x0_dot, p0_dot):
-    # corpus.py:84: def kalman_filter_1d(obs, q, r, x0, p0):
-    obs, len_obs, product_1_tape, innov_tape, s_tape, gain_tape, p_tape = residuals
-    k_1 = 0
-    # corpus.py:86: x, p = x0, p0
-    x_dot, p_dot = x0_dot, p0_dot
-    # corpus.py:87: nll = 0.0
-    nll_dot = 0.0
-    # corpus.py:88: for k in range(len(obs)):
-    for k in range(len_obs):
-        # corpus.py:89: p = p + q
-        p_dot = p_dot + q_dot
-        # corpus.py:90: s = p + r
-        s_dot = p_dot + r_dot
-        # corpus.py:91: innov = obs[k] - x
-        innov_dot = obs_dot[k] - x_dot
-        # corpus.py:92: nll += 0.5 * (math.log(2 * math.pi * s) + innov * innov / s)
-        innov = innov_tape[k_1]
-        s = s_tape[k_1]
-        nll_dot += 0.5 * (2 * math.pi * s_dot / product_1_tape[k_1] + ((innov_dot * innov + innov * innov_dot) / s - innov * innov / s * s_dot / s))
-        # corpus.py:93: gain = p / s
-        gain = gain_tape[k_1]
-        gain_dot = p_dot / s - gain * s_dot / s
-        # corpus.py:94: x = x + gain * innov
-        x_dot = x_dot + innov * gain_dot + gain * innov_dot
-        # corpus.py:95: p = (1 - gain) * p
-        p = p_tape[k_1]
-        p_dot = -p * gain_dot + (1 - gain) * p_dot
-        # corpus.py:88: for k in range(len(obs)):
-        k_1 += 1
-    # corpus.py:96: return nll
-    return nll_dot

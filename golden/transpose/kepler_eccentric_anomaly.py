@@ -3,61 +3,40 @@
 import math
 
 
-def kepler_eccentric_anomaly_fwd(mean_anomaly, ecc):
+def kepler_eccentric_anomaly_lin(residuals, mean_anomaly_dot, ecc_dot):
     # corpus.py:467: def kepler_eccentric_anomaly(mean_anomaly, ecc):
-    sin_E_tape = []
-    E_tape = []
-    cond_tape = []
-    diff_1_tape = []
-    ratio_tape = []
-    cos_E_tape = []
-    E_tape_1 = []
+    ecc_lt_0_8, ecc, sin_E_tape, E_tape, cond_tape, diff_1_tape, ratio_tape, cos_E_tape, E_tape_1, trips = residuals
+    k = 0
+    k_1 = 0
     # corpus.py:469: E = mean_anomaly if ecc < 0.8 else math.pi
-    ecc_lt_0_8 = ecc < 0.8
     if ecc_lt_0_8:
-        E = mean_anomaly
+        E_dot = mean_anomaly_dot
     else:
-        E = math.pi
+        E_dot = 0.0
     # corpus.py:470: for it in range(50):
-    trips = 0
-    for it in range(50):
-        trips += 1
+    for it in range(trips):
         # corpus.py:471: f = E - ecc * math.sin(E) - mean_anomaly
-        sin_E = math.sin(E)
-        f = E - ecc * sin_E - mean_anomaly
+        E = E_tape[k]
+        f_dot = E_dot - (ecc_dot * sin_E_tape[k] + ecc * (math.cos(E) * E_dot)) - mean_anomaly_dot
         # corpus.py:472: if abs(f) < 1e-13:
-        cond = abs(f) < 1e-13
-        sin_E_tape.append(sin_E)
-        E_tape.append(E)
-        cond_tape.append(cond)
+        cond = cond_tape[k]
+        k += 1
         if cond:
-            break
-        # corpus.py:474: E = E - f / (1.0 - ecc * math.cos(E))
-        cos_E = math.cos(E)
-        diff_1 = 1.0 - ecc * cos_E
-        ratio = f / diff_1
-        E_tape_1.append(E)
-        E = E - ratio
-        # corpus.py:470: for it in range(50):
-        diff_1_tape.append(diff_1)
-        ratio_tape.append(ratio)
-        cos_E_tape.append(cos_E)
+            pass
+        else:
+            # corpus.py:474: E = E - f / (1.0 - ecc * math.cos(E))
+            E = E_tape_1[k_1]
+            E_dot = (
+                E_dot
+                - (
+                    f_dot / diff_1_tape[k_1]
+                    + ratio_tape[k_1] * (ecc_dot * cos_E_tape[k_1] - ecc * (math.sin(E) * E_dot)) / diff_1_tape[k_1]
+                )
+            )
+            # corpus.py:472: if abs(f) < 1e-13:
+            k_1 += 1
     # corpus.py:475: return E
-    return (
-        E,
-        (
-            ecc_lt_0_8,
-            ecc,
-            sin_E_tape,
-            E_tape,
-            cond_tape,
-            diff_1_tape,
-            ratio_tape,
-            cos_E_tape,
-            E_tape_1,
-            trips,
-        ),
-    )
+    return E_dot
 
 
 def kepler_eccentric_anomaly_bwd(residuals, E_bar):
@@ -95,39 +74,3 @@ def kepler_eccentric_anomaly_bwd(residuals, E_bar):
         mean_anomaly_bar += E_bar
     # corpus.py:475: return E
     return mean_anomaly_bar, ecc_bar
-
-
-def kepler_eccentric_anomaly_lin(residuals, mean_anomaly_dot, ecc_dot):
-    # corpus.py:467: def kepler_eccentric_anomaly(mean_anomaly, ecc):
-    ecc_lt_0_8, ecc, sin_E_tape, E_tape, cond_tape, diff_1_tape, ratio_tape, cos_E_tape, E_tape_1, trips = residuals
-    k = 0
-    k_1 = 0
-    # corpus.py:469: E = mean_anomaly if ecc < 0.8 else math.pi
-    if ecc_lt_0_8:
-        E_dot = mean_anomaly_dot
-    else:
-        E_dot = 0.0
-    # corpus.py:470: for it in range(50):
-    for it in range(trips):
-        # corpus.py:471: f = E - ecc * math.sin(E) - mean_anomaly
-        E = E_tape[k]
-        f_dot = E_dot - (ecc_dot * sin_E_tape[k] + ecc * (math.cos(E) * E_dot)) - mean_anomaly_dot
-        # corpus.py:472: if abs(f) < 1e-13:
-        cond = cond_tape[k]
-        k += 1
-        if cond:
-            pass
-        else:
-            # corpus.py:474: E = E - f / (1.0 - ecc * math.cos(E))
-            E = E_tape_1[k_1]
-            E_dot = (
-                E_dot
-                - (
-                    f_dot / diff_1_tape[k_1]
-                    + ratio_tape[k_1] * (ecc_dot * cos_E_tape[k_1] - ecc * (math.sin(E) * E_dot)) / diff_1_tape[k_1]
-                )
-            )
-            # corpus.py:472: if abs(f) < 1e-13:
-            k_1 += 1
-    # corpus.py:475: return E
-    return E_dot

@@ -4,18 +4,22 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def laplacian_2d_fwd(f, h):
-    nx, ny = f.shape
-    lap = np.zeros_like(f)
+def laplacian_2d_lin(residuals, f_dot, h_dot):
+    # corpus.py:165: def laplacian_2d(f, h):
+    f, lap_1, nx_minus_1, lap_2, ny, h, lap_3, lap_pow_2 = residuals
+    # corpus.py:168: lap = np.zeros_like(f)
+    lap_dot = np.zeros_like(lap_1)
     # corpus.py:169: for i in range(1, nx - 1):
-    nx_minus_1 = nx - 1
     for i in range(1, nx_minus_1):
         for j in range(1, ny - 1):
-            lap[i, j] = (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / (h * h)
+            # corpus.py:171: lap[i, j] = (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / (h * h)
+            h_times_h = h * h
+            lap_dot[i, j] = (
+                (f_dot[i + 1, j] + f_dot[i - 1, j] + f_dot[i, j + 1] + f_dot[i, j - 1] - 4.0 * f_dot[i, j]) / h_times_h
+                - (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / h_times_h * (h_dot * h + h * h_dot) / h_times_h
+            )
     # corpus.py:172: return 0.5 * np.sum(lap ** 2)
-    lap_pow_2 = lap ** 2
-    out = 0.5 * np.sum(lap_pow_2)
-    return out, (f, lap, nx_minus_1, lap, ny, h, lap, lap_pow_2)
+    return 0.5 * np.sum(2 * lap_3 * lap_dot)
 
 
 def laplacian_2d_bwd(residuals, out_bar):
@@ -44,21 +48,3 @@ def laplacian_2d_bwd(residuals, out_bar):
             f_bar[i + 1, j] += ct
     # corpus.py:172: return 0.5 * np.sum(lap ** 2)
     return f_bar, h_bar
-
-
-def laplacian_2d_lin(residuals, f_dot, h_dot):
-    # corpus.py:165: def laplacian_2d(f, h):
-    f, lap_1, nx_minus_1, lap_2, ny, h, lap_3, lap_pow_2 = residuals
-    # corpus.py:168: lap = np.zeros_like(f)
-    lap_dot = np.zeros_like(lap_1)
-    # corpus.py:169: for i in range(1, nx - 1):
-    for i in range(1, nx_minus_1):
-        for j in range(1, ny - 1):
-            # corpus.py:171: lap[i, j] = (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / (h * h)
-            h_times_h = h * h
-            lap_dot[i, j] = (
-                (f_dot[i + 1, j] + f_dot[i - 1, j] + f_dot[i, j + 1] + f_dot[i, j - 1] - 4.0 * f_dot[i, j]) / h_times_h
-                - (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / h_times_h * (h_dot * h + h * h_dot) / h_times_h
-            )
-    # corpus.py:172: return 0.5 * np.sum(lap ** 2)
-    return 0.5 * np.sum(2 * lap_3 * lap_dot)

@@ -4,85 +4,38 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def kepler_force_fwd(q):
-    # corpus.py:245: return -q / np.dot(q, q) ** 1.5
-    dot_q = np.dot(q, q)
-    power = dot_q ** 1.5
-    out = -q / power
-    return out, (q, power, out, dot_q)
-
-
-def leapfrog_orbit_fwd(q0, p0, dt, steps):
+def leapfrog_orbit_lin(residuals, q0_dot, p0_dot):
     # corpus.py:248: def leapfrog_orbit(q0, p0, dt, steps):
-    kepler_force_fwd_res_1_tape = []
-    kepler_force_q_tape = []
-    p_tape = []
-    p_tape_1 = []
-    q_tape = []
-    q_tape_1 = []
+    q0, p0, kepler_force_fwd_res, half_times_dt, kepler_force_q0, steps, p_1, q_1, dt, kepler_force_fwd_res_1_tape, kepler_force_q_tape, p_tape, p_tape_1, q_tape, q_tape_1, kepler_force_fwd_res_2, half_times_dt_1, p_2, kepler_force_q_1, p_3, q_3, ratio, sqrt_dot_q, dot_p, dot_q = residuals
+    k = 0
     # corpus.py:250: q = q0.copy()
-    q = np.copy(q0)
+    q_dot = np.copy(q0_dot)
     # corpus.py:251: p = p0 + 0.5 * dt * kepler_force(q0)
-    half_times_dt = 0.5 * dt
-    kepler_force_q0, kepler_force_fwd_res = kepler_force_fwd(q0)
-    p = p0 + half_times_dt * kepler_force_q0
-    # corpus.py:252: for step in range(steps):
-    p_saved = p
-    q_saved = q
+    p_dot = p0_dot + half_times_dt * kepler_force_lin(kepler_force_fwd_res, q0_dot)
     for step in range(steps):
         # corpus.py:253: q = q + dt * p
-        q_tape_1.append(q)
-        q = q + dt * p
-        # corpus.py:254: if step < steps - 1:
-        p_tape_1.append(p)
-        q_tape.append(q)
+        q_dot = q_dot + dt * p_dot
         if step < steps - 1:
             # corpus.py:255: p = p + dt * kepler_force(q)
-            kepler_force_q, kepler_force_fwd_res_1 = kepler_force_fwd(q)
-            p_tape.append(p)
-            p = p + dt * kepler_force_q
+            p_dot = p_dot + dt * kepler_force_lin(kepler_force_fwd_res_1_tape[k], q_dot)
             # corpus.py:254: if step < steps - 1:
-            kepler_force_fwd_res_1_tape.append(kepler_force_fwd_res_1)
-            kepler_force_q_tape.append(kepler_force_q)
+            k += 1
     # corpus.py:256: p = p + 0.5 * dt * kepler_force(q)
-    kepler_force_q_1, kepler_force_fwd_res_2 = kepler_force_fwd(q)
-    p_saved_1 = p
-    p = p + half_times_dt * kepler_force_q_1
+    p_dot = p_dot + half_times_dt_1 * kepler_force_lin(kepler_force_fwd_res_2, q_dot)
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
-    dot_p = np.dot(p, p)
-    dot_q = np.dot(q, q)
-    sqrt_dot_q = np.sqrt(dot_q)
-    ratio = 1.0 / sqrt_dot_q
-    out = 0.5 * dot_p - ratio
     return (
-        out,
-        (
-            q0,
-            p0,
-            kepler_force_fwd_res,
-            half_times_dt,
-            kepler_force_q0,
-            steps,
-            p_saved,
-            q_saved,
-            dt,
-            kepler_force_fwd_res_1_tape,
-            kepler_force_q_tape,
-            p_tape,
-            p_tape_1,
-            q_tape,
-            q_tape_1,
-            kepler_force_fwd_res_2,
-            half_times_dt,
-            p_saved_1,
-            kepler_force_q_1,
-            p,
-            q,
-            ratio,
-            sqrt_dot_q,
-            dot_p,
-            dot_q,
-        ),
+        0.5 * (np.dot(p_dot, p_3) + np.dot(p_3, p_dot))
+        + ratio / (2 * sqrt_dot_q * sqrt_dot_q) * (np.dot(q_dot, q_3) + np.dot(q_3, q_dot))
+    )
+
+
+def kepler_force_lin(residuals, q_dot):
+    # corpus.py:243: def kepler_force(q):
+    q, power, out, dot_q = residuals
+    # corpus.py:245: return -q / np.dot(q, q) ** 1.5
+    return (
+        -q_dot / power
+        - out * (1.5 * dot_q ** 0.5 * (np.dot(q_dot, q) + np.dot(q, q_dot))) / power
     )
 
 
@@ -129,38 +82,3 @@ def leapfrog_orbit_bwd(residuals, out_bar):
     q0_bar = q0_bar + q_bar
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
     return q0_bar, p0_bar
-
-
-def leapfrog_orbit_lin(residuals, q0_dot, p0_dot):
-    # corpus.py:248: def leapfrog_orbit(q0, p0, dt, steps):
-    q0, p0, kepler_force_fwd_res, half_times_dt, kepler_force_q0, steps, p_1, q_1, dt, kepler_force_fwd_res_1_tape, kepler_force_q_tape, p_tape, p_tape_1, q_tape, q_tape_1, kepler_force_fwd_res_2, half_times_dt_1, p_2, kepler_force_q_1, p_3, q_3, ratio, sqrt_dot_q, dot_p, dot_q = residuals
-    k = 0
-    # corpus.py:250: q = q0.copy()
-    q_dot = np.copy(q0_dot)
-    # corpus.py:251: p = p0 + 0.5 * dt * kepler_force(q0)
-    p_dot = p0_dot + half_times_dt * kepler_force_lin(kepler_force_fwd_res, q0_dot)
-    for step in range(steps):
-        # corpus.py:253: q = q + dt * p
-        q_dot = q_dot + dt * p_dot
-        if step < steps - 1:
-            # corpus.py:255: p = p + dt * kepler_force(q)
-            p_dot = p_dot + dt * kepler_force_lin(kepler_force_fwd_res_1_tape[k], q_dot)
-            # corpus.py:254: if step < steps - 1:
-            k += 1
-    # corpus.py:256: p = p + 0.5 * dt * kepler_force(q)
-    p_dot = p_dot + half_times_dt_1 * kepler_force_lin(kepler_force_fwd_res_2, q_dot)
-    # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
-    return (
-        0.5 * (np.dot(p_dot, p_3) + np.dot(p_3, p_dot))
-        + ratio / (2 * sqrt_dot_q * sqrt_dot_q) * (np.dot(q_dot, q_3) + np.dot(q_3, q_dot))
-    )
-
-
-def kepler_force_lin(residuals, q_dot):
-    # corpus.py:243: def kepler_force(q):
-    q, power, out, dot_q = residuals
-    # corpus.py:245: return -q / np.dot(q, q) ** 1.5
-    return (
-        -q_dot / power
-        - out * (1.5 * dot_q ** 0.5 * (np.dot(q_dot, q) + np.dot(q, q_dot))) / power
-    )

@@ -5,21 +5,27 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def log_scales_fwd(x, y):
+def log_scales_lin(residuals, x_dot, y_dot):
+    # corpus.py:564: def log_scales(x, y):
+    y, x_over_y, x, rms, x_pow_y, hypot_x, diff, p = residuals
     # corpus.py:566: db = 10.0 * math.log10(x / y)
-    x_over_y = x / y
-    db = 10.0 * math.log10(x_over_y)
-    bits = math.log2(x)
-    nep = math.log(x) - math.log1p(y)
-    rms = math.sqrt(0.5 * (x * x + y * y))
+    db_dot = 10.0 * ((x_dot / y - x_over_y * y_dot / y) / (x_over_y * math.log(10.0)))
+    # corpus.py:567: bits = math.log2(x)
+    bits_dot = x_dot / (x * math.log(2.0))
+    # corpus.py:568: nep = math.log(x) - math.log1p(y)
+    nep_dot = x_dot / x - y_dot / (1 + y)
+    # corpus.py:569: rms = math.sqrt(0.5 * (x * x + y * y))
+    rms_dot = 0.5 * (x_dot * x + x * x_dot + (y_dot * y + y * y_dot)) / (2 * rms)
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
-    x_pow_y = x ** y
-    p = math.pow(x, 1.5) + pow(y, 0.5) + x_pow_y
+    p_dot = (
+        (1.5 * x ** 0.5 + y * x ** (y - 1)) * x_dot
+        + (0.5 * y ** (-0.5) + np.log(x) * x_pow_y) * y_dot
+    )
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
-    hypot_x = math.hypot(x, y)
-    diff = x - 3.0 * y
-    out = db + bits + nep + rms + p + hypot_x + math.fabs(diff)
-    return out, (y, x_over_y, x, rms, x_pow_y, hypot_x, diff, p)
+    return (
+        db_dot + bits_dot + nep_dot + rms_dot + p_dot + (x * x_dot + y * y_dot) / hypot_x
+        + np.sign(diff) * (x_dot - 3.0 * y_dot)
+    )
 
 
 def log_scales_bwd(residuals, out_bar):
@@ -57,26 +63,3 @@ def log_scales_bwd(residuals, out_bar):
     y_bar += x_over_y * (-ct_3 / y)
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
     return x_bar, y_bar
-
-
-def log_scales_lin(residuals, x_dot, y_dot):
-    # corpus.py:564: def log_scales(x, y):
-    y, x_over_y, x, rms, x_pow_y, hypot_x, diff, p = residuals
-    # corpus.py:566: db = 10.0 * math.log10(x / y)
-    db_dot = 10.0 * ((x_dot / y - x_over_y * y_dot / y) / (x_over_y * math.log(10.0)))
-    # corpus.py:567: bits = math.log2(x)
-    bits_dot = x_dot / (x * math.log(2.0))
-    # corpus.py:568: nep = math.log(x) - math.log1p(y)
-    nep_dot = x_dot / x - y_dot / (1 + y)
-    # corpus.py:569: rms = math.sqrt(0.5 * (x * x + y * y))
-    rms_dot = 0.5 * (x_dot * x + x * x_dot + (y_dot * y + y * y_dot)) / (2 * rms)
-    # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
-    p_dot = (
-        (1.5 * x ** 0.5 + y * x ** (y - 1)) * x_dot
-        + (0.5 * y ** (-0.5) + np.log(x) * x_pow_y) * y_dot
-    )
-    # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
-    return (
-        db_dot + bits_dot + nep_dot + rms_dot + p_dot + (x * x_dot + y * y_dot) / hypot_x
-        + np.sign(diff) * (x_dot - 3.0 * y_dot)
-    )

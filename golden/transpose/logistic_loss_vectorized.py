@@ -4,15 +4,15 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def logistic_loss_vectorized_fwd(w, X, y):
-    z = X @ w
+def logistic_loss_vectorized_lin(residuals, w_dot, X_dot):
+    # corpus.py:353: def logistic_loss_vectorized(w, X, y):
+    w, X, z, exp, y, sp, diff = residuals
+    # corpus.py:355: z = X @ w
+    z_dot = X_dot @ w + X @ w_dot
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    exp = np.exp(-np.abs(z))
-    sp = np.maximum(z, 0.0) + np.log1p(exp)
+    sp_dot = ((z >= 0.0) - np.sign(z) * exp / (1 + exp)) * z_dot
     # corpus.py:357: return np.mean(sp - y * z)
-    diff = sp - y * z
-    out = np.mean(diff)
-    return out, (w, X, z, exp, y, sp, diff)
+    return np.mean(sp_dot - y * z_dot)
 
 
 def logistic_loss_vectorized_bwd(residuals, out_bar):
@@ -29,14 +29,3 @@ def logistic_loss_vectorized_bwd(residuals, out_bar):
     w_bar = rt.dot_right_transpose(X, z_bar)
     # corpus.py:357: return np.mean(sp - y * z)
     return w_bar, X_bar
-
-
-def logistic_loss_vectorized_lin(residuals, w_dot, X_dot):
-    # corpus.py:353: def logistic_loss_vectorized(w, X, y):
-    w, X, z, exp, y, sp, diff = residuals
-    # corpus.py:355: z = X @ w
-    z_dot = X_dot @ w + X @ w_dot
-    # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    sp_dot = ((z >= 0.0) - np.sign(z) * exp / (1 + exp)) * z_dot
-    # corpus.py:357: return np.mean(sp - y * z)
-    return np.mean(sp_dot - y * z_dot)

@@ -4,13 +4,13 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def logsumexp_fwd(v):
-    m = np.max(v)
+def logsumexp_lin(residuals, v_dot):
+    # corpus.py:296: def logsumexp(v):
+    v, m, exp, sum_exp = residuals
+    # corpus.py:298: m = np.max(v)
+    m_dot = rt.extremum_jvp(v, v_dot, m)
     # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
-    exp = np.exp(v - m)
-    sum_exp = np.sum(exp)
-    out = m + np.log(sum_exp)
-    return out, (v, m, exp, sum_exp)
+    return m_dot + 1.0 / sum_exp * np.sum(exp * (v_dot - m_dot))
 
 
 def logsumexp_bwd(residuals, out_bar):
@@ -25,12 +25,3 @@ def logsumexp_bwd(residuals, out_bar):
     v_bar += rt.extremum_jvp_transpose(v, m_bar, m)
     # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
     return v_bar,
-
-
-def logsumexp_lin(residuals, v_dot):
-    # corpus.py:296: def logsumexp(v):
-    v, m, exp, sum_exp = residuals
-    # corpus.py:298: m = np.max(v)
-    m_dot = rt.extremum_jvp(v, v_dot, m)
-    # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
-    return m_dot + 1.0 / sum_exp * np.sum(exp * (v_dot - m_dot))

@@ -3,21 +3,35 @@
 from s2s import runtime as rt
 
 
-def lotka_volterra_fwd(state, params, dt, steps):
+def lotka_volterra_lin(residuals, state_dot, params_dot):
     # corpus.py:232: def lotka_volterra(state, params, dt, steps):
-    prey_tape = []
-    pred_tape = []
-    prey, pred = state
-    alpha, beta, delta, gamma = params
+    state, params, alpha, beta, delta, gamma, steps, dt, prey_tape, pred_tape = residuals
+    k = 0
+    # corpus.py:234: prey, pred = state
+    prey_dot, pred_dot = state_dot
+    # corpus.py:235: alpha, beta, delta, gamma = params
+    alpha_dot, beta_dot, delta_dot, gamma_dot = params_dot
     for _ in range(steps):
-        dprey = alpha * prey - beta * prey * pred
-        dpred = delta * prey * pred - gamma * pred
+        # corpus.py:237: dprey = alpha * prey - beta * prey * pred
+        prey = prey_tape[k]
+        pred = pred_tape[k]
+        beta_times_prey = beta * prey
+        dprey_dot = (
+            alpha_dot * prey + alpha * prey_dot
+            - ((beta_dot * prey + beta * prey_dot) * pred + beta_times_prey * pred_dot)
+        )
+        # corpus.py:238: dpred = delta * prey * pred - gamma * pred
+        delta_times_prey = delta * prey
+        dpred_dot = (
+            (delta_dot * prey + delta * prey_dot) * pred + delta_times_prey * pred_dot
+            - (gamma_dot * pred + gamma * pred_dot)
+        )
         # corpus.py:239: prey, pred = prey + dt * dprey, pred + dt * dpred
-        pred_tape.append(pred)
-        prey_tape.append(prey)
-        prey, pred = prey + dt * dprey, pred + dt * dpred
+        prey_dot, pred_dot = prey_dot + dt * dprey_dot, pred_dot + dt * dpred_dot
+        # corpus.py:236: for _ in range(steps):
+        k += 1
     # corpus.py:240: return (prey, pred)
-    return (prey, pred), (state, params, alpha, beta, delta, gamma, steps, dt, prey_tape, pred_tape)
+    return prey_dot, pred_dot
 
 
 def lotka_volterra_bwd(residuals, out_bar):
@@ -71,34 +85,3 @@ def lotka_volterra_bwd(residuals, out_bar):
     state_bar = prey_bar, pred_bar
     # corpus.py:240: return (prey, pred)
     return state_bar, params_bar
-
-
-def lotka_volterra_lin(residuals, state_dot, params_dot):
-    # corpus.py:232: def lotka_volterra(state, params, dt, steps):
-    state, params, alpha, beta, delta, gamma, steps, dt, prey_tape, pred_tape = residuals
-    k = 0
-    # corpus.py:234: prey, pred = state
-    prey_dot, pred_dot = state_dot
-    # corpus.py:235: alpha, beta, delta, gamma = params
-    alpha_dot, beta_dot, delta_dot, gamma_dot = params_dot
-    for _ in range(steps):
-        # corpus.py:237: dprey = alpha * prey - beta * prey * pred
-        prey = prey_tape[k]
-        pred = pred_tape[k]
-        beta_times_prey = beta * prey
-        dprey_dot = (
-            alpha_dot * prey + alpha * prey_dot
-            - ((beta_dot * prey + beta * prey_dot) * pred + beta_times_prey * pred_dot)
-        )
-        # corpus.py:238: dpred = delta * prey * pred - gamma * pred
-        delta_times_prey = delta * prey
-        dpred_dot = (
-            (delta_dot * prey + delta * prey_dot) * pred + delta_times_prey * pred_dot
-            - (gamma_dot * pred + gamma * pred_dot)
-        )
-        # corpus.py:239: prey, pred = prey + dt * dprey, pred + dt * dpred
-        prey_dot, pred_dot = prey_dot + dt * dprey_dot, pred_dot + dt * dpred_dot
-        # corpus.py:236: for _ in range(steps):
-        k += 1
-    # corpus.py:240: return (prey, pred)
-    return prey_dot, pred_dot

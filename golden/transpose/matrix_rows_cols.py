@@ -4,26 +4,24 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def matrix_rows_cols_fwd(A, v):
+def matrix_rows_cols_lin(residuals, A_dot, v_dot):
     # corpus.py:702: def matrix_rows_cols(A, v):
-    B_i_tape = []
+    A, v, n, B_1, B_i_tape, B_2, m_minus_1, B_part_1_1, power, col_1 = residuals
+    k = 0
     # corpus.py:704: B = A.copy()
-    B = np.copy(A)
-    n, m = B.shape
+    B_dot = np.copy(A_dot)
     for i in range(n):
         # corpus.py:707: B[i] = B[i] * v[i]
-        B_i_tape.append(np.copy(B[i]))
-        B[i] = B[i] * v[i]
-    # corpus.py:708: B[1:3, ::2] += 1.0
-    B[1:3, ::2] = B[1:3, ::2] + 1.0
+        B_dot[i] = v[i] * B_dot[i] + B_i_tape[k] * v_dot[i]
+        # corpus.py:706: for i in range(n):
+        k += 1
     # corpus.py:709: col = B[:, m - 1]
-    m_minus_1 = m - 1
-    col = B[:, m_minus_1]
+    col_dot = B_dot[:, m_minus_1]
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
-    B_part_1 = B[0, :]
-    power = B_part_1 ** 2
-    out = np.sum(power) + np.dot(col, col) + B[-1, -2]
-    return out, (A, v, n, B, B_i_tape, B, m_minus_1, B_part_1, power, col)
+    return (
+        np.sum(2 * B_part_1_1 * B_dot[0, :])
+        + (np.dot(col_dot, col_1) + np.dot(col_1, col_dot)) + B_dot[-1, -2]
+    )
 
 
 def matrix_rows_cols_bwd(residuals, out_bar):
@@ -56,23 +54,3 @@ def matrix_rows_cols_bwd(residuals, out_bar):
     A_bar = B_bar
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
     return A_bar, v_bar
-
-
-def matrix_rows_cols_lin(residuals, A_dot, v_dot):
-    # corpus.py:702: def matrix_rows_cols(A, v):
-    A, v, n, B_1, B_i_tape, B_2, m_minus_1, B_part_1_1, power, col_1 = residuals
-    k = 0
-    # corpus.py:704: B = A.copy()
-    B_dot = np.copy(A_dot)
-    for i in range(n):
-        # corpus.py:707: B[i] = B[i] * v[i]
-        B_dot[i] = v[i] * B_dot[i] + B_i_tape[k] * v_dot[i]
-        # corpus.py:706: for i in range(n):
-        k += 1
-    # corpus.py:709: col = B[:, m - 1]
-    col_dot = B_dot[:, m_minus_1]
-    # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
-    return (
-        np.sum(2 * B_part_1_1 * B_dot[0, :])
-        + (np.dot(col_dot, col_1) + np.dot(col_1, col_dot)) + B_dot[-1, -2]
-    )

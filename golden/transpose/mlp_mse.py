@@ -4,19 +4,17 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def mlp_mse_fwd(W1, b1, W2, b2, X, Y):
+def mlp_mse_lin(residuals, W1_dot, b1_dot, W2_dot, b2_dot):
+    # corpus.py:360: def mlp_mse(W1, b1, W2, b2, X, Y):
+    W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0 = residuals
     # corpus.py:362: H = np.tanh(X @ W1 + b1)
-    X_at_W1 = X @ W1
-    H = np.tanh(X_at_W1 + b1)
+    H_dot = (1 - H * H) * (X @ W1_dot + b1_dot)
     # corpus.py:363: out = H @ W2 + b2
-    H_at_W2 = H @ W2
-    out = H_at_W2 + b2
-    err = out - Y
+    out_dot = H_dot @ W2 + H @ W2_dot + b2_dot
+    # corpus.py:364: err = out - Y
+    err_dot = out_dot
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
-    err_times_err = err * err
-    X_shape_0 = X.shape[0]
-    out_1 = np.sum(err_times_err) / X_shape_0
-    return out_1, (W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0)
+    return np.sum((err + err) * err_dot) / X_shape_0
 
 
 def mlp_mse_bwd(residuals, out_1_bar):
@@ -37,16 +35,3 @@ def mlp_mse_bwd(residuals, out_1_bar):
     W1_bar = rt.dot_right_transpose(X, rt.unbroadcast(ct, X_at_W1))
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
     return W1_bar, b1_bar, W2_bar, b2_bar
-
-
-def mlp_mse_lin(residuals, W1_dot, b1_dot, W2_dot, b2_dot):
-    # corpus.py:360: def mlp_mse(W1, b1, W2, b2, X, Y):
-    W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0 = residuals
-    # corpus.py:362: H = np.tanh(X @ W1 + b1)
-    H_dot = (1 - H * H) * (X @ W1_dot + b1_dot)
-    # corpus.py:363: out = H @ W2 + b2
-    out_dot = H_dot @ W2 + H @ W2_dot + b2_dot
-    # corpus.py:364: err = out - Y
-    err_dot = out_dot
-    # corpus.py:365: return np.sum(err * err) / X.shape[0]
-    return np.sum((err + err) * err_dot) / X_shape_0

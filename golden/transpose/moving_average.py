@@ -4,17 +4,18 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def moving_average_fwd(x, w):
-    n = len(x)
+def moving_average_lin(residuals, x_dot):
+    # corpus.py:693: def moving_average(x, w):
+    x, out_2, total_1, out_3, w, out_4 = residuals
     # corpus.py:696: out = np.empty(n - w + 1)
-    total = n - w + 1
-    out = np.empty(total)
+    out_dot = np.zeros_like(out_2)
     # corpus.py:697: for i in range(n - w + 1):
-    for i in range(total):
-        out[i] = np.mean(x[i:i + w])
+    for i in range(total_1):
+        # corpus.py:698: out[i] = np.mean(x[i:i + w])
+        i_plus_w = i + w
+        out_dot[i] = np.mean(x_dot[i:i_plus_w])
     # corpus.py:699: return out[::3]
-    out_1 = out[::3]
-    return out_1, (x, out, total, out, w, out)
+    return out_dot[::3]
 
 
 def moving_average_bwd(residuals, out_1_bar):
@@ -33,17 +34,3 @@ def moving_average_bwd(residuals, out_1_bar):
         x_bar[i:i_plus_w] += rt.mean_transpose(out_bar_part, x[i:i_plus_w])
     # corpus.py:699: return out[::3]
     return x_bar,
-
-
-def moving_average_lin(residuals, x_dot):
-    # corpus.py:693: def moving_average(x, w):
-    x, out_2, total_1, out_3, w, out_4 = residuals
-    # corpus.py:696: out = np.empty(n - w + 1)
-    out_dot = np.zeros_like(out_2)
-    # corpus.py:697: for i in range(n - w + 1):
-    for i in range(total_1):
-        # corpus.py:698: out[i] = np.mean(x[i:i + w])
-        i_plus_w = i + w
-        out_dot[i] = np.mean(x_dot[i:i_plus_w])
-    # corpus.py:699: return out[::3]
-    return out_dot[::3]

@@ -4,26 +4,25 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def numpy_elementwise_mix_fwd(x, y):
-    ang = np.arctan2(y, x)
+def numpy_elementwise_mix_lin(residuals, x_dot, y_dot):
+    # corpus.py:583: def numpy_elementwise_mix(x, y):
+    x, y, total, exp_x, x_gt_0, cos_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4 = residuals
+    # corpus.py:585: ang = np.arctan2(y, x)
+    ang_dot = (x * y_dot - y * x_dot) / (x * x + y * y)
     # corpus.py:586: mag = np.power(np.square(x) + np.square(y), 0.5)
-    total = np.square(x) + np.square(y)
-    mag = np.power(total, 0.5)
-    lim = np.clip(x, -0.5, 0.5)
-    hi = np.maximum(x, y)
-    lo = np.minimum(x, y)
+    mag_dot = 0.5 * total ** (-0.5) * (2 * x * x_dot + 2 * y * y_dot)
+    # corpus.py:587: lim = np.clip(x, -0.5, 0.5)
+    lim_dot = ((x >= -0.5) & (x <= 0.5)) * x_dot
+    # corpus.py:588: hi = np.maximum(x, y)
+    hi_dot = (x >= y) * x_dot + (x < y) * y_dot
+    # corpus.py:589: lo = np.minimum(x, y)
+    lo_dot = (x <= y) * x_dot + (x > y) * y_dot
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
-    x_gt_0 = x > 0
-    exp_x = np.exp(x)
-    cos_y = np.cos(y)
-    sel = np.where(x_gt_0, exp_x, cos_y)
+    sel_dot = np.where(x_gt_0, exp_x * x_dot, -np.sin(y) * y_dot)
     # corpus.py:591: s = np.sign(x) * np.abs(y)
-    sign_x = np.sign(x)
-    s = sign_x * np.abs(y)
+    s_dot = np.sign(y) * sign_x * y_dot
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
-    total_4 = ang + mag + lim + hi - lo + sel + s
-    out = np.sum(total_4)
-    return out, (x, y, total, exp_x, x_gt_0, cos_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4)
+    return np.sum(ang_dot + mag_dot + lim_dot + hi_dot - lo_dot + sel_dot + s_dot)
 
 
 def numpy_elementwise_mix_bwd(residuals, out_bar):
@@ -61,24 +60,3 @@ def numpy_elementwise_mix_bwd(residuals, out_bar):
     x_bar += rt.unbroadcast(y * -ct_1, x)
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
     return x_bar, y_bar
-
-
-def numpy_elementwise_mix_lin(residuals, x_dot, y_dot):
-    # corpus.py:583: def numpy_elementwise_mix(x, y):
-    x, y, total, exp_x, x_gt_0, cos_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4 = residuals
-    # corpus.py:585: ang = np.arctan2(y, x)
-    ang_dot = (x * y_dot - y * x_dot) / (x * x + y * y)
-    # corpus.py:586: mag = np.power(np.square(x) + np.square(y), 0.5)
-    mag_dot = 0.5 * total ** (-0.5) * (2 * x * x_dot + 2 * y * y_dot)
-    # corpus.py:587: lim = np.clip(x, -0.5, 0.5)
-    lim_dot = ((x >= -0.5) & (x <= 0.5)) * x_dot
-    # corpus.py:588: hi = np.maximum(x, y)
-    hi_dot = (x >= y) * x_dot + (x < y) * y_dot
-    # corpus.py:589: lo = np.minimum(x, y)
-    lo_dot = (x <= y) * x_dot + (x > y) * y_dot
-    # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
-    sel_dot = np.where(x_gt_0, exp_x * x_dot, -np.sin(y) * y_dot)
-    # corpus.py:591: s = np.sign(x) * np.abs(y)
-    s_dot = np.sign(y) * sign_x * y_dot
-    # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
-    return np.sum(ang_dot + mag_dot + lim_dot + hi_dot - lo_dot + sel_dot + s_dot)

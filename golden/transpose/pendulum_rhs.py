@@ -3,13 +3,16 @@
 import math
 
 
-def pendulum_rhs_fwd(theta, omega, g, length):
+def pendulum_rhs_lin(residuals, theta_dot, omega_dot, g_dot, length_dot):
+    # corpus.py:214: def pendulum_rhs(theta, omega, g, length):
+    sin_theta, length, g_over_length, theta, neg_g_over_length = residuals
     # corpus.py:216: return omega, -(g / length) * math.sin(theta)
-    g_over_length = g / length
-    neg_g_over_length = -g_over_length
-    sin_theta = math.sin(theta)
-    product = neg_g_over_length * sin_theta
-    return (omega, product), (sin_theta, length, g_over_length, theta, neg_g_over_length)
+    product_dot = (
+        -(sin_theta / length) * g_dot
+        + g_over_length * sin_theta / length * length_dot
+        + math.cos(theta) * neg_g_over_length * theta_dot
+    )
+    return omega_dot, product_dot
 
 
 def pendulum_rhs_bwd(residuals, out_bar):
@@ -21,15 +24,3 @@ def pendulum_rhs_bwd(residuals, out_bar):
     length_bar = g_over_length * sin_theta / length * out_bar[1]
     theta_bar = math.cos(theta) * neg_g_over_length * out_bar[1]
     return theta_bar, omega_bar, g_bar, length_bar
-
-
-def pendulum_rhs_lin(residuals, theta_dot, omega_dot, g_dot, length_dot):
-    # corpus.py:214: def pendulum_rhs(theta, omega, g, length):
-    sin_theta, length, g_over_length, theta, neg_g_over_length = residuals
-    # corpus.py:216: return omega, -(g / length) * math.sin(theta)
-    product_dot = (
-        -(sin_theta / length) * g_dot
-        + g_over_length * sin_theta / length * length_dot
-        + math.cos(theta) * neg_g_over_length * theta_dot
-    )
-    return omega_dot, product_dot

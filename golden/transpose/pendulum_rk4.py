@@ -3,66 +3,63 @@
 import math
 
 
-def pendulum_rhs_fwd(theta, omega, g, length):
-    # corpus.py:216: return omega, -(g / length) * math.sin(theta)
-    g_over_length = g / length
-    neg_g_over_length = -g_over_length
-    sin_theta = math.sin(theta)
-    product = neg_g_over_length * sin_theta
-    return (omega, product), (sin_theta, length, g_over_length, theta, neg_g_over_length)
-
-
-def pendulum_rk4_fwd(theta0, omega0, g, length, dt, steps):
+def pendulum_rk4_lin(residuals, theta0_dot, omega0_dot, g_dot, length_dot):
     # corpus.py:219: def pendulum_rk4(theta0, omega0, g, length, dt, steps):
-    pendulum_rhs_fwd_res_tape = []
-    pendulum_rhs_fwd_res_1_tape = []
-    pendulum_rhs_fwd_res_2_tape = []
-    pendulum_rhs_fwd_res_3_tape = []
-    th, om = theta0, omega0
+    steps, dt, pendulum_rhs_fwd_res_tape, pendulum_rhs_fwd_res_1_tape, pendulum_rhs_fwd_res_2_tape, pendulum_rhs_fwd_res_3_tape = residuals
+    k = 0
+    # corpus.py:221: th, om = theta0, omega0
+    th_dot, om_dot = theta0_dot, omega0_dot
     for _ in range(steps):
         # corpus.py:223: k1t, k1w = pendulum_rhs(th, om, g, length)
-        (k1t, k1w), pendulum_rhs_fwd_res = pendulum_rhs_fwd(th, om, g, length)
+        k1t_dot, k1w_dot = pendulum_rhs_lin(
+            pendulum_rhs_fwd_res_tape[k], th_dot, om_dot, g_dot, length_dot
+        )
         # corpus.py:224: k2t, k2w = pendulum_rhs(th + 0.5 * dt * k1t, om + 0.5 * dt * k1w, g, length)
         half_times_dt = 0.5 * dt
-        (k2t, k2w), pendulum_rhs_fwd_res_1 = pendulum_rhs_fwd(
-            th + half_times_dt * k1t,
-            om + half_times_dt * k1w,
-            g,
-            length,
+        k2t_dot, k2w_dot = pendulum_rhs_lin(
+            pendulum_rhs_fwd_res_1_tape[k],
+            th_dot + half_times_dt * k1t_dot,
+            om_dot + half_times_dt * k1w_dot,
+            g_dot,
+            length_dot,
         )
         # corpus.py:225: k3t, k3w = pendulum_rhs(th + 0.5 * dt * k2t, om + 0.5 * dt * k2w, g, length)
-        (k3t, k3w), pendulum_rhs_fwd_res_2 = pendulum_rhs_fwd(
-            th + half_times_dt * k2t,
-            om + half_times_dt * k2w,
-            g,
-            length,
+        k3t_dot, k3w_dot = pendulum_rhs_lin(
+            pendulum_rhs_fwd_res_2_tape[k],
+            th_dot + half_times_dt * k2t_dot,
+            om_dot + half_times_dt * k2w_dot,
+            g_dot,
+            length_dot,
         )
         # corpus.py:226: k4t, k4w = pendulum_rhs(th + dt * k3t, om + dt * k3w, g, length)
-        (k4t, k4w), pendulum_rhs_fwd_res_3 = pendulum_rhs_fwd(
-            th + dt * k3t, om + dt * k3w, g, length
+        k4t_dot, k4w_dot = pendulum_rhs_lin(
+            pendulum_rhs_fwd_res_3_tape[k],
+            th_dot + dt * k3t_dot,
+            om_dot + dt * k3w_dot,
+            g_dot,
+            length_dot,
         )
         # corpus.py:227: th = th + dt / 6.0 * (k1t + 2 * k2t + 2 * k3t + k4t)
         dt_over_6 = dt / 6.0
-        th = th + dt_over_6 * (k1t + 2 * k2t + 2 * k3t + k4t)
+        th_dot = th_dot + dt_over_6 * (k1t_dot + 2 * k2t_dot + 2 * k3t_dot + k4t_dot)
         # corpus.py:228: om = om + dt / 6.0 * (k1w + 2 * k2w + 2 * k3w + k4w)
-        om = om + dt_over_6 * (k1w + 2 * k2w + 2 * k3w + k4w)
+        om_dot = om_dot + dt_over_6 * (k1w_dot + 2 * k2w_dot + 2 * k3w_dot + k4w_dot)
         # corpus.py:222: for _ in range(steps):
-        pendulum_rhs_fwd_res_tape.append(pendulum_rhs_fwd_res)
-        pendulum_rhs_fwd_res_1_tape.append(pendulum_rhs_fwd_res_1)
-        pendulum_rhs_fwd_res_2_tape.append(pendulum_rhs_fwd_res_2)
-        pendulum_rhs_fwd_res_3_tape.append(pendulum_rhs_fwd_res_3)
+        k += 1
     # corpus.py:229: return th, om
-    return (
-        (th, om),
-        (
-            steps,
-            dt,
-            pendulum_rhs_fwd_res_tape,
-            pendulum_rhs_fwd_res_1_tape,
-            pendulum_rhs_fwd_res_2_tape,
-            pendulum_rhs_fwd_res_3_tape,
-        ),
+    return th_dot, om_dot
+
+
+def pendulum_rhs_lin(residuals, theta_dot, omega_dot, g_dot, length_dot):
+    # corpus.py:214: def pendulum_rhs(theta, omega, g, length):
+    sin_theta, length, g_over_length, theta, neg_g_over_length = residuals
+    # corpus.py:216: return omega, -(g / length) * math.sin(theta)
+    product_dot = (
+        -(sin_theta / length) * g_dot
+        + g_over_length * sin_theta / length * length_dot
+        + math.cos(theta) * neg_g_over_length * theta_dot
     )
+    return omega_dot, product_dot
 
 
 def pendulum_rhs_bwd(residuals, out_bar):
@@ -139,62 +136,3 @@ def pendulum_rk4_bwd(residuals, out_bar):
     omega0_bar = om_bar
     # corpus.py:229: return th, om
     return theta0_bar, omega0_bar, g_bar, length_bar
-
-
-def pendulum_rk4_lin(residuals, theta0_dot, omega0_dot, g_dot, length_dot):
-    # corpus.py:219: def pendulum_rk4(theta0, omega0, g, length, dt, steps):
-    steps, dt, pendulum_rhs_fwd_res_tape, pendulum_rhs_fwd_res_1_tape, pendulum_rhs_fwd_res_2_tape, pendulum_rhs_fwd_res_3_tape = residuals
-    k = 0
-    # corpus.py:221: th, om = theta0, omega0
-    th_dot, om_dot = theta0_dot, omega0_dot
-    for _ in range(steps):
-        # corpus.py:223: k1t, k1w = pendulum_rhs(th, om, g, length)
-        k1t_dot, k1w_dot = pendulum_rhs_lin(
-            pendulum_rhs_fwd_res_tape[k], th_dot, om_dot, g_dot, length_dot
-        )
-        # corpus.py:224: k2t, k2w = pendulum_rhs(th + 0.5 * dt * k1t, om + 0.5 * dt * k1w, g, length)
-        half_times_dt = 0.5 * dt
-        k2t_dot, k2w_dot = pendulum_rhs_lin(
-            pendulum_rhs_fwd_res_1_tape[k],
-            th_dot + half_times_dt * k1t_dot,
-            om_dot + half_times_dt * k1w_dot,
-            g_dot,
-            length_dot,
-        )
-        # corpus.py:225: k3t, k3w = pendulum_rhs(th + 0.5 * dt * k2t, om + 0.5 * dt * k2w, g, length)
-        k3t_dot, k3w_dot = pendulum_rhs_lin(
-            pendulum_rhs_fwd_res_2_tape[k],
-            th_dot + half_times_dt * k2t_dot,
-            om_dot + half_times_dt * k2w_dot,
-            g_dot,
-            length_dot,
-        )
-        # corpus.py:226: k4t, k4w = pendulum_rhs(th + dt * k3t, om + dt * k3w, g, length)
-        k4t_dot, k4w_dot = pendulum_rhs_lin(
-            pendulum_rhs_fwd_res_3_tape[k],
-            th_dot + dt * k3t_dot,
-            om_dot + dt * k3w_dot,
-            g_dot,
-            length_dot,
-        )
-        # corpus.py:227: th = th + dt / 6.0 * (k1t + 2 * k2t + 2 * k3t + k4t)
-        dt_over_6 = dt / 6.0
-        th_dot = th_dot + dt_over_6 * (k1t_dot + 2 * k2t_dot + 2 * k3t_dot + k4t_dot)
-        # corpus.py:228: om = om + dt / 6.0 * (k1w + 2 * k2w + 2 * k3w + k4w)
-        om_dot = om_dot + dt_over_6 * (k1w_dot + 2 * k2w_dot + 2 * k3w_dot + k4w_dot)
-        # corpus.py:222: for _ in range(steps):
-        k += 1
-    # corpus.py:229: return th, om
-    return th_dot, om_dot
-
-
-def pendulum_rhs_lin(residuals, theta_dot, omega_dot, g_dot, length_dot):
-    # corpus.py:214: def pendulum_rhs(theta, omega, g, length):
-    sin_theta, length, g_over_length, theta, neg_g_over_length = residuals
-    # corpus.py:216: return omega, -(g / length) * math.sin(theta)
-    product_dot = (
-        -(sin_theta / length) * g_dot
-        + g_over_length * sin_theta / length * length_dot
-        + math.cos(theta) * neg_g_over_length * theta_dot
-    )
-    return omega_dot, product_dot

@@ -3,24 +3,22 @@
 import numpy as np
 
 
-def positive_part_energy_fwd(x, cutoff):
-    total = 0.0
-    count = 0
+def positive_part_energy_lin(residuals, x_dot, cutoff_dot):
+    # corpus.py:758: def positive_part_energy(x, cutoff):
+    x, len_x, cutoff, trips, max_count = residuals
+    # corpus.py:760: total = 0.0
+    total_dot = 0.0
     # corpus.py:762: for i in range(len(x)):
-    len_x = len(x)
-    trips = 0
-    for i in range(len_x):
-        trips += 1
+    for i in range(trips):
         if x[i] < cutoff:
-            continue
-        if x[i] > 5.0:
-            break
-        total += (x[i] - cutoff) ** 2
-        count += 1
+            pass
+        elif x[i] > 5.0:
+            pass
+        else:
+            # corpus.py:767: total += (x[i] - cutoff) ** 2
+            total_dot += 2 * (x[i] - cutoff) * (x_dot[i] - cutoff_dot)
     # corpus.py:769: return total / max(count, 1)
-    max_count = max(count, 1)
-    out = total / max_count
-    return out, (x, len_x, cutoff, trips, max_count)
+    return total_dot / max_count
 
 
 def positive_part_energy_bwd(residuals, out_bar):
@@ -43,21 +41,3 @@ def positive_part_energy_bwd(residuals, out_bar):
             x_bar[i] += ct
     # corpus.py:769: return total / max(count, 1)
     return x_bar, cutoff_bar
-
-
-def positive_part_energy_lin(residuals, x_dot, cutoff_dot):
-    # corpus.py:758: def positive_part_energy(x, cutoff):
-    x, len_x, cutoff, trips, max_count = residuals
-    # corpus.py:760: total = 0.0
-    total_dot = 0.0
-    # corpus.py:762: for i in range(len(x)):
-    for i in range(trips):
-        if x[i] < cutoff:
-            pass
-        elif x[i] > 5.0:
-            pass
-        else:
-            # corpus.py:767: total += (x[i] - cutoff) ** 2
-            total_dot += 2 * (x[i] - cutoff) * (x_dot[i] - cutoff_dot)
-    # corpus.py:769: return total / max(count, 1)
-    return total_dot / max_count

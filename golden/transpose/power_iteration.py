@@ -4,57 +4,36 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def power_iteration_fwd(A, v0, tol):
+def power_iteration_lin(residuals, A_dot, v0_dot):
     # corpus.py:478: def power_iteration(A, v0, tol):
-    w_tape = []
-    sqrt_dot_w_tape = []
-    dot_w_tape = []
-    v_tape = []
+    A, v0, sqrt_dot_v0, v_1, dot_v0, v_2, w_tape, sqrt_dot_w_tape, dot_w_tape, v_tape, trips = residuals
+    k = 0
     # corpus.py:480: v = v0 / np.sqrt(np.dot(v0, v0))
-    dot_v0 = np.dot(v0, v0)
-    sqrt_dot_v0 = np.sqrt(dot_v0)
-    v = v0 / sqrt_dot_v0
-    # corpus.py:481: lam = 0.0
-    v_saved = v
-    lam = 0.0
-    delta = 1.0
-    it = 0
-    # corpus.py:484: while delta > tol and it < 500:
-    v_saved_1 = v
-    trips = 0
-    while delta > tol and it < 500:
-        trips += 1
-        w = A @ v
-        new_lam = np.dot(v, w)
-        # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
-        dot_w = np.dot(w, w)
-        sqrt_dot_w = np.sqrt(dot_w)
-        v_tape.append(v)
-        v = w / sqrt_dot_w
-        delta = abs(new_lam - lam)
-        lam = new_lam
-        it += 1
-        # corpus.py:484: while delta > tol and it < 500:
-        w_tape.append(w)
-        sqrt_dot_w_tape.append(sqrt_dot_w)
-        dot_w_tape.append(dot_w)
-    # corpus.py:491: return lam
-    return (
-        lam,
-        (
-            A,
-            v0,
-            sqrt_dot_v0,
-            v_saved,
-            dot_v0,
-            v_saved_1,
-            w_tape,
-            sqrt_dot_w_tape,
-            dot_w_tape,
-            v_tape,
-            trips,
-        ),
+    v_dot = (
+        v0_dot / sqrt_dot_v0
+        - v_1 * ((np.dot(v0_dot, v0) + np.dot(v0, v0_dot)) / (2 * sqrt_dot_v0)) / sqrt_dot_v0
     )
+    # corpus.py:481: lam = 0.0
+    lam_dot = 0.0
+    # corpus.py:484: while delta > tol and it < 500:
+    for step in range(trips):
+        # corpus.py:485: w = A @ v
+        v = v_tape[k]
+        w_dot = A_dot @ v + A @ v_dot
+        # corpus.py:486: new_lam = np.dot(v, w)
+        w = w_tape[k]
+        new_lam_dot = np.dot(v_dot, w) + np.dot(v, w_dot)
+        # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
+        v_dot = (
+            w_dot / sqrt_dot_w_tape[k]
+            - w / sqrt_dot_w_tape[k] * ((np.dot(w_dot, w) + np.dot(w, w_dot)) / (2 * sqrt_dot_w_tape[k])) / sqrt_dot_w_tape[k]
+        )
+        # corpus.py:489: lam = new_lam
+        lam_dot = new_lam_dot
+        # corpus.py:484: while delta > tol and it < 500:
+        k += 1
+    # corpus.py:491: return lam
+    return lam_dot
 
 
 def power_iteration_bwd(residuals, lam_bar):
@@ -94,35 +73,3 @@ def power_iteration_bwd(residuals, lam_bar):
     v0_bar += rt.dot_right_transpose(v0, dot_v0_bar)
     # corpus.py:491: return lam
     return A_bar, v0_bar
-
-
-def power_iteration_lin(residuals, A_dot, v0_dot):
-    # corpus.py:478: def power_iteration(A, v0, tol):
-    A, v0, sqrt_dot_v0, v_1, dot_v0, v_2, w_tape, sqrt_dot_w_tape, dot_w_tape, v_tape, trips = residuals
-    k = 0
-    # corpus.py:480: v = v0 / np.sqrt(np.dot(v0, v0))
-    v_dot = (
-        v0_dot / sqrt_dot_v0
-        - v_1 * ((np.dot(v0_dot, v0) + np.dot(v0, v0_dot)) / (2 * sqrt_dot_v0)) / sqrt_dot_v0
-    )
-    # corpus.py:481: lam = 0.0
-    lam_dot = 0.0
-    # corpus.py:484: while delta > tol and it < 500:
-    for step in range(trips):
-        # corpus.py:485: w = A @ v
-        v = v_tape[k]
-        w_dot = A_dot @ v + A @ v_dot
-        # corpus.py:486: new_lam = np.dot(v, w)
-        w = w_tape[k]
-        new_lam_dot = np.dot(v_dot, w) + np.dot(v, w_dot)
-        # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
-        v_dot = (
-            w_dot / sqrt_dot_w_tape[k]
-            - w / sqrt_dot_w_tape[k] * ((np.dot(w_dot, w) + np.dot(w, w_dot)) / (2 * sqrt_dot_w_tape[k])) / sqrt_dot_w_tape[k]
-        )
-        # corpus.py:489: lam = new_lam
-        lam_dot = new_lam_dot
-        # corpus.py:484: while delta > tol and it < 500:
-        k += 1
-    # corpus.py:491: return lam
-    return lam_dot

@@ -5,75 +5,54 @@ import math
 GRAVITY = 9.81
 
 
-def projectile_range_fwd(speed, angle, drag):
+def projectile_range_lin(residuals, speed_dot, angle_dot, drag_dot):
     # corpus.py:274: def projectile_range(speed, angle, drag):
-    y_tape = []
-    x_new_minus_x_tape = []
-    cond_tape = []
-    y_new_tape = []
-    vy_tape = []
-    vx_tape = []
-    returned = False
+    cos_angle, angle, speed, sin_angle, dt, drag, y_tape, x_new_minus_x_tape, cond_tape, y_new_tape, vy_tape, vx_tape, trips, cond_1 = residuals
+    k = 0
+    k_1 = 0
     # corpus.py:276: vx = speed * math.cos(angle)
-    cos_angle = math.cos(angle)
-    vx = speed * cos_angle
+    vx_dot = cos_angle * speed_dot - math.sin(angle) * speed * angle_dot
     # corpus.py:277: vy = speed * math.sin(angle)
-    sin_angle = math.sin(angle)
-    vy = speed * sin_angle
-    x, y = 0.0, 0.0
-    dt = 0.01
-    steps = 0
+    vy_dot = sin_angle * speed_dot + math.cos(angle) * speed * angle_dot
+    # corpus.py:278: x, y = 0.0, 0.0
+    x_dot, y_dot = 0.0, 0.0
     # corpus.py:281: while steps < 100000:
-    trips = 0
-    while steps < 100000:
-        trips += 1
-        x_new = x + dt * vx
-        y_new = y + dt * vy
+    for step in range(trips):
+        # corpus.py:282: x_new = x + dt * vx
+        x_new_dot = x_dot + dt * vx_dot
+        # corpus.py:283: y_new = y + dt * vy
+        y_new_dot = y_dot + dt * vy_dot
         # corpus.py:284: vx += dt * (-drag * vx)
-        vx_tape.append(vx)
-        vx += dt * (-drag * vx)
+        vx = vx_tape[k_1]
+        vx_dot += -vx * dt * drag_dot - drag * dt * vx_dot
         # corpus.py:285: vy += dt * (-GRAVITY - drag * vy)
-        vy_tape.append(vy)
-        vy += dt * (-GRAVITY - drag * vy)
+        vy = vy_tape[k_1]
+        vy_dot += -dt * (vy * drag_dot + drag * vy_dot)
         # corpus.py:286: if y_new < 0.0:
-        cond = y_new < 0.0
-        cond_tape.append(cond)
-        y_new_tape.append(y_new)
+        cond = cond_tape[k_1]
+        y_new = y_new_tape[k_1]
+        k_1 += 1
         if cond:
             # corpus.py:287: return x + (x_new - x) * y / (y - y_new)
-            x_new_minus_x = x_new - x
-            result = x + x_new_minus_x * y / (y - y_new)
-            returned = True
-            y_tape.append(y)
-            x_new_minus_x_tape.append(x_new_minus_x)
-            break
+            y = y_tape[k]
+            y_minus_y_new = y - y_new
+            result_dot = (
+                x_dot
+                + (
+                    ((x_new_dot - x_dot) * y + x_new_minus_x_tape[k] * y_dot) / y_minus_y_new
+                    - x_new_minus_x_tape[k] * y / y_minus_y_new * (y_dot - y_new_dot) / y_minus_y_new
+                )
+            )
+            # corpus.py:286: if y_new < 0.0:
+            k += 1
         else:
-            x, y = x_new, y_new
-            steps += 1
-    cond_1 = not returned
+            # corpus.py:288: x, y = x_new, y_new
+            x_dot, y_dot = x_new_dot, y_new_dot
     if cond_1:
         # corpus.py:290: return x
-        result = x
+        result_dot = x_dot
     # corpus.py:290: return x
-    return (
-        result,
-        (
-            cos_angle,
-            angle,
-            speed,
-            sin_angle,
-            dt,
-            drag,
-            y_tape,
-            x_new_minus_x_tape,
-            cond_tape,
-            y_new_tape,
-            vy_tape,
-            vx_tape,
-            trips,
-            cond_1,
-        ),
-    )
+    return result_dot
 
 
 def projectile_range_bwd(residuals, result_bar):
@@ -143,53 +122,3 @@ def projectile_range_bwd(residuals, result_bar):
     angle_bar += -math.sin(angle) * speed * vx_bar
     # corpus.py:290: return x
     return speed_bar, angle_bar, drag_bar
-
-
-def projectile_range_lin(residuals, speed_dot, angle_dot, drag_dot):
-    # corpus.py:274: def projectile_range(speed, angle, drag):
-    cos_angle, angle, speed, sin_angle, dt, drag, y_tape, x_new_minus_x_tape, cond_tape, y_new_tape, vy_tape, vx_tape, trips, cond_1 = residuals
-    k = 0
-    k_1 = 0
-    # corpus.py:276: vx = speed * math.cos(angle)
-    vx_dot = cos_angle * speed_dot - math.sin(angle) * speed * angle_dot
-    # corpus.py:277: vy = speed * math.sin(angle)
-    vy_dot = sin_angle * speed_dot + math.cos(angle) * speed * angle_dot
-    # corpus.py:278: x, y = 0.0, 0.0
-    x_dot, y_dot = 0.0, 0.0
-    # corpus.py:281: while steps < 100000:
-    for step in range(trips):
-        # corpus.py:282: x_new = x + dt * vx
-        x_new_dot = x_dot + dt * vx_dot
-        # corpus.py:283: y_new = y + dt * vy
-        y_new_dot = y_dot + dt * vy_dot
-        # corpus.py:284: vx += dt * (-drag * vx)
-        vx = vx_tape[k_1]
-        vx_dot += -vx * dt * drag_dot - drag * dt * vx_dot
-        # corpus.py:285: vy += dt * (-GRAVITY - drag * vy)
-        vy = vy_tape[k_1]
-        vy_dot += -dt * (vy * drag_dot + drag * vy_dot)
-        # corpus.py:286: if y_new < 0.0:
-        cond = cond_tape[k_1]
-        y_new = y_new_tape[k_1]
-        k_1 += 1
-        if cond:
-            # corpus.py:287: return x + (x_new - x) * y / (y - y_new)
-            y = y_tape[k]
-            y_minus_y_new = y - y_new
-            result_dot = (
-                x_dot
-                + (
-                    ((x_new_dot - x_dot) * y + x_new_minus_x_tape[k] * y_dot) / y_minus_y_new
-                    - x_new_minus_x_tape[k] * y / y_minus_y_new * (y_dot - y_new_dot) / y_minus_y_new
-                )
-            )
-            # corpus.py:286: if y_new < 0.0:
-            k += 1
-        else:
-            # corpus.py:288: x, y = x_new, y_new
-            x_dot, y_dot = x_new_dot, y_new_dot
-    if cond_1:
-        # corpus.py:290: return x
-        result_dot = x_dot
-    # corpus.py:290: return x
-    return result_dot

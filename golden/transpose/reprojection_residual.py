@@ -4,95 +4,47 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def rotate_rodrigues_fwd(omega, X):
-    # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
-    dot_omega = np.dot(omega, omega)
-    theta = np.sqrt(dot_omega)
-    k = omega / theta
-    # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
-    k_1 = k[1]
-    X_2 = X[2]
-    k_2 = k[2]
-    X_1 = X[1]
-    X_0 = X[0]
-    k_0 = k[0]
-    cross = np.array([k_1 * X_2 - k_2 * X_1, k_2 * X_0 - k_0 * X_2, k_0 * X_1 - k_1 * X_0])
-    c = np.cos(theta)
-    s = np.sin(theta)
-    # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
-    dot_k = np.dot(k, X)
-    product_6 = k * dot_k
-    one_minus_c = 1.0 - c
-    out = X * c + cross * s + product_6 * one_minus_c
-    return (
-        out,
-        (
-            omega,
-            X,
-            theta,
-            dot_omega,
-            k,
-            X_2,
-            k_1,
-            X_1,
-            k_2,
-            X_0,
-            k_2,
-            X_2,
-            k_0,
-            X_1,
-            k_0,
-            X_0,
-            k_1,
-            c,
-            product_6,
-            s,
-            cross,
-            dot_k,
-            one_minus_c,
-        ),
-    )
-
-
-def reprojection_residual_fwd(omega, t, focal, k1, X, obs):
+def reprojection_residual_lin(residuals, omega_dot, t_dot, focal_dot, k1_dot, X_dot):
+    # corpus.py:734: def reprojection_residual(omega, t, focal, k1, X, obs):
+    omega, t, X, rotate_rodrigues_fwd_res, rotate_rodrigues_omega, P, P_2, u, P_0, P_2_1, v, P_1, r2, k1, d, focal, focal_times_d, focal_times_d_1 = residuals
     # corpus.py:736: P = rotate_rodrigues(omega, X) + t
-    rotate_rodrigues_omega, rotate_rodrigues_fwd_res = rotate_rodrigues_fwd(omega, X)
-    P = rotate_rodrigues_omega + t
+    P_dot = rotate_rodrigues_lin(rotate_rodrigues_fwd_res, omega_dot, X_dot) + t_dot
     # corpus.py:737: u = -P[0] / P[2]
-    P_0 = P[0]
-    P_2 = P[2]
-    u = -P_0 / P_2
+    u_dot = -P_dot[0] / P_2 - u * P_dot[2] / P_2
     # corpus.py:738: v = -P[1] / P[2]
-    P_1 = P[1]
-    v = -P_1 / P_2
-    r2 = u * u + v * v
-    d = 1.0 + k1 * r2
+    v_dot = -P_dot[1] / P_2_1 - v * P_dot[2] / P_2_1
+    # corpus.py:739: r2 = u * u + v * v
+    r2_dot = (u + u) * u_dot + (v + v) * v_dot
+    # corpus.py:740: d = 1.0 + k1 * r2
+    d_dot = r2 * k1_dot + k1 * r2_dot
     # corpus.py:741: return focal * d * u - obs[0], focal * d * v - obs[1]
-    focal_times_d = focal * d
-    diff = focal_times_d * u - obs[0]
-    diff_1 = focal_times_d * v - obs[1]
+    diff_dot = d * u * focal_dot + focal * u * d_dot + focal_times_d * u_dot
+    diff_1_dot = d * v * focal_dot + focal * v * d_dot + focal_times_d_1 * v_dot
+    return diff_dot, diff_1_dot
+
+
+def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
+    # corpus.py:724: def rotate_rodrigues(omega, X):
+    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, c, product_6, s, cross, dot_k, one_minus_c = residuals
+    # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
+    theta_dot = (np.dot(omega_dot, omega) + np.dot(omega, omega_dot)) / (2 * theta)
+    # corpus.py:727: k = omega / theta
+    k_dot = omega_dot / theta - k * theta_dot / theta
+    # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
+    cross_dot = np.array([
+        k_dot[1] * X_2 + k_1 * X_dot[2] - (k_dot[2] * X_1 + k_2 * X_dot[1]),
+        k_dot[2] * X_0 + k_2_1 * X_dot[0] - (k_dot[0] * X_2_1 + k_0 * X_dot[2]),
+        k_dot[0] * X_1_1 + k_0_1 * X_dot[1] - (k_dot[1] * X_0_1 + k_1_1 * X_dot[0]),
+    ])
+    # corpus.py:729: c = np.cos(theta)
+    c_dot = -np.sin(theta) * theta_dot
+    # corpus.py:730: s = np.sin(theta)
+    s_dot = np.cos(theta) * theta_dot
+    # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     return (
-        (diff, diff_1),
-        (
-            omega,
-            t,
-            X,
-            rotate_rodrigues_fwd_res,
-            rotate_rodrigues_omega,
-            P,
-            P_2,
-            u,
-            P_0,
-            P_2,
-            v,
-            P_1,
-            r2,
-            k1,
-            d,
-            focal,
-            focal_times_d,
-            focal_times_d,
-        ),
+        c * X_dot + (X - product_6) * c_dot + s * cross_dot + cross * s_dot
+        + dot_k * one_minus_c * k_dot
+        + k * one_minus_c * (np.dot(k_dot, X) + np.dot(k, X_dot))
     )
 
 
@@ -168,47 +120,3 @@ def reprojection_residual_bwd(residuals, out_bar):
     X_bar = cts[1]
     # corpus.py:741: return focal * d * u - obs[0], focal * d * v - obs[1]
     return omega_bar, t_bar, focal_bar, k1_bar, X_bar
-
-
-def reprojection_residual_lin(residuals, omega_dot, t_dot, focal_dot, k1_dot, X_dot):
-    # corpus.py:734: def reprojection_residual(omega, t, focal, k1, X, obs):
-    omega, t, X, rotate_rodrigues_fwd_res, rotate_rodrigues_omega, P, P_2, u, P_0, P_2_1, v, P_1, r2, k1, d, focal, focal_times_d, focal_times_d_1 = residuals
-    # corpus.py:736: P = rotate_rodrigues(omega, X) + t
-    P_dot = rotate_rodrigues_lin(rotate_rodrigues_fwd_res, omega_dot, X_dot) + t_dot
-    # corpus.py:737: u = -P[0] / P[2]
-    u_dot = -P_dot[0] / P_2 - u * P_dot[2] / P_2
-    # corpus.py:738: v = -P[1] / P[2]
-    v_dot = -P_dot[1] / P_2_1 - v * P_dot[2] / P_2_1
-    # corpus.py:739: r2 = u * u + v * v
-    r2_dot = (u + u) * u_dot + (v + v) * v_dot
-    # corpus.py:740: d = 1.0 + k1 * r2
-    d_dot = r2 * k1_dot + k1 * r2_dot
-    # corpus.py:741: return focal * d * u - obs[0], focal * d * v - obs[1]
-    diff_dot = d * u * focal_dot + focal * u * d_dot + focal_times_d * u_dot
-    diff_1_dot = d * v * focal_dot + focal * v * d_dot + focal_times_d_1 * v_dot
-    return diff_dot, diff_1_dot
-
-
-def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
-    # corpus.py:724: def rotate_rodrigues(omega, X):
-    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, c, product_6, s, cross, dot_k, one_minus_c = residuals
-    # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
-    theta_dot = (np.dot(omega_dot, omega) + np.dot(omega, omega_dot)) / (2 * theta)
-    # corpus.py:727: k = omega / theta
-    k_dot = omega_dot / theta - k * theta_dot / theta
-    # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
-    cross_dot = np.array([
-        k_dot[1] * X_2 + k_1 * X_dot[2] - (k_dot[2] * X_1 + k_2 * X_dot[1]),
-        k_dot[2] * X_0 + k_2_1 * X_dot[0] - (k_dot[0] * X_2_1 + k_0 * X_dot[2]),
-        k_dot[0] * X_1_1 + k_0_1 * X_dot[1] - (k_dot[1] * X_0_1 + k_1_1 * X_dot[0]),
-    ])
-    # corpus.py:729: c = np.cos(theta)
-    c_dot = -np.sin(theta) * theta_dot
-    # corpus.py:730: s = np.sin(theta)
-    s_dot = np.cos(theta) * theta_dot
-    # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
-    return (
-        c * X_dot + (X - product_6) * c_dot + s * cross_dot + cross * s_dot
-        + dot_k * one_minus_c * k_dot
-        + k * one_minus_c * (np.dot(k_dot, X) + np.dot(k, X_dot))
-    )

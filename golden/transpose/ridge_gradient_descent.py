@@ -4,66 +4,32 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def ridge_gradient_descent_fwd(w0, X, y, lam, lr, steps):
+def ridge_gradient_descent_lin(residuals, w0_dot, X_dot, y_dot, lam_dot, lr_dot):
     # corpus.py:380: def ridge_gradient_descent(w0, X, y, lam, lr, steps):
-    X_at_w_tape = []
-    r_tape = []
-    Xt_at_r_tape = []
-    grad_tape = []
-    w_tape = []
+    w0, X, y, steps, Xt, w_1, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam, dot_r = residuals
+    k = 0
     # corpus.py:382: w = w0.copy()
-    w = np.copy(w0)
-    n = X.shape[0]
-    Xt = np.transpose(X)
-    # corpus.py:385: for _ in range(steps):
-    w_saved = np.copy(w)
+    w_dot = np.copy(w0_dot)
+    # corpus.py:384: Xt = np.transpose(X)
+    Xt_dot = np.transpose(X_dot)
     for _ in range(steps):
         # corpus.py:386: r = X @ w - y
-        X_at_w = X @ w
-        r = X_at_w - y
+        w = w_tape[k]
+        r_dot = X_dot @ w + X @ w_dot - y_dot
         # corpus.py:387: grad = Xt @ r / n + lam * w
-        Xt_at_r = Xt @ r
-        grad = Xt_at_r / n + lam * w
+        r = r_tape[k]
+        grad_dot = 1.0 / n * (Xt_dot @ r + Xt @ r_dot) + w * lam_dot + lam * w_dot
         # corpus.py:388: w -= lr * grad
-        w_tape.append(np.copy(w))
-        w -= lr * grad
+        grad = grad_tape[k]
+        w_dot -= grad * lr_dot + lr * grad_dot
         # corpus.py:385: for _ in range(steps):
-        X_at_w_tape.append(X_at_w)
-        r_tape.append(r)
-        Xt_at_r_tape.append(Xt_at_r)
-        grad_tape.append(grad)
+        k += 1
     # corpus.py:389: r = X @ w - y
-    X_at_w_1 = X @ w
-    r = X_at_w_1 - y
+    r_dot = X_dot @ w_2 + X @ w_dot - y_dot
     # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
-    dot_r = np.dot(r, r)
-    half_times_lam = 0.5 * lam
-    dot_w = np.dot(w, w)
-    out = 0.5 * dot_r / n + half_times_lam * dot_w
     return (
-        out,
-        (
-            w0,
-            X,
-            y,
-            steps,
-            Xt,
-            w_saved,
-            n,
-            lam,
-            lr,
-            X_at_w_tape,
-            r_tape,
-            Xt_at_r_tape,
-            grad_tape,
-            w_tape,
-            w,
-            X_at_w_1,
-            r,
-            dot_w,
-            half_times_lam,
-            dot_r,
-        ),
+        0.5 / n * (np.dot(r_dot, r_1) + np.dot(r_1, r_dot)) + 0.5 * dot_w * lam_dot
+        + half_times_lam * (np.dot(w_dot, w_2) + np.dot(w_2, w_dot))
     )
 
 
@@ -114,32 +80,3 @@ def ridge_gradient_descent_bwd(residuals, out_bar):
     w0_bar = w_bar
     # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
     return w0_bar, X_bar, y_bar, lam_bar, lr_bar
-
-
-def ridge_gradient_descent_lin(residuals, w0_dot, X_dot, y_dot, lam_dot, lr_dot):
-    # corpus.py:380: def ridge_gradient_descent(w0, X, y, lam, lr, steps):
-    w0, X, y, steps, Xt, w_1, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam, dot_r = residuals
-    k = 0
-    # corpus.py:382: w = w0.copy()
-    w_dot = np.copy(w0_dot)
-    # corpus.py:384: Xt = np.transpose(X)
-    Xt_dot = np.transpose(X_dot)
-    for _ in range(steps):
-        # corpus.py:386: r = X @ w - y
-        w = w_tape[k]
-        r_dot = X_dot @ w + X @ w_dot - y_dot
-        # corpus.py:387: grad = Xt @ r / n + lam * w
-        r = r_tape[k]
-        grad_dot = 1.0 / n * (Xt_dot @ r + Xt @ r_dot) + w * lam_dot + lam * w_dot
-        # corpus.py:388: w -= lr * grad
-        grad = grad_tape[k]
-        w_dot -= grad * lr_dot + lr * grad_dot
-        # corpus.py:385: for _ in range(steps):
-        k += 1
-    # corpus.py:389: r = X @ w - y
-    r_dot = X_dot @ w_2 + X @ w_dot - y_dot
-    # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
-    return (
-        0.5 / n * (np.dot(r_dot, r_1) + np.dot(r_1, r_dot)) + 0.5 * dot_w * lam_dot
-        + half_times_lam * (np.dot(w_dot, w_2) + np.dot(w_2, w_dot))
-    )

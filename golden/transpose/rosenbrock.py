@@ -3,14 +3,20 @@
 import numpy as np
 
 
-def rosenbrock_fwd(x):
-    total = 0.0
+def rosenbrock_lin(residuals, x_dot):
+    # corpus.py:521: def rosenbrock(x):
+    x, diff = residuals
+    # corpus.py:523: total = 0.0
+    total_dot = 0.0
     # corpus.py:524: for i in range(len(x) - 1):
-    diff = len(x) - 1
     for i in range(diff):
-        total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+        # corpus.py:525: total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+        total_dot += (
+            100.0 * (2 * (x[i + 1] - x[i] ** 2) * (x_dot[i + 1] - 2 * x[i] * x_dot[i]))
+            - 2 * (1.0 - x[i]) * x_dot[i]
+        )
     # corpus.py:526: return total
-    return total, (x, diff)
+    return total_dot
 
 
 def rosenbrock_bwd(residuals, total_bar):
@@ -26,19 +32,3 @@ def rosenbrock_bwd(residuals, total_bar):
         x_bar[i + 1] += ct
     # corpus.py:526: return total
     return x_bar,
-
-
-def rosenbrock_lin(residuals, x_dot):
-    # corpus.py:521: def rosenbrock(x):
-    x, diff = residuals
-    # corpus.py:523: total = 0.0
-    total_dot = 0.0
-    # corpus.py:524: for i in range(len(x) - 1):
-    for i in range(diff):
-        # corpus.py:525: total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-        total_dot += (
-            100.0 * (2 * (x[i + 1] - x[i] ** 2) * (x_dot[i + 1] - 2 * x[i] * x_dot[i]))
-            - 2 * (1.0 - x[i]) * x_dot[i]
-        )
-    # corpus.py:526: return total
-    return total_dot

@@ -4,53 +4,28 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def rotate_rodrigues_fwd(omega, X):
+def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
+    # corpus.py:724: def rotate_rodrigues(omega, X):
+    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, c, product_6, s, cross, dot_k, one_minus_c = residuals
     # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
-    dot_omega = np.dot(omega, omega)
-    theta = np.sqrt(dot_omega)
-    k = omega / theta
+    theta_dot = (np.dot(omega_dot, omega) + np.dot(omega, omega_dot)) / (2 * theta)
+    # corpus.py:727: k = omega / theta
+    k_dot = omega_dot / theta - k * theta_dot / theta
     # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
-    k_1 = k[1]
-    X_2 = X[2]
-    k_2 = k[2]
-    X_1 = X[1]
-    X_0 = X[0]
-    k_0 = k[0]
-    cross = np.array([k_1 * X_2 - k_2 * X_1, k_2 * X_0 - k_0 * X_2, k_0 * X_1 - k_1 * X_0])
-    c = np.cos(theta)
-    s = np.sin(theta)
+    cross_dot = np.array([
+        k_dot[1] * X_2 + k_1 * X_dot[2] - (k_dot[2] * X_1 + k_2 * X_dot[1]),
+        k_dot[2] * X_0 + k_2_1 * X_dot[0] - (k_dot[0] * X_2_1 + k_0 * X_dot[2]),
+        k_dot[0] * X_1_1 + k_0_1 * X_dot[1] - (k_dot[1] * X_0_1 + k_1_1 * X_dot[0]),
+    ])
+    # corpus.py:729: c = np.cos(theta)
+    c_dot = -np.sin(theta) * theta_dot
+    # corpus.py:730: s = np.sin(theta)
+    s_dot = np.cos(theta) * theta_dot
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
-    dot_k = np.dot(k, X)
-    product_6 = k * dot_k
-    one_minus_c = 1.0 - c
-    out = X * c + cross * s + product_6 * one_minus_c
     return (
-        out,
-        (
-            omega,
-            X,
-            theta,
-            dot_omega,
-            k,
-            X_2,
-            k_1,
-            X_1,
-            k_2,
-            X_0,
-            k_2,
-            X_2,
-            k_0,
-            X_1,
-            k_0,
-            X_0,
-            k_1,
-            c,
-            product_6,
-            s,
-            cross,
-            dot_k,
-            one_minus_c,
-        ),
+        c * X_dot + (X - product_6) * c_dot + s * cross_dot + cross * s_dot
+        + dot_k * one_minus_c * k_dot
+        + k * one_minus_c * (np.dot(k_dot, X) + np.dot(k, X_dot))
     )
 
 
@@ -92,28 +67,3 @@ def rotate_rodrigues_bwd(residuals, out_bar):
     omega_bar += rt.dot_right_transpose(omega, dot_omega_bar)
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     return omega_bar, X_bar
-
-
-def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
-    # corpus.py:724: def rotate_rodrigues(omega, X):
-    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, c, product_6, s, cross, dot_k, one_minus_c = residuals
-    # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
-    theta_dot = (np.dot(omega_dot, omega) + np.dot(omega, omega_dot)) / (2 * theta)
-    # corpus.py:727: k = omega / theta
-    k_dot = omega_dot / theta - k * theta_dot / theta
-    # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
-    cross_dot = np.array([
-        k_dot[1] * X_2 + k_1 * X_dot[2] - (k_dot[2] * X_1 + k_2 * X_dot[1]),
-        k_dot[2] * X_0 + k_2_1 * X_dot[0] - (k_dot[0] * X_2_1 + k_0 * X_dot[2]),
-        k_dot[0] * X_1_1 + k_0_1 * X_dot[1] - (k_dot[1] * X_0_1 + k_1_1 * X_dot[0]),
-    ])
-    # corpus.py:729: c = np.cos(theta)
-    c_dot = -np.sin(theta) * theta_dot
-    # corpus.py:730: s = np.sin(theta)
-    s_dot = np.cos(theta) * theta_dot
-    # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
-    return (
-        c * X_dot + (X - product_6) * c_dot + s * cross_dot + cross * s_dot
-        + dot_k * one_minus_c * k_dot
-        + k * one_minus_c * (np.dot(k_dot, X) + np.dot(k, X_dot))
-    )

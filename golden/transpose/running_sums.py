@@ -4,22 +4,23 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def running_sums_fwd(x):
+def running_sums_lin(residuals, x_dot):
+    # corpus.py:109: def running_sums(x):
+    x, len_s, s_1, means_1, len_s_2, means_2, s_2 = residuals
     # corpus.py:111: s = x.copy()
-    s = np.copy(x)
+    s_dot = np.copy(x_dot)
     # corpus.py:112: for i in range(1, len(s)):
-    len_s = len(s)
     for i in range(1, len_s):
         # corpus.py:113: s[i] += s[i - 1]
-        s[i] = s[i] + s[i - 1]
+        s_dot[i] = s_dot[i] + s_dot[i - 1]
     # corpus.py:114: means = np.zeros(len(s))
-    len_s_1 = len(s)
-    means = np.zeros(len_s_1)
+    means_dot = np.zeros_like(means_1)
     # corpus.py:115: for i in range(len(s)):
-    for i in range(len_s_1):
-        means[i] = s[i] / (i + 1)
+    for i in range(len_s_2):
+        # corpus.py:116: means[i] = s[i] / (i + 1)
+        means_dot[i] = s_dot[i] / (i + 1)
     # corpus.py:117: return s, means
-    return (s, means), (x, len_s, s, means, len_s_1, means, s)
+    return s_dot, means_dot
 
 
 def running_sums_bwd(residuals, out_bar):
@@ -48,22 +49,3 @@ def running_sums_bwd(residuals, out_bar):
     x_bar = s_bar
     # corpus.py:117: return s, means
     return x_bar,
-
-
-def running_sums_lin(residuals, x_dot):
-    # corpus.py:109: def running_sums(x):
-    x, len_s, s_1, means_1, len_s_2, means_2, s_2 = residuals
-    # corpus.py:111: s = x.copy()
-    s_dot = np.copy(x_dot)
-    # corpus.py:112: for i in range(1, len(s)):
-    for i in range(1, len_s):
-        # corpus.py:113: s[i] += s[i - 1]
-        s_dot[i] = s_dot[i] + s_dot[i - 1]
-    # corpus.py:114: means = np.zeros(len(s))
-    means_dot = np.zeros_like(means_1)
-    # corpus.py:115: for i in range(len(s)):
-    for i in range(len_s_2):
-        # corpus.py:116: means[i] = s[i] / (i + 1)
-        means_dot[i] = s_dot[i] / (i + 1)
-    # corpus.py:117: return s, means
-    return s_dot, means_dot

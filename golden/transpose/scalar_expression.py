@@ -3,11 +3,11 @@
 import numpy as np
 
 
-def scalar_expression_fwd(x):
+def scalar_expression_lin(residuals, x_dot):
+    # corpus.py:49: def scalar_expression(x):
+    x, x_over_2 = residuals
     # corpus.py:51: return 3 * np.sin(x) + np.cos(x / 2)
-    x_over_2 = x / 2
-    out = 3 * np.sin(x) + np.cos(x_over_2)
-    return out, (x, x_over_2)
+    return (np.cos(x) * 3 - np.sin(x_over_2) / 2) * x_dot
 
 
 def scalar_expression_bwd(residuals, out_bar):
@@ -16,10 +16,3 @@ def scalar_expression_bwd(residuals, out_bar):
     # corpus.py:51: return 3 * np.sin(x) + np.cos(x / 2)
     x_bar = (np.cos(x) * 3 - np.sin(x_over_2) / 2) * out_bar
     return x_bar,
-
-
-def scalar_expression_lin(residuals, x_dot):
-    # corpus.py:49: def scalar_expression(x):
-    x, x_over_2 = residuals
-    # corpus.py:51: return 3 * np.sin(x) + np.cos(x / 2)
-    return (np.cos(x) * 3 - np.sin(x_over_2) / 2) * x_dot

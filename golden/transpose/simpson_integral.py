@@ -4,26 +4,22 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def simpson_integral_fwd(k, n):
-    h = 1.0 / n
-    x = np.arange(n + 1) * h
+def simpson_integral_lin(residuals, k_dot):
+    # corpus.py:658: def simpson_integral(k, n):
+    x, f, total_1, n, f_0, f_n, n_minus_1, total_2, h = residuals
     # corpus.py:662: f = np.ones(n + 1) / (1.0 + k * x * x)
-    total_1 = 1.0 + k * x * x
-    f = np.ones(n + 1) / total_1
+    f_dot = -(x * x * f / total_1) * k_dot
     # corpus.py:663: total = f[0] + f[n]
-    f_0 = f[0]
-    f_n = f[n]
-    total = f_0 + f_n
+    total_dot = f_dot[0] + f_dot[n]
     for i in range(1, n, 2):
-        total += 4.0 * f[i]
+        # corpus.py:665: total += 4.0 * f[i]
+        total_dot += 4.0 * f_dot[i]
     # corpus.py:666: for i in range(2, n - 1, 2):
-    n_minus_1 = n - 1
-    total_saved = rt.copy(total)
     for i in range(2, n_minus_1, 2):
-        total += 2.0 * f[i]
+        # corpus.py:667: total += 2.0 * f[i]
+        total_dot += 2.0 * f_dot[i]
     # corpus.py:668: return total * h / 3.0
-    out = total * h / 3.0
-    return out, (x, f, total_1, n, f_0, f_n, n_minus_1, total_saved, h)
+    return h / 3.0 * total_dot
 
 
 def simpson_integral_bwd(residuals, out_bar):
@@ -47,21 +43,3 @@ def simpson_integral_bwd(residuals, out_bar):
     k_bar = rt.total(-(x * x * f / total_1) * f_bar)
     # corpus.py:668: return total * h / 3.0
     return k_bar,
-
-
-def simpson_integral_lin(residuals, k_dot):
-    # corpus.py:658: def simpson_integral(k, n):
-    x, f, total_1, n, f_0, f_n, n_minus_1, total_2, h = residuals
-    # corpus.py:662: f = np.ones(n + 1) / (1.0 + k * x * x)
-    f_dot = -(x * x * f / total_1) * k_dot
-    # corpus.py:663: total = f[0] + f[n]
-    total_dot = f_dot[0] + f_dot[n]
-    for i in range(1, n, 2):
-        # corpus.py:665: total += 4.0 * f[i]
-        total_dot += 4.0 * f_dot[i]
-    # corpus.py:666: for i in range(2, n - 1, 2):
-    for i in range(2, n_minus_1, 2):
-        # corpus.py:667: total += 2.0 * f[i]
-        total_dot += 2.0 * f_dot[i]
-    # corpus.py:668: return total * h / 3.0
-    return h / 3.0 * total_dot

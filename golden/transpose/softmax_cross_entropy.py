@@ -4,28 +4,27 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def softmax_cross_entropy_fwd(logits, labels):
+def softmax_cross_entropy_lin(residuals, logits_dot):
     # corpus.py:368: def softmax_cross_entropy(logits, labels):
-    m_tape = []
-    exp_tape = []
-    sum_exp_tape = []
-    n, k = logits.shape
-    loss = 0.0
+    logits, n, labels, m_tape, exp_tape, sum_exp_tape = residuals
+    k_1 = 0
+    # corpus.py:371: loss = 0.0
+    loss_dot = 0.0
     for i in range(n):
+        # corpus.py:373: row = logits[i]
+        row_dot = logits_dot[i]
         row = logits[i]
-        m = np.max(row)
+        # corpus.py:374: m = np.max(row)
+        m = m_tape[k_1]
+        m_dot = rt.extremum_jvp(row, row_dot, m)
         # corpus.py:375: lse = m + np.log(np.sum(np.exp(row - m)))
-        exp = np.exp(row - m)
-        sum_exp = np.sum(exp)
-        lse = m + np.log(sum_exp)
-        loss += lse - row[labels[i]]
+        lse_dot = m_dot + 1.0 / sum_exp_tape[k_1] * np.sum(exp_tape[k_1] * (row_dot - m_dot))
+        # corpus.py:376: loss += lse - row[labels[i]]
+        loss_dot += lse_dot - row_dot[labels[i]]
         # corpus.py:372: for i in range(n):
-        m_tape.append(m)
-        exp_tape.append(exp)
-        sum_exp_tape.append(sum_exp)
+        k_1 += 1
     # corpus.py:377: return loss / n
-    out = loss / n
-    return out, (logits, n, labels, m_tape, exp_tape, sum_exp_tape)
+    return loss_dot / n
 
 
 def softmax_cross_entropy_bwd(residuals, out_bar):
@@ -56,26 +55,3 @@ def softmax_cross_entropy_bwd(residuals, out_bar):
         logits_bar[i] += row_bar
     # corpus.py:377: return loss / n
     return logits_bar,
-
-
-def softmax_cross_entropy_lin(residuals, logits_dot):
-    # corpus.py:368: def softmax_cross_entropy(logits, labels):
-    logits, n, labels, m_tape, exp_tape, sum_exp_tape = residuals
-    k_1 = 0
-    # corpus.py:371: loss = 0.0
-    loss_dot = 0.0
-    for i in range(n):
-        # corpus.py:373: row = logits[i]
-        row_dot = logits_dot[i]
-        row = logits[i]
-        # corpus.py:374: m = np.max(row)
-        m = m_tape[k_1]
-        m_dot = rt.extremum_jvp(row, row_dot, m)
-        # corpus.py:375: lse = m + np.log(np.sum(np.exp(row - m)))
-        lse_dot = m_dot + 1.0 / sum_exp_tape[k_1] * np.sum(exp_tape[k_1] * (row_dot - m_dot))
-        # corpus.py:376: loss += lse - row[labels[i]]
-        loss_dot += lse_dot - row_dot[labels[i]]
-        # corpus.py:372: for i in range(n):
-        k_1 += 1
-    # corpus.py:377: return loss / n
-    return loss_dot / n

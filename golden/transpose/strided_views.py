@@ -4,22 +4,29 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def strided_views_fwd(x):
-    even = x[::2]
-    odd = x[1::2]
-    rev = x[::-1]
-    tail = x[-3:]
-    y = np.zeros_like(x)
-    y[2:5] = tail
+def strided_views_lin(residuals, x_dot):
+    # corpus.py:681: def strided_views(x):
+    x, y_1, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
+    # corpus.py:683: even = x[::2]
+    even_dot = x_dot[::2]
+    # corpus.py:684: odd = x[1::2]
+    odd_dot = x_dot[1::2]
+    # corpus.py:685: rev = x[::-1]
+    rev_dot = x_dot[::-1]
+    # corpus.py:686: tail = x[-3:]
+    tail_dot = x_dot[-3:]
+    # corpus.py:687: y = np.zeros_like(x)
+    y_dot = np.zeros_like(y_1)
+    # corpus.py:688: y[2:5] = tail
+    y_dot[2:5] = tail_dot
     # corpus.py:689: y[-1] = x[0] * x[-2]
-    x_0 = x[0]
-    x_part = x[-2]
-    y[-1] = x_0 * x_part
+    y_dot[-1] = x_part * x_dot[0] + x_0 * x_dot[-2]
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
-    even_times_even = even * even
-    y_times_x = y * x
-    out = np.sum(even_times_even) - np.sum(odd) + np.dot(rev, x) + np.sum(y_times_x) + x[-1]
-    return out, (x, y, x_part, x_0, even, even_times_even, odd, rev, y, y_times_x)
+    return (
+        np.sum((even + even) * even_dot) - np.sum(odd_dot)
+        + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(x * y_dot + y_2 * x_dot)
+        + x_dot[-1]
+    )
 
 
 def strided_views_bwd(residuals, out_bar):
@@ -55,28 +62,3 @@ def strided_views_bwd(residuals, out_bar):
     x_bar[::2] += even_bar
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     return x_bar,
-
-
-def strided_views_lin(residuals, x_dot):
-    # corpus.py:681: def strided_views(x):
-    x, y_1, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
-    # corpus.py:683: even = x[::2]
-    even_dot = x_dot[::2]
-    # corpus.py:684: odd = x[1::2]
-    odd_dot = x_dot[1::2]
-    # corpus.py:685: rev = x[::-1]
-    rev_dot = x_dot[::-1]
-    # corpus.py:686: tail = x[-3:]
-    tail_dot = x_dot[-3:]
-    # corpus.py:687: y = np.zeros_like(x)
-    y_dot = np.zeros_like(y_1)
-    # corpus.py:688: y[2:5] = tail
-    y_dot[2:5] = tail_dot
-    # corpus.py:689: y[-1] = x[0] * x[-2]
-    y_dot[-1] = x_part * x_dot[0] + x_0 * x_dot[-2]
-    # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
-    return (
-        np.sum((even + even) * even_dot) - np.sum(odd_dot)
-        + (np.dot(rev_dot, x) + np.dot(rev, x_dot)) + np.sum(x * y_dot + y_2 * x_dot)
-        + x_dot[-1]
-    )

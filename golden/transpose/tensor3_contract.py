@@ -4,16 +4,22 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def tensor3_contract_fwd(T, v, w):
-    I, J, K = T.shape
-    out = np.zeros(I)
+def tensor3_contract_lin(residuals, T_dot, v_dot, w_dot):
+    # corpus.py:713: def tensor3_contract(T, v, w):
+    T, v, w, out_1, I, out_2, J, K = residuals
+    # corpus.py:716: out = np.zeros(I)
+    out_dot = np.zeros_like(out_1)
     for i in range(I):
         for j in range(J):
             for k in range(K):
                 # corpus.py:720: out[i] += T[i, j, k] * v[j] * w[k]
-                out[i] = out[i] + T[i, j, k] * v[j] * w[k]
+                T_part = T[i, j, k]
+                out_dot[i] = (
+                    out_dot[i] + v[j] * w[k] * T_dot[i, j, k]
+                    + T_part * w[k] * v_dot[j] + T_part * v[j] * w_dot[k]
+                )
     # corpus.py:721: return out
-    return out, (T, v, w, out, I, out, J, K)
+    return out_dot
 
 
 def tensor3_contract_bwd(residuals, out_bar):
@@ -39,21 +45,3 @@ def tensor3_contract_bwd(residuals, out_bar):
                 out_bar[i] += out_bar_part
     # corpus.py:721: return out
     return T_bar, v_bar, w_bar
-
-
-def tensor3_contract_lin(residuals, T_dot, v_dot, w_dot):
-    # corpus.py:713: def tensor3_contract(T, v, w):
-    T, v, w, out_1, I, out_2, J, K = residuals
-    # corpus.py:716: out = np.zeros(I)
-    out_dot = np.zeros_like(out_1)
-    for i in range(I):
-        for j in range(J):
-            for k in range(K):
-                # corpus.py:720: out[i] += T[i, j, k] * v[j] * w[k]
-                T_part = T[i, j, k]
-                out_dot[i] = (
-                    out_dot[i] + v[j] * w[k] * T_dot[i, j, k]
-                    + T_part * w[k] * v_dot[j] + T_part * v[j] * w_dot[k]
-                )
-    # corpus.py:721: return out
-    return out_dot

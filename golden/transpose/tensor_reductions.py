@@ -4,15 +4,17 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def tensor_reductions_fwd(T):
-    a = np.sum(T, axis=2)
-    b = np.max(T, axis=0)
-    c = np.min(T, axis=1)
+def tensor_reductions_lin(residuals, T_dot):
+    # corpus.py:622: def tensor_reductions(T):
+    T, b, c, a, a_times_a, c_times_c = residuals
+    # corpus.py:624: a = np.sum(T, axis=2)
+    a_dot = np.sum(T_dot, axis=2)
+    # corpus.py:625: b = np.max(T, axis=0)
+    b_dot = rt.extremum_jvp(T, T_dot, b, axis=0)
+    # corpus.py:626: c = np.min(T, axis=1)
+    c_dot = rt.extremum_jvp(T, T_dot, c, axis=1)
     # corpus.py:627: return np.sum(a * a) + np.sum(b) - np.sum(c * c)
-    a_times_a = a * a
-    c_times_c = c * c
-    out = np.sum(a_times_a) + np.sum(b) - np.sum(c_times_c)
-    return out, (T, b, c, a, a_times_a, c_times_c)
+    return np.sum((a + a) * a_dot) + np.sum(b_dot) - np.sum((c + c) * c_dot)
 
 
 def tensor_reductions_bwd(residuals, out_bar):
@@ -30,16 +32,3 @@ def tensor_reductions_bwd(residuals, out_bar):
     T_bar += rt.sum_transpose(a_bar, T, 2)
     # corpus.py:627: return np.sum(a * a) + np.sum(b) - np.sum(c * c)
     return T_bar,
-
-
-def tensor_reductions_lin(residuals, T_dot):
-    # corpus.py:622: def tensor_reductions(T):
-    T, b, c, a, a_times_a, c_times_c = residuals
-    # corpus.py:624: a = np.sum(T, axis=2)
-    a_dot = np.sum(T_dot, axis=2)
-    # corpus.py:625: b = np.max(T, axis=0)
-    b_dot = rt.extremum_jvp(T, T_dot, b, axis=0)
-    # corpus.py:626: c = np.min(T, axis=1)
-    c_dot = rt.extremum_jvp(T, T_dot, c, axis=1)
-    # corpus.py:627: return np.sum(a * a) + np.sum(b) - np.sum(c * c)
-    return np.sum((a + a) * a_dot) + np.sum(b_dot) - np.sum((c + c) * c_dot)

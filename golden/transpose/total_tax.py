@@ -3,35 +3,41 @@
 import numpy as np
 
 
-def bracket_tax_fwd(income, rate_low, rate_high):
-    # corpus.py:440: if income <= 10000.0:
-    cond = income <= 10000.0
-    if cond:
-        # corpus.py:441: return 0.0
-        result = 0.0
-    elif income <= 40000.0:
-        # corpus.py:443: return rate_low * (income - 10000.0)
-        result = rate_low * (income - 10000.0)
-    else:
-        # corpus.py:445: return rate_low * 30000.0 + rate_high * (income - 40000.0)
-        result = rate_low * 30000.0 + rate_high * (income - 40000.0)
-    return result, (cond, income, rate_low, rate_high)
-
-
-def total_tax_fwd(incomes, rate_low, rate_high):
+def total_tax_lin(residuals, incomes_dot, rate_low_dot, rate_high_dot):
     # corpus.py:448: def total_tax(incomes, rate_low, rate_high):
-    bracket_tax_fwd_res_tape = []
-    total = 0.0
+    incomes, len_incomes, bracket_tax_fwd_res_tape = residuals
+    k = 0
+    # corpus.py:450: total = 0.0
+    total_dot = 0.0
     # corpus.py:451: for i in range(len(incomes)):
-    len_incomes = len(incomes)
     for i in range(len_incomes):
         # corpus.py:452: total += bracket_tax(incomes[i], rate_low, rate_high)
-        bracket_tax_1, bracket_tax_fwd_res = bracket_tax_fwd(incomes[i], rate_low, rate_high)
-        total += bracket_tax_1
+        total_dot += bracket_tax_lin(
+            bracket_tax_fwd_res_tape[k], incomes_dot[i], rate_low_dot, rate_high_dot
+        )
         # corpus.py:451: for i in range(len(incomes)):
-        bracket_tax_fwd_res_tape.append(bracket_tax_fwd_res)
+        k += 1
     # corpus.py:453: return total
-    return total, (incomes, len_incomes, bracket_tax_fwd_res_tape)
+    return total_dot
+
+
+def bracket_tax_lin(residuals, income_dot, rate_low_dot, rate_high_dot):
+    # corpus.py:438: def bracket_tax(income, rate_low, rate_high):
+    cond, income, rate_low, rate_high = residuals
+    # corpus.py:440: if income <= 10000.0:
+    if cond:
+        # corpus.py:441: return 0.0
+        result_dot = 0.0
+    elif income <= 40000.0:
+        # corpus.py:443: return rate_low * (income - 10000.0)
+        result_dot = (income - 10000.0) * rate_low_dot + rate_low * income_dot
+    else:
+        # corpus.py:445: return rate_low * 30000.0 + rate_high * (income - 40000.0)
+        result_dot = (
+            30000.0 * rate_low_dot + (income - 40000.0) * rate_high_dot
+            + rate_high * income_dot
+        )
+    return result_dot
 
 
 def bracket_tax_bwd(residuals, result_bar):
@@ -72,40 +78,3 @@ def total_tax_bwd(residuals, total_bar):
         incomes_bar[i] += cts[0]
     # corpus.py:453: return total
     return incomes_bar, rate_low_bar, rate_high_bar
-
-
-def total_tax_lin(residuals, incomes_dot, rate_low_dot, rate_high_dot):
-    # corpus.py:448: def total_tax(incomes, rate_low, rate_high):
-    incomes, len_incomes, bracket_tax_fwd_res_tape = residuals
-    k = 0
-    # corpus.py:450: total = 0.0
-    total_dot = 0.0
-    # corpus.py:451: for i in range(len(incomes)):
-    for i in range(len_incomes):
-        # corpus.py:452: total += bracket_tax(incomes[i], rate_low, rate_high)
-        total_dot += bracket_tax_lin(
-            bracket_tax_fwd_res_tape[k], incomes_dot[i], rate_low_dot, rate_high_dot
-        )
-        # corpus.py:451: for i in range(len(incomes)):
-        k += 1
-    # corpus.py:453: return total
-    return total_dot
-
-
-def bracket_tax_lin(residuals, income_dot, rate_low_dot, rate_high_dot):
-    # corpus.py:438: def bracket_tax(income, rate_low, rate_high):
-    cond, income, rate_low, rate_high = residuals
-    # corpus.py:440: if income <= 10000.0:
-    if cond:
-        # corpus.py:441: return 0.0
-        result_dot = 0.0
-    elif income <= 40000.0:
-        # corpus.py:443: return rate_low * (income - 10000.0)
-        result_dot = (income - 10000.0) * rate_low_dot + rate_low * income_dot
-    else:
-        # corpus.py:445: return rate_low * 30000.0 + rate_high * (income - 40000.0)
-        result_dot = (
-            30000.0 * rate_low_dot + (income - 40000.0) * rate_high_dot
-            + rate_high * income_dot
-        )
-    return result_dot

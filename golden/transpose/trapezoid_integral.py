@@ -4,21 +4,17 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def trapezoid_integral_fwd(a, b, k, n):
-    t = np.linspace(a, b, n)
+def trapezoid_integral_lin(residuals, a_dot, b_dot, k_dot):
+    # corpus.py:650: def trapezoid_integral(a, b, k, n):
+    n, f, t, neg_k, product, n_minus_1, diff, h, f_0, f_part = residuals
+    # corpus.py:652: t = np.linspace(a, b, n)
+    t_dot = np.linspace(a_dot, b_dot, n)
     # corpus.py:653: f = np.exp(-k * t * t)
-    neg_k = -k
-    product = neg_k * t
-    f = np.exp(product * t)
+    f_dot = f * ((-k_dot * t + neg_k * t_dot) * t + product * t_dot)
     # corpus.py:654: h = (b - a) / (n - 1)
-    n_minus_1 = n - 1
-    h = (b - a) / n_minus_1
+    h_dot = (b_dot - a_dot) / n_minus_1
     # corpus.py:655: return h * (np.sum(f) - 0.5 * (f[0] + f[-1]))
-    f_0 = f[0]
-    f_part = f[-1]
-    diff = np.sum(f) - 0.5 * (f_0 + f_part)
-    out = h * diff
-    return out, (n, f, t, neg_k, product, n_minus_1, diff, h, f_0, f_part)
+    return h_dot * diff + h * (np.sum(f_dot) - 0.5 * (f_dot[0] + f_dot[-1]))
 
 
 def trapezoid_integral_bwd(residuals, out_bar):
@@ -47,16 +43,3 @@ def trapezoid_integral_bwd(residuals, out_bar):
     b_bar += np.sum(t_bar * np.linspace(0.0, 1.0, n))
     # corpus.py:655: return h * (np.sum(f) - 0.5 * (f[0] + f[-1]))
     return a_bar, b_bar, k_bar
-
-
-def trapezoid_integral_lin(residuals, a_dot, b_dot, k_dot):
-    # corpus.py:650: def trapezoid_integral(a, b, k, n):
-    n, f, t, neg_k, product, n_minus_1, diff, h, f_0, f_part = residuals
-    # corpus.py:652: t = np.linspace(a, b, n)
-    t_dot = np.linspace(a_dot, b_dot, n)
-    # corpus.py:653: f = np.exp(-k * t * t)
-    f_dot = f * ((-k_dot * t + neg_k * t_dot) * t + product * t_dot)
-    # corpus.py:654: h = (b - a) / (n - 1)
-    h_dot = (b_dot - a_dot) / n_minus_1
-    # corpus.py:655: return h * (np.sum(f) - 0.5 * (f[0] + f[-1]))
-    return h_dot * diff + h * (np.sum(f_dot) - 0.5 * (f_dot[0] + f_dot[-1]))

@@ -4,44 +4,22 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def upwind_advection_fwd(u0, courant, steps):
+def upwind_advection_lin(residuals, u0_dot, courant_dot):
     # corpus.py:813: def upwind_advection(u0, courant, steps):
-    product_tape = []
-    product_1_tape = []
-    u_part_tape = []
-    u_part_1_tape = []
+    u0, steps, u_1, courant, product_tape, product_1_tape, u_part_tape, u_part_1_tape, u_2, u_times_u = residuals
+    k = 0
     # corpus.py:815: u = u0.copy()
-    u = np.copy(u0)
+    u_dot = np.copy(u0_dot)
     for _ in range(steps):
         # corpus.py:817: u[1:] = (1.0 - courant) * u[1:] + courant * u[:-1]
-        u_part = u[1:]
-        product = (1.0 - courant) * u_part
-        u_part_1 = u[:-1]
-        product_1 = courant * u_part_1
-        u_part_1_tape.append(np.copy(u_part_1))
-        u_part_tape.append(np.copy(u_part))
-        u[1:] = product + product_1
+        u_dot[1:] = (
+            (-u_part_tape[k] + u_part_1_tape[k]) * courant_dot
+            + (1.0 - courant) * u_dot[1:] + courant * u_dot[:-1]
+        )
         # corpus.py:816: for _ in range(steps):
-        product_tape.append(product)
-        product_1_tape.append(product_1)
+        k += 1
     # corpus.py:818: return np.sum(u * u)
-    u_times_u = u * u
-    out = np.sum(u_times_u)
-    return (
-        out,
-        (
-            u0,
-            steps,
-            u,
-            courant,
-            product_tape,
-            product_1_tape,
-            u_part_tape,
-            u_part_1_tape,
-            u,
-            u_times_u,
-        ),
-    )
+    return np.sum((u_2 + u_2) * u_dot)
 
 
 def upwind_advection_bwd(residuals, out_bar):
@@ -67,21 +45,3 @@ def upwind_advection_bwd(residuals, out_bar):
     u0_bar = u_bar
     # corpus.py:818: return np.sum(u * u)
     return u0_bar, courant_bar
-
-
-def upwind_advection_lin(residuals, u0_dot, courant_dot):
-    # corpus.py:813: def upwind_advection(u0, courant, steps):
-    u0, steps, u_1, courant, product_tape, product_1_tape, u_part_tape, u_part_1_tape, u_2, u_times_u = residuals
-    k = 0
-    # corpus.py:815: u = u0.copy()
-    u_dot = np.copy(u0_dot)
-    for _ in range(steps):
-        # corpus.py:817: u[1:] = (1.0 - courant) * u[1:] + courant * u[:-1]
-        u_dot[1:] = (
-            (-u_part_tape[k] + u_part_1_tape[k]) * courant_dot
-            + (1.0 - courant) * u_dot[1:] + courant * u_dot[:-1]
-        )
-        # corpus.py:816: for _ in range(steps):
-        k += 1
-    # corpus.py:818: return np.sum(u * u)
-    return np.sum((u_2 + u_2) * u_dot)

@@ -4,52 +4,35 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def wave_1d_fwd(u0, c, dt, dx, steps):
+def wave_1d_lin(residuals, u0_dot, c_dot):
     # corpus.py:184: def wave_1d(u0, c, dt, dx, steps):
-    total_tape = []
-    cur_tape = []
-    prev_tape = []
+    u0, dt, ratio, dx, steps, cur_1, prev_1, n, lam2, total_tape, cur_tape, prev_tape = residuals
+    k = 0
     # corpus.py:186: prev = u0.copy()
-    prev = np.copy(u0)
+    prev_dot = np.copy(u0_dot)
     # corpus.py:187: cur = u0.copy()
-    cur = np.copy(u0)
+    cur_dot = np.copy(u0_dot)
     # corpus.py:188: lam2 = (c * dt / dx) ** 2
-    ratio = c * dt / dx
-    lam2 = ratio ** 2
-    n = len(u0)
-    # corpus.py:190: for _ in range(steps):
-    cur_saved = cur
-    prev_saved = prev
+    lam2_dot = dt * (2 * ratio) / dx * c_dot
     for _ in range(steps):
+        # corpus.py:191: nxt = np.zeros(n)
         nxt = np.zeros(n)
+        nxt_dot = np.zeros_like(nxt)
         # corpus.py:192: nxt[1:n - 1] = 2 * cur[1:n - 1] - prev[1:n - 1] + lam2 * (cur[2:] - 2 * cur[1:n - 1] + cur[:n - 2])
-        product = 2 * cur[1:n - 1]
-        total = cur[2:] - product + cur[:n - 2]
-        nxt[1:n - 1] = product - prev[1:n - 1] + lam2 * total
+        cur_part_dot = cur_dot[1:n - 1]
+        nxt_dot[1:n - 1] = (
+            2 * cur_part_dot - prev_dot[1:n - 1]
+            + (
+                lam2_dot * total_tape[k]
+                + lam2 * (cur_dot[2:] - 2 * cur_part_dot + cur_dot[:n - 2])
+            )
+        )
         # corpus.py:193: prev, cur = cur, nxt
-        prev_tape.append(prev)
-        cur_tape.append(cur)
-        prev, cur = cur, nxt
+        prev_dot, cur_dot = cur_dot, nxt_dot
         # corpus.py:190: for _ in range(steps):
-        total_tape.append(total)
+        k += 1
     # corpus.py:194: return cur
-    return (
-        cur,
-        (
-            u0,
-            dt,
-            ratio,
-            dx,
-            steps,
-            cur_saved,
-            prev_saved,
-            n,
-            lam2,
-            total_tape,
-            cur_tape,
-            prev_tape,
-        ),
-    )
+    return cur_dot
 
 
 def wave_1d_bwd(residuals, cur_bar):
@@ -90,34 +73,3 @@ def wave_1d_bwd(residuals, cur_bar):
     u0_bar = u0_bar + prev_bar
     # corpus.py:194: return cur
     return u0_bar, c_bar
-
-
-def wave_1d_lin(residuals, u0_dot, c_dot):
-    # corpus.py:184: def wave_1d(u0, c, dt, dx, steps):
-    u0, dt, ratio, dx, steps, cur_1, prev_1, n, lam2, total_tape, cur_tape, prev_tape = residuals
-    k = 0
-    # corpus.py:186: prev = u0.copy()
-    prev_dot = np.copy(u0_dot)
-    # corpus.py:187: cur = u0.copy()
-    cur_dot = np.copy(u0_dot)
-    # corpus.py:188: lam2 = (c * dt / dx) ** 2
-    lam2_dot = dt * (2 * ratio) / dx * c_dot
-    for _ in range(steps):
-        # corpus.py:191: nxt = np.zeros(n)
-        nxt = np.zeros(n)
-        nxt_dot = np.zeros_like(nxt)
-        # corpus.py:192: nxt[1:n - 1] = 2 * cur[1:n - 1] - prev[1:n - 1] + lam2 * (cur[2:] - 2 * cur[1:n - 1] + cur[:n - 2])
-        cur_part_dot = cur_dot[1:n - 1]
-        nxt_dot[1:n - 1] = (
-            2 * cur_part_dot - prev_dot[1:n - 1]
-            + (
-                lam2_dot * total_tape[k]
-                + lam2 * (cur_dot[2:] - 2 * cur_part_dot + cur_dot[:n - 2])
-            )
-        )
-        # corpus.py:193: prev, cur = cur, nxt
-        prev_dot, cur_dot = cur_dot, nxt_dot
-        # corpus.py:190: for _ in range(steps):
-        k += 1
-    # corpus.py:194: return cur
-    return cur_dot

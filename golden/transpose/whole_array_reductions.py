@@ -4,15 +4,16 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def whole_array_reductions_fwd(A):
+def whole_array_reductions_lin(residuals, A_dot):
+    # corpus.py:617: def whole_array_reductions(A):
+    A, A_0, max_A, min_A, max_A_1, mean_A, sum_A = residuals
     # corpus.py:619: return np.sum(A) * np.mean(A) + np.prod(A[0]) + np.max(A) - np.min(A) + A.sum() - A.max()
-    sum_A = np.sum(A)
-    mean_A = np.mean(A)
-    A_0 = A[0]
-    max_A = np.max(A)
-    min_A = np.min(A)
-    out = sum_A * mean_A + np.prod(A_0) + max_A - min_A + sum_A - max_A
-    return out, (A, A_0, max_A, min_A, max_A, mean_A, sum_A)
+    sum_A_dot = np.sum(A_dot)
+    return (
+        sum_A_dot * mean_A + sum_A * np.mean(A_dot) + rt.prod_jvp(A_0, A_dot[0])
+        + rt.extremum_jvp(A, A_dot, max_A) - rt.extremum_jvp(A, A_dot, min_A) + sum_A_dot
+        - rt.extremum_jvp(A, A_dot, max_A_1)
+    )
 
 
 def whole_array_reductions_bwd(residuals, out_bar):
@@ -27,15 +28,3 @@ def whole_array_reductions_bwd(residuals, out_bar):
     A_bar += rt.mean_transpose(sum_A * out_bar, A)
     A_bar += rt.sum_transpose(out_bar * mean_A, A)
     return A_bar,
-
-
-def whole_array_reductions_lin(residuals, A_dot):
-    # corpus.py:617: def whole_array_reductions(A):
-    A, A_0, max_A, min_A, max_A_1, mean_A, sum_A = residuals
-    # corpus.py:619: return np.sum(A) * np.mean(A) + np.prod(A[0]) + np.max(A) - np.min(A) + A.sum() - A.max()
-    sum_A_dot = np.sum(A_dot)
-    return (
-        sum_A_dot * mean_A + sum_A * np.mean(A_dot) + rt.prod_jvp(A_0, A_dot[0])
-        + rt.extremum_jvp(A, A_dot, max_A) - rt.extremum_jvp(A, A_dot, min_A) + sum_A_dot
-        - rt.extremum_jvp(A, A_dot, max_A_1)
-    )
