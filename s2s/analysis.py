@@ -41,7 +41,7 @@ def differentiable_inputs(expr, fn: core.Function) -> set[str]:
         return set(core.names_read(expr)) - {expr.func.id}
     rule = registry.lookup(registry.primitive_of(expr, fn.constants))
     args, keywords = registry.operands(expr)
-    if rule is None:  # no rule: assume it depends on everything, and refuse later if needed
+    if rule is None or rule.jvp is None and not rule.nondiff:  # no rule: depends on everything; refused if needed
         return set().union(*(core.names_read(a) for a in [*args, *keywords.values()])) - _callee(expr)
     if rule.nondiff:
         return set()

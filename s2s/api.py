@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from . import analysis
+from . import analysis, core
 from .backends import numba_cpu
 from .frontend import resolve
 from .frontend.normalize import closure_fingerprint, normalize
@@ -72,6 +72,8 @@ def jvp(fun, primals, tangents):
     primals = tuple(_tuples(p) for p in primals)
     tangents = tuple(_check_tangent(p, t, f"argument {i}") for i, (p, t) in enumerate(zip(primals, tangents)))
     varied = tuple(t is not None for t in tangents)
+    if isinstance(fun, _Grad):
+        return fun.call(primals, {}, backend), fun.derivative(primals, tangents, backend)
     built = _build(_key(fun), "jvp", varied, len(primals), backend)
     args = primals + built.defaults_after(len(primals))
     tangents += (None,) * (len(args) - len(tangents))
@@ -161,6 +163,8 @@ class _Grad:
 
     def call(self, args, kwargs, backend):
         fun, own_backend = _unwrap(self.fun)
+        if isinstance(fun, _Grad):
+            return self.second_order(fun, args, kwargs, backend or own_backend)
         if kwargs:
             args = inspect.signature(fun).bind(*args, **kwargs).args
         nums = (self.argnums,) if isinstance(self.argnums, int) else self.argnums
@@ -186,6 +190,40 @@ class _Grad:
         if self.has_aux:
             return ((out, result[1]), grads) if self.with_value else (grads, result[1])
         return (value, grads) if self.with_value else grads
+
+    def derivative(self, primals, tangents, backend):
+        """The derivative of this gradient along ``tangents`` (a Hessian-vector product).
+
+        It is the gradient of ``<grad f, t> = jvp(f)``'s output tangent, with ``t`` held fixed:
+        reverse mode over the generated JVP, which has no tapes to differentiate.
+        """
+        if self.has_aux or self.with_value:
+            raise TypeError("differentiating grad(..., has_aux=True) or value_and_grad is not supported; "
+                            "differentiate grad(f) itself")
+        fun, own_backend = _unwrap(self.fun)
+        if isinstance(fun, _Grad):
+            raise TypeError("third and higher derivatives are not supported yet")
+        varied = tuple(t is not None for t in tangents)
+        built = _build(_key(fun), "jvp_tangent", varied, len(primals), "python")
+        args = primals + built.defaults_after(len(primals))
+        full = tangents + (None,) * (len(args) - len(tangents))
+        given = [_zeros_like(a) if t is None else t for a, t in zip(args, full)]
+        masked = [t for t, m in zip(given, built.tangent_mask) if m]
+        tangent_of = _Grad(built.call, self.argnums, has_aux=False, with_value=False)
+        return tangent_of.call(args + tuple(masked), {}, backend or own_backend)
+
+    def second_order(self, inner, args, kwargs, backend):
+        """``grad(grad(f, a), b)``: the derivative of ``grad(f, b)`` along argument ``a`` (second derivatives
+        commute), so ``jvp(grad(f, b))`` in the direction of ``a``."""
+        if kwargs:
+            args = inspect.signature(_unwrap(inner.fun)[0]).bind(*args, **kwargs).args
+        args = tuple(_tuples(a) for a in args)
+        if not isinstance(inner.argnums, int) or inner.has_aux or inner.with_value:
+            raise TypeError("grad of a gradient needs grad(f, argnums=<int>), whose output is a scalar")
+        direction = tuple(1.0 if i == inner.argnums else None for i in range(len(args)))
+        outer = _Grad(inner.fun, self.argnums, has_aux=False, with_value=False)
+        grads = outer.derivative(args, direction, backend)
+        return (inner.call(args, {}, backend), grads) if self.with_value else grads
 
     def __repr__(self):
         kind = "value_and_grad" if self.with_value else "grad"
@@ -251,8 +289,12 @@ class _Built:
         padded = tuple(varied or ()) + (False,) * (len(fn.params) - len(varied or ()))
         if mode == "primal":
             self.main = entries["call"] = program.primal(obj, len(fn.params))
-        elif mode == "jvp":
+        elif mode in ("jvp", "jvp_tangent"):
             self.main, self.tangent_mask = program.jvp(obj, padded, len(fn.params))
+            if mode == "jvp_tangent":  # (primals, tangents) → the output tangent alone
+                namer = core.Namer(fn.params)
+                tangents = [namer.fresh(f"{p}_dot") for p, m in zip(fn.params, self.tangent_mask) if m]
+                self.main = program.tangent_output(self.main, [*fn.params, *tangents], fn.lineno)
             entries["call"] = self.main
         else:
             names = (program.adjoint if mode in _REVERSE else program.linearize)(

@@ -211,6 +211,20 @@ class Program:
                 prune_residuals(forward, by_name[names.adjoint])
                 optimize.optimize(forward)
 
+    def tangent_output(self, jvp_name, params, lineno) -> str:
+        """A function returning only the output tangent of a JVP: what reverse mode differentiates for
+        second derivatives (the gradient of <grad f, t> is the derivative of grad f along t)."""
+        name = self.namer.fresh(f"{jvp_name}_tangent")
+        local = core.Namer(set(params) | self.namer.taken)
+        out, out_dot = local.fresh("out"), local.fresh("out_dot")
+        body = [core.assign(core.tuple_([core.name(out, True), core.name(out_dot, True)], store=True),
+                            core.call(core.name(jvp_name), [core.name(p) for p in params])),
+                gast.Return(value=core.name(out_dot))]
+        for stmt in body:
+            core.at(stmt, lineno)
+        self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
+        return name
+
     def value_and_grad(self, names: Linearized, params, lineno) -> str:
         """A function returning the value and the gradient in one call (one compiled call under Numba).
 

@@ -190,3 +190,10 @@ def calls_branching_helper(x):
     if x > 0:
         return squared_then_sine(x)
     return -x
+
+
+def rosenbrock(x):
+    total = 0.0
+    for i in range(len(x) - 1):
+        total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
+    return total

@@ -133,3 +133,20 @@ def test_linear_transpose_refuses_the_others():
     case = next(c for c in CASES if c.name == "logistic_map")
     with pytest.raises(NonLinearError, match="corpus.py"):
         s2s.linear_transpose(_first_argument_only(case), case.args[0])
+
+
+#: Scalar-output functions whose second derivatives are not checked here, and why.
+NO_SECOND_ORDER = {
+    "column_statistics": "second derivatives of np.prod have no rule yet (NoRuleError)",
+    "whole_array_reductions": "second derivatives of np.prod have no rule yet (NoRuleError)",
+    "power_iteration": "its trip count depends on a tolerance, so finite differences of the gradient jump",
+}
+
+
+@pytest.mark.parametrize("case", [c for c in REVERSE if _scalar_output(c) and c.name not in NO_SECOND_ORDER],
+                         ids=lambda c: c.name)
+def test_jvp_of_grad_matches_finite_differences_of_grad(case):
+    g = s2s.grad(case.fun, argnums=case.argnums)
+    tangents = tangents_for(case.args, case.argnums, seed=3)
+    _, hv = s2s.jvp(g, case.args, tangents)
+    assert_close(hv, central_difference(g, case.args, tangents, eps=1e-5), rtol=1e-4, atol=1e-6)

@@ -123,3 +123,36 @@ def test_vjp_of_a_loop_can_be_called_again():
 def test_vjp_of_a_loop_that_runs_zero_times_under_numba():
     out, f_vjp = s2s.vjp(s2s.jit(samples.integer_argument), 1.1, 0)
     assert out == 1.1 and f_vjp(1.0)[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("wrap", [lambda g: g, s2s.jit])
+def test_jvp_of_grad_is_a_hessian_vector_product(wrap):
+    x = np.array([0.3, -0.5, 0.8, 1.1])
+    v = np.array([1.0, 0.5, -0.2, 0.3])
+    g = s2s.grad(samples.rosenbrock)
+    value, hv = s2s.jvp(wrap(g), (x,), (v,))
+    np.testing.assert_allclose(value, g(x), rtol=1e-12)
+    a, b = x[:-1], x[1:]  # the Hessian of sum(100 (b - a^2)^2 + (1 - a)^2), written out
+    hessian = np.zeros((4, 4))
+    for i in range(3):
+        hessian[i, i] += 1200 * a[i] ** 2 - 400 * b[i] + 2
+        hessian[i, i + 1] += -400 * a[i]
+        hessian[i + 1, i] += -400 * a[i]
+        hessian[i + 1, i + 1] += 200
+    np.testing.assert_allclose(hv, hessian @ v, rtol=1e-10)
+
+
+@pytest.mark.parametrize("wrap", [lambda g: g, s2s.jit])
+def test_grad_of_grad(wrap):
+    x, y = 0.3, 1.7
+    second = wrap(s2s.grad(s2s.grad(samples.product_sin), argnums=(0, 1)))
+    dxx, dxy = second(x, y)
+    assert dxx == pytest.approx(-y * y * math.sin(x * y), rel=1e-12)
+    assert dxy == pytest.approx(math.cos(x * y) - x * y * math.sin(x * y), rel=1e-12)
+    value, dxx_again = s2s.value_and_grad(s2s.grad(samples.product_sin))(x, y)
+    assert value == pytest.approx(y * math.cos(x * y)) and dxx_again == pytest.approx(dxx)
+
+
+def test_grad_of_grad_needs_a_scalar_gradient():
+    with pytest.raises(TypeError, match="argnums=<int>"):
+        s2s.grad(s2s.grad(samples.product_sin, argnums=(0, 1)))(0.3, 1.7)

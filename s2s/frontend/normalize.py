@@ -28,12 +28,14 @@ _METHOD_ALIASES = {"flatten": "ravel"}
 _VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 _IN_PLACE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over",
-             gast.Pow: "pow", gast.FloorDiv: "div", gast.Mod: "mod", gast.MatMult: "at"}
+             gast.Pow: "pow", gast.FloorDiv: "div", gast.Mod: "mod", gast.MatMult: "at", gast.BitAnd: "and",
+             gast.BitOr: "or"}
 _COMPARE_WORDS = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
                   gast.NotEq: "ne"}
 _NUMBER_WORDS = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 0.5: "half", 10: "ten"}
 _OP_NOUNS = {gast.Add: "total", gast.Sub: "diff", gast.Mult: "product", gast.Div: "ratio",
-             gast.Pow: "power", gast.FloorDiv: "quotient", gast.Mod: "remainder", gast.MatMult: "matprod"}
+             gast.Pow: "power", gast.FloorDiv: "quotient", gast.Mod: "remainder", gast.MatMult: "matprod",
+             gast.BitAnd: "both", gast.BitOr: "either"}
 
 _REFUSED = {
     gast.With: "a 'with' statement", gast.AsyncWith: "an 'async with' statement",

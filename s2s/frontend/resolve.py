@@ -26,10 +26,17 @@ BUILTIN_FUNCTIONS = (abs, min, max, len, range, float, int, bool, round, pow, pr
                      ZeroDivisionError, AssertionError, ArithmeticError)
 
 
+def _aliases() -> dict:
+    """Module → spelling, the runtime of generated code included (generated code can be transformed again)."""
+    from .. import runtime  # imported late: the runtime compiles with Numba
+
+    return {**MODULE_ALIASES, runtime: "rt"}
+
+
 @functools.lru_cache(maxsize=1)
 def _spellings() -> dict:
     spelled = {}
-    for module, alias in MODULE_ALIASES.items():
+    for module, alias in _aliases().items():
         for attr_name in dir(module):
             if attr_name.startswith("_"):
                 continue
@@ -50,7 +57,7 @@ def spelling(obj) -> str | None:
 
 
 def module_alias(obj) -> str | None:
-    return MODULE_ALIASES.get(obj) if isinstance(obj, types.ModuleType) else None
+    return _aliases().get(obj) if isinstance(obj, types.ModuleType) else None
 
 
 def lookup(fun, name: str):

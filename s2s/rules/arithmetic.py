@@ -84,5 +84,5 @@ def to_float32(x):
     return np.float32(x_dot)
 
 
-defnondiff(operator.floordiv, operator.not_, operator.lt, operator.and_, getattr,
+defnondiff(operator.floordiv, operator.not_, operator.lt, operator.and_, operator.or_, getattr,
            int, bool, round, len, range, isinstance, print, np.floor_divide)

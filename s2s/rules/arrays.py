@@ -5,6 +5,7 @@ import operator
 
 import numpy as np
 
+from .. import runtime as rt
 from .registry import defjvp, defnondiff
 
 
@@ -31,6 +32,12 @@ def prod(a, axis=None):
 @defjvp(np.max, np.amax, np.min, np.amin)
 def extremum(a, axis=None):
     return rt.extremum_jvp(a, a_dot, ans, axis=axis)
+
+
+@defjvp(rt.extremum_jvp)
+def extremum_jvp_jvp(a, a_dot, ans, axis=None):
+    """The tangent of max/min's tangent (in generated code differentiated again): the same selection."""
+    return rt.extremum_jvp(a, a_dot_dot, ans, axis=axis)
 
 
 @defjvp(np.cumsum)
@@ -113,6 +120,7 @@ def squeeze(a, axis=None):
     return np.squeeze(a_dot, axis=axis)
 
 
+defnondiff(rt.zeros_like, rt.seed)
 defnondiff(np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.arange,
            np.eye, np.identity, np.shape, np.size, np.ndim, np.argmax, np.argmin, np.argsort,
            np.any, np.all, np.count_nonzero)

@@ -46,8 +46,9 @@ def defjvp(*prims):
 
     def register(fn):
         template = Template(fn)
-        for prim in prims:
-            _RULES[prim] = Rule(prim, jvp=template)
+        for prim in prims:  # a transposition rule registered before stays
+            rule = _RULES.setdefault(prim, Rule(prim))
+            rule.jvp, rule.nondiff = template, False
         return fn
 
     return register
@@ -87,7 +88,8 @@ def lookup(prim) -> Rule | None:
 
 BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
           gast.Div: operator.truediv, gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod,
-          gast.Pow: operator.pow, gast.MatMult: operator.matmul}
+          gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.BitAnd: operator.and_,
+          gast.BitOr: operator.or_}
 UNARYOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_}
 COMPARE = operator.lt  # every comparison: none has a derivative
 BOOLOP = operator.and_
