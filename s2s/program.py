@@ -121,7 +121,7 @@ class Program:
                 has_aux=False) -> Linearized:
         """The linearization of ``obj`` with its adjoint (the transpose of its linear function)."""
         names = self.linearize(obj, varied_mask, nargs, True, check_linear, param_kinds, has_aux)
-        self.adjoint_of(names.linear)
+        self.adjoint_of(names.linear, called=False)
         return names
 
     def role(self, name) -> str | None:
@@ -132,15 +132,17 @@ class Program:
                     return role
         return None
 
-    def adjoint_of(self, linear_name) -> str | None:
-        """The name of the adjoint of a generated linear function (generated on first request)."""
+    def adjoint_of(self, linear_name, called=True):
+        """The adjoint of a generated linear function (generated on first request), and the positions of
+        the tangent parameters the linear function writes into; None if ``linear_name`` is not one."""
         if linear_name not in self._linear_parts:
             return None
         lin, names = self._linear_parts[linear_name]
         if names.adjoint is None:
             names.adjoint = self.namer.fresh(linear_name.removesuffix("_lin") + "_bwd")
-            self._add(transposition.transpose(lin, names.adjoint, self.adjoint_of))
-        return names.adjoint
+            self._add(transposition.transpose(lin, names.adjoint, self.adjoint_of, called))
+        tangents = lin.params[1:]
+        return names.adjoint, [tangents.index(t) for t in transposition.written_parameters(lin)]
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:
         """Which arguments of a call to ``obj`` carry tangents into its result."""
@@ -278,7 +280,9 @@ class _Callees:
     def jvp(self, obj, varied_mask, nargs=None):
         names = self.program.linearize(obj, varied_mask, nargs, self.for_transpose, self.check_linear,
                                        self.arg_kinds.get(obj))
-        self.calls[names.forward] = (names.forward, names.linear, len(varied_mask))
+        callee = normalize(obj, len(varied_mask))
+        writes = {i for i, p in enumerate(callee.params) if p in core.mutated_names(callee.body)}
+        self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), writes)
         return names.forward, names.tangent_mask
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:

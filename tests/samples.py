@@ -197,3 +197,20 @@ def rosenbrock(x):
     for i in range(len(x) - 1):
         total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
     return total
+
+
+def set_left(u, left):
+    u[0] = left
+
+
+def fills_boundary(u, left):
+    v = u.copy()
+    set_left(v, left)
+    return v
+
+
+def reads_stale_view(x):
+    v = x.copy()
+    w = v[0:1]
+    v[0] = 5.0 * v[1]
+    return np.sum(w * x)

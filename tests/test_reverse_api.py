@@ -156,3 +156,17 @@ def test_grad_of_grad(wrap):
 def test_grad_of_grad_needs_a_scalar_gradient():
     with pytest.raises(TypeError, match="argnums=<int>"):
         s2s.grad(s2s.grad(samples.product_sin, argnums=(0, 1)))(0.3, 1.7)
+
+
+@pytest.mark.parametrize("wrap", [lambda f: f, s2s.jit])
+def test_grad_through_a_helper_that_writes_into_its_argument(wrap):
+    assert s2s.grad(wrap(samples.calls_writer))(1.3) == pytest.approx(0.0 + 1.0 + 2.0 + 3.0)
+    out, f_vjp = s2s.vjp(wrap(samples.fills_boundary), np.array([0.5, 0.7, 0.9]), 2.0)
+    u_bar, left_bar = f_vjp(np.array([1.0, 10.0, 100.0]))
+    np.testing.assert_allclose(u_bar, [0.0, 10.0, 100.0])  # u[0] is overwritten by the helper
+    assert left_bar == pytest.approx(1.0)
+
+
+def test_reverse_mode_refuses_a_stale_view():
+    with pytest.raises(s2s.errors.UnsupportedSyntaxError, match="shares memory"):
+        s2s.grad(samples.reads_stale_view)(np.array([1.0, 2.0]))

@@ -30,11 +30,11 @@ def convolve_stencil_bwd(residuals, out_bar):
     k = len(dot_tape)
     # corpus.py:179: for i in range(n - 2):
     c_bar = 0.0
+    out_bar = rt.copy(out_bar)
     u_bar = np.zeros_like(u)
     for i in range(n_minus_2_1 - 1, -1, -1):
         k -= 1
         # corpus.py:180: out[i] = c * np.dot(LAPLACE_STENCIL, u[i:i + 3])
-        out_bar = rt.copy(out_bar)
         out_bar_part = rt.copy(out_bar[i])
         out_bar[i] = 0.0
         c_bar += rt.total(dot_tape[k] * out_bar_part)

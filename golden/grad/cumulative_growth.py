@@ -24,10 +24,10 @@ def cumulative_growth_bwd(residuals, wealth_bar):
     k = len(wealth_i_minus_1_tape)
     # corpus.py:104: for i in range(1, n):
     rates_bar = np.zeros_like(rates)
+    wealth_bar = rt.copy(wealth_bar)
     for i in range(n - 1, 0, -1):
         k -= 1
         # corpus.py:105: wealth[i] = wealth[i - 1] * (1.0 + rates[i])
-        wealth_bar = rt.copy(wealth_bar)
         wealth_bar_part = wealth_bar[i]
         wealth_bar[i] = 0.0
         rates_bar[i] += wealth_i_minus_1_tape[k] * wealth_bar_part

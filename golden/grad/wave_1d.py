@@ -40,6 +40,7 @@ def wave_1d_bwd(residuals, cur_bar):
     dt, ratio, dx, steps, prev_1, n, lam2, total_tape, cur_tape, prev_tape = residuals
     k = len(total_tape)
     # corpus.py:190: for _ in range(steps):
+    cur_bar = rt.copy(cur_bar)
     lam2_bar = 0.0
     prev_bar = np.zeros_like(prev_1)
     for _ in range(steps - 1, -1, -1):

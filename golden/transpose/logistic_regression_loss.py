@@ -46,6 +46,7 @@ def softplus_bwd(residuals, result_bar):
     k = len(out_tape)
     k_1 = len(exp_z_tape)
     # corpus.py:336: if z > 30.0:
+    result_bar = rt.copy(result_bar)
     z_bar = rt.zeros_like(z)
     if cond:
         # corpus.py:337: return z

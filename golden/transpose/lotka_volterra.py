@@ -46,6 +46,8 @@ def lotka_volterra_bwd(residuals, out_bar):
     beta_bar = rt.zeros_like(beta)
     delta_bar = rt.zeros_like(delta)
     gamma_bar = rt.zeros_like(gamma)
+    pred_bar = rt.copy(pred_bar)
+    prey_bar = rt.copy(prey_bar)
     for _ in range(steps - 1, -1, -1):
         k -= 1
         # corpus.py:237: dprey = alpha * prey - beta * prey * pred

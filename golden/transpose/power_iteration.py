@@ -42,6 +42,7 @@ def power_iteration_bwd(residuals, lam_bar):
     k = len(w_tape)
     # corpus.py:484: while delta > tol and it < 500:
     A_bar = np.zeros_like(A)
+    lam_bar = rt.copy(lam_bar)
     v_bar = rt.zeros_like(v_2)
     for step in range(trips - 1, -1, -1):
         k -= 1

@@ -35,11 +35,11 @@ def back_substitution_bwd(residuals, x_bar):
     # corpus.py:533: for i in range(n - 1, -1, -1):
     U_bar = np.zeros_like(U)
     b_bar = np.zeros_like(b_2)
+    x_bar = rt.copy(x_bar)
     for i in range(n_minus_1 - (len(range(n_minus_1, -1, -1)) - 1) * 1, n_minus_1 + 1, 1):
         k_1 -= 1
         # corpus.py:537: x[i] = s / U[i, i]
         U_part_1 = U[i, i]
-        x_bar = rt.copy(x_bar)
         x_bar_part = x_bar[i]
         x_bar[i] = 0.0
         s_bar = x_bar_part / U_part_1

@@ -29,12 +29,12 @@ def running_sums_bwd(residuals, out_bar):
     s_bar = out_bar[0]
     means_bar = out_bar[1]
     # corpus.py:115: for i in range(len(s)):
+    means_bar = rt.copy(means_bar)
+    s_bar = rt.copy(s_bar)
     for i in range(len_s_2 - 1, -1, -1):
         # corpus.py:116: means[i] = s[i] / (i + 1)
-        means_bar = rt.copy(means_bar)
         means_bar_part = means_bar[i]
         means_bar[i] = 0.0
-        s_bar = rt.copy(s_bar)
         s_bar[i] += means_bar_part / (i + 1)
     # corpus.py:112: for i in range(1, len(s)):
     for i in range(len_s - 1, 0, -1):

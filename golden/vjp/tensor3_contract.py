@@ -21,6 +21,7 @@ def tensor3_contract_bwd(residuals, out_bar):
     T, v, w, I, J, K = residuals
     # corpus.py:717: for i in range(I):
     T_bar = np.zeros_like(T)
+    out_bar = rt.copy(out_bar)
     v_bar = np.zeros_like(v)
     w_bar = np.zeros_like(w)
     for i in range(I - 1, -1, -1):
@@ -30,7 +31,6 @@ def tensor3_contract_bwd(residuals, out_bar):
             for k in range(K - 1, -1, -1):
                 # corpus.py:720: out[i] += T[i, j, k] * v[j] * w[k]
                 T_part = T[i, j, k]
-                out_bar = rt.copy(out_bar)
                 out_bar_part = out_bar[i]
                 out_bar[i] = 0.0
                 w_bar[k] += T_part * v[j] * out_bar_part

@@ -61,6 +61,8 @@ def _fit(value, kind):
             return np.stack(value).astype(dtype, copy=False) if value else np.empty((0,) * (item.ndim + 1), dtype)
         if isinstance(item, (numba_types.Number, numba_types.Boolean)):
             return np.asarray(value, dtype=as_dtype(item))
+        if isinstance(item, numba_types.BaseTuple) and not item.types:  # a helper that saved nothing: a count
+            return np.zeros(len(value), np.int8)
         typed = TypedList.empty_list(_fitted_type(item))
         for v in value:
             typed.append(_fit(v, item))
@@ -78,6 +80,8 @@ def _fitted_type(kind):
             return numba_types.Array(item.dtype, item.ndim + 1, "C")
         if isinstance(item, (numba_types.Number, numba_types.Boolean)):
             return numba_types.Array(item, 1, "C")
+        if isinstance(item, numba_types.BaseTuple) and not item.types:
+            return numba_types.Array(numba_types.int8, 1, "C")
         return numba_types.ListType(_fitted_type(item))
     if isinstance(kind, numba_types.BaseTuple):
         return numba_types.Tuple([_fitted_type(k) for k in kind.types])

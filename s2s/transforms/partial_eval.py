@@ -77,9 +77,10 @@ def partial_eval(jvp_fn: core.Function, fwd_name: str, lin_name: str, witnesses=
 def split_user_calls(fn: core.Function, calls: dict, param_kinds=None) -> None:
     """Rewrite ``t, t_dot = g_jvp(args, tangents)`` as ``t, g_res = g_fwd(args)`` and ``t_dot = g_lin(g_res, tangents)``.
 
-    ``calls`` maps the name of a callee's JVP to ``(fwd name, lin name, number of primal arguments)``.
-    The callee's residuals may hold its arguments: an array the caller writes into later is
-    passed as a copy, so that what the callee saved stays as it was.
+    ``calls`` maps the name of a callee's JVP to ``(fwd name, lin name, number of primal arguments,
+    positions of the parameters the callee writes into)``.  The callee's residuals may hold its
+    arguments: an array the caller writes into later is passed as a copy, so that what the callee
+    saved stays as it was (unless the callee writes into it: then the writes must reach the array).
     """
     namer = fn.namer()
     kinds = analysis.kinds(fn, param_kinds)
@@ -100,13 +101,16 @@ def split_user_calls(fn: core.Function, calls: dict, param_kinds=None) -> None:
             if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name) and call.func.id in calls):
                 out.append(stmt)
                 continue
-            fwd, lin, nargs = calls[call.func.id]
+            fwd, lin, nargs, writes = calls[call.func.id]
             res = namer.fresh(f"{fwd}_res")
             fn.temps.add(res)
-            primal_args, tangent_args = [protected(a) for a in call.args[:nargs]], call.args[nargs:]
+            primal_args = [a if i in writes else protected(a) for i, a in enumerate(call.args[:nargs])]
+            tangent_args = call.args[nargs:]
             lin_call = core.call(core.name(lin), [core.name(res)] + tangent_args)
-            if isinstance(stmt, gast.Expr):
-                out.append(core.at(core.assign(res, core.call(core.name(fwd), primal_args)), stmt.lineno))
+            if isinstance(stmt, gast.Expr):  # the callee returns nothing: keep its residuals
+                residuals = gast.Subscript(value=core.call(core.name(fwd), primal_args), slice=core.const(1),
+                                           ctx=gast.Load())
+                out.append(core.at(core.assign(res, residuals), stmt.lineno))
                 out.append(core.at(gast.Expr(value=lin_call), stmt.lineno))
                 continue
             primal_target, tangent_target = stmt.targets[0].elts
@@ -174,7 +178,8 @@ class _Splitter:
         """Names whose memory ``body`` writes in place (with every name sharing it)."""
         written = core.mutated_names(body)
         for stmt in core.walk_statements(body):
-            if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):  # a helper writing its arguments
+            if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call) and \
+                    not _is_tangent(stmt, self.linear_names):  # a helper writing into its (primal) arguments
                 written |= {a.id for a in stmt.value.args if isinstance(a, gast.Name)}
         return {n for w in written for n in self.aliases.get(w, {w})}
 

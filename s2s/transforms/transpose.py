@@ -35,14 +35,17 @@ from ..rules import registry
 SCALAR, ARRAY = analysis.SCALAR, analysis.ARRAY
 
 
-def transpose(lin: core.Function, name: str, adjoint_of) -> core.Function:
+def transpose(lin: core.Function, name: str, adjoint_of, called=True) -> core.Function:
     """The adjoint of the linear function ``lin`` (from ``partial_eval``).
 
-    ``adjoint_of(lin_name)`` names the adjoint of a callee's linear function.
-    The result takes the residuals and the output cotangent and returns a tuple
-    with one cotangent per tangent parameter of ``lin``.
+    ``adjoint_of(lin_name)`` gives the adjoint of a callee's linear function and the
+    positions of the tangent parameters it writes into (None if ``lin_name`` is not one).
+    The result takes the residuals, the output cotangent and the cotangents of the
+    tangent parameters ``lin`` writes into, and returns a tuple with one cotangent per
+    tangent parameter of ``lin``.  For a function the user calls (not ``called`` by generated
+    code), a parameter it writes into is no output: its cotangent after the call is zero.
     """
-    return _Transposer(lin, adjoint_of).run(name)
+    return _Transposer(lin, adjoint_of).run(name, called)
 
 
 def witnesses(stmt, kinds, primal_of) -> list:
@@ -53,6 +56,8 @@ def witnesses(stmt, kinds, primal_of) -> list:
         return kinds.get(primal_of.get(t))
 
     found = []
+    if isinstance(stmt, gast.Expr):  # a helper writing into tangents: their cotangents are handed in, real zeros
+        found += [a.id for a in stmt.value.args if isinstance(a, gast.Name) and a.id in linear and kind(a.id) != SCALAR]
     if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple) and \
             not isinstance(stmt.value, gast.Tuple):  # cotangents handed on as a tuple need real zeros
         found += [t for t in core.target_names(stmt.targets[0]) if kind(t) != SCALAR]
@@ -271,9 +276,10 @@ class _Transposer:
             self.expression(value, core.name(self.ct_param), out)
         elif isinstance(stmt, gast.AugAssign):
             self.update(stmt, out)
+        elif isinstance(stmt, gast.Expr) and self.is_call(value):  # a helper writing into its arguments
+            self.call(value, [], out)
         elif isinstance(stmt, gast.Expr):
-            raise S2SError(f"{self.fn.filename}:{stmt.lineno}: reverse mode does not support calls to your own "
-                           f"functions that write into their array arguments yet\n    "
+            raise S2SError(f"{self.fn.filename}:{stmt.lineno}: s2s cannot transpose this call\n    "
                            f"{self.fn.source_line(stmt.lineno)}")
         elif isinstance(stmt.targets[0], gast.Subscript):
             self.index_write(stmt, out)
@@ -302,17 +308,32 @@ class _Transposer:
             self.adjoint_of(value.func.id) is not None
 
     def call(self, value, targets, out):
-        """``t_dot = g_lin(residuals, a_dot, ...)`` → ``a_ct, ... = g_adjoint(residuals, t_bar)``."""
-        if not any(t in self.live for t in targets):
+        """``t_dot = g_lin(residuals, a_dot, ...)`` → ``cts = g_adjoint(residuals, t_bar, ...)``.
+
+        A tangent argument the callee writes into hands in its cotangent after the call and
+        gets back its cotangent before it (the callee's adjoint adds to it what flows back).
+        """
+        adjoint, written = self.adjoint_of(value.func.id)
+        residuals, *args = value.args
+        if not any(t in self.live for t in targets) and not any(args[i].id in self.live for i in written):
             return
         cts = [core.name(self.bar(t)) if t in self.live else self.zero(t) for t in targets]
-        ct = cts[0] if len(cts) == 1 else core.tuple_(cts)
-        residuals, *args = value.args
-        result = self.atom(core.call(core.name(self.adjoint_of(value.func.id)), [residuals, ct]), out, "cts")
+        ct = cts[0] if len(cts) == 1 else core.tuple_(cts) if cts else core.const(0.0)
+        for i in written:
+            if args[i].id not in self.live:
+                out.append(core.assign(self.bar(args[i].id), self.zero(args[i].id)))
+                self.live.add(args[i].id)
+        handed = [core.name(self.bar(args[i].id)) for i in written]
+        result = self.keep(core.call(core.name(adjoint), [residuals, ct, *handed]), out, "cts")
         for t in targets:
             self.live.discard(t)
         for i, arg in enumerate(args):
-            self.expression(arg, gast.Subscript(value=result, slice=core.const(i), ctx=gast.Load()), out)
+            piece = gast.Subscript(value=result, slice=core.const(i), ctx=gast.Load())
+            if i in written:  # the whole cotangent before the call
+                out.append(core.assign(self.bar(arg.id), piece))
+                self.shared.add(self.bar(arg.id))
+            else:
+                self.expression(arg, piece, out)
 
     def unpack(self, stmt, out):
         targets = core.target_names(stmt.targets[0])
@@ -425,6 +446,10 @@ class _Transposer:
                 out.append(core.at(core.assign(self.bar(t), self.zero(t)), stmt.lineno))
                 self.live.add(t)
                 self.shared.discard(self.bar(t))
+            elif t in self.live and self.bar(t) in self.shared and self.kind(t) != SCALAR:  # owned once, before it
+                out.append(core.at(core.assign(self.bar(t), core.call(core.attr("rt.copy"),
+                                                                      [core.name(self.bar(t))])), stmt.lineno))
+                self.shared.discard(self.bar(t))
         entry_live = set(self.live)
         if isinstance(stmt, gast.For):
             body = self.branch(stmt.body, crossing, entry_live)
@@ -459,7 +484,7 @@ class _Transposer:
 
     # -- the function ------------------------------------------------------------------
 
-    def run(self, name) -> core.Function:
+    def run(self, name, called) -> core.Function:
         fn = self.fn
         residuals, *tangent_params = fn.params
         body = list(fn.body)
@@ -473,15 +498,27 @@ class _Transposer:
                                stmt.lineno)
                 stmt.counter_start = counter
             head.append(core.clone(stmt))
-        ret = body[-1]
+        ret = body[-1] if body and isinstance(body[-1], gast.Return) else core.at(gast.Return(value=None), fn.lineno)
         returned = ret.value
         if isinstance(returned, gast.Name) and returned.id in self.linear:
             self.ct_param = self.bar(returned.id)
             self.live.add(returned.id)
-            self.shared.add(self.ct_param)
+            if self.kind(returned.id) != SCALAR:  # the caller's array
+                self.shared.add(self.ct_param)
             body = body[:-1]
-        else:
-            self.ct_param = self.namer.fresh("out_bar")
+        else:  # a function returning nothing takes a cotangent it does not use
+            self.ct_param = self.namer.fresh("out_bar" if returned is not None else "unused")
+            body = [s for s in body if s is not ret or returned is not None]
+        # Tangent parameters the function writes into: their cotangents after it come in as arguments
+        # (or are zero, for the function the user calls).
+        written = written_parameters(fn)
+        for t in written:
+            if not called:
+                head.append(core.at(core.assign(self.bar(t), self.zero(t, fn.param_witnesses.get(t))), fn.lineno))
+            self.live.add(t)
+            self.shared.add(self.bar(t))
+        if not called:
+            written = []
         transposed = self.block(body)
         results = []
         for t in tangent_params:
@@ -493,11 +530,16 @@ class _Transposer:
                 results.append(self.zero(t, witness))
         final = core.at(gast.Return(value=core.tuple_(results)), ret.lineno)
         adjoint = core.Function(
-            name=name, params=[residuals, self.ct_param], body=head + transposed + [final],
+            name=name, params=[residuals, self.ct_param, *[self.bar(t) for t in written]], body=head + transposed + [final],
             callees=fn.callees, constants=fn.constants, filename=fn.filename, source_lines=fn.source_lines,
             temps=self.temps | (fn.temps - self.linear), lineno=fn.lineno, linear=set(self.bars.values()))
         adjoint.counters = fn.counters
         return adjoint
+
+
+def written_parameters(lin) -> list:
+    """The tangent parameters a linear function writes into (a helper setting boundary values, say)."""
+    return [t for t in lin.params[1:] if t in core.mutated_names(lin.body)]
 
 
 def _needed(prelude, consumers) -> list:

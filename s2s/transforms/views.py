@@ -3,10 +3,11 @@
 Forward mode follows memory shared between arrays (a tangent written through a
 view changes the tangent of the array it views).  Cotangents flow the other
 way and cannot share memory like that, so reverse mode needs every write to
-name the array it changes.  A view taken with integer indices composes with
-the index written through it (basic indexing: ``a[i][j]`` is ``a[i, j]``), so
-such writes are rewritten; any other write into memory shared with another
-name is refused, with the line named.
+name the array it changes, and every view to be read before the memory it
+shares is written.  A view taken with integer indices composes with the index
+written through it (basic indexing: ``a[i][j]`` is ``a[i, j]``), so such writes
+are rewritten; other writes through views, and reads of views that may be
+stale, are refused with the line named.
 """
 
 from __future__ import annotations
@@ -56,36 +57,89 @@ def _refuse_shared_writes(fn, kinds):
     """Refuse code where a view is read after the memory it shares was written.
 
     Until then a view holds the same values as a copy would, which is how
-    transposition treats it; a view must also be read only in the block where
-    it is taken (after it, in order), so that "after" is plain.
+    transposition treats it.  A view is checked where it can be read: after it in its
+    block, in the next trip of the loop it is taken in (from the top of the body),
+    and after that loop.  Binding its source anew (``new = np.empty_like(u)`` after
+    ``u = new``) ends the sharing.  A read anywhere else is refused.
     """
     groups = core.alias_groups(fn.body)
-    written = _memory_written(fn.body, kinds)
-    views = {}
-    for block in _blocks(fn.body):
+    for block, parents in _blocks(fn.body, []):
         for i, stmt in enumerate(block):
-            if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
-                    core.view_source(stmt.value) is not None and groups[stmt.targets[0].id] & written:
-                views[stmt.targets[0].id] = (block, i)
-    for view, (block, i) in views.items():
-        group = groups[view]
-        changed = None
-        for later in block[i + 1:]:
-            if view in core.values_read([later]) and changed is not None:
-                _refuse(fn, view, group, changed)
-            if _memory_written([later], kinds) & group:
-                changed = later
-        after = {id(s) for s in core.walk_statements(block[i + 1:])}
-        outside = [s for s in core.walk_statements(fn.body) if id(s) not in after and view in _own_reads(s)]
-        if outside:
-            _refuse(fn, view, group, outside[0])
+            if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
+                continue
+            view, source = stmt.targets[0].id, core.view_source(stmt.value)
+            if source is None or _is_element(stmt.value, kinds) or not groups[view] & _memory_written(fn.body, kinds):
+                continue
+            covered = _check_reads(fn, view, groups[view], source, block[i + 1:], kinds, None)
+            for holder, holder_block, j in parents:  # the next trip of an enclosing loop, and after it
+                if isinstance(holder, (gast.For, gast.While)):
+                    covered |= _check_reads(fn, view, groups[view], source, block[:i], kinds, None)
+                    covered |= _check_reads(fn, view, groups[view], source, holder_block[j + 1:], kinds, None)
+                    break
+            reachable = _reachable(fn.body, stmt, parents)
+            for other in core.walk_statements(fn.body):
+                if id(other) in reachable and id(other) not in covered and view in _own_reads(other):
+                    _refuse(fn, view, groups[view], other)
+
+
+def _reachable(body, stmt, parents) -> set:
+    """Statements (as ids) that may run after ``stmt``: those after it in the code, and any inside a loop
+    holding it."""
+    order = [id(s) for s in core.walk_statements(body)]
+    after = set(order[order.index(id(stmt)) + 1:])
+    for holder, _, _ in parents:
+        if isinstance(holder, (gast.For, gast.While)):
+            after |= {id(s) for s in core.walk_statements([holder])}
+    return after
+
+
+def _check_reads(fn, view, group, source, stmts, kinds, changed) -> set:
+    """Walk ``stmts`` in order, from where ``view`` shares ``source``'s memory: refuse a write through the
+    view while it shares, and a read of it once a write into the shared memory may have made it stale.
+    Return the statements checked (as ids)."""
+    checked, sharing = set(), True
+    for stmt in stmts:
+        nested = list(core.walk_statements([stmt]))
+        reads = any(view in _own_reads(s) for s in nested)
+        if changed is not None and reads:
+            _refuse(fn, view, group, changed)
+        if core.sub_blocks(stmt) and sharing and reads and _memory_written([stmt], kinds) & group:
+            _refuse(fn, view, group, stmt)  # a loop (or branch) both reading it and writing what it shares
+        checked |= {id(s) for s in nested}
+        bound = set(core.bound_names(stmt)) if isinstance(stmt, (gast.Assign, gast.For)) else set()
+        if view in bound:  # the name holds something else from here
+            break
+        written = _memory_written([stmt], kinds)
+        if sharing and view in written:
+            raise UnsupportedSyntaxError(
+                f"reverse mode does not support writing through {view!r}, which shares memory with "
+                f"{source!r}: write into the array itself (or into a copy)", fn.filename, stmt.lineno,
+                fn.source_line(stmt.lineno))
+        if source in bound:  # shared no longer; stale if it was written before
+            if changed is None:
+                break
+            sharing = False
+        elif sharing and written & group:
+            changed = stmt
+    return checked | {id(s) for s in core.walk_statements(stmts)}
+
+
+def _is_element(value, kinds) -> bool:
+    """``x[i]`` of an array with as many dimensions as indices: a value, not a view."""
+    return isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+        kinds.element_is_scalar(value.value.id, value.slice)
 
 
 def _memory_written(body, kinds) -> set:
-    """Names whose memory ``body`` writes: index writes, and in-place updates of what may be an array."""
-    return {n for n in core.mutated_names(body)
-            if not any(isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name) and s.target.id == n
-                       for s in core.walk_statements(body)) or kinds.get(n) != analysis.SCALAR}
+    """Names whose memory ``body`` writes: index writes, in-place updates of what may be an array, and
+    the arrays given to the user's functions called for their effect (they may write into them)."""
+    written = {n for n in core.mutated_names(body)
+               if not any(isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name) and s.target.id == n
+                          for s in core.walk_statements(body)) or kinds.get(n) != analysis.SCALAR}
+    for stmt in core.walk_statements(body):
+        if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+            written |= {a.id for a in stmt.value.args if isinstance(a, gast.Name)}
+    return written
 
 
 def _own_reads(stmt) -> set:
@@ -102,7 +156,9 @@ def _refuse(fn, view, group, stmt):
         fn.filename, stmt.lineno, fn.source_line(stmt.lineno))
 
 
-def _blocks(body):
-    yield body
-    for stmt in core.walk_statements(body):
-        yield from core.sub_blocks(stmt)
+def _blocks(body, parents):
+    """Every block, with the statements holding it (innermost first) and where they stand in their blocks."""
+    yield body, parents
+    for j, stmt in enumerate(body):
+        for block in core.sub_blocks(stmt):
+            yield from _blocks(block, [(stmt, body, j)] + parents)
