@@ -118,13 +118,18 @@ array_programs = st.lists(
     min_size=1, max_size=6).map(lambda b: [s for part in b for s in part])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(array_programs, st.floats(-1.0, 1.0), st.integers(0, 2**16))
-def test_jvp_of_random_array_programs_matches_complex_step(tmp_path, lines, y, seed):
+def array_program(tmp_path, lines, seed):
+    """The program over ``v`` (a copy of ``x``) and its view ``w``, a point ``x`` and tangents for ``x`` and ``y``."""
     body = ["v = x.copy()", "w = v[1:4]"] + lines + ["return np.sum(v * v) + y * np.sum(w)"]
     fun = load("x, y", body, tmp_path)
     rng = np.random.default_rng(seed)
-    x, x_dot, y_dot = rng.uniform(-1, 1, 5), rng.standard_normal(5), float(rng.standard_normal())
+    return fun, rng, rng.uniform(-1, 1, 5), rng.standard_normal(5), float(rng.standard_normal())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(array_programs, st.floats(-1.0, 1.0), st.integers(0, 2**16))
+def test_jvp_of_random_array_programs_matches_complex_step(tmp_path, lines, y, seed):
+    fun, rng, x, x_dot, y_dot = array_program(tmp_path, lines, seed)
     h = 1e-30
     expected = fun(x + 1j * h * x_dot, y + 1j * h * y_dot)
     if not np.isfinite(expected):
@@ -163,8 +168,5 @@ def test_vjp_of_random_programs_agrees_with_jvp(tmp_path, lines, point, directio
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(array_programs, st.floats(-1.0, 1.0), st.integers(0, 2**16))
 def test_vjp_of_random_array_programs_agrees_with_jvp(tmp_path, lines, y, seed):
-    body = ["v = x.copy()", "w = v[1:4]"] + lines + ["return np.sum(v * v) + y * np.sum(w)"]
-    fun = load("x, y", body, tmp_path)
-    rng = np.random.default_rng(seed)
-    x, x_dot, y_dot = rng.uniform(-1, 1, 5), rng.standard_normal(5), float(rng.standard_normal())
+    fun, rng, x, x_dot, y_dot = array_program(tmp_path, lines, seed)
     assert_vjp_agrees_with_jvp(fun, (x, y), (x_dot, y_dot), float(rng.standard_normal()))

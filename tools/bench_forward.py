@@ -378,12 +378,12 @@ otherwise idle machine: the runtimes are single-threaded but sensitive to other 
 """
 
 
-def write_page(text: str):
-    """Replace the "Forward mode" section of the page (create the page if needed), keeping other sections."""
+def write_page(text: str, section_title: str = SECTION):
+    """Replace one section of the page (create the page if needed), keeping the other sections."""
     if PAGE.exists():
         old = PAGE.read_text()
         lines = old.splitlines(keepends=True)
-        start = next((i for i, ln in enumerate(lines) if ln.rstrip() == SECTION), None)
+        start = next((i for i, ln in enumerate(lines) if ln.rstrip() == section_title), None)
         if start is None:
             new = old.rstrip("\n") + "\n\n" + text
         else:

@@ -300,16 +300,6 @@ entry point adds over `numba.njit`, as a share of the gradient time in the first
 {why}""".rstrip("\n") + "\n"
 
 
-def write_page(text: str):
-    """``bench_forward.write_page``, replacing this section (or appending it) and keeping the others."""
-    forward_section = bench_forward.SECTION
-    bench_forward.SECTION = SECTION
-    try:
-        bench_forward.write_page(text)
-    finally:
-        bench_forward.SECTION = forward_section
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="rewrite the Reverse mode section of docs/performance.md")
@@ -324,7 +314,7 @@ def main(argv=None):
             print(f"not writing {bench_forward.PAGE.relative_to(bench_forward.ROOT)}: some workloads failed")
         return 1
     if args.write:
-        write_page(text)
+        bench_forward.write_page(text, SECTION)
     return 0
 
 
