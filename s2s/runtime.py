@@ -364,7 +364,7 @@ def extremum_jvp_transpose(a, ct, ans, axis=None):
     if axis is not None:
         ct, ans = np.expand_dims(ct, axis), np.expand_dims(ans, axis)
     hit = a == ans
-    return np.where(hit, ct / np.sum(hit, axis=axis, keepdims=True), 0.0)
+    return np.where(hit, ct / np.maximum(np.sum(hit, axis=axis, keepdims=True), 1), 0.0)
 
 
 @overload(extremum_jvp_transpose)
