@@ -181,16 +181,16 @@ def _elementwise(spelled) -> bool:
     return spelled in ("np.where", "np.clip") or isinstance(resolve_spelling(spelled), np.ufunc)
 
 
-def kinds(fn: core.Function, param_kinds=None) -> dict:
+def kinds(fn: core.Function, known=None) -> dict:
     """Name → ``SCALAR`` or ``ARRAY`` where every definition agrees; absent if unknown.
 
-    ``param_kinds`` gives the kinds of parameters where the caller knows them (from the
-    arguments): ``SCALAR``, or the number of dimensions of an array, which tells the kinds of
-    its elements and rows (``x[i]`` of a 1-D ``x`` is a scalar).
+    ``known`` gives kinds the caller knows (of parameters, from the arguments; of bound
+    constants; of helpers' results): ``SCALAR``, ``ARRAY``, or the number of dimensions of an
+    array, which tells the kinds of its elements and rows (``x[i]`` of a 1-D ``x`` is a scalar).
     """
     found: dict = {}
     ndims: dict = {}
-    for p, kind in (param_kinds or {}).items():
+    for p, kind in (known or {}).items():
         if isinstance(kind, int):
             found[p], ndims[p] = ARRAY, kind
         elif kind is not None:

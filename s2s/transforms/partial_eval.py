@@ -61,20 +61,20 @@ class Split:
 
 
 def partial_eval(jvp_fn: core.Function, fwd_name: str, lin_name: str, witnesses=None, nonlinear=None,
-                 param_kinds=None, aux=None) -> Split:
+                 known_kinds=None, aux=None) -> Split:
     """Split ``jvp_fn`` (single exit, user calls already split) into forward and linear functions.
 
     ``witnesses(stmt, kinds, primal_of)`` names the tangents whose primal values a later pass
     needs at ``stmt`` (transposition needs some, for shapes); ``nonlinear``, if given, is the set
     of names that depend on the inputs: the linear function may not read them
-    (``linear_transpose`` of a function that is not linear).  ``param_kinds`` says which
-    parameters are scalars and which arrays, where the caller knows.  ``aux``: an atom the forward
-    function returns beside the output, as ``(output, aux)``.
+    (``linear_transpose`` of a function that is not linear).  ``known_kinds`` gives the kinds the
+    caller knows (of the parameters, bound constants, results of helpers).  ``aux``: an atom the
+    forward function returns beside the output, as ``(output, aux)``.
     """
-    return _Splitter(jvp_fn, witnesses, nonlinear, param_kinds).run(fwd_name, lin_name, aux)
+    return _Splitter(jvp_fn, witnesses, nonlinear, known_kinds).run(fwd_name, lin_name, aux)
 
 
-def split_user_calls(fn: core.Function, calls: dict, param_kinds=None) -> None:
+def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
     """Rewrite ``t, t_dot = g_jvp(args, tangents)`` as ``t, g_res = g_fwd(args)`` and ``t_dot = g_lin(g_res, tangents)``.
 
     ``calls`` maps the name of a callee's JVP to ``(fwd name, lin name, number of primal arguments,
@@ -83,7 +83,7 @@ def split_user_calls(fn: core.Function, calls: dict, param_kinds=None) -> None:
     saved stays as it was (unless the callee writes into it: then the writes must reach the array).
     """
     namer = fn.namer()
-    kinds = analysis.kinds(fn, param_kinds)
+    kinds = analysis.kinds(fn, known_kinds)
     aliases = core.alias_groups(fn.body)
     written = {n for w in core.mutated_names(fn.body) for n in aliases.get(w, {w})}
 
@@ -151,12 +151,12 @@ def _hoist_tests(body, namer, temps) -> list:
 
 
 class _Splitter:
-    def __init__(self, fn, witnesses, nonlinear, param_kinds):
+    def __init__(self, fn, witnesses, nonlinear, known_kinds):
         self.fn, self.witnesses, self.nonlinear = fn, witnesses, nonlinear
         self.linear_names = set(fn.linear)
         self.namer = fn.namer()
         fn.body = _hoist_tests(fn.body, self.namer, fn.temps)
-        self.kinds = analysis.kinds(fn, param_kinds)
+        self.kinds = analysis.kinds(fn, known_kinds)
         self.locals = set(fn.params)
         for stmt in core.walk_statements(fn.body):
             self.locals |= core.written_names(stmt)

@@ -18,9 +18,9 @@ from .. import analysis, core
 from ..errors import UnsupportedSyntaxError
 
 
-def write_into_bases(fn: core.Function, param_kinds=None) -> core.Function:
+def write_into_bases(fn: core.Function, known_kinds=None) -> core.Function:
     """``fn`` with writes through integer-indexed views made writes into the viewed arrays."""
-    kinds = analysis.kinds(fn, param_kinds)
+    kinds = analysis.kinds(fn, known_kinds)
     counts: dict = {}  # how often each name is bound (not written into)
     for stmt in core.walk_statements(fn.body):
         for n in core.bound_names(stmt):
