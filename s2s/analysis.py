@@ -224,9 +224,9 @@ class Kinds(dict):
         self.ndims = dict(ndims or {})
 
     def element_is_scalar(self, base, index) -> bool:
-        """Is ``base[index]`` one element (as many scalar indices as ``base`` has dimensions)?"""
-        parts = index.elts if isinstance(index, gast.Tuple) else [index]
-        return self.ndims.get(base) == len(parts) and all(kind_of(p, self) == SCALAR for p in parts)
+        """Is ``base[index]`` one element (no dimensions left)?"""
+        read = gast.Subscript(value=core.name(base), slice=index, ctx=gast.Load())
+        return _subscript_ndim(read, self, self.ndims) == 0
 
 
 def kind_of_value(value):

@@ -184,15 +184,26 @@ def bound_names(stmt) -> list[str]:
     return target_names(bound) if isinstance(bound, (gast.Name, gast.Tuple)) else []
 
 
-def values_read(body) -> set[str]:
-    """Names whose values the statements of ``body`` read (an in-place update reads its target)."""
-    found = set()
-    for stmt in walk_statements(body):
-        own = stmt.iter if isinstance(stmt, gast.For) else stmt.test if sub_blocks(stmt) else stmt
-        found.update(names_read(own))
-        if isinstance(stmt, gast.AugAssign):
-            found.update(target_names(stmt.target))
+def own_expression(stmt):
+    """The part of a statement it evaluates itself, not its nested blocks: a loop's range, a test, or all of it."""
+    if isinstance(stmt, gast.For):
+        return stmt.iter
+    if isinstance(stmt, (gast.While, gast.If)):
+        return stmt.test
+    return stmt
+
+
+def own_reads(stmt) -> set[str]:
+    """Names whose values a statement reads itself (an in-place update reads its target)."""
+    found = set(names_read(own_expression(stmt)))
+    if isinstance(stmt, gast.AugAssign):
+        found.update(target_names(stmt.target))
     return found
+
+
+def values_read(body) -> set[str]:
+    """Names whose values the statements of ``body`` read, nested ones included."""
+    return set().union(*(own_reads(stmt) for stmt in walk_statements(body)))
 
 
 def exposed_reads(body) -> set[str]:
@@ -204,11 +215,7 @@ def exposed_reads(body) -> set[str]:
     assigned: set = set()
     exposed: set = set()
     for stmt in body:
-        own = stmt.iter if isinstance(stmt, gast.For) else stmt.test if sub_blocks(stmt) else stmt
-        reads = set(names_read(own))
-        if isinstance(stmt, gast.AugAssign):
-            reads.update(target_names(stmt.target))
-        exposed |= reads - assigned
+        exposed |= own_reads(stmt) - assigned
         for block in sub_blocks(stmt):
             exposed |= exposed_reads(block) - assigned
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple)):

@@ -188,8 +188,7 @@ def fold_tangent_temporaries(fn) -> None:
     aliases = core.alias_groups(fn.body)
     uses = Counter()
     for stmt in core.walk_statements(fn.body):
-        own = stmt.iter if isinstance(stmt, gast.For) else stmt.test if core.sub_blocks(stmt) else stmt
-        uses.update(core.names_read(own))
+        uses.update(core.names_read(core.own_expression(stmt)))
 
     def block(body):
         body = list(body)

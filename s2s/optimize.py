@@ -56,22 +56,13 @@ class _Summary:
     """What the passes ask of a statement: computed once, not once per temporary."""
 
     def __init__(self, stmt, fn, aliases):
-        self.own_reads = core.names_read(_own_expressions(stmt))
+        self.own_reads = core.names_read(core.own_expression(stmt))
         self.names = core.names_in(stmt)
         nested = list(core.walk_statements([stmt]))
         rebound = set().union(*(core.written_names(s) for s in nested))
         mutated = core.mutated_names(nested)  # in place: every view of it changes too
         self.writes = rebound.union(*(aliases.get(n, {n}) for n in mutated))
         self.effects = any(_impure(s, fn) for s in nested if isinstance(s, (gast.Expr, gast.Assign)))
-
-
-def _own_expressions(stmt):
-    """The parts of a statement evaluated by the statement itself (not its nested blocks)."""
-    if isinstance(stmt, gast.For):
-        return stmt.iter
-    if isinstance(stmt, (gast.While, gast.If)):
-        return stmt.test
-    return stmt
 
 
 def _temp_definition(stmt, fn):
@@ -125,7 +116,7 @@ class _Inliner:
         self.fn, self.aliases = fn, aliases
         self.uses = Counter()
         for stmt in core.walk_statements(fn.body):
-            self.uses.update(core.names_read(_own_expressions(stmt)))
+            self.uses.update(core.names_read(core.own_expression(stmt)))
 
     def run(self):
         return self.dead_code(self.block(self.fn.body))

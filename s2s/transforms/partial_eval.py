@@ -229,8 +229,7 @@ class _Splitter:
             for stmt in body:
                 if stmt is compound:
                     continue
-                own = stmt.iter if isinstance(stmt, gast.For) else stmt.test if core.sub_blocks(stmt) else stmt
-                found.update(core.names_in(own) & self.linear_names)
+                found.update(core.names_in(core.own_expression(stmt)) & self.linear_names)
                 for block in core.sub_blocks(stmt):
                     visit(block)
 
@@ -685,8 +684,7 @@ def prune_residuals(forward: core.Function, consumer: core.Function):
     for stmt in core.walk_statements(consumer.body[1:]):
         if stmt in starts:
             continue
-        used |= core.values_read([stmt]) if not core.sub_blocks(stmt) else set(core.names_read(
-            stmt.iter if isinstance(stmt, gast.For) else stmt.test))
+        used |= core.own_reads(stmt)
     for start in starts:  # a counter starts at the length of one of its tapes that is still there
         kept = [t for t in consumer.counters.get(start.counter_start, []) if t in used]
         if kept:

@@ -599,8 +599,7 @@ def _reversed_range(iter_):
 
 
 def _own_names(stmt, linear) -> Counter:
-    own = stmt.iter if isinstance(stmt, gast.For) else stmt.test if core.sub_blocks(stmt) else stmt
-    return Counter(n for n in core.names_read(own) + _written(stmt) if n in linear)
+    return Counter(n for n in core.names_read(core.own_expression(stmt)) + _written(stmt) if n in linear)
 
 
 def _written(stmt) -> list:

@@ -78,7 +78,7 @@ def _refuse_shared_writes(fn, kinds):
                     break
             reachable = _reachable(fn.body, stmt, parents)
             for other in core.walk_statements(fn.body):
-                if id(other) in reachable and id(other) not in covered and view in _own_reads(other):
+                if id(other) in reachable and id(other) not in covered and view in core.own_reads(other):
                     _refuse(fn, view, groups[view], other)
 
 
@@ -100,7 +100,7 @@ def _check_reads(fn, view, group, source, stmts, kinds, changed) -> set:
     checked, sharing = set(), True
     for stmt in stmts:
         nested = list(core.walk_statements([stmt]))
-        reads = any(view in _own_reads(s) for s in nested)
+        reads = any(view in core.own_reads(s) for s in nested)
         if changed is not None and reads:
             _refuse(fn, view, group, changed)
         if core.sub_blocks(stmt) and sharing and reads and _memory_written([stmt], kinds) & group:
@@ -140,12 +140,6 @@ def _memory_written(body, kinds) -> set:
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
             written |= {a.id for a in stmt.value.args if isinstance(a, gast.Name)}
     return written
-
-
-def _own_reads(stmt) -> set:
-    if core.sub_blocks(stmt):
-        return set(core.names_read(stmt.iter if isinstance(stmt, gast.For) else stmt.test))
-    return core.values_read([stmt])
 
 
 def _refuse(fn, view, group, stmt):
