@@ -98,8 +98,7 @@ def linearize(fun, *primals):
         if len(tangents) != len(primals):
             raise TypeError(f"f_jvp takes {len(primals)} tangents, one per primal; got {len(tangents)}")
         checked = [_check_tangent(p, t, f"argument {i}") for i, (p, t) in enumerate(zip(primals, tangents))]
-        given = [_zeros_like(p) if t is None else t for p, t in zip(args, checked + [None] * len(args))]
-        return built.linear(residuals, *[t for t, m in zip(given, built.tangent_mask) if m])
+        return built.linear(residuals, *built.tangent_arguments(args, checked))
 
     return out, f_jvp
 
@@ -206,11 +205,8 @@ class _Grad:
         varied = tuple(t is not None for t in tangents)
         built = _build(_key(fun), "jvp_tangent", varied, len(primals), "python")
         args = primals + built.defaults_after(len(primals))
-        full = tangents + (None,) * (len(args) - len(tangents))
-        given = [_zeros_like(a) if t is None else t for a, t in zip(args, full)]
-        masked = [t for t, m in zip(given, built.tangent_mask) if m]
         tangent_of = _Grad(built.call, self.argnums, has_aux=False, with_value=False)
-        return tangent_of.call(args + tuple(masked), {}, backend or own_backend)
+        return tangent_of.call(args + built.tangent_arguments(args, tangents), {}, backend or own_backend)
 
     def second_order(self, inner, args, kwargs, backend):
         """``grad(grad(f, a), b)``: the derivative of ``grad(f, b)`` along argument ``a`` (second derivatives
@@ -339,6 +335,11 @@ class _Built:
         if missing:
             raise TypeError(f"no primal given for the argument(s) {', '.join(missing)}")
         return tuple(self.defaults[p] for p in self.params[given:])
+
+    def tangent_arguments(self, args, tangents) -> tuple:
+        """The tangents the generated function takes (one per tangent parameter): zeros where none is given."""
+        given = list(tangents) + [None] * (len(args) - len(tangents))
+        return tuple(_zeros_like(a) if t is None else t for a, t, m in zip(args, given, self.tangent_mask) if m)
 
     def cotangents_for(self, primals, cts) -> tuple:
         """One cotangent per primal, with its dtype: ``None`` for integers, zeros where nothing flows back."""
