@@ -162,11 +162,12 @@ class _Splitter:
             self.locals |= core.written_names(stmt)
         self.aliases = core.alias_groups(fn.body)
         self.mutated = self.mutated_in(fn.body)
-        self.invariants = self._invariants()
-        self.binding_counts: dict = {}
+        self.binding_counts: dict = {}  # how often each name is bound (loop targets included)
         for stmt in core.walk_statements(fn.body):
-            for n in core.bound_names(stmt) if not core.sub_blocks(stmt) else ():
+            for n in core.bound_names(stmt):
                 self.binding_counts[n] = self.binding_counts.get(n, 0) + 1
+        self.top_bound = {n for s in fn.body if not core.sub_blocks(s) for n in core.bound_names(s)}
+        self.invariants = self._invariants()
         self.residuals: list = []        # (forward expression, name in the linear code)
         self.tapes: list = []            # created empty at the start of the forward function
         self.counters: dict = {}         # counter → a tape it counts the entries of
@@ -186,8 +187,7 @@ class _Splitter:
     def bound_once(self, name_) -> bool:
         """Is ``name_`` a parameter never bound again, or bound once, at the top level?"""
         return self.binding_counts.get(name_, 0) == (0 if name_ in self.fn.params else 1) and \
-            (name_ in self.fn.params or any(name_ in core.written_names(s) for s in self.fn.body
-                                            if not core.sub_blocks(s)))
+            (name_ in self.fn.params or name_ in self.top_bound)
 
     def written_in(self, body) -> set:
         """Names ``body`` rebinds or writes into."""
@@ -199,13 +199,8 @@ class _Splitter:
     def _invariants(self) -> set:
         """Names with one value for the whole call: unmutated parameters never rebound, and
         unmutated names assigned once, at the top level."""
-        counts: dict = {}
-        for stmt in core.walk_statements(self.fn.body):
-            for n in core.written_names(stmt):
-                counts[n] = counts.get(n, 0) + 1
-        top = {n for s in self.fn.body if not core.sub_blocks(s) for n in core.written_names(s)}
-        params = {p for p in self.fn.params if p not in counts}
-        once = {n for n in top if counts.get(n) == 1} - set(self.fn.params)  # a parameter bound again has two values
+        params = {p for p in self.fn.params if p not in self.binding_counts}
+        once = {n for n in self.top_bound if self.binding_counts[n] == 1} - set(self.fn.params)  # bound again: 2 values
         return (params | once) - self.mutated - self.linear_names
 
     def is_local(self, name_) -> bool:
