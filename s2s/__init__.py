@@ -1,15 +1,16 @@
 """s2s: source-to-source automatic differentiation for numerical Python.
 
 The transforms follow JAX's API: ``jvp``, ``linearize``, ``linear_transpose``,
-``vjp``, ``grad``, ``value_and_grad`` and ``jit``, with ``source`` to read the
-code any transform generates and ``defjvp`` to give a function a derivative
-rule of your own.
+``vjp``, ``grad``, ``value_and_grad``, ``vmap``, ``jacfwd``, ``jacrev``,
+``hessian`` and ``jit``, with ``source`` to read the code any transform
+generates and ``defjvp`` to give a function a derivative rule of your own.
 """
 
 from . import errors
-from .api import grad, jit, jvp, linear_transpose, linearize, source, value_and_grad, vjp
+from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, linearize, source, value_and_grad,
+                  vjp, vmap)
 from .rules.registry import defjvp
 
-__all__ = ["defjvp", "errors", "grad", "jit", "jvp", "linear_transpose", "linearize", "source",
-           "value_and_grad", "vjp"]
+__all__ = ["defjvp", "errors", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose",
+           "linearize", "source", "value_and_grad", "vjp", "vmap"]
 __version__ = "0.1.0"

@@ -20,8 +20,11 @@ from .frontend.normalize import closure_fingerprint, normalize
 from .emit import render
 from .modules import load
 from .program import Program
+from .transforms.batch import Axes, uses_prange
 
 MODES = ("primal", "jvp", "linearize", "transpose", "vjp", "grad")
+#: Modes whose code a transform object generates (``s2s show --mode vmap``).
+TRANSFORMS = ("vmap", "jacfwd", "jacrev", "hessian")
 
 
 class Jitted:
@@ -32,7 +35,7 @@ class Jitted:
         functools.update_wrapper(self, fun, updated=())
 
     def __call__(self, *args, **kwargs):
-        if isinstance(self.__s2s_function__, _Grad):
+        if hasattr(self.__s2s_function__, "emit"):  # a transform: grad, vmap, jacfwd, …
             return self.__s2s_function__.call(args, kwargs, backend="numba")
         if kwargs:
             bound = inspect.signature(self.__s2s_function__).bind(*args, **kwargs)
@@ -147,33 +150,86 @@ def linear_transpose(fun, *primals):
     return f_transpose
 
 
-class _Grad:
-    """``s2s.grad(fun)`` / ``s2s.value_and_grad(fun)``: a function computing gradients."""
+class _Transform:
+    """A transform that s2s generates code for as a whole (``grad``, ``vmap``, the Jacobians).
 
-    def __init__(self, fun, argnums, has_aux, with_value):
-        if not isinstance(argnums, int) and not (isinstance(argnums, tuple) and argnums
-                                                 and all(isinstance(a, int) for a in argnums)):
-            raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
-        self.fun, self.argnums, self.has_aux, self.with_value = fun, argnums, has_aux, with_value
-        functools.update_wrapper(self, getattr(fun, "__s2s_function__", fun), updated=())
+    ``emit`` adds its generated function to a program; so a transform of a transform is one module,
+    compiled as one unit under ``s2s.jit``.
+    """
+
+    label = "transform"
 
     def __call__(self, *args, **kwargs):
         return self.call(args, kwargs, backend=None)
+
+    def bind(self, args, kwargs) -> tuple:
+        if kwargs:
+            args = inspect.signature(_innermost(self)).bind(*args, **kwargs).args
+        return tuple(_tuples(a) for a in args)
+
+    def run(self, args, backend):
+        """Build (once per pattern of arguments), then run, the generated function for ``args``."""
+        built = _build(_key(self), "call", None, len(args), backend or _backend_of(self), _specs(args))
+        return built.call(*args, *built.defaults_after(len(args)))
+
+    @property
+    def py_func(self):
+        """The generated Python function, for any arguments: what a caller's transforms read."""
+        nargs = len(normalize(_innermost(self)).params)
+        return _build(_key(self), "call", None, nargs, "python", (None,) * nargs).call
+
+
+def _check_argnums(argnums):
+    if not isinstance(argnums, int) and not (isinstance(argnums, tuple) and argnums
+                                             and all(isinstance(a, int) for a in argnums)):
+        raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+
+
+def _float_argnums(argnums, args, what) -> tuple:
+    """``argnums`` as a tuple of non-negative positions, each checked to be a float argument."""
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    nums = tuple(n + len(args) if n < 0 else n for n in nums)
+    for n in nums:
+        if not 0 <= n < len(args):
+            raise TypeError(f"argnums {argnums!r} is out of range for {len(args)} positional arguments")
+        if _any_integers(_tuples(args[n])):
+            raise TypeError(f"{what} requires float arguments to differentiate, but argument {n} is "
+                            f"{args[n]!r} (integer): pass it as a float, or leave it out of argnums")
+    return nums
+
+
+class _Grad(_Transform):
+    """``s2s.grad(fun)`` / ``s2s.value_and_grad(fun)``: a function computing gradients."""
+
+    label = "grad"
+
+    def __init__(self, fun, argnums, has_aux, with_value):
+        _check_argnums(argnums)
+        self.fun, self.argnums, self.has_aux, self.with_value = fun, argnums, has_aux, with_value
+        functools.update_wrapper(self, getattr(fun, "__s2s_function__", fun), updated=())
+
+    def emit(self, program, specs, parallel=False) -> str:
+        """The generated function returning the gradient alone (what ``vmap(grad(f))`` maps)."""
+        if self.has_aux or self.with_value:
+            raise TypeError("only grad(f) itself can be transformed further, not value_and_grad or has_aux=True")
+        fun = _function_object(self.fun, specs)
+        fn = normalize(fun, len(specs))
+        nums = tuple(n % len(specs) for n in ((self.argnums,) if isinstance(self.argnums, int) else self.argnums))
+        mask = tuple(i in nums for i in range(len(specs)))
+        names = program.adjoint(fun, mask, len(specs), param_kinds=_kinds_of(specs))
+        picks = [sorted(nums).index(n) for n in nums]
+        return program.value_and_grad(names, fn.params, fn.lineno,
+                                      picks[0] if isinstance(self.argnums, int) else tuple(picks))
 
     def call(self, args, kwargs, backend):
         fun, own_backend = _unwrap(self.fun)
         if isinstance(fun, _Grad):
             return self.second_order(fun, args, kwargs, backend or own_backend)
+        if hasattr(fun, "emit"):
+            fun = _function_object(fun, _specs(self.bind(args, kwargs)))
         if kwargs:
             args = inspect.signature(fun).bind(*args, **kwargs).args
-        nums = (self.argnums,) if isinstance(self.argnums, int) else self.argnums
-        nums = tuple(n + len(args) if n < 0 else n for n in nums)
-        for n in nums:
-            if not 0 <= n < len(args):
-                raise TypeError(f"argnums {self.argnums!r} is out of range for {len(args)} positional arguments")
-            if _any_integers(_tuples(args[n])):
-                raise TypeError(f"grad requires float arguments to differentiate, but argument {n} is "
-                                f"{args[n]!r} (integer): pass it as a float, or leave it out of argnums")
+        nums = _float_argnums(self.argnums, args, "grad")
         args = tuple(_tuples(a) for a in args)
         varied = tuple(i in nums for i in range(len(args)))
         built = _build(_key(fun), "grad", varied, len(args), backend or own_backend, _kinds(args), self.has_aux)
@@ -242,6 +298,112 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     return _Grad(fun, argnums, has_aux, with_value=True)
 
 
+class _Vmap(_Transform):
+    """``s2s.vmap(fun, in_axes, out_axes)``: ``fun`` mapped over an axis of its arguments."""
+
+    label = "vmap"
+
+    def __init__(self, fun, in_axes, out_axes, method):
+        for axes, what in ((in_axes, "in_axes"), (out_axes, "out_axes")):
+            if not _is_axes(axes):
+                raise TypeError(f"{what} must be an int, None, or a tuple of those, got {axes!r}")
+        if method not in (None, "vectorized", "loop"):
+            raise ValueError(f"method must be 'vectorized', 'loop' or None (the default choice), got {method!r}")
+        self.fun, self.in_axes, self.out_axes, self.method = fun, _tuples(in_axes), _tuples(out_axes), method
+        functools.update_wrapper(self, _innermost(fun), updated=())
+
+    def call(self, args, kwargs, backend):
+        args = self.bind(args, kwargs)
+        inputs = _input_axes(self.in_axes, _specs(args))
+        sizes = [(path, leaf.shape[axis]) for path, leaf, axis in _mapped_leaves(args, inputs)]
+        if len({size for _, size in sizes}) > 1:
+            raise ValueError("vmap got inconsistent sizes for the mapped axes: "
+                             + ", ".join(f"{path} has size {size}" for path, size in sizes))
+        if sizes[0][1] == 0:
+            raise ValueError("vmap over an empty batch is not supported: the output's shape comes from "
+                             "the first example")
+        return self.run(args, backend)
+
+    def emit(self, program, specs, parallel=False) -> str:
+        inputs = _input_axes(self.in_axes, specs)
+        example = _per_example(specs, inputs)
+        inner = _emit(self.fun, program, example)
+        arity = program.output_arity(inner)
+        outputs = self.out_axes if isinstance(self.out_axes, tuple) else (self.out_axes,) * (arity or 1)
+        if len(outputs) != (arity or 1) or any(isinstance(a, tuple) for a in outputs):
+            raise ValueError(f"out_axes {self.out_axes!r} does not match the function's outputs "
+                             f"({arity or 1} of them)")
+        return program.batch(inner, Axes(inputs, outputs, arity), self.method, _ndims_of(example), parallel)
+
+    def __repr__(self):
+        return f"s2s.vmap({self.fun!r}, in_axes={self.in_axes!r}, out_axes={self.out_axes!r})"
+
+
+def vmap(fun, in_axes=0, out_axes=0, method=None):
+    """Map ``fun`` over an axis of its arguments, as ``jax.vmap``.
+
+    ``in_axes``: the axis of each positional argument to map over (an int, ``None`` for an
+    argument passed whole to every example, or a tuple with one entry per argument, nested for
+    tuple arguments).  ``out_axes``: where each output's batch axis goes (``None`` for an output
+    that does not depend on the mapped arguments).  ``method``: ``"vectorized"`` (each NumPy
+    operation runs on the whole batch), ``"loop"`` (a loop over the examples; a parallel
+    ``prange`` under ``s2s.jit``), or None: vectorized where it applies, otherwise the loop, and
+    the loop under ``s2s.jit``.
+    """
+    return _Vmap(fun, in_axes, out_axes, method)
+
+
+class _Jacobian(_Transform):
+    """``s2s.jacfwd``, ``s2s.jacrev`` and ``s2s.hessian``: dense Jacobians and Hessians."""
+
+    def __init__(self, fun, argnums, label):
+        _check_argnums(argnums)
+        self.fun, self.argnums, self.label = fun, argnums, label
+        functools.update_wrapper(self, _innermost(fun), updated=())
+
+    def call(self, args, kwargs, backend):
+        args = self.bind(args, kwargs)
+        _float_argnums(self.argnums, args, self.label)
+        return self.run(args, backend)
+
+    def emit(self, program, specs, parallel=False) -> str:
+        fun = _function_object(self.fun, specs)
+        fn = normalize(fun, len(specs))
+        argnums = self.argnums % len(specs) if isinstance(self.argnums, int) else \
+            tuple(n % len(specs) for n in self.argnums)
+        if self.label == "jacfwd":
+            return program.jacfwd(fun, argnums, fn.params, fn.lineno, _ndims_of(specs))
+        if self.label == "jacrev":
+            return program.jacrev(fun, argnums, fn.params, fn.lineno, _kinds_of(specs))
+
+        def tangent_function(k):
+            mask = tuple(i == k for i in range(len(specs)))
+            return _build(_key(fun), "jvp_tangent", mask, len(specs), "python").call
+
+        return program.hessian(tangent_function, argnums, fn.params, fn.lineno, _kinds_of(specs), _ndims_of(specs))
+
+    def __repr__(self):
+        return f"s2s.{self.label}({self.fun!r}, argnums={self.argnums!r})"
+
+
+def jacfwd(fun, argnums=0):
+    """The Jacobian of ``fun`` by forward mode: ``vmap`` of ``jvp`` over the basis of each argument.
+
+    Shaped ``out.shape + x.shape``; a tuple of Jacobians when ``argnums`` is a tuple.
+    """
+    return _Jacobian(fun, argnums, "jacfwd")
+
+
+def jacrev(fun, argnums=0):
+    """The Jacobian of ``fun`` by reverse mode: ``vmap`` of the ``vjp`` over the output's basis."""
+    return _Jacobian(fun, argnums, "jacrev")
+
+
+def hessian(fun, argnums=0):
+    """The Hessian of ``fun``, ``jacfwd(jacrev(fun))``: shaped ``out.shape + x.shape + x.shape``."""
+    return _Jacobian(fun, argnums, "hessian")
+
+
 def source(fun, mode: str = "jvp", argnums=None, args=None) -> str:
     """The generated Python source of ``fun`` transformed by ``mode``.
 
@@ -285,6 +447,9 @@ class _Built:
         padded = tuple(varied or ()) + (False,) * (len(fn.params) - len(varied or ()))
         if mode == "primal":
             self.main = entries["call"] = program.primal(obj, len(fn.params))
+        elif mode == "call":  # a transform object builds its own functions
+            program.prefer_loops = backend == "numba"
+            self.main = entries["call"] = obj.emit(program, kinds, parallel=backend == "numba")
         elif mode in ("jvp", "jvp_tangent"):
             self.main, self.tangent_mask = program.jvp(obj, padded, len(fn.params))
             if mode == "jvp_tangent":  # (primals, tangents) → the output tangent alone
@@ -308,7 +473,8 @@ class _Built:
         functions = program.functions
         if mode == "transpose":  # the linear functions, then their transposes; not the forward functions
             functions = [f for role in ("linear", "adjoint") for f in functions if program.role(f.name) == role]
-        rendered = render(functions, f"{mode} of {fn.name}, generated by s2s. Edit the source, not this file.",
+        label = obj.label if mode == "call" else mode
+        rendered = render(functions, f"{label} of {fn.name}, generated by s2s. Edit the source, not this file.",
                           program.constants)
         self.source = rendered.source
         if backend == "source":
@@ -316,8 +482,9 @@ class _Built:
         namespace, path = load(rendered, program.constants, self.main, backend)
         if backend == "numba":
             names = [f.name for f in program.functions]
+            parallel = {f.name for f in program.functions if uses_prange(f)}
             calls = numba_cpu.compile_module(namespace, names, rendered.origins, path, entries.values(),
-                                             program.constants)
+                                             program.constants, parallel)
             for role, name in entries.items():
                 setattr(self, role, calls[name])
             if "forward" in entries:
@@ -357,6 +524,8 @@ def _with_arrays(forward, args):
 
 
 def _key(fun):
+    if hasattr(fun, "emit"):  # a transform: what it transforms is fixed when it is made
+        return (fun, ())
     inner = resolve.user_function(fun)
     fingerprint = closure_fingerprint(inner) if inner is not None else ()
     return (fun, fingerprint)
@@ -364,13 +533,136 @@ def _key(fun):
 
 @functools.lru_cache(maxsize=512)
 def _build(key, mode, varied, nargs, backend, kinds=None, has_aux=False) -> _Built:
-    return _Built(key[0], normalize(key[0], nargs), mode, backend, varied, kinds, has_aux)
+    return _Built(key[0], normalize(_innermost(key[0]), nargs), mode, backend, varied, kinds, has_aux)
 
 
 def _unwrap(fun):
     if isinstance(fun, Jitted):
         return fun.__s2s_function__, "numba"
     return fun, "python"
+
+
+def _backend_of(fun) -> str:
+    """``numba`` if ``fun`` or a function it transforms is under ``s2s.jit``."""
+    while True:
+        if isinstance(fun, Jitted):
+            return "numba"
+        if not hasattr(fun, "emit"):
+            return "python"
+        fun = fun.fun
+
+
+def _innermost(fun):
+    """The user's function under any transforms."""
+    while True:
+        fun = _unwrap(fun)[0]
+        if not hasattr(fun, "emit"):
+            return fun
+        fun = fun.fun
+
+
+def _emit(fun, program, specs) -> str:
+    """The name of ``fun``'s function in ``program``: a transform's generated one, or the user's primal."""
+    fun = _unwrap(fun)[0]
+    if hasattr(fun, "emit"):
+        return fun.emit(program, specs)
+    return program.primal(fun, len(specs))
+
+
+def _function_object(fun, specs):
+    """A plain Python function computing ``fun``: the user's own, or a transform's generated one."""
+    fun = _unwrap(fun)[0]
+    if hasattr(fun, "emit"):
+        return _build(_key(fun), "call", None, len(specs), "python", specs).call
+    return fun
+
+
+# -- batch axes ---------------------------------------------------------------------
+
+
+def _spec(value):
+    """What batching needs to know of an argument: an array's ``ndim`` (0: a scalar), a tuple of those
+    for a tuple, None if not known."""
+    if isinstance(value, tuple):
+        return tuple(_spec(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.ndim
+    if isinstance(value, (numbers.Number, np.number)):
+        return 0
+    return None
+
+
+def _specs(args) -> tuple:
+    return tuple(_spec(a) for a in args)
+
+
+def _kinds_of(specs) -> tuple:
+    return tuple(analysis.SCALAR if s == 0 else s if isinstance(s, int) else None for s in specs)
+
+
+def _ndims_of(specs) -> tuple:
+    return tuple(s if isinstance(s, int) else None for s in specs)
+
+
+def _is_axes(axes) -> bool:
+    if isinstance(axes, (tuple, list)):
+        return all(_is_axes(a) for a in axes)
+    return axes is None or isinstance(axes, int) and not isinstance(axes, bool)
+
+
+def _input_axes(in_axes, specs) -> tuple:
+    """``in_axes`` with one entry per argument, nested like tuple arguments, negative axes counted from 0."""
+    if isinstance(in_axes, tuple):
+        if len(in_axes) != len(specs):
+            raise ValueError(f"vmap in_axes has {len(in_axes)} entries but the function was given "
+                             f"{len(specs)} positional arguments")
+    else:
+        in_axes = (in_axes,) * len(specs)
+    axes = tuple(_leaf_axes(a, s, f"argument {i}") for i, (a, s) in enumerate(zip(in_axes, specs)))
+    if all(a is None for a in _flatten(axes)):
+        raise ValueError("vmap needs at least one argument with an axis to map over (in_axes not all None)")
+    return axes
+
+
+def _leaf_axes(axis, spec, where):
+    if isinstance(spec, tuple):
+        if isinstance(axis, tuple):
+            if len(axis) != len(spec):
+                raise ValueError(f"vmap in_axes for {where} has {len(axis)} entries, but it is a tuple of "
+                                 f"{len(spec)}")
+            return tuple(_leaf_axes(a, s, f"{where}[{i}]") for i, (a, s) in enumerate(zip(axis, spec)))
+        return tuple(_leaf_axes(axis, s, f"{where}[{i}]") for i, s in enumerate(spec))
+    if isinstance(axis, tuple):
+        raise ValueError(f"vmap in_axes gives a tuple for {where}, which is not a tuple")
+    if axis is None or spec is None:
+        return axis
+    if not -spec <= axis < spec:
+        raise ValueError(f"vmap in_axes {axis} is out of range for {where}, which has {spec} dimension(s)")
+    return axis % spec
+
+
+def _flatten(axes):
+    return [leaf for a in axes for leaf in (_flatten(a) if isinstance(a, tuple) else [a])]
+
+
+def _per_example(specs, inputs) -> tuple:
+    """The specs of one example's arguments: mapped arrays lose a dimension."""
+    def one(spec, axis):
+        if isinstance(spec, tuple):
+            return tuple(one(s, a) for s, a in zip(spec, axis))
+        return spec - 1 if isinstance(spec, int) and axis is not None else spec
+
+    return tuple(one(s, a) for s, a in zip(specs, inputs))
+
+
+def _mapped_leaves(args, inputs, path="argument"):
+    """(where, array, axis) for each mapped array among the arguments."""
+    for i, (arg, axis) in enumerate(zip(args, inputs)):
+        where = f"{path} {i}" if path == "argument" else f"{path}[{i}]"
+        if isinstance(axis, tuple):
+            yield from _mapped_leaves(arg, axis, where)
+        elif axis is not None:
+            yield where, np.asarray(arg), axis
 
 
 # -- argument checking ----------------------------------------------------------

@@ -43,3 +43,8 @@ class CompileError(S2SError):
 
 class NonLinearError(SourceError):
     """``linear_transpose`` was given a function that is not linear in its inputs."""
+
+
+class BatchingError(SourceError):
+    """``vmap`` cannot batch the function as asked (a statement the vectorized strategy cannot batch,
+    an output that ``out_axes=None`` cannot leave unmapped)."""

@@ -16,10 +16,11 @@ import gast
 
 from . import analysis, core, optimize
 from .emit import render
-from .errors import S2SError
+from .errors import BatchingError, S2SError
 from .linear_forms import fold_tangent_temporaries
 from .frontend.normalize import normalize
 from .transforms import transpose as transposition
+from .transforms.batch import Axes, batch_loop, mapped_outputs, output_arity, vectorize
 from .transforms.control import single_exit
 from .transforms.jvp import jvp
 from .transforms.partial_eval import partial_eval, prune_residuals, split_user_calls
@@ -50,6 +51,8 @@ class Program:
         self._in_progress: set = set()
         self._linear_parts: dict = {}  # linear function name → (its core form before clean-up, Linearized)
         self.pending_linear: dict = {}  # linear function name → its cleaned-up form, emitted on demand
+        #: batch by loops unless told otherwise (compiled code: Numba makes loops fast, and parallel)
+        self.prefer_loops = False
 
     # -- requests from the API and from transforms -------------------------------
 
@@ -148,6 +151,48 @@ class Program:
         """Which arguments of a call to ``obj`` carry tangents into its result."""
         return self.jvp(obj, varied_mask)[1]
 
+    def generates(self, name) -> bool:
+        """Is ``name`` one of this program's functions (emitted, or to be on demand)?"""
+        return name in self.pending_primals or name in self.pending_linear or \
+            any(f.name == name for f in self.functions)
+
+    def function(self, name) -> core.Function:
+        """The core form of a function of this program (a pending primal or linear function made now)."""
+        if name in self.pending_primals:
+            self.primal(self.pending_primals[name])
+        if name in self.pending_linear:
+            self.functions.append(self.pending_linear.pop(name))
+        return next(f for f in self.functions if f.name == name)
+
+    def output_arity(self, name) -> int | None:
+        return output_arity(self.function(name))
+
+    def batch(self, name, axes: Axes, method=None, param_ndims=None, parallel=False) -> str:
+        """The batched version of the generated function ``name`` (see ``transforms.batch``).
+
+        ``method`` is ``"vectorized"``, ``"loop"``, or None: vectorized where it applies, else the loop.
+        ``param_ndims`` gives each parameter's dimensions in one example, where known; ``parallel``
+        makes the batch loop a ``prange``.
+        """
+        key = ("batch", name, axes, method, param_ndims, parallel)
+        if key not in self.names:
+            fn = self.function(name)
+            batched = self.namer.fresh(f"{name}_vmap")
+            result = None
+            if method == "vectorized" or method is None and not self.prefer_loops:
+                saved = list(self.functions), dict(self.names)
+                try:
+                    result = vectorize(fn, batched, axes, param_ndims, self, method)
+                except BatchingError:
+                    if method == "vectorized":
+                        raise
+                    self.functions, self.names = saved
+            if result is None:
+                result = batch_loop(fn, batched, name, axes, parallel, mapped_outputs(fn, axes))
+            self.names[key] = batched
+            self._add(result)
+        return self.names[key]
+
     # -- linking -------------------------------------------------------------------
 
     def link(self, fn: core.Function) -> core.Function:
@@ -207,8 +252,10 @@ class Program:
     def prune(self):
         """Forward functions whose linear half is not emitted keep only the residuals their adjoints read."""
         by_name = {f.name: f for f in self.functions}
+        batched = {key[1] for key in self.names if key[0] == "batch"}  # their copies read the residuals too
         for _, names in self._linear_parts.values():
-            if names.adjoint in by_name and names.linear not in by_name and names.forward in by_name:
+            if names.adjoint in by_name and names.linear not in by_name and names.forward in by_name \
+                    and names.adjoint not in batched:
                 forward = by_name[names.forward]
                 prune_residuals(forward, by_name[names.adjoint])
                 optimize.optimize(forward)
@@ -227,19 +274,117 @@ class Program:
         self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
         return name
 
-    def value_and_grad(self, names: Linearized, params, lineno) -> str:
+    def value_and_grad(self, names: Linearized, params, lineno, picks=None) -> str:
         """A function returning the value and the gradient in one call (one compiled call under Numba).
 
         Its cotangent seed is ``rt.seed(out)``: 1.0 for a scalar output, an error for any other.
+        With ``picks`` (an int, or a tuple of ints: positions among the cotangents), it is the
+        function ``grad`` returns instead: those cotangents alone.
         """
-        name = self.namer.fresh(names.forward.removesuffix("_fwd") + "_value_and_grad")
+        suffix = "_value_and_grad" if picks is None else "_grad"
+        name = self.namer.fresh(names.forward.removesuffix("_fwd") + suffix)
         local = core.Namer(set(params) | self.namer.taken)
         out, residuals, seed = local.fresh("out"), local.fresh("residuals"), local.fresh("seed")
+        adjoint = core.call(core.name(names.adjoint), [core.name(residuals), core.name(seed)])
         body = [core.assign(core.tuple_([core.name(out, True), core.name(residuals, True)], store=True),
                             core.call(core.name(names.forward), [core.name(p) for p in params])),
-                core.assign(seed, core.call(core.attr("rt.seed"), [_output(core.name(out), names.has_aux)])),
-                gast.Return(value=core.tuple_([core.name(out), core.call(
-                    core.name(names.adjoint), [core.name(residuals), core.name(seed)])]))]
+                core.assign(seed, core.call(core.attr("rt.seed"), [_output(core.name(out), names.has_aux)]))]
+        if picks is None:
+            body.append(gast.Return(value=core.tuple_([core.name(out), adjoint])))
+        else:
+            varied = [p for p, m in zip(params, names.tangent_mask) if m]
+            bars = [local.fresh(f"{p}_bar") for p in varied]
+            body.append(core.assign(core.tuple_([core.name(b, True) for b in bars], store=True), adjoint))
+            chosen = [core.name(bars[i]) for i in ((picks,) if isinstance(picks, int) else picks)]
+            body.append(gast.Return(value=chosen[0] if isinstance(picks, int) else core.tuple_(chosen)))
+        for stmt in body:
+            core.at(stmt, lineno)
+        self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
+        return name
+
+    def jacfwd(self, obj, argnums, params, lineno, param_ndims=None, method=None) -> str:
+        """``jacfwd``: ``vmap`` of the JVP over the standard basis of each argument in ``argnums``.
+
+        The basis runs along the Jacobian's last axis, which then takes the argument's shape:
+        each Jacobian is shaped ``out.shape + x.shape``.
+        """
+        ndims = param_ndims or (None,) * len(params)
+        local = core.Namer(set(params) | self.namer.taken)
+        body, jacobians = [], []
+        for k in _nums(argnums):
+            jvp_name, _ = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params))
+            column = self.tangent_output(jvp_name, [*params, local.fresh(f"{params[k]}_dot")], lineno)
+            axes = Axes(inputs=(None,) * len(params) + (0,), outputs=(-1,), arity=None)
+            batched = self.batch(column, axes, method, (*ndims, ndims[k]))
+            x = core.name(params[k])
+            basis, jac = local.fresh(f"{params[k]}_basis"), local.fresh(f"jac_{params[k]}")
+            body += [core.assign(basis, core.call(core.attr("rt.basis"), [x])),
+                     core.assign(jac, core.call(core.name(batched), [*map(core.name, params), core.name(basis)])),
+                     core.assign(jac, core.call(core.attr("rt.unflatten_last"), [core.name(jac), core.clone(x)]))]
+            jacobians.append(jac)
+        return self._wrapper(f"{getattr(obj, '__name__', 'f')}_jacfwd", params, body, jacobians, argnums, lineno)
+
+    def jacrev(self, obj, argnums, params, lineno, param_kinds=None, method=None) -> str:
+        """``jacrev``: the forward half once, then ``vmap`` of the adjoint over the output's standard basis.
+
+        The basis runs along the first axis, which then takes the output's shape.
+        """
+        nums = _nums(argnums)
+        names = self.adjoint(obj, tuple(i in nums for i in range(len(params))), len(params),
+                             param_kinds=param_kinds)
+        local = core.Namer(set(params) | self.namer.taken)
+        out, residuals, basis = local.fresh("out"), local.fresh("residuals"), local.fresh("out_basis")
+        axes = Axes(inputs=(None, 0), outputs=(0,) * len(nums), arity=len(nums))
+        batched = self.batch(names.adjoint, axes, method)
+        rows = [local.fresh(f"jac_{params[k]}") for k in nums]
+        body = [core.assign(core.tuple_([core.name(out, True), core.name(residuals, True)], store=True),
+                            core.call(core.name(names.forward), [core.name(p) for p in params])),
+                core.assign(basis, core.call(core.attr("rt.basis"), [core.name(out)])),
+                core.assign(core.tuple_([core.name(r, True) for r in rows], store=True),
+                            core.call(core.name(batched), [core.name(residuals), core.name(basis)]))]
+        body += [core.assign(r, core.call(core.attr("rt.unflatten_first"), [core.name(r), core.name(out)]))
+                 for r in rows]
+        return self._wrapper(f"{getattr(obj, '__name__', 'f')}_jacrev", params, body, rows, argnums, lineno)
+
+    def hessian(self, tangent_function, argnums, params, lineno, param_kinds=None, param_ndims=None) -> str:
+        """``hessian`` = ``jacfwd(jacrev(f))``, computed as ``jacrev`` of ``f``'s output tangent, batched over
+        the basis of the tangent (second derivatives commute): ``H[a][b] = d²f / dx_a dx_b``.
+
+        ``tangent_function(k)`` is the generated function ``(*params, t) → f's output tangent along t``,
+        ``t`` a tangent of parameter ``k``.
+        """
+        nums = _nums(argnums)
+        kinds = param_kinds or (None,) * len(params)
+        ndims = param_ndims or (None,) * len(params)
+        local = core.Namer(set(params) | self.namer.taken)
+        body, blocks = [], {}
+        for b in nums:
+            tangent = tangent_function(b)
+            inner = self.jacrev(tangent, argnums, [*params, f"{params[b]}_dot"], lineno, (*kinds, kinds[b]))
+            arity = None if isinstance(argnums, int) else len(nums)
+            axes = Axes(inputs=(None,) * len(params) + (0,), outputs=(-1,) * len(nums), arity=arity)
+            batched = self.batch(inner, axes, None, (*ndims, ndims[b]))
+            basis = local.fresh(f"{params[b]}_basis")
+            names = [local.fresh(f"hess_{params[a]}_{params[b]}") for a in nums]
+            target = core.name(names[0], True) if arity is None else \
+                core.tuple_([core.name(n, True) for n in names], store=True)
+            body += [core.assign(basis, core.call(core.attr("rt.basis"), [core.name(params[b])])),
+                     core.assign(target, core.call(core.name(batched), [*map(core.name, params), core.name(basis)]))]
+            for a, n in zip(nums, names):
+                body.append(core.assign(n, core.call(core.attr("rt.unflatten_last"),
+                                                     [core.name(n), core.name(params[b])])))
+                blocks[a, b] = n
+        rows = [blocks[a, b] if isinstance(argnums, int) else core.tuple_([core.name(blocks[a, b]) for b in nums])
+                for a in nums]
+        return self._wrapper(f"{getattr(tangent_function(nums[0]), '__name__', 'f').removesuffix('_jvp_tangent')}"
+                             "_hessian", params, body, rows, argnums, lineno)
+
+    def _wrapper(self, hint, params, body, results, argnums, lineno) -> str:
+        """A generated function of ``params`` running ``body`` and returning ``results`` (one per argnum)."""
+        name = self.namer.fresh(hint)
+        results = [core.name(r) if isinstance(r, str) else r for r in results]
+        value = results[0] if isinstance(argnums, int) else core.tuple_(results)
+        body = body + [gast.Return(value=value)]
         for stmt in body:
             core.at(stmt, lineno)
         self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
@@ -310,6 +455,10 @@ def _result_kinds(obj, arg_kinds, target) -> dict:
                 kind = analysis.kind_of(v, kinds)
                 found[t.id] = kind if found.get(t.id, kind) == kind else None
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _nums(argnums) -> tuple:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
 
 def _copy(fn: core.Function) -> core.Function:

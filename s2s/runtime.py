@@ -7,9 +7,11 @@ same generated line compiles in nopython mode.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import literal_unroll, types
 from numba.extending import overload, register_jitable
+from numba.np.numpy_support import as_dtype
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 
@@ -395,3 +397,120 @@ def _seed_numba(out):
         return 1.0
 
     return refuse
+
+
+# -- batching ----------------------------------------------------------------------
+
+#: The batch loop of ``vmap``: ``range`` in Python; under Numba, its parallel loop.
+prange = numba.prange
+
+
+def batch_size(sizes):
+    """The size of the batch: the mapped axes' common length (the API checks first, naming the arguments)."""
+    for size in sizes:
+        if size != sizes[0]:
+            raise ValueError("vmap got arguments whose mapped axes have different sizes")
+    return sizes[0]
+
+
+@overload(batch_size)
+def _batch_size_numba(sizes):
+    def impl(sizes):
+        for size in literal_unroll(sizes):
+            if size != sizes[0]:
+                raise ValueError("vmap got arguments whose mapped axes have different sizes")
+        return sizes[0]
+    return impl
+
+
+def batch_empty(example, size):
+    """An array for ``size`` results shaped like ``example``, the batch axis first (filled by the batch loop)."""
+    return np.empty((size,) + np.shape(example), np.asarray(example).dtype)
+
+
+@overload(batch_empty)
+def _batch_empty_numba(example, size):
+    if isinstance(example, types.Array):
+        return lambda example, size: np.empty((size,) + example.shape, example.dtype)
+    if isinstance(example, (types.Number, types.Boolean)):
+        dtype = as_dtype(example)
+        return lambda example, size: np.empty(size, dtype)
+    return None
+
+
+def batch_broadcast(value, size):
+    """``size`` copies of ``value`` stacked along a new first axis: an unbatched value given a batch axis."""
+    value = np.asarray(value)
+    return np.repeat(value[np.newaxis], size, axis=0)
+
+
+@overload(batch_broadcast)
+def _batch_broadcast_numba(value, size):
+    def impl(value, size):
+        out = batch_empty(value, size)
+        for b in range(size):
+            out[b] = value
+        return out
+    return impl
+
+
+def moveaxis(a, source, destination):
+    """``np.moveaxis`` for one axis (a view), also under Numba."""
+    return np.moveaxis(a, source, destination)
+
+
+@overload(moveaxis)
+def _moveaxis_numba(a, source, destination):
+    if not isinstance(a, types.Array):
+        return None
+    ndim = a.ndim
+
+    def impl(a, source, destination):
+        src, dst = source % ndim, destination % ndim
+        order = [d for d in range(ndim) if d != src]
+        order.insert(dst, src)
+        return a.transpose(to_fixed_tuple(np.array(order), ndim))
+    return impl
+
+
+def basis(x):
+    """The standard basis of ``x``'s space, one direction per element: shape ``(x.size,) + x.shape``."""
+    x = np.asarray(x, dtype=float)
+    return np.eye(x.size).reshape((x.size,) + x.shape)
+
+
+@overload(basis)
+def _basis_numba(x):
+    if isinstance(x, types.Array):
+        return lambda x: np.eye(x.size).reshape((x.size,) + x.shape)
+    if isinstance(x, types.Number):
+        return lambda x: np.ones(1)
+    return None
+
+
+def unflatten_last(jac, x):
+    """A Jacobian whose last axis runs over ``x``'s elements, that axis given ``x``'s shape."""
+    return np.reshape(jac, np.shape(jac)[:-1] + np.shape(x))
+
+
+@overload(unflatten_last)
+def _unflatten_last_numba(jac, x):
+    if isinstance(x, types.Array):
+        return lambda jac, x: np.ascontiguousarray(jac).reshape(jac.shape[:-1] + x.shape)
+    if isinstance(x, types.Number):
+        return lambda jac, x: np.ascontiguousarray(jac).reshape(jac.shape[:-1])
+    return None
+
+
+def unflatten_first(jac, out):
+    """A Jacobian whose first axis runs over ``out``'s elements, that axis given ``out``'s shape."""
+    return np.reshape(jac, np.shape(out) + np.shape(jac)[1:])
+
+
+@overload(unflatten_first)
+def _unflatten_first_numba(jac, out):
+    if isinstance(out, types.Array):
+        return lambda jac, out: np.ascontiguousarray(jac).reshape(out.shape + jac.shape[1:])
+    if isinstance(out, types.Number):
+        return lambda jac, out: np.ascontiguousarray(jac).reshape(jac.shape[1:])
+    return None

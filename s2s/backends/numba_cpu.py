@@ -23,17 +23,19 @@ from ..emit import is_literal
 from ..errors import CompileError
 
 
-def compile_module(namespace: dict, names, origins: dict, path: Path, entries, constants: dict) -> dict:
+def compile_module(namespace: dict, names, origins: dict, path: Path, entries, constants: dict,
+                   parallel=frozenset()) -> dict:
     """Replace each generated function in ``namespace`` by its Numba dispatcher; return the ``entries``'.
 
     Plain Python functions bound as constants (primitives with a rule of the user's) are compiled
     as they are.  Modules that bind arrays or objects as globals are not cached on disk: Numba
     freezes those into the compiled code, and such code reloaded in another process is not safe.
+    Functions in ``parallel`` (batch loops over ``prange``) are compiled with ``parallel=True``.
     """
     cache = all(is_literal(v) for v in constants.values())
     for name in [n for n, v in constants.items() if isinstance(v, types.FunctionType)] + list(names):
         if isinstance(namespace[name], types.FunctionType):  # not compiled by an earlier request
-            namespace[name] = numba.njit(cache=cache and name in names)(namespace[name])
+            namespace[name] = numba.njit(cache=cache and name in names, parallel=name in parallel)(namespace[name])
     return {name: _Reporting(namespace[name], origins, path) for name in entries}
 
 

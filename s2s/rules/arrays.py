@@ -124,3 +124,26 @@ defnondiff(rt.zeros_like, rt.seed)
 defnondiff(np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.arange,
            np.eye, np.identity, np.shape, np.size, np.ndim, np.argmax, np.argmin, np.argsort,
            np.any, np.all, np.count_nonzero)
+
+
+@defjvp(rt.moveaxis)
+def moveaxis(a, source, destination):
+    return rt.moveaxis(a_dot, source, destination)
+
+
+@defjvp(rt.batch_broadcast)
+def batch_broadcast(value, size):
+    return rt.batch_broadcast(value_dot, size)
+
+
+@defjvp(rt.unflatten_last)
+def unflatten_last(jac, x):
+    return rt.unflatten_last(jac_dot, x)
+
+
+@defjvp(rt.unflatten_first)
+def unflatten_first(jac, out):
+    return rt.unflatten_first(jac_dot, out)
+
+
+defnondiff(rt.batch_empty, rt.batch_size, rt.basis)

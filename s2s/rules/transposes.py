@@ -124,3 +124,18 @@ def prod_jvp(a, a_dot, axis=None):
 @deftranspose(rt.extremum_jvp)
 def extremum_jvp(a, a_dot, ans, axis=None):
     return None, rt.extremum_jvp_transpose(a, ct, ans, axis), None, None
+
+
+@deftranspose(rt.moveaxis)
+def moveaxis(a, source, destination):
+    return rt.moveaxis(ct, destination, source), None, None
+
+
+@deftranspose(rt.batch_broadcast)
+def batch_broadcast(value, size):
+    return np.sum(ct, axis=0), None
+
+
+@deftranspose(rt.unflatten_last, rt.unflatten_first)
+def unflatten(jac, like):
+    return np.reshape(ct, np.shape(jac)), None

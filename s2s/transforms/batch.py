@@ -1,0 +1,647 @@
+"""Batching (``vmap``): a per-example function → one that runs it over a batch.
+
+Two strategies produce functions with the same signature and results:
+
+* ``batch_loop`` writes the loop over the batch that calls the per-example
+  function.  It applies to any function; under ``s2s.jit`` the loop is Numba's
+  ``prange``, so examples run in parallel.
+* ``vectorize`` rewrites the per-example function itself, so that each value
+  that depends on a mapped argument carries the batch as its first axis and
+  each NumPy operation runs for the whole batch at once.  It applies when
+  every such statement has a batching rule (``_Vectorizer.value``), no loop
+  bound or ``while`` test depends on batched values, and a branch on a batched
+  test can become a select (``np.where``): both sides only compute values.
+
+Both begin by moving each mapped axis to the front (``rt.moveaxis``) and end by
+moving each output's batch axis to where ``out_axes`` puts it.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from dataclasses import dataclass
+
+import gast
+
+from .. import analysis, core
+from ..errors import BatchingError
+from .control import single_exit
+
+
+@dataclass(frozen=True)
+class Axes:
+    """Where the batch runs: ``inputs`` has one entry per parameter (an int, None, or a tuple of those
+    for a tuple parameter); ``outputs`` one per output (``arity`` of them; None: a single output)."""
+
+    inputs: tuple
+    outputs: tuple
+    arity: int | None
+
+
+def uses_prange(fn: core.Function) -> bool:
+    """Does ``fn`` hold a parallel batch loop (Numba compiles it with ``parallel=True``)?"""
+    return any(isinstance(s, gast.For) and core.dotted_name(s.iter.func) == "rt.prange"
+               for s in core.walk_statements(fn.body) if isinstance(getattr(s, "iter", None), gast.Call))
+
+
+def output_arity(fn: core.Function) -> int | None:
+    """How many values ``fn`` returns when every ``return`` is a tuple of the same length; None otherwise."""
+    lengths = {len(s.value.elts) if isinstance(s.value, gast.Tuple) else None
+               for s in core.walk_statements(fn.body) if isinstance(s, gast.Return)}
+    return lengths.pop() if len(lengths) == 1 else None
+
+
+def outputs_of(fn: core.Function, arity) -> list:
+    """The returned expressions of ``fn`` (its last statement is its only ``return``)."""
+    value = fn.body[-1].value
+    return list(value.elts) if arity is not None else [value]
+
+
+class _Frame:
+    """What both strategies share: the prologue that finds the batch, and the epilogue that places it."""
+
+    def __init__(self, fn: core.Function, axes: Axes, namer: core.Namer):
+        self.fn, self.axes, self.namer = fn, axes, namer
+        self.size = namer.fresh("size")
+
+    def leaves(self):
+        """(expression, axis) for each array the parameters hold: parameters, or elements of tuple ones."""
+        found = []
+
+        def visit(expr, axis):
+            if isinstance(axis, tuple):
+                for i, a in enumerate(axis):
+                    visit(gast.Subscript(value=core.clone(expr), slice=core.const(i), ctx=gast.Load()), a)
+            else:
+                found.append((expr, axis))
+
+        for p, axis in zip(self.fn.params, self.axes.inputs):
+            visit(core.name(p), axis)
+        return found
+
+    def prologue(self) -> list:
+        """Mapped axes moved to the front; ``size`` = the batch's size."""
+        out = []
+        for p, axis in zip(self.fn.params, self.axes.inputs):
+            moved = self._moved(core.name(p), axis)
+            if moved is not None:
+                out.append(core.assign(p, moved))
+        mapped = [e for e, axis in self.leaves() if axis is not None]
+        if not mapped:
+            raise BatchingError("vmap needs at least one mapped argument (in_axes not None)")
+        sizes = [gast.Subscript(value=gast.Attribute(value=e, attr="shape", ctx=gast.Load()),
+                                slice=core.const(0), ctx=gast.Load()) for e in mapped]
+        size = sizes[0] if len(sizes) == 1 else core.call(core.attr("rt.batch_size"), [core.tuple_(sizes)])
+        out.append(core.assign(self.size, size))
+        return [core.at(s, self.fn.lineno) for s in out]
+
+    def _moved(self, expr, axis):
+        if isinstance(axis, tuple):
+            parts = [self._moved(gast.Subscript(value=core.clone(expr), slice=core.const(i), ctx=gast.Load()), a)
+                     for i, a in enumerate(axis)]
+            if all(p is None for p in parts):
+                return None
+            return core.tuple_([p if p is not None else gast.Subscript(value=core.clone(expr), slice=core.const(i),
+                                                                     ctx=gast.Load())
+                                for i, p in enumerate(parts)])
+        if axis in (None, 0):
+            return None
+        return core.call(core.attr("rt.moveaxis"), [expr, core.const(axis), core.const(0)])
+
+    def placed(self, value, axis):
+        """A batched output (batch axis first) moved to ``axis``."""
+        if axis == 0:
+            return value
+        return core.call(core.attr("rt.moveaxis"), [value, core.const(0), core.const(axis)])
+
+    def result(self, values) -> gast.Return:
+        value = core.tuple_(values) if self.axes.arity is not None else values[0]
+        return core.at(gast.Return(value=value), self.fn.lineno)
+
+
+# -- the loop strategy -------------------------------------------------------------
+
+
+def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: bool, mapped_outputs) -> core.Function:
+    """``def name(params)``: a loop over the batch calling ``callee`` (``fn``'s generated name) per example.
+
+    ``mapped_outputs`` says which outputs depend on a mapped argument; an unmapped one with
+    ``out_axes`` None is taken from the first example.
+    """
+    namer = core.Namer(set(fn.params) | {callee, "np", "math", "rt"})
+    frame = _Frame(fn, axes, namer)
+    body = frame.prologue()
+    count = axes.arity or 1
+    hints = [_hint(e, i, axes.arity) for i, e in enumerate(outputs_of(single_exit(_copy(fn)), axes.arity))]
+    firsts = [namer.fresh(f"{h}_first") for h in hints]
+    stacked = [namer.fresh(f"{h}_batch") for h in hints]
+    index = namer.fresh("b")
+    for i, axis in enumerate(axes.outputs):
+        if axis is None and mapped_outputs[i]:
+            raise BatchingError(f"vmap was given out_axes=None for output {i}, but it depends on a mapped argument "
+                                "(only an unmapped output can be returned without a batch axis)")
+
+    def call_at(position):
+        args = [_example(core.name(p), axis, position) for p, axis in zip(fn.params, axes.inputs)]
+        return core.call(core.name(callee), args)
+
+    def unpack(targets, value):
+        target = core.tuple_([core.name(t, True) for t in targets], store=True) if axes.arity else targets[0]
+        return core.assign(target, value)
+
+    body.append(unpack(firsts, call_at(core.const(0))))
+    kept = [i for i in range(count) if axes.outputs[i] is not None]
+    for i in kept:
+        body.append(core.assign(stacked[i], core.call(core.attr("rt.batch_empty"),
+                                                      [core.name(firsts[i]), core.name(frame.size)])))
+        body.append(core.assign(_at(stacked[i], core.const(0)), core.name(firsts[i])))
+    each = [namer.fresh(f"{h}_{index}") for h in hints]
+    loop_body = [unpack(each, call_at(core.name(index)))]
+    loop_body += [core.assign(_at(stacked[i], core.name(index)), core.name(each[i])) for i in kept]
+    loop = gast.For(target=core.name(index, True),
+                    iter=core.call(core.attr("rt.prange") if parallel else core.name("range"),
+                                   [core.const(1), core.name(frame.size)]),
+                    body=loop_body, orelse=[], type_comment=None)
+    body.append(loop)
+    values = [frame.placed(core.name(stacked[i]), axes.outputs[i]) if axes.outputs[i] is not None
+              else core.name(firsts[i]) for i in range(count)]
+    body.append(frame.result(values))
+    for stmt in core.walk_statements(body):
+        core.at(stmt, fn.lineno)
+    return core.Function(name=name, params=list(fn.params), body=body, lineno=fn.lineno, filename=fn.filename,
+                         source_lines=fn.source_lines, defaults=dict(fn.defaults))
+
+
+def _hint(expr, i, arity) -> str:
+    if isinstance(expr, gast.Name) and not expr.id.startswith("result"):
+        return expr.id
+    return "out" if arity is None else f"out_{i}"
+
+
+def _example(expr, axis, position):
+    """The argument one example gets: ``x[b]`` of a mapped ``x``, ``x`` itself of an unmapped one."""
+    if isinstance(axis, tuple):
+        return core.tuple_([_example(gast.Subscript(value=core.clone(expr), slice=core.const(i), ctx=gast.Load()),
+                                     a, position) for i, a in enumerate(axis)])
+    if axis is None:
+        return expr
+    return gast.Subscript(value=expr, slice=core.clone(position), ctx=gast.Load())
+
+
+def _at(array, index):
+    return gast.Subscript(value=core.name(array), slice=index, ctx=gast.Store())
+
+
+def _copy(fn: core.Function) -> core.Function:
+    return dataclasses.replace(fn, body=core.clone(fn.body), temps=set(fn.temps))
+
+
+# -- what depends on the batch ---------------------------------------------------------
+
+#: Reading these of a batched value gives the same answer for every example.
+_SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
+_SHAPE_FUNCTIONS = {"len", "np.shape", "np.ndim", "np.size"}
+
+
+def _reads(node) -> set:
+    """Names whose values (not only their shapes) ``node`` reads."""
+    found = set()
+
+    def visit(n):
+        if isinstance(n, gast.Attribute) and n.attr in _SHAPE_ATTRIBUTES:
+            return
+        if isinstance(n, gast.Call) and core.dotted_name(n.func) in _SHAPE_FUNCTIONS:
+            return
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            found.add(n.id)
+        for child in gast.iter_child_nodes(n):
+            visit(child)
+
+    visit(node)
+    return found
+
+
+def _written(stmt) -> set:
+    """Names a simple statement binds or writes into (the arrays a call statement is given, too)."""
+    if isinstance(stmt, gast.Expr):
+        return {n for a in getattr(stmt.value, "args", []) for n in core.names_read(a)}
+    return core.written_names(stmt) | set(core.bound_names(stmt))
+
+
+def dependents(fn: core.Function, seeds) -> set:
+    """Names whose values depend on ``seeds``, through data or through the branches and loops they steer."""
+    found = set(seeds)
+
+    def block(body, steered) -> bool:
+        grew = False
+        for stmt in body:
+            if isinstance(stmt, (gast.If, gast.While, gast.For)):
+                test = stmt.iter if isinstance(stmt, gast.For) else stmt.test
+                inner = steered or bool(_reads(test) & found)
+                if isinstance(stmt, gast.For) and inner and stmt.target.id not in found:
+                    found.add(stmt.target.id)
+                    grew = True
+                grew |= block(stmt.body, inner) | block(stmt.orelse, inner)
+            elif not isinstance(stmt, gast.Return) and (steered or _reads(stmt) & found):
+                new = _written(stmt) - found
+                found.update(new)
+                grew |= bool(new)
+        return grew
+
+    while block(fn.body, False):
+        pass
+    return found
+
+
+def _mapped_params(fn, axes) -> set:
+    def mapped(axis):
+        return any(mapped(a) for a in axis) if isinstance(axis, tuple) else axis is not None
+
+    return {p for p, axis in zip(fn.params, axes.inputs) if mapped(axis)}
+
+
+def mapped_outputs(fn: core.Function, axes: Axes) -> list:
+    """For each output of ``fn``: does it depend on a mapped argument?"""
+    fn = single_exit(_copy(fn))
+    depend = dependents(fn, _mapped_params(fn, axes))
+    return [bool(_reads(out) & depend) for out in outputs_of(fn, axes.arity)]
+
+
+# -- the vectorized strategy -----------------------------------------------------------
+
+#: ``math`` functions and builtins → the NumPy functions that apply them to every example at once.
+_ON_ARRAYS = {"abs": "np.abs", "max": "np.maximum", "min": "np.minimum", "pow": "np.power", "float": "np.float64",
+              "math.fabs": "np.abs", "math.pow": "np.power", "math.atan2": "np.arctan2", "math.hypot": "np.hypot",
+              "math.sqrt": "np.sqrt", "math.exp": "np.exp", "math.log": "np.log", "math.sin": "np.sin",
+              "math.cos": "np.cos", "math.tan": "np.tan", "math.tanh": "np.tanh", "math.sinh": "np.sinh",
+              "math.cosh": "np.cosh", "math.asin": "np.arcsin", "math.acos": "np.arccos", "math.atan": "np.arctan",
+              "math.log1p": "np.log1p", "math.expm1": "np.expm1", "math.log10": "np.log10",
+              "math.log2": "np.log2", "math.floor": "np.floor", "math.ceil": "np.ceil"}
+_REDUCTIONS = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.amax", "np.amin"}
+_STACKING = {"np.array": "np.stack", "np.asarray": "np.stack", "np.stack": "np.stack",
+             "np.concatenate": "np.concatenate"}
+
+
+def vectorize(fn: core.Function, name: str, axes: Axes, param_ndims, program, method) -> core.Function:
+    """``fn`` rewritten so that batched values carry the batch as their first axis; ``BatchingError``
+    (naming the line) where a statement cannot be."""
+    return _Vectorizer(_atomic_return(single_exit(_copy(fn))), axes, param_ndims, program, method).run(name)
+
+
+def _atomic_return(fn: core.Function) -> core.Function:
+    """``return np.dot(x, y)`` → ``out = np.dot(x, y); return out``: each output is then a statement's."""
+    ret = fn.body[-1]
+    namer = fn.namer()
+    values = ret.value.elts if isinstance(ret.value, gast.Tuple) else [ret.value]
+    atoms = []
+    for value in values:
+        if core.is_atom(value):
+            atoms.append(value)
+            continue
+        out = namer.fresh("out")
+        fn.body.insert(-1, core.at(core.assign(out, value), ret.lineno))
+        atoms.append(core.name(out))
+    ret.value = core.tuple_(atoms) if isinstance(ret.value, gast.Tuple) else atoms[0]
+    return fn
+
+
+class _Vectorizer:
+    def __init__(self, fn, axes, param_ndims, program, method):
+        self.fn, self.axes, self.program, self.method = fn, axes, program, method
+        self.namer = fn.namer()
+        self.frame = _Frame(fn, axes, self.namer)
+        mapped = _mapped_params(fn, axes)
+        for p, axis in zip(fn.params, axes.inputs):
+            if p in mapped and isinstance(axis, tuple):
+                raise self.refusal(fn.lineno, f"the tuple argument {p!r} (the loop strategy maps tuples)")
+        self.batched = dependents(fn, mapped)
+        self.kinds = self._kinds(param_ndims or (None,) * len(fn.params))
+
+    def _kinds(self, param_ndims):
+        """Kinds of one example's values, with the dimensions of helpers' results worked out from theirs."""
+        known = {name: analysis.kind_of_value(v) for name, v in self.fn.constants.items()}
+        known.update({p: _kind(nd) for p, nd in zip(self.fn.params, param_ndims) if nd is not None})
+        for _ in range(3):
+            kinds = analysis.kinds(self.fn, known)
+            results = {}
+            for stmt in core.walk_statements(self.fn.body):
+                if isinstance(stmt, gast.Assign) and self.is_user_call(stmt.value):
+                    arg_ndims = tuple(_ndim_of(a, kinds) for a in stmt.value.args)
+                    targets = stmt.targets[0].elts if isinstance(stmt.targets[0], gast.Tuple) else stmt.targets
+                    for t, nd in zip(targets, _result_ndims(self.program.function(stmt.value.func.id), arg_ndims)):
+                        if isinstance(t, gast.Name) and nd is not None:
+                            results[t.id] = _kind(nd)
+            if all(known.get(k) == v for k, v in results.items()):
+                return kinds
+            known.update(results)
+        return kinds
+
+    def is_user_call(self, expr) -> bool:
+        return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and \
+            (self.fn.is_user_call(expr) or self.program.generates(expr.func.id))
+
+    def refusal(self, lineno, what) -> BatchingError:
+        return BatchingError(f"vmap cannot vectorize {what}", self.fn.filename, lineno, self.fn.source_line(lineno))
+
+    def run(self, name) -> core.Function:
+        *body, ret = self.fn.body
+        body = self.frame.prologue() + self.block(body)
+        values = []
+        for out, axis in zip(outputs_of(self.fn, self.axes.arity), self.axes.outputs):
+            if self.is_batched(out):
+                if axis is None:
+                    raise BatchingError(f"vmap was given out_axes=None for an output that depends on a mapped "
+                                        f"argument: {ast_text(out)}", self.fn.filename, ret.lineno,
+                                        self.fn.source_line(ret.lineno))
+                values.append(self.frame.placed(out, axis))
+            else:
+                values.append(out if axis is None else self.frame.placed(self.broadcast(out), axis))
+        body.append(self.frame.result(values))
+        for stmt in core.walk_statements(body):
+            if not hasattr(stmt, "lineno"):
+                core.at(stmt, ret.lineno)
+        return core.Function(name=name, params=list(self.fn.params), body=body, lineno=self.fn.lineno,
+                             filename=self.fn.filename, source_lines=self.fn.source_lines,
+                             defaults=dict(self.fn.defaults), temps=set(self.fn.temps))
+
+    # -- statements --------------------------------------------------------------------
+
+    def is_batched(self, node) -> bool:
+        return bool(_reads(node) & self.batched)
+
+    def block(self, body) -> list:
+        return [out for stmt in body for out in self.statement(stmt)]
+
+    def statement(self, stmt) -> list:
+        if isinstance(stmt, gast.If) and self.is_batched(stmt.test):
+            return self.block(self.select(stmt))
+        if isinstance(stmt, (gast.For, gast.While)):
+            test = stmt.iter if isinstance(stmt, gast.For) else stmt.test
+            if self.is_batched(test):
+                raise self.refusal(stmt.lineno, "a loop whose trip count depends on a mapped argument")
+        if core.sub_blocks(stmt):
+            return [core.map_blocks(stmt, self.block)]
+        if isinstance(stmt, (gast.Expr, gast.Assert, gast.Raise)) and self.is_batched(stmt):
+            raise self.refusal(stmt.lineno, "a call or check made for its effect on batched values")
+        if isinstance(stmt, gast.Assign):
+            return [self.assignment(stmt)]
+        if isinstance(stmt, gast.AugAssign):
+            if self.is_batched(stmt.value):
+                stmt.value = self.aligned([stmt.value], stmt, slot=stmt.target)[0]
+            if isinstance(stmt.target, gast.Subscript):
+                stmt.target = self.batch_index(stmt.target, stmt, gast.Store())
+            return [stmt]
+        return [stmt]
+
+    def assignment(self, stmt):
+        target, value = stmt.targets[0], stmt.value
+        if isinstance(target, gast.Subscript):
+            if self.is_batched(value):
+                value = self.aligned([value], stmt, slot=target)[0]
+            stmt.targets = [self.batch_index(target, stmt, gast.Store())]
+            stmt.value = value
+            return stmt
+        bound = set(core.target_names(target))
+        if not self.is_batched(value):
+            if bound & self.batched:
+                if not isinstance(target, gast.Name):
+                    raise self.refusal(stmt.lineno, "unpacking unbatched values into batched names")
+                stmt.value = self.broadcast(value)
+            return stmt
+        self.batched |= bound
+        stmt.value = self.value(value, stmt)
+        return stmt
+
+    def select(self, stmt) -> list:
+        """``if c: a = …`` on a batched ``c``: both branches computed, each result picked by ``np.where``."""
+        test = stmt.test
+        out = []
+        if not isinstance(test, gast.Name):
+            cond = self.namer.fresh("cond")
+            out.append(core.at(core.assign(cond, test), stmt.lineno))
+            test = core.name(cond)
+        picked = {}
+        for branch, word in ((stmt.body, "if"), (stmt.orelse, "else")):
+            renames = {}
+            for s in self._flat(branch):
+                s = core.substitute(s, renames)
+                old = s.targets[0].id
+                renames[old] = renames.get(old) or self.namer.fresh(f"{old}_{word}")
+                self._same_kind(renames[old], old)
+                s.targets = [core.name(renames[old], True)]
+                out.append(s)
+            for old, new in renames.items():
+                picked.setdefault(old, {})[word] = new
+        for old, sides in picked.items():
+            where = core.call(core.attr("np.where"), [core.clone(test), core.name(sides.get("if", old)),
+                                                      core.name(sides.get("else", old))])
+            out.append(core.at(core.assign(old, where), stmt.lineno))
+        return out
+
+    def _flat(self, branch) -> list:
+        """A branch as plain assignments (inner branches made selects), or a refusal."""
+        flat = []
+        for s in branch:
+            if isinstance(s, gast.If):
+                flat += self._flat(self.select(s))
+            elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and not self.is_user_call(s.value):
+                flat.append(s)
+            elif not isinstance(s, gast.Pass):
+                raise self.refusal(s.lineno, "a branch on a batched value that does more than compute values "
+                                             "(both sides of a select run for every example)")
+        return flat
+
+    def _same_kind(self, new, old):
+        if old in self.kinds:
+            self.kinds[new] = self.kinds[old]
+        if old in self.kinds.ndims:
+            self.kinds.ndims[new] = self.kinds.ndims[old]
+
+    # -- expressions -------------------------------------------------------------------
+
+    def broadcast(self, value):
+        return core.call(core.attr("rt.batch_broadcast"), [value, core.name(self.frame.size)])
+
+    def ndim(self, expr, stmt) -> int:
+        found = _ndim_of(expr, self.kinds)
+        if found is None:
+            raise self.refusal(stmt.lineno, f"{ast_text(expr)}: its number of dimensions is not known")
+        return found
+
+    def aligned(self, operands, stmt, slot=None) -> list:
+        """Batched operands given the axes they lack after the batch axis, so they broadcast per example."""
+        ndims = [self.ndim(o, stmt) for o in operands]
+        top = max(ndims) if slot is None else self.ndim(gast.Subscript(value=slot.value, slice=slot.slice,
+                                                                       ctx=gast.Load()) if isinstance(slot, gast.Subscript) else slot, stmt)
+        return [_expanded(o, top - d) if self.is_batched(o) and d < top else o for o, d in zip(operands, ndims)]
+
+    def value(self, expr, stmt):
+        if core.is_atom(expr) and not isinstance(expr, gast.Tuple):
+            return expr
+        if not all(_simple(child) for child in gast.iter_child_nodes(expr)):
+            raise self.refusal(stmt.lineno, f"{ast_text(expr)}: a nested expression")
+        if isinstance(expr, gast.Tuple):
+            return core.tuple_([e if self.is_batched(e) else self.broadcast(e) for e in expr.elts])
+        if isinstance(expr, gast.BinOp) and isinstance(expr.op, gast.MatMult):
+            return self.dot(expr.left, expr.right, stmt)
+        if isinstance(expr, gast.BinOp):
+            expr.left, expr.right = self.aligned([expr.left, expr.right], stmt)
+            return expr
+        if isinstance(expr, gast.UnaryOp):
+            return expr
+        if isinstance(expr, gast.Compare):
+            expr.left, *expr.comparators = self.aligned([expr.left, *expr.comparators], stmt)
+            return expr
+        if isinstance(expr, gast.Subscript):
+            return self.batch_index(expr, stmt, gast.Load())
+        if isinstance(expr, gast.Call):
+            return self.call(expr, stmt)
+        raise self.refusal(stmt.lineno, f"{ast_text(expr)} on batched values")
+
+    def call(self, expr, stmt):
+        if self.is_user_call(expr):
+            return self.user_call(expr, stmt)
+        spelled = core.dotted_name(expr.func) or ""
+        if any(self.is_batched(k.value) for k in expr.keywords):
+            raise self.refusal(stmt.lineno, f"{spelled} with a batched keyword argument")
+        if _ON_ARRAYS.get(spelled):
+            expr.func, spelled = core.attr(_ON_ARRAYS[spelled]), _ON_ARRAYS[spelled]
+        if spelled.startswith("np.") and analysis._elementwise(spelled):
+            expr.args = self.aligned(expr.args, stmt)
+            return expr
+        if spelled in _REDUCTIONS and len(expr.args) == 1:
+            return self.reduce(expr, stmt)
+        if spelled in ("np.dot", "np.matmul") and len(expr.args) == 2:
+            return self.dot(*expr.args, stmt)
+        if spelled in _STACKING and len(expr.args) == 1 and isinstance(expr.args[0], (gast.Tuple, gast.List)):
+            return self.stack(expr, spelled, stmt)
+        if spelled in ("np.copy", "np.array", "np.asarray", "np.zeros_like", "np.ones_like", "np.empty_like") \
+                and len(expr.args) == 1:
+            return expr
+        raise self.refusal(stmt.lineno, f"a call to {spelled or ast_text(expr.func)} on batched values")
+
+    def reduce(self, expr, stmt):
+        d = self.ndim(expr.args[0], stmt)
+        axis = next((k for k in expr.keywords if k.arg == "axis"), None)
+        if axis is None:
+            if d == 0:
+                return expr.args[0]
+            reduced = core.const(1) if d == 1 else core.tuple_([core.const(i) for i in range(1, d + 1)])
+            expr.keywords = [*expr.keywords, gast.keyword(arg="axis", value=reduced)]
+            return expr
+        if not (isinstance(axis.value, gast.Constant) and isinstance(axis.value.value, int)) and \
+                not (isinstance(axis.value, gast.UnaryOp) and core.is_constant(axis.value)):
+            raise self.refusal(stmt.lineno, f"{ast_text(expr)}: a reduction over axes that are not constants")
+        axis.value = core.const(int(ast_text(axis.value)) % d + 1)
+        return expr
+
+    def dot(self, a, b, stmt):
+        da, db = self.ndim(a, stmt), self.ndim(b, stmt)
+        ba, bb = self.is_batched(a), self.is_batched(b)
+        if da == 0 or db == 0:
+            a, b = self.aligned([a, b], stmt)
+            return gast.BinOp(left=a, op=gast.Mult(), right=b)
+        if da > 2 or db > 2:
+            raise self.refusal(stmt.lineno, "a matrix product of arrays with more than two dimensions")
+        matmul = gast.BinOp(left=a, op=gast.MatMult(), right=b)
+        if ba and not bb or bb and db == 2 and not ba or da == db == 2:
+            return matmul
+        if bb and not ba:  # b is a vector per example: b @ aᵀ
+            other = a if da == 1 else core.call(core.attr("np.transpose"), [a])
+            return gast.BinOp(left=b, op=gast.MatMult(), right=other)
+        if da == db == 1:
+            product = gast.BinOp(left=a, op=gast.Mult(), right=b)
+            return core.call(core.attr("np.sum"), [product], [("axis", core.const(1))])
+        if da == 2:  # (m, k) @ (k,) per example
+            column = gast.BinOp(left=a, op=gast.MatMult(), right=_expanded(b, 1, after=True))
+            return gast.Subscript(value=column, slice=core.tuple_([gast.Slice(lower=None, upper=None, step=None)] * 2
+                                                                   + [core.const(0)]), ctx=gast.Load())
+        row = gast.BinOp(left=_expanded(a, 1), op=gast.MatMult(), right=b)  # (k,) @ (k, n) per example
+        return gast.Subscript(value=row, slice=core.tuple_([gast.Slice(lower=None, upper=None, step=None),
+                                                             core.const(0)]), ctx=gast.Load())
+
+    def stack(self, expr, spelled, stmt):
+        """``np.array([a, b])`` of batched values: stacked along axis 1, unbatched ones broadcast first."""
+        parts = expr.args[0].elts
+        if spelled == "np.concatenate" or spelled == "np.stack":
+            axis = next((k for k in expr.keywords if k.arg == "axis"), None)
+            if axis is not None and not isinstance(axis.value, gast.Constant):
+                raise self.refusal(stmt.lineno, f"{spelled} along an axis that is not a constant")
+            position = (axis.value.value if axis is not None else 0)
+            if position < 0:
+                raise self.refusal(stmt.lineno, f"{spelled} along a negative axis")
+        else:
+            position = 0
+            if expr.keywords:
+                raise self.refusal(stmt.lineno, f"{spelled} with keyword arguments")
+        ndims = [self.ndim(p, stmt) for p in parts]
+        if len(set(ndims)) != 1:
+            raise self.refusal(stmt.lineno, f"{spelled} of values with different numbers of dimensions")
+        joined = [p if self.is_batched(p) else self.broadcast(p) for p in parts]
+        function = "np.concatenate" if spelled == "np.concatenate" else "np.stack"
+        return core.call(core.attr(function), [core.tuple_(joined)], [("axis", core.const(position + 1))])
+
+    def batch_index(self, expr, stmt, ctx):
+        """``x[i]`` of a batched ``x`` is ``x[:, i]``; of an unbatched ``x`` with batched integers, ``x[i]``."""
+        parts = list(expr.slice.elts) if isinstance(expr.slice, gast.Tuple) else [expr.slice]
+        if not self.is_batched(expr.value):
+            if isinstance(ctx, gast.Store):
+                raise self.refusal(stmt.lineno, "a write at batched indices")
+            if any(isinstance(p, gast.Slice) for p in parts):
+                raise self.refusal(stmt.lineno, "slicing with batched bounds")
+            return expr
+        if self.is_batched(expr.slice):
+            raise self.refusal(stmt.lineno, "indexing a batched array with batched indices")
+        every = gast.Slice(lower=None, upper=None, step=None)
+        return gast.Subscript(value=expr.value, slice=core.tuple_([every, *parts]), ctx=ctx)
+
+    def user_call(self, expr, stmt):
+        """A helper called with batched arguments: its batched version (by the same strategy, if forced)."""
+        if any(isinstance(a, gast.Tuple) for a in expr.args):
+            raise self.refusal(stmt.lineno, "a helper called with a tuple of batched values")
+        callee = expr.func.id
+        arity = self.program.output_arity(callee)
+        axes = Axes(inputs=tuple(0 if self.is_batched(a) else None for a in expr.args),
+                    outputs=(0,) * (arity or 1), arity=arity)
+        ndims = tuple(_ndim_of(a, self.kinds) for a in expr.args)
+        expr.func = core.name(self.program.batch(callee, axes, self.method, ndims))
+        return expr
+
+
+def _simple(node) -> bool:
+    """An operand the rules can rewrite: an atom, an index or keyword of atoms, an operator, or a context."""
+    if isinstance(node, (gast.expr_context, gast.operator, gast.unaryop, gast.cmpop)):
+        return True
+    if isinstance(node, gast.keyword):
+        return core.is_atom(node.value)
+    if isinstance(node, gast.Slice):
+        return all(p is None or core.is_atom(p) for p in (node.lower, node.upper, node.step))
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return all(_simple(e) for e in node.elts)
+    return core.is_atom(node) or isinstance(node, gast.Attribute) and core.dotted_name(node) is not None
+
+
+def _kind(ndim):
+    return analysis.SCALAR if ndim == 0 else ndim
+
+
+def _ndim_of(expr, kinds):
+    return analysis._ndim(expr, kinds, kinds.ndims)
+
+
+def _result_ndims(fn: core.Function, arg_ndims) -> list:
+    """Dimensions of what ``fn`` returns for arguments of ``arg_ndims`` (None where not known)."""
+    fn = single_exit(_copy(fn))
+    kinds = analysis.kinds(fn, {p: _kind(nd) for p, nd in zip(fn.params, arg_ndims) if nd is not None})
+    return [_ndim_of(out, kinds) for out in outputs_of(fn, output_arity(fn))]
+
+
+def _expanded(expr, count, after=False):
+    """``x[:, None]`` (``count`` new axes after the batch axis), or ``x[..., None]`` with ``after``."""
+    lead = gast.Constant(value=Ellipsis, kind=None) if after else gast.Slice(lower=None, upper=None, step=None)
+    return gast.Subscript(value=expr, slice=core.tuple_([lead] + [core.const(None)] * count), ctx=gast.Load())
+
+
+def ast_text(node) -> str:
+    return ast.unparse(gast.gast_to_ast(node))
