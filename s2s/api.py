@@ -163,9 +163,10 @@ class _Transform:
         return self.call(args, kwargs, backend=None)
 
     def bind(self, args, kwargs) -> tuple:
-        if kwargs:
-            args = inspect.signature(_innermost(self)).bind(*args, **kwargs).args
-        return tuple(_tuples(a) for a in args)
+        """Every positional argument, defaults included."""
+        bound = inspect.signature(_innermost(self)).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(_tuples(a) for a in bound.args)
 
     def run(self, args, backend):
         """Build (once per pattern of arguments), then run, the generated function for ``args``."""
@@ -313,7 +314,11 @@ class _Vmap(_Transform):
         functools.update_wrapper(self, _innermost(fun), updated=())
 
     def call(self, args, kwargs, backend):
+        given = len(args)
         args = self.bind(args, kwargs)
+        if isinstance(self.in_axes, tuple) and len(self.in_axes) not in (given, len(args)):
+            raise ValueError(f"vmap in_axes has {len(self.in_axes)} entries but the function was given "
+                             f"{given} positional arguments")
         inputs = _input_axes(self.in_axes, _specs(args))
         sizes = [(path, leaf.shape[axis]) for path, leaf, axis in _mapped_leaves(args, inputs)]
         if len({size for _, size in sizes}) > 1:
@@ -404,18 +409,30 @@ def hessian(fun, argnums=0):
     return _Jacobian(fun, argnums, "hessian")
 
 
-def source(fun, mode: str = "jvp", argnums=None, args=None) -> str:
+def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0) -> str:
     """The generated Python source of ``fun`` transformed by ``mode``.
 
     ``argnums`` (an int or a tuple) picks the differentiated arguments; by
     default all of them are, except those the source uses as integers (loop
-    bounds, indices).  Reverse modes specialise code to which arguments are
-    scalars and which arrays: ``args`` (example arguments) says so; without
-    them, code that works for either is shown.
+    bounds, indices), and argument 0 for ``jacfwd``, ``jacrev`` and ``hessian``.
+    Reverse modes and ``vmap`` specialise code to which arguments are scalars
+    and which arrays: ``args`` (example arguments, batched ones for ``vmap``)
+    says so; without them, code that works for either is shown, and ``vmap``
+    shows the loop strategy.  ``in_axes`` is ``vmap``'s.  ``fun`` may itself be
+    a transform (``s2s.vmap(f)``, ``s2s.grad(f)``, …): then ``mode`` is ignored
+    and its code is shown.
     """
     fun, _ = _unwrap(fun)
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode not in MODES + TRANSFORMS:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES + TRANSFORMS)}")
+    if mode in TRANSFORMS and not hasattr(fun, "emit"):
+        fun = vmap(fun, in_axes) if mode == "vmap" else _Jacobian(fun, 0 if argnums is None else argnums, mode)
+    if hasattr(fun, "emit"):
+        nparams = len(normalize(_innermost(fun)).params)
+        specs = _specs(tuple(_tuples(a) for a in args)) if args is not None else (None,) * nparams
+        if mode == "vmap" or isinstance(fun, _Vmap):
+            _input_axes(fun.in_axes, specs)  # checked here: code is built without calling it
+        return _build(_key(fun), "call", None, nparams, "source", specs).source
     fn = normalize(fun)
     nparams = len(fn.params)
     if argnums is None:  # every argument but those the source uses as integers
@@ -613,9 +630,10 @@ def _is_axes(axes) -> bool:
 def _input_axes(in_axes, specs) -> tuple:
     """``in_axes`` with one entry per argument, nested like tuple arguments, negative axes counted from 0."""
     if isinstance(in_axes, tuple):
-        if len(in_axes) != len(specs):
-            raise ValueError(f"vmap in_axes has {len(in_axes)} entries but the function was given "
+        if len(in_axes) > len(specs):
+            raise ValueError(f"vmap in_axes has {len(in_axes)} entries but the function takes "
                              f"{len(specs)} positional arguments")
+        in_axes += (None,) * (len(specs) - len(in_axes))  # parameters left to their defaults: passed whole
     else:
         in_axes = (in_axes,) * len(specs)
     axes = tuple(_leaf_axes(a, s, f"argument {i}") for i, (a, s) in enumerate(zip(in_axes, specs)))

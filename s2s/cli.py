@@ -8,6 +8,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from . import api
 from .errors import S2SError
 
@@ -43,17 +45,37 @@ def _argnums(text):
     return tuple(int(n) for n in text.split(",")) if text else None
 
 
+def _in_axes(text):
+    axes = tuple(None if a.strip() == "None" else int(a) for a in text.split(","))
+    return axes[0] if len(axes) == 1 else axes
+
+
+def _examples(ndims, in_axes):
+    """Stand-in arguments with ``ndims`` dimensions (one more where ``vmap`` maps over them)."""
+    if ndims is None:
+        return None
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(ndims)
+    total = [n + (a is not None) if in_axes is not None else n for n, a in zip(ndims, axes)]
+    return tuple(np.zeros((1,) * n) if n else 0.0 for n in total)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="s2s", description="Source-to-source AD for numerical Python.")
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print the generated source of a transformed function")
     show.add_argument("target", metavar="FILE.py:FUNC", help="a function, as path/to/file.py:name or module:name")
-    show.add_argument("--mode", choices=api.MODES, default="jvp",
+    show.add_argument("--mode", choices=api.MODES + api.TRANSFORMS, default="jvp",
                       help="the transform (default: jvp); linearize shows the forward and linear halves, "
                            "transpose the linear half and its transpose, vjp and grad the forward half and "
-                           "the transpose")
+                           "the transpose; vmap the batched function")
     show.add_argument("--argnums", type=_argnums, default=None, metavar="I,J",
-                      help="differentiate only these positional arguments (default: all)")
+                      help="differentiate only these positional arguments (default: all; 0 for jacfwd, "
+                           "jacrev and hessian)")
+    show.add_argument("--in-axes", type=_in_axes, default=0, metavar="A,B",
+                      help="vmap: the axis of each argument to map over, or None (default: 0 for all)")
+    show.add_argument("--ndims", type=_argnums, default=None, metavar="N,M",
+                      help="the number of dimensions of each argument (of one example, for vmap): code "
+                           "specialised to them, vectorized where it can be (default: code for any)")
     commands.add_parser("demo", help="show and run the derivative of an example function")
     args = parser.parse_args(argv)
     try:
@@ -63,9 +85,10 @@ def main(argv=None) -> int:
             demo.main()
             return 0
         fun = load_function(args.target)
-        print(api.source(fun, mode=args.mode, argnums=args.argnums), end="")
+        examples = _examples(args.ndims, args.in_axes if args.mode == "vmap" else None)
+        print(api.source(fun, mode=args.mode, argnums=args.argnums, args=examples, in_axes=args.in_axes), end="")
         return 0
-    except (LookupError, S2SError, TypeError) as e:
+    except (LookupError, S2SError, TypeError, ValueError) as e:
         print(f"s2s: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 1
 

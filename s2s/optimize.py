@@ -268,7 +268,19 @@ class _DeadStores:
 
 
 class _Tidy(gast.NodeTransformer):
-    """``a + -b`` → ``a - b`` and ``a - -b`` → ``a + b`` (exact in floating point)."""
+    """``a + -b`` → ``a - b`` and ``a - -b`` → ``a + b`` (exact in floating point); ``s[1:][0]`` → ``s[1]``
+    (an example's shape, in batched code)."""
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        inner = node.value
+        if isinstance(inner, gast.Subscript) and isinstance(inner.slice, gast.Slice) \
+                and inner.slice.upper is None and inner.slice.step is None \
+                and all(isinstance(n, gast.Constant) and type(n.value) is int and n.value >= 0
+                        for n in (inner.slice.lower, node.slice)):
+            return gast.Subscript(value=inner.value, slice=core.const(inner.slice.lower.value + node.slice.value),
+                                  ctx=node.ctx)
+        return node
 
     def visit_BinOp(self, node):
         self.generic_visit(node)

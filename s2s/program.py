@@ -51,6 +51,7 @@ class Program:
         self._in_progress: set = set()
         self._linear_parts: dict = {}  # linear function name → (its core form before clean-up, Linearized)
         self.pending_linear: dict = {}  # linear function name → its cleaned-up form, emitted on demand
+        self.core_forms: dict = {}  # generated name → its core form before clean-up (one primitive a statement)
         #: batch by loops unless told otherwise (compiled code: Numba makes loops fast, and parallel)
         self.prefer_loops = False
 
@@ -162,7 +163,9 @@ class Program:
             self.primal(self.pending_primals[name])
         if name in self.pending_linear:
             self.functions.append(self.pending_linear.pop(name))
-        return next(f for f in self.functions if f.name == name)
+        if name in self._linear_parts:
+            return self._linear_parts[name][0]
+        return self.core_forms.get(name) or next(f for f in self.functions if f.name == name)
 
     def output_arity(self, name) -> int | None:
         return output_arity(self.function(name))
@@ -229,6 +232,7 @@ class Program:
         return self.names[key]
 
     def _add(self, fn):
+        self.core_forms[fn.name] = _copy(fn)
         self.functions.append(optimize.optimize(fn))
 
     # -- output ----------------------------------------------------------------------

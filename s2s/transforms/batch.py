@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 
 import gast
+import numpy as np
 
 from .. import analysis, core
 from ..errors import BatchingError
@@ -230,8 +232,12 @@ def _written(stmt) -> set:
 
 
 def dependents(fn: core.Function, seeds) -> set:
-    """Names whose values depend on ``seeds``, through data or through the branches and loops they steer."""
+    """Names whose values depend on ``seeds``, through data or through the branches and loops they steer.
+
+    A write into an array is a write into every array sharing its memory (``K[i][j] = v`` writes ``K``).
+    """
     found = set(seeds)
+    aliases = core.alias_groups(fn.body)
 
     def block(body, steered) -> bool:
         grew = False
@@ -244,7 +250,8 @@ def dependents(fn: core.Function, seeds) -> set:
                     grew = True
                 grew |= block(stmt.body, inner) | block(stmt.orelse, inner)
             elif not isinstance(stmt, gast.Return) and (steered or _reads(stmt) & found):
-                new = _written(stmt) - found
+                written = _written(stmt)
+                new = written.union(*(aliases.get(n, ()) for n in core.mutated_names([stmt]) & written)) - found
                 found.update(new)
                 grew |= bool(new)
         return grew
@@ -316,26 +323,57 @@ class _Vectorizer:
             if p in mapped and isinstance(axis, tuple):
                 raise self.refusal(fn.lineno, f"the tuple argument {p!r} (the loop strategy maps tuples)")
         self.batched = dependents(fn, mapped)
-        self.kinds = self._kinds(param_ndims or (None,) * len(fn.params))
+        self.ndims = self._example_ndims(param_ndims or (None,) * len(fn.params))
+        self.reads = Counter(n for s in core.walk_statements(fn.body) for n in core.names_read(core.own_expression(s)))
 
-    def _kinds(self, param_ndims):
-        """Kinds of one example's values, with the dimensions of helpers' results worked out from theirs."""
-        known = {name: analysis.kind_of_value(v) for name, v in self.fn.constants.items()}
-        known.update({p: _kind(nd) for p, nd in zip(self.fn.params, param_ndims) if nd is not None})
-        for _ in range(3):
-            kinds = analysis.kinds(self.fn, known)
-            results = {}
-            for stmt in core.walk_statements(self.fn.body):
-                if isinstance(stmt, gast.Assign) and self.is_user_call(stmt.value):
-                    arg_ndims = tuple(_ndim_of(a, kinds) for a in stmt.value.args)
-                    targets = stmt.targets[0].elts if isinstance(stmt.targets[0], gast.Tuple) else stmt.targets
-                    for t, nd in zip(targets, _result_ndims(self.program.function(stmt.value.func.id), arg_ndims)):
-                        if isinstance(t, gast.Name) and nd is not None:
-                            results[t.id] = _kind(nd)
-            if all(known.get(k) == v for k, v in results.items()):
-                return kinds
-            known.update(results)
-        return kinds
+    def _example_ndims(self, param_ndims) -> dict:
+        """Dimensions of each name's value in one example (0: a number), where every definition agrees.
+
+        Optimistic first (a definition not yet known is passed over, so loop-carried values settle),
+        then checked: a name any of whose definitions disagrees, or cannot be told, is dropped, until
+        what is left is consistent.
+        """
+        known = {name: _value_ndim(v) for name, v in self.fn.constants.items()}
+        known.update(zip(self.fn.params, param_ndims))
+        known = {k: v for k, v in known.items() if v is not None}
+        definitions = list(self._definitions())
+        for _ in range(6):
+            before = dict(known)
+            for target, nd in ((t, self._defined_ndim(v, i, known)) for t, v, i in definitions):
+                if nd is not None:
+                    known.setdefault(target, nd)
+            if known == before:
+                break
+        while True:
+            wrong = {t for t, v, i in definitions if t in known and self._defined_ndim(v, i, known) != known[t]}
+            if not wrong:
+                return known
+            for t in wrong:
+                del known[t]
+
+    def _definitions(self):
+        """(name, value, position) for each name a statement binds: position in a tuple, or None."""
+        for stmt in core.walk_statements(self.fn.body):
+            if isinstance(stmt, gast.For):
+                yield stmt.target.id, core.const(0), None
+            elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+                yield stmt.targets[0].id, stmt.value, None
+            elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple):
+                for i, t in enumerate(stmt.targets[0].elts):
+                    if isinstance(t, gast.Name):
+                        yield t.id, stmt.value, i
+
+    def _defined_ndim(self, value, position, known):
+        if self.is_user_call(value):
+            callee = self.program.function(value.func.id)
+            found = _result_ndims(callee, tuple(_ndim(a, known) for a in value.args))
+            return found[position or 0] if position is not None or len(found) == 1 else None
+        if position is not None:  # unpacked: a tuple's element, or a row of an array (a shape's entry)
+            if isinstance(value, gast.Tuple):
+                return _ndim(value.elts[position], known)
+            whole = _ndim(value, known)
+            return whole - 1 if whole else None
+        return _ndim(value, known)
 
     def is_user_call(self, expr) -> bool:
         return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and \
@@ -374,6 +412,13 @@ class _Vectorizer:
         return [out for stmt in body for out in self.statement(stmt)]
 
     def statement(self, stmt) -> list:
+        shapes = _ExampleShapes(self.batched)
+        if isinstance(stmt, (gast.If, gast.While)):
+            stmt.test = shapes.visit(stmt.test)
+        elif isinstance(stmt, gast.For):
+            stmt.iter = shapes.visit(stmt.iter)
+        else:
+            stmt = shapes.visit(stmt)
         if isinstance(stmt, gast.If) and self.is_batched(stmt.test):
             return self.block(self.select(stmt))
         if isinstance(stmt, (gast.For, gast.While)):
@@ -385,7 +430,14 @@ class _Vectorizer:
         if isinstance(stmt, (gast.Expr, gast.Assert, gast.Raise)) and self.is_batched(stmt):
             raise self.refusal(stmt.lineno, "a call or check made for its effect on batched values")
         if isinstance(stmt, gast.Assign):
-            return [self.assignment(stmt)]
+            done = self.assignment(stmt)
+            return done if isinstance(done, list) else [done]
+        if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name) \
+                and stmt.target.id in self.batched:
+            # In place on what is one number per example would write into the array it came from.
+            if self.ndim(stmt.target, stmt) == 0:
+                value = gast.BinOp(left=core.name(stmt.target.id), op=stmt.op, right=stmt.value)
+                return [self.assignment(core.at(core.assign(stmt.target.id, value), stmt.lineno))]
         if isinstance(stmt, gast.AugAssign):
             if self.is_batched(stmt.value):
                 stmt.value = self.aligned([stmt.value], stmt, slot=stmt.target)[0]
@@ -405,6 +457,10 @@ class _Vectorizer:
         bound = set(core.target_names(target))
         if not self.is_batched(value):
             if bound & self.batched:
+                if isinstance(target, gast.Tuple) and isinstance(value, gast.Tuple) and \
+                        len(target.elts) == len(value.elts) and not bound & set(core.names_read(value)):
+                    return self.block([core.at(core.assign(t, v), stmt.lineno)
+                                       for t, v in zip(target.elts, value.elts)])
                 if not isinstance(target, gast.Name):
                     raise self.refusal(stmt.lineno, "unpacking unbatched values into batched names")
                 stmt.value = self.broadcast(value)
@@ -419,6 +475,7 @@ class _Vectorizer:
         out = []
         if not isinstance(test, gast.Name):
             cond = self.namer.fresh("cond")
+            self.fn.temps.add(cond)
             out.append(core.at(core.assign(cond, test), stmt.lineno))
             test = core.name(cond)
         picked = {}
@@ -428,12 +485,19 @@ class _Vectorizer:
                 s = core.substitute(s, renames)
                 old = s.targets[0].id
                 renames[old] = renames.get(old) or self.namer.fresh(f"{old}_{word}")
-                self._same_kind(renames[old], old)
+                if old in self.fn.temps:
+                    self.fn.temps.add(renames[old])
+                if old in self.ndims:
+                    self.ndims[renames[old]] = self.ndims[old]
                 s.targets = [core.name(renames[old], True)]
                 out.append(s)
             for old, new in renames.items():
                 picked.setdefault(old, {})[word] = new
+        inside = Counter(n for branch in (stmt.body, stmt.orelse) for s in core.walk_statements(branch)
+                         for n in core.names_read(core.own_expression(s)))
         for old, sides in picked.items():
+            if self.reads[old] == inside[old]:  # read only inside the branches (a temporary of one of them)
+                continue
             where = core.call(core.attr("np.where"), [core.clone(test), core.name(sides.get("if", old)),
                                                       core.name(sides.get("else", old))])
             out.append(core.at(core.assign(old, where), stmt.lineno))
@@ -445,6 +509,9 @@ class _Vectorizer:
         for s in branch:
             if isinstance(s, gast.If):
                 flat += self._flat(self.select(s))
+            elif isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
+                value = gast.BinOp(left=core.name(s.target.id), op=s.op, right=s.value)
+                flat.append(core.at(core.assign(s.target.id, value), s.lineno))
             elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name) and not self.is_user_call(s.value):
                 flat.append(s)
             elif not isinstance(s, gast.Pass):
@@ -452,19 +519,13 @@ class _Vectorizer:
                                              "(both sides of a select run for every example)")
         return flat
 
-    def _same_kind(self, new, old):
-        if old in self.kinds:
-            self.kinds[new] = self.kinds[old]
-        if old in self.kinds.ndims:
-            self.kinds.ndims[new] = self.kinds.ndims[old]
-
     # -- expressions -------------------------------------------------------------------
 
     def broadcast(self, value):
         return core.call(core.attr("rt.batch_broadcast"), [value, core.name(self.frame.size)])
 
     def ndim(self, expr, stmt) -> int:
-        found = _ndim_of(expr, self.kinds)
+        found = _ndim(expr, self.ndims)
         if found is None:
             raise self.refusal(stmt.lineno, f"{ast_text(expr)}: its number of dimensions is not known")
         return found
@@ -512,8 +573,20 @@ class _Vectorizer:
             return expr
         if spelled in _REDUCTIONS and len(expr.args) == 1:
             return self.reduce(expr, stmt)
-        if spelled in ("np.dot", "np.matmul") and len(expr.args) == 2:
+        if spelled in ("np.dot", "np.matmul") and len(expr.args) == 2 or \
+                spelled == "np.vdot" and all(self.ndim(a, stmt) == 1 for a in expr.args):
             return self.dot(*expr.args, stmt)
+        if spelled == "np.transpose" and len(expr.args) == 1:  # one example's axes reversed, the batch's kept
+            d = self.ndim(expr.args[0], stmt)
+            expr.args.append(core.tuple_([core.const(0), *(core.const(i) for i in range(d, 0, -1))]))
+            return expr
+        if spelled == "np.reshape" and len(expr.args) == 2 and not self.is_batched(expr.args[1]):
+            shape = expr.args[1]
+            sizes = shape.elts if isinstance(shape, gast.Tuple) else [shape] if self.ndim(shape, stmt) == 0 else None
+            if sizes is None:
+                raise self.refusal(stmt.lineno, f"{ast_text(expr)}: a reshape to a shape that is not spelled out")
+            expr.args[1] = core.tuple_([core.name(self.frame.size), *sizes])
+            return expr
         if spelled in _STACKING and len(expr.args) == 1 and isinstance(expr.args[0], (gast.Tuple, gast.List)):
             return self.stack(expr, spelled, stmt)
         if spelled in ("np.copy", "np.array", "np.asarray", "np.zeros_like", "np.ones_like", "np.empty_like") \
@@ -604,9 +677,47 @@ class _Vectorizer:
         arity = self.program.output_arity(callee)
         axes = Axes(inputs=tuple(0 if self.is_batched(a) else None for a in expr.args),
                     outputs=(0,) * (arity or 1), arity=arity)
-        ndims = tuple(_ndim_of(a, self.kinds) for a in expr.args)
+        ndims = tuple(_ndim(a, self.ndims) for a in expr.args)
         expr.func = core.name(self.program.batch(callee, axes, self.method, ndims))
         return expr
+
+
+class _ExampleShapes(gast.NodeTransformer):
+    """Shapes read of batched arrays are one example's: ``x.shape`` → ``x.shape[1:]``, ``len(x)`` → ``x.shape[1]``."""
+
+    def __init__(self, batched):
+        self.batched = batched
+
+    def _of_batched(self, node) -> bool:
+        return isinstance(node, gast.Name) and node.id in self.batched
+
+    def visit_Attribute(self, node):
+        if not self._of_batched(node.value) or node.attr not in ("shape", "ndim", "size"):
+            return self.generic_visit(node)
+        if node.attr == "shape":
+            return gast.Subscript(value=node, slice=gast.Slice(lower=core.const(1), upper=None, step=None),
+                                  ctx=gast.Load())
+        if node.attr == "ndim":
+            return gast.BinOp(left=node, op=gast.Sub(), right=core.const(1))
+        first = gast.Subscript(value=node.value, slice=core.const(0), ctx=gast.Load())
+        return gast.Attribute(value=first, attr="size", ctx=gast.Load())
+
+    def visit_Subscript(self, node):
+        """``x.shape[0]`` → ``x.shape[1]`` rather than ``x.shape[1:][0]``."""
+        shape = node.value
+        if isinstance(shape, gast.Attribute) and shape.attr == "shape" and self._of_batched(shape.value) \
+                and isinstance(node.slice, gast.Constant) and isinstance(node.slice.value, int) \
+                and node.slice.value >= 0:
+            return gast.Subscript(value=shape, slice=core.const(node.slice.value + 1), ctx=gast.Load())
+        return self.generic_visit(node)
+
+    def visit_Call(self, node):
+        spelled = core.dotted_name(node.func)
+        if spelled in ("len", "np.shape") and len(node.args) == 1 and self._of_batched(node.args[0]):
+            shape = gast.Attribute(value=node.args[0], attr="shape", ctx=gast.Load())
+            index = core.const(1) if spelled == "len" else gast.Slice(lower=core.const(1), upper=None, step=None)
+            return gast.Subscript(value=shape, slice=index, ctx=gast.Load())
+        return self.generic_visit(node)
 
 
 def _simple(node) -> bool:
@@ -622,19 +733,119 @@ def _simple(node) -> bool:
     return core.is_atom(node) or isinstance(node, gast.Attribute) and core.dotted_name(node) is not None
 
 
-def _kind(ndim):
-    return analysis.SCALAR if ndim == 0 else ndim
-
-
-def _ndim_of(expr, kinds):
-    return analysis._ndim(expr, kinds, kinds.ndims)
+def _value_ndim(value):
+    return np.ndim(value) if isinstance(value, (np.ndarray, int, float, np.number)) else None
 
 
 def _result_ndims(fn: core.Function, arg_ndims) -> list:
     """Dimensions of what ``fn`` returns for arguments of ``arg_ndims`` (None where not known)."""
-    fn = single_exit(_copy(fn))
-    kinds = analysis.kinds(fn, {p: _kind(nd) for p, nd in zip(fn.params, arg_ndims) if nd is not None})
-    return [_ndim_of(out, kinds) for out in outputs_of(fn, output_arity(fn))]
+    fn = _atomic_return(single_exit(_copy(fn)))
+    known: dict = dict(zip(fn.params, arg_ndims))
+    for _ in range(3):
+        for stmt in core.walk_statements(fn.body):
+            if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+                known[stmt.targets[0].id] = _ndim(stmt.value, known)
+    return [_ndim(out, known) for out in outputs_of(fn, output_arity(fn))]
+
+
+_KEEP_SHAPE = {"np.copy", "np.array", "np.asarray", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like",
+               "np.transpose", "np.negative", "np.flip", "np.sort"}
+_ALLOCATE = {"np.zeros", "np.ones", "np.empty", "np.full"}
+
+
+def _ndim(expr, known) -> int | None:
+    """The number of dimensions of ``expr``'s value in one example (0: a number), or None if not plain."""
+    if isinstance(expr, gast.Name):
+        return known.get(expr.id)
+    if isinstance(expr, gast.Constant):
+        return 0 if isinstance(expr.value, (int, float, bool)) else None
+    if isinstance(expr, gast.Attribute):
+        spelled = core.dotted_name(expr) or ""
+        if spelled in analysis._SCALAR_CONSTANTS or expr.attr in ("ndim", "size"):
+            return 0
+        if expr.attr == "shape":  # a tuple of numbers: indexed like a vector
+            return 1
+        return _ndim(expr.value, known) if expr.attr == "T" else None
+    if isinstance(expr, (gast.UnaryOp,)):
+        return _ndim(expr.operand, known)
+    if isinstance(expr, gast.BinOp):
+        left, right = _ndim(expr.left, known), _ndim(expr.right, known)
+        if left is None or right is None:
+            return None
+        return _dot_ndim(left, right) if isinstance(expr.op, gast.MatMult) else max(left, right)
+    if isinstance(expr, gast.Compare):
+        found = [_ndim(e, known) for e in [expr.left, *expr.comparators]]
+        return None if None in found else max(found)
+    if isinstance(expr, gast.Subscript):
+        return _index_ndim(expr, known)
+    if isinstance(expr, gast.Call):
+        return _call_ndim(expr, known)
+    return None
+
+
+def _dot_ndim(left, right):
+    if 0 in (left, right):
+        return max(left, right)
+    return left + right - 2 if left <= 2 and right <= 2 else None
+
+
+def _index_ndim(expr, known):
+    base = _ndim(expr.value, known)
+    if base is None:
+        return None
+    parts = expr.slice.elts if isinstance(expr.slice, gast.Tuple) else [expr.slice]
+    left = base
+    for part in parts:
+        if isinstance(part, gast.Slice) or isinstance(part, gast.Constant) and part.value is Ellipsis:
+            continue
+        if isinstance(part, gast.Constant) and part.value is None:
+            left += 1
+            continue
+        nd = _ndim(part, known)
+        if nd is None:
+            return None
+        left += nd - 1
+    return left if left >= 0 else None
+
+
+def _call_ndim(expr, known):
+    spelled = core.dotted_name(expr.func) or ""
+    args = [_ndim(a, known) for a in expr.args]
+    keywords = {k.arg: k.value for k in expr.keywords}
+    if spelled.startswith("math.") or spelled in ("len", "int", "float", "round"):
+        return 0
+    if spelled in ("abs", "max", "min", "pow") or spelled.startswith("np.") and analysis._elementwise(spelled):
+        return None if None in args or not args else max(args)
+    if not args or args[0] is None and spelled not in _ALLOCATE | {"np.array", "np.asarray", "np.stack",
+                                                                   "np.concatenate"}:
+        return None
+    if spelled in _REDUCTIONS:
+        if "keepdims" in keywords:
+            return args[0]
+        return 0 if "axis" not in keywords and len(args) == 1 else args[0] - 1
+    if spelled in ("np.dot", "np.matmul") and len(args) == 2 and None not in args:
+        return _dot_ndim(*args)
+    if spelled in ("np.vdot", "np.inner"):
+        return 0
+    if spelled in ("np.outer", "np.eye", "np.identity"):
+        return 2
+    if spelled in ("np.ravel", "np.linspace", "np.arange"):
+        return 1
+    if spelled == "np.cumsum":
+        return args[0] if "axis" in keywords else 1
+    if spelled in ("np.stack", "np.array", "np.asarray", "np.concatenate") and isinstance(expr.args[0], (gast.List, gast.Tuple)):
+        parts = [_ndim(e, known) for e in expr.args[0].elts]
+        if None in parts or not parts:
+            return None
+        return max(parts) + (spelled != "np.concatenate")
+    if spelled in _KEEP_SHAPE:
+        return args[0]
+    if spelled in _ALLOCATE or spelled == "np.reshape":
+        shape = expr.args[0] if spelled in _ALLOCATE else (expr.args[1] if len(expr.args) > 1 else None)
+        if isinstance(shape, gast.Tuple):
+            return len(shape.elts)
+        return 1 if shape is not None and _ndim(shape, known) == 0 else None
+    return None
 
 
 def _expanded(expr, count, after=False):
