@@ -152,6 +152,15 @@ class Program:
         """Which arguments of a call to ``obj`` carry tangents into its result."""
         return self.jvp(obj, varied_mask)[1]
 
+    _STATE = ("functions", "names", "pending_primals", "pending_linear", "core_forms")
+
+    def _snapshot(self) -> dict:
+        return {field: getattr(self, field).copy() for field in self._STATE}
+
+    def _restore(self, saved):
+        for field, value in saved.items():
+            setattr(self, field, value)
+
     def generates(self, name) -> bool:
         """Is ``name`` one of this program's functions (emitted, or to be on demand)?"""
         return name in self.pending_primals or name in self.pending_linear or \
@@ -183,13 +192,13 @@ class Program:
             batched = self.namer.fresh(f"{name}_vmap")
             result = None
             if method == "vectorized" or method is None and not self.prefer_loops:
-                saved = list(self.functions), dict(self.names)
+                saved = self._snapshot()
                 try:
                     result = vectorize(fn, batched, axes, param_ndims, self, method)
                 except BatchingError:
                     if method == "vectorized":
                         raise
-                    self.functions, self.names = saved
+                    self._restore(saved)  # what the attempt generated for callees
             if result is None:
                 result = batch_loop(fn, batched, name, axes, parallel, mapped_outputs(fn, axes))
             self.names[key] = batched

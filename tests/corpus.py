@@ -33,31 +33,6 @@ class Case:
 _rng = np.random.default_rng(0)
 
 
-def batch_args(case, size=3):
-    """``size`` examples of the case's arguments stacked for ``vmap``, and the ``in_axes`` that map them.
-
-    The differentiated arguments are mapped (each example scaled a little, so the examples differ);
-    the others (integers, flags, fixed data) are passed whole.
-    """
-    def stacked(value):
-        if isinstance(value, tuple):
-            return tuple(stacked(v) for v in value)
-        return np.stack([value * (1.0 + 0.01 * k) for k in range(size)])
-
-    args = tuple(stacked(a) if i in case.argnums else a for i, a in enumerate(case.args))
-    return args, tuple(0 if i in case.argnums else None for i in range(len(case.args)))
-
-
-def example(args, in_axes, b):
-    """Example ``b`` of arguments batched by ``batch_args``."""
-    def pick(value, axis):
-        if axis is None:
-            return value
-        return tuple(pick(v, axis) for v in value) if isinstance(value, tuple) else value[b]
-
-    return tuple(pick(a, axis) for a, axis in zip(args, in_axes))
-
-
 def _vec(n, lo=-1.0, hi=1.0):
     return _rng.uniform(lo, hi, n)
 
@@ -934,3 +909,28 @@ CASES: list[Case] = [
     Case(upwind_advection, (np.exp(-((np.linspace(0.0, 1.0, 24) - 0.3) / 0.1) ** 2), 0.4, 10), argnums=(0, 1),
          note="s2s bug: overlapping slice views read before u[1:] = ... are reused after the write"),
 ]
+
+
+def batch_args(case, size=3):
+    """``size`` examples of the case's arguments stacked for ``vmap``, and the ``in_axes`` that map them.
+
+    The differentiated arguments are mapped (each example scaled a little, so the examples differ);
+    the others (integers, flags, fixed data) are passed whole.
+    """
+    def stacked(value):
+        if isinstance(value, tuple):
+            return tuple(stacked(v) for v in value)
+        return np.stack([value * (1.0 + 0.01 * k) for k in range(size)])
+
+    args = tuple(stacked(a) if i in case.argnums else a for i, a in enumerate(case.args))
+    return args, tuple(0 if i in case.argnums else None for i in range(len(case.args)))
+
+
+def example(args, in_axes, b):
+    """Example ``b`` of arguments batched by ``batch_args``."""
+    def pick(value, axis):
+        if axis is None:
+            return value
+        return tuple(pick(v, axis) for v in value) if isinstance(value, tuple) else value[b]
+
+    return tuple(pick(a, axis) for a, axis in zip(args, in_axes))

@@ -3,7 +3,9 @@
 After an intended change to generated code, rewrite the files with
 ``pytest tests/test_golden.py --force-regen`` and review the diff.  Reverse
 modes are generated for the corpus arguments (their code depends on which
-arguments are scalars and which arrays), so what is pinned is what the tests run.
+arguments are scalars and which arrays), and ``vmap`` for those arguments
+batched as ``tests/test_batching.py`` batches them, so what is pinned is what
+the tests run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from corpus import CASES
+from corpus import CASES, batch_args
 from test_corpus_reverse import UNSUPPORTED
 
 import s2s
@@ -19,14 +21,19 @@ import s2s
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 FORWARD = ("jvp",)
 REVERSE = ("linearize", "transpose", "vjp", "grad")
-MODES = FORWARD + REVERSE
+BATCHED = ("vmap",)
+MODES = FORWARD + REVERSE + BATCHED
 PAIRS = [(case, mode) for mode in MODES for case in CASES if mode in FORWARD or case.name not in UNSUPPORTED]
 
 
 @pytest.mark.parametrize("case, mode", PAIRS, ids=[f"{m}-{c.name}" for c, m in PAIRS])
 def test_generated_source_matches_golden(case, mode, file_regression):
-    args = case.args if mode in REVERSE else None
-    generated = s2s.source(case.fun, mode=mode, argnums=case.argnums, args=args)
+    if mode in BATCHED:
+        args, in_axes = batch_args(case)
+        generated = s2s.source(case.fun, mode=mode, args=args, in_axes=in_axes)
+    else:
+        args = case.args if mode in REVERSE else None
+        generated = s2s.source(case.fun, mode=mode, argnums=case.argnums, args=args)
     file_regression.check(generated, fullpath=GOLDEN / mode / f"{case.name}.py")
 
 

@@ -117,9 +117,9 @@ class _Frame:
             return value
         return core.call(core.attr("rt.moveaxis"), [value, core.const(0), core.const(axis)])
 
-    def result(self, values) -> gast.Return:
+    def result(self, values, lineno) -> gast.Return:
         value = core.tuple_(values) if self.axes.arity is not None else values[0]
-        return core.at(gast.Return(value=value), self.fn.lineno)
+        return core.at(gast.Return(value=value), lineno)
 
 
 # -- the loop strategy -------------------------------------------------------------
@@ -135,7 +135,7 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
     frame = _Frame(fn, axes, namer)
     body = frame.prologue()
     count = axes.arity or 1
-    hints = [_hint(e, i, axes.arity) for i, e in enumerate(outputs_of(single_exit(_copy(fn)), axes.arity))]
+    hints = [_hint(e, i, axes.arity) for i, e in enumerate(outputs_of(one_return(fn, axes.arity), axes.arity))]
     firsts = [namer.fresh(f"{h}_first") for h in hints]
     stacked = [namer.fresh(f"{h}_batch") for h in hints]
     index = namer.fresh("b")
@@ -168,7 +168,7 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
     body.append(loop)
     values = [frame.placed(core.name(stacked[i]), axes.outputs[i]) if axes.outputs[i] is not None
               else core.name(firsts[i]) for i in range(count)]
-    body.append(frame.result(values))
+    body.append(frame.result(values, fn.lineno))
     for stmt in core.walk_statements(body):
         core.at(stmt, fn.lineno)
     return core.Function(name=name, params=list(fn.params), body=body, lineno=fn.lineno, filename=fn.filename,
@@ -270,7 +270,7 @@ def _mapped_params(fn, axes) -> set:
 
 def mapped_outputs(fn: core.Function, axes: Axes) -> list:
     """For each output of ``fn``: does it depend on a mapped argument?"""
-    fn = single_exit(_copy(fn))
+    fn = one_return(fn, axes.arity)
     depend = dependents(fn, _mapped_params(fn, axes))
     return [bool(_reads(out) & depend) for out in outputs_of(fn, axes.arity)]
 
@@ -293,7 +293,20 @@ _STACKING = {"np.array": "np.stack", "np.asarray": "np.stack", "np.stack": "np.s
 def vectorize(fn: core.Function, name: str, axes: Axes, param_ndims, program, method) -> core.Function:
     """``fn`` rewritten so that batched values carry the batch as their first axis; ``BatchingError``
     (naming the line) where a statement cannot be."""
-    return _Vectorizer(_atomic_return(single_exit(_copy(fn))), axes, param_ndims, program, method).run(name)
+    return _Vectorizer(one_return(fn, axes.arity), axes, param_ndims, program, method).run(name)
+
+
+def one_return(fn: core.Function, arity) -> core.Function:
+    """A copy of ``fn`` returning once, at its end, a name per output (``return out_0, out_1``)."""
+    fn = single_exit(_copy(fn))
+    ret = fn.body[-1]
+    if arity is not None and not isinstance(ret.value, gast.Tuple):  # ``return result`` of a tuple
+        namer = fn.namer()
+        parts = [namer.fresh(f"out_{i}") for i in range(arity)]
+        fn.body.insert(-1, core.at(core.assign(core.tuple_([core.name(p, True) for p in parts], store=True),
+                                               ret.value), ret.lineno))
+        ret.value = core.tuple_([core.name(p) for p in parts])
+    return _atomic_return(fn)
 
 
 def _atomic_return(fn: core.Function) -> core.Function:
@@ -367,7 +380,9 @@ class _Vectorizer:
         if self.is_user_call(value):
             callee = self.program.function(value.func.id)
             found = _result_ndims(callee, tuple(_ndim(a, known) for a in value.args))
-            return found[position or 0] if position is not None or len(found) == 1 else None
+            if position is None:
+                return found[0] if len(found) == 1 else None
+            return found[position] if position < len(found) else None
         if position is not None:  # unpacked: a tuple's element, or a row of an array (a shape's entry)
             if isinstance(value, gast.Tuple):
                 return _ndim(value.elts[position], known)
@@ -395,7 +410,7 @@ class _Vectorizer:
                 values.append(self.frame.placed(out, axis))
             else:
                 values.append(out if axis is None else self.frame.placed(self.broadcast(out), axis))
-        body.append(self.frame.result(values))
+        body.append(self.frame.result(values, ret.lineno))
         for stmt in core.walk_statements(body):
             if not hasattr(stmt, "lineno"):
                 core.at(stmt, ret.lineno)
@@ -739,13 +754,14 @@ def _value_ndim(value):
 
 def _result_ndims(fn: core.Function, arg_ndims) -> list:
     """Dimensions of what ``fn`` returns for arguments of ``arg_ndims`` (None where not known)."""
-    fn = _atomic_return(single_exit(_copy(fn)))
+    arity = output_arity(fn)
+    fn = one_return(fn, arity)
     known: dict = dict(zip(fn.params, arg_ndims))
     for _ in range(3):
         for stmt in core.walk_statements(fn.body):
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 known[stmt.targets[0].id] = _ndim(stmt.value, known)
-    return [_ndim(out, known) for out in outputs_of(fn, output_arity(fn))]
+    return [_ndim(out, known) for out in outputs_of(fn, arity)]
 
 
 _KEEP_SHAPE = {"np.copy", "np.array", "np.asarray", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like",
