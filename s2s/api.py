@@ -377,7 +377,7 @@ class _Jacobian(_Transform):
         argnums = self.argnums % len(specs) if isinstance(self.argnums, int) else \
             tuple(n % len(specs) for n in self.argnums)
         if self.label == "jacfwd":
-            return program.jacfwd(fun, argnums, fn.params, fn.lineno, _ndims_of(specs))
+            return program.jacfwd(fun, argnums, fn.params, fn.lineno, _ndims_of(specs), _kinds_of(specs))
         if self.label == "jacrev":
             return program.jacrev(fun, argnums, fn.params, fn.lineno, _kinds_of(specs))
 

@@ -33,6 +33,14 @@ def main():
     print(f"Numba, reverse mode: dx/dk = {dx_dk_rev:.10f}, dx/dc = {dx_dc:.10f}")
     assert np.isclose(dx_dk_rev, dx_dk, rtol=1e-10)
 
+    print("\nThe same gradient for 100 000 springs at once, one per value of k (vmap of grad; in_axes says")
+    print("which arguments are batched), compiled with a parallel loop over the springs:\n")
+    per_spring = s2s.jit(s2s.vmap(s2s.grad(oscillator, argnums=(2, 3)), in_axes=(None, None, 0, None, None, None)))
+    ks = np.linspace(3.0, 5.0, 100_000)
+    dk, dc = per_spring(1.0, 0.0, ks, 0.3, 0.01, 1000)
+    print(f"dx/dk for k = {ks[0]:g}, {ks[1]:g}, ...: {dk[0]:.10f}, {dk[1]:.10f}, ... ({len(dk)} of them)")
+    assert np.isclose(dk[-1], s2s.grad(oscillator, argnums=2)(1.0, 0.0, ks[-1], 0.3, 0.01, 1000), rtol=1e-10)
+
 
 if __name__ == "__main__":
     main()

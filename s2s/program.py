@@ -315,24 +315,43 @@ class Program:
         self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
         return name
 
-    def jacfwd(self, obj, argnums, params, lineno, param_ndims=None, method=None) -> str:
+    def jacfwd(self, obj, argnums, params, lineno, param_ndims=None, param_kinds=None, method=None) -> str:
         """``jacfwd``: ``vmap`` of the JVP over the standard basis of each argument in ``argnums``.
 
         The basis runs along the Jacobian's last axis, which then takes the argument's shape:
-        each Jacobian is shaped ``out.shape + x.shape``.
+        each Jacobian is shaped ``out.shape + x.shape``.  Vectorized, the JVP computes the primal
+        once for the whole basis.  A loop (compiled code) would compute it once per direction, so
+        there the function is linearized first: its forward half runs once, its linear half once
+        per direction.
         """
+        nums = _nums(argnums)
         ndims = param_ndims or (None,) * len(params)
         local = core.Namer(set(params) | self.namer.taken)
         body, jacobians = [], []
-        for k in _nums(argnums):
-            jvp_name, _ = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params))
-            column = self.tangent_output(jvp_name, [*params, local.fresh(f"{params[k]}_dot")], lineno)
-            axes = Axes(inputs=(None,) * len(params) + (0,), outputs=(-1,), arity=None)
-            batched = self.batch(column, axes, method, (*ndims, ndims[k]))
+        if self.prefer_loops:
+            names = self.linearize(obj, tuple(i in nums for i in range(len(params))), len(params),
+                                   param_kinds=param_kinds)
+            out, residuals = local.fresh("out"), local.fresh("residuals")
+            body.append(core.assign(core.tuple_([core.name(out, True), core.name(residuals, True)], store=True),
+                                    core.call(core.name(names.forward), [core.name(p) for p in params])))
+            zeros = {n: local.fresh(f"{params[n]}_zero") for n in nums} if len(nums) > 1 else {}
+            body += [core.assign(z, core.call(core.attr("rt.zeros_like"), [core.name(params[n])]))
+                     for n, z in zeros.items()]
+        for k in nums:
             x = core.name(params[k])
             basis, jac = local.fresh(f"{params[k]}_basis"), local.fresh(f"jac_{params[k]}")
+            if self.prefer_loops:
+                axes = Axes(inputs=(None,) + tuple(0 if n == k else None for n in nums), outputs=(-1,), arity=None)
+                batched = self.batch(names.linear, axes, method)
+                args = [core.name(residuals)] + [core.name(basis if n == k else zeros[n]) for n in nums]
+            else:
+                jvp_name, _ = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params))
+                column = self.tangent_output(jvp_name, [*params, local.fresh(f"{params[k]}_dot")], lineno)
+                axes = Axes(inputs=(None,) * len(params) + (0,), outputs=(-1,), arity=None)
+                batched = self.batch(column, axes, method, (*ndims, ndims[k]))
+                args = [*map(core.name, params), core.name(basis)]
             body += [core.assign(basis, core.call(core.attr("rt.basis"), [x])),
-                     core.assign(jac, core.call(core.name(batched), [*map(core.name, params), core.name(basis)])),
+                     core.assign(jac, core.call(core.name(batched), args)),
                      core.assign(jac, core.call(core.attr("rt.unflatten_last"), [core.name(jac), core.clone(x)]))]
             jacobians.append(jac)
         return self._wrapper(f"{getattr(obj, '__name__', 'f')}_jacfwd", params, body, jacobians, argnums, lineno)

@@ -495,10 +495,13 @@ def unflatten_last(jac, x):
 
 @overload(unflatten_last)
 def _unflatten_last_numba(jac, x):
+    """Without a copy where the shape stays (a vector ``x``) or only loses the last axis (a scalar ``x``)."""
+    if isinstance(x, types.Array) and x.ndim == 1:
+        return lambda jac, x: jac
     if isinstance(x, types.Array):
         return lambda jac, x: np.ascontiguousarray(jac).reshape(jac.shape[:-1] + x.shape)
     if isinstance(x, types.Number):
-        return lambda jac, x: np.ascontiguousarray(jac).reshape(jac.shape[:-1])
+        return lambda jac, x: jac[..., 0]
     return None
 
 
@@ -509,8 +512,11 @@ def unflatten_first(jac, out):
 
 @overload(unflatten_first)
 def _unflatten_first_numba(jac, out):
+    """Without a copy where the shape stays (a vector ``out``) or only loses the first axis (a scalar)."""
+    if isinstance(out, types.Array) and out.ndim == 1:
+        return lambda jac, out: jac
     if isinstance(out, types.Array):
         return lambda jac, out: np.ascontiguousarray(jac).reshape(out.shape + jac.shape[1:])
     if isinstance(out, types.Number):
-        return lambda jac, out: np.ascontiguousarray(jac).reshape(jac.shape[1:])
+        return lambda jac, out: jac[0]
     return None

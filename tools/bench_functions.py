@@ -1,10 +1,11 @@
-"""Workloads for ``tools/bench_forward.py`` and ``tools/bench_reverse.py``, written the way scientists write loops.
+"""Workloads for the benchmarks in ``tools/`` (forward, reverse, batching), written the way scientists write loops.
 
 They live in their own module because s2s reads a function's source from its file.
 """
 
 import math
 
+import numba
 import numpy as np
 
 
@@ -296,3 +297,43 @@ def mixture_loglik_grad_by_hand(logits, means, log_sigmas, x):
             log_sigmas_bar[j] += resp * (zs[j] * zs[j] - 1.0)
     logits_bar = resp_total - x.shape[0] * weights
     return logits_bar, means_bar, log_sigmas_bar
+
+
+# -- batching: bundle adjustment -----------------------------------------------------------
+
+
+def reprojection(camera, point, observed):
+    """Reprojection residual of one observation (Snavely's model, as in Ceres' bundle adjustment example).
+
+    ``camera``: angle-axis rotation (3), translation (3), focal length, two radial distortion
+    coefficients; ``point``: a 3-D point; ``observed``: its measured image position (2).
+    """
+    w0, w1, w2 = camera[0], camera[1], camera[2]
+    theta = math.sqrt(w0 * w0 + w1 * w1 + w2 * w2)
+    c, s = math.cos(theta), math.sin(theta)
+    k0, k1, k2 = w0 / theta, w1 / theta, w2 / theta
+    x, y, z = point[0], point[1], point[2]
+    kdotp = k0 * x + k1 * y + k2 * z
+    px = x * c + (k1 * z - k2 * y) * s + k0 * kdotp * (1.0 - c) + camera[3]
+    py = y * c + (k2 * x - k0 * z) * s + k1 * kdotp * (1.0 - c) + camera[4]
+    pz = z * c + (k0 * y - k1 * x) * s + k2 * kdotp * (1.0 - c) + camera[5]
+    u, v = -px / pz, -py / pz
+    r2 = u * u + v * v
+    distortion = 1.0 + r2 * (camera[7] + camera[8] * r2)
+    return np.array([camera[6] * distortion * u - observed[0], camera[6] * distortion * v - observed[1]])
+
+
+def reprojection_loop(reproject, cameras, points, observed):
+    """All residuals, by a loop over the observations calling ``reproject`` (compiled with ``numba.njit``)."""
+    out = np.empty((cameras.shape[0], 2))
+    for i in range(cameras.shape[0]):
+        out[i] = reproject(cameras[i], points[i], observed[i])
+    return out
+
+
+def reprojection_prange(reproject, cameras, points, observed):
+    """``reprojection_loop`` over all cores (compiled with ``numba.njit(parallel=True)``)."""
+    out = np.empty((cameras.shape[0], 2))
+    for i in numba.prange(cameras.shape[0]):
+        out[i] = reproject(cameras[i], points[i], observed[i])
+    return out
