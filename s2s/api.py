@@ -20,7 +20,7 @@ from .frontend.normalize import closure_fingerprint, normalize
 from .emit import render
 from .modules import load
 from .program import Program
-from .transforms.batch import Axes, uses_prange
+from .transforms.batch import Axes, flat_axes, output_arity, uses_prange
 
 MODES = ("primal", "jvp", "linearize", "transpose", "vjp", "grad")
 #: Modes whose code a transform object generates (``s2s show --mode vmap``).
@@ -314,20 +314,35 @@ class _Vmap(_Transform):
         functools.update_wrapper(self, _innermost(fun), updated=())
 
     def call(self, args, kwargs, backend):
-        given = len(args)
-        args = self.bind(args, kwargs)
-        if isinstance(self.in_axes, tuple) and len(self.in_axes) not in (given, len(args)):
+        signature = inspect.signature(_innermost(self))
+        bound = signature.bind(*args, **kwargs)
+        given = set(bound.arguments)
+        full = self.bind(args, kwargs)
+        if isinstance(self.in_axes, tuple) and len(self.in_axes) not in (len(args), len(full)):
             raise ValueError(f"vmap in_axes has {len(self.in_axes)} entries but the function was given "
-                             f"{given} positional arguments")
-        inputs = _input_axes(self.in_axes, _specs(args))
-        sizes = [(path, leaf.shape[axis]) for path, leaf, axis in _mapped_leaves(args, inputs)]
+                             f"{len(args)} positional arguments")
+        # As in JAX: arguments passed by keyword are mapped over their axis 0; defaults are passed whole.
+        named = [0 if p in given else None for p in list(signature.parameters)[:len(full)]]
+        stated = self.in_axes if isinstance(self.in_axes, tuple) else (self.in_axes,) * len(args)
+        variant = self._for_axes(stated + tuple(named[len(stated):]))
+        inputs = _input_axes(variant.in_axes, _specs(full))
+        sizes = [(path, leaf.shape[axis]) for path, leaf, axis in _mapped_leaves(full, inputs)]
         if len({size for _, size in sizes}) > 1:
             raise ValueError("vmap got inconsistent sizes for the mapped axes: "
                              + ", ".join(f"{path} has size {size}" for path, size in sizes))
         if sizes[0][1] == 0:
             raise ValueError("vmap over an empty batch is not supported: the output's shape comes from "
                              "the first example")
-        return self.run(args, backend)
+        return variant.run(full, backend)
+
+    def _for_axes(self, in_axes) -> _Vmap:
+        """This vmap with one entry of ``in_axes`` per parameter (one object per pattern: built once)."""
+        if in_axes == self.in_axes:
+            return self
+        variants = self.__dict__.setdefault("_variants", {})
+        if in_axes not in variants:
+            variants[in_axes] = _Vmap(self.fun, in_axes, self.out_axes, self.method)
+        return variants[in_axes]
 
     def emit(self, program, specs, parallel=False) -> str:
         inputs = _input_axes(self.in_axes, specs)
@@ -374,6 +389,9 @@ class _Jacobian(_Transform):
     def emit(self, program, specs, parallel=False) -> str:
         fun = _function_object(self.fun, specs)
         fn = normalize(fun, len(specs))
+        if output_arity(fn) is not None:
+            raise TypeError(f"{self.label} of {fn.name}, which returns a tuple: take the {self.label} of one "
+                            "output at a time, or return one array (np.concatenate)")
         argnums = self.argnums % len(specs) if isinstance(self.argnums, int) else \
             tuple(n % len(specs) for n in self.argnums)
         if self.label == "jacfwd":
@@ -637,7 +655,7 @@ def _input_axes(in_axes, specs) -> tuple:
     else:
         in_axes = (in_axes,) * len(specs)
     axes = tuple(_leaf_axes(a, s, f"argument {i}") for i, (a, s) in enumerate(zip(in_axes, specs)))
-    if all(a is None for a in _flatten(axes)):
+    if all(a is None for a in flat_axes(axes)):
         raise ValueError("vmap needs at least one argument with an axis to map over (in_axes not all None)")
     return axes
 
@@ -657,10 +675,6 @@ def _leaf_axes(axis, spec, where):
     if not -spec <= axis < spec:
         raise ValueError(f"vmap in_axes {axis} is out of range for {where}, which has {spec} dimension(s)")
     return axis % spec
-
-
-def _flatten(axes):
-    return [leaf for a in axes for leaf in (_flatten(a) if isinstance(a, tuple) else [a])]
 
 
 def _per_example(specs, inputs) -> tuple:

@@ -296,3 +296,19 @@ def test_out_axes_none_for_a_mapped_output():
 def test_jacobian_of_integer_argument_is_refused():
     with pytest.raises(TypeError, match="jacfwd requires float arguments"):
         s2s.jacfwd(seed_jac_f)(np.array([1, 2, 3]))
+
+
+def scaled(x, scale=2.0):
+    return x * scale
+
+
+def test_defaults_are_shared_and_keywords_mapped():
+    x = np.arange(3.0)
+    np.testing.assert_array_equal(s2s.vmap(scaled)(x), 2.0 * x)
+    np.testing.assert_array_equal(s2s.vmap(scaled)(x, scale=np.array([1.0, 2.0, 3.0])), x * [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(s2s.vmap(scaled, in_axes=(0, None))(x, 3.0), 3.0 * x)
+
+
+def test_jacobian_of_a_tuple_output_is_refused():
+    with pytest.raises(TypeError, match="returns a tuple"):
+        s2s.jacfwd(pair)(1.0, 2.0)

@@ -70,25 +70,16 @@ class _Frame:
     def leaves(self):
         """(expression, axis) for each array the parameters hold: parameters, or elements of tuple ones."""
         found = []
-
-        def visit(expr, axis):
-            if isinstance(axis, tuple):
-                for i, a in enumerate(axis):
-                    visit(gast.Subscript(value=core.clone(expr), slice=core.const(i), ctx=gast.Load()), a)
-            else:
-                found.append((expr, axis))
-
         for p, axis in zip(self.fn.params, self.axes.inputs):
-            visit(core.name(p), axis)
+            map_leaves(core.name(p), axis, lambda e, a: found.append((e, a)))
         return found
 
     def prologue(self) -> list:
         """Mapped axes moved to the front; ``size`` = the batch's size."""
         out = []
         for p, axis in zip(self.fn.params, self.axes.inputs):
-            moved = self._moved(core.name(p), axis)
-            if moved is not None:
-                out.append(core.assign(p, moved))
+            if any(a not in (None, 0) for a in flat_axes(axis)):
+                out.append(core.assign(p, map_leaves(core.name(p), axis, _to_front)))
         mapped = [e for e, axis in self.leaves() if axis is not None]
         if not mapped:
             raise BatchingError("vmap needs at least one mapped argument (in_axes not None)")
@@ -97,19 +88,6 @@ class _Frame:
         size = sizes[0] if len(sizes) == 1 else core.call(core.attr("rt.batch_size"), [core.tuple_(sizes)])
         out.append(core.assign(self.size, size))
         return [core.at(s, self.fn.lineno) for s in out]
-
-    def _moved(self, expr, axis):
-        if isinstance(axis, tuple):
-            parts = [self._moved(gast.Subscript(value=core.clone(expr), slice=core.const(i), ctx=gast.Load()), a)
-                     for i, a in enumerate(axis)]
-            if all(p is None for p in parts):
-                return None
-            return core.tuple_([p if p is not None else gast.Subscript(value=core.clone(expr), slice=core.const(i),
-                                                                     ctx=gast.Load())
-                                for i, p in enumerate(parts)])
-        if axis in (None, 0):
-            return None
-        return core.call(core.attr("rt.moveaxis"), [expr, core.const(axis), core.const(0)])
 
     def placed(self, value, axis):
         """A batched output (batch axis first) moved to ``axis``."""
@@ -181,14 +159,30 @@ def _hint(expr, i, arity) -> str:
     return "out" if arity is None else f"out_{i}"
 
 
+def map_leaves(expr, axis, leaf):
+    """``leaf(expression, axis)`` for each array in ``expr``: ``expr`` itself, or for a tuple ``axis``,
+    each element ``expr[i]`` (recursively), rebuilt as a tuple."""
+    if isinstance(axis, tuple):
+        return core.tuple_([map_leaves(gast.Subscript(value=core.clone(expr), slice=core.const(i), ctx=gast.Load()),
+                                       a, leaf) for i, a in enumerate(axis)])
+    return leaf(expr, axis)
+
+
+def flat_axes(axis) -> list:
+    """The ints and Nones of a (nested) axis specification."""
+    return [leaf for a in axis for leaf in flat_axes(a)] if isinstance(axis, tuple) else [axis]
+
+
+def _to_front(expr, axis):
+    if axis in (None, 0):
+        return expr
+    return core.call(core.attr("rt.moveaxis"), [expr, core.const(axis), core.const(0)])
+
+
 def _example(expr, axis, position):
     """The argument one example gets: ``x[b]`` of a mapped ``x``, ``x`` itself of an unmapped one."""
-    if isinstance(axis, tuple):
-        return core.tuple_([_example(gast.Subscript(value=core.clone(expr), slice=core.const(i), ctx=gast.Load()),
-                                     a, position) for i, a in enumerate(axis)])
-    if axis is None:
-        return expr
-    return gast.Subscript(value=expr, slice=core.clone(position), ctx=gast.Load())
+    return map_leaves(expr, axis, lambda e, a: e if a is None else
+                      gast.Subscript(value=e, slice=core.clone(position), ctx=gast.Load()))
 
 
 def _at(array, index):
@@ -262,10 +256,7 @@ def dependents(fn: core.Function, seeds) -> set:
 
 
 def _mapped_params(fn, axes) -> set:
-    def mapped(axis):
-        return any(mapped(a) for a in axis) if isinstance(axis, tuple) else axis is not None
-
-    return {p for p, axis in zip(fn.params, axes.inputs) if mapped(axis)}
+    return {p for p, axis in zip(fn.params, axes.inputs) if any(a is not None for a in flat_axes(axis))}
 
 
 def mapped_outputs(fn: core.Function, axes: Axes) -> list:
@@ -496,7 +487,7 @@ class _Vectorizer:
         picked = {}
         for branch, word in ((stmt.body, "if"), (stmt.orelse, "else")):
             renames = {}
-            for s in self._flat(branch):
+            for s in self._plain_assignments(branch):
                 s = core.substitute(s, renames)
                 old = s.targets[0].id
                 renames[old] = renames.get(old) or self.namer.fresh(f"{old}_{word}")
@@ -518,12 +509,12 @@ class _Vectorizer:
             out.append(core.at(core.assign(old, where), stmt.lineno))
         return out
 
-    def _flat(self, branch) -> list:
+    def _plain_assignments(self, branch) -> list:
         """A branch as plain assignments (inner branches made selects), or a refusal."""
         flat = []
         for s in branch:
             if isinstance(s, gast.If):
-                flat += self._flat(self.select(s))
+                flat += self._plain_assignments(self.select(s))
             elif isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
                 value = gast.BinOp(left=core.name(s.target.id), op=s.op, right=s.value)
                 flat.append(core.at(core.assign(s.target.id, value), s.lineno))
