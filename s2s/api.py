@@ -77,6 +77,7 @@ def jvp(fun, primals, tangents):
     varied = tuple(t is not None for t in tangents)
     if isinstance(fun, _Grad):
         return fun.call(primals, {}, backend), fun.derivative(primals, tangents, backend)
+    fun, backend = _plain(fun, backend, primals, "jvp")
     built = _build(_key(fun), "jvp", varied, len(primals), backend)
     args = primals + built.defaults_after(len(primals))
     tangents += (None,) * (len(args) - len(tangents))
@@ -93,6 +94,7 @@ def linearize(fun, *primals):
     fun, backend = _unwrap(fun)
     primals = tuple(_tuples(p) for p in primals)
     varied = tuple(not _all_integers(p) for p in primals)
+    fun, backend = _plain(fun, backend, primals, "linearize")
     built = _build(_key(fun), "linearize", varied, len(primals), backend, _kinds(primals))
     args = primals + built.defaults_after(len(primals))
     out, residuals = built.forward(*args)
@@ -117,6 +119,7 @@ def vjp(fun, *primals, has_aux=False):
     fun, backend = _unwrap(fun)
     primals = tuple(_tuples(p) for p in primals)
     varied = tuple(not _all_integers(p) for p in primals)
+    fun, backend = _plain(fun, backend, primals, "vjp")
     built = _build(_key(fun), "vjp", varied, len(primals), backend, _kinds(primals), has_aux)
     args = primals + built.defaults_after(len(primals))
     result, residuals = built.forward(*args)
@@ -140,6 +143,7 @@ def linear_transpose(fun, *primals):
     fun, backend = _unwrap(fun)
     stand_ins = tuple(_stand_in(p, f"argument {i}") for i, p in enumerate(primals))
     varied = (True,) * len(stand_ins)
+    fun, backend = _plain(fun, backend, stand_ins, "linear_transpose")
     built = _build(_key(fun), "linear_transpose", varied, len(stand_ins), backend, _kinds(stand_ins))
     out, residuals = built.forward(*stand_ins)
 
@@ -387,6 +391,13 @@ class _Jacobian(_Transform):
         return self.run(args, backend)
 
     def emit(self, program, specs, parallel=False) -> str:
+        inner = _unwrap(self.fun)[0]
+        if self.label == "jacfwd" and isinstance(inner, _Grad) and inner.argnums == self.argnums \
+                and isinstance(self.argnums, int) and not (inner.has_aux or inner.with_value):
+            # The Jacobian of a gradient is the Hessian: computed so, nothing of the backward pass is differentiated.
+            return _Jacobian(inner.fun, self.argnums, "hessian").emit(program, specs, parallel)
+        if self.label != "jacfwd":
+            _refuse_backward_pass(inner, self.label)
         fun = _function_object(self.fun, specs)
         fn = normalize(fun, len(specs))
         if output_arity(fn) is not None:
@@ -575,6 +586,31 @@ def _unwrap(fun):
     if isinstance(fun, Jitted):
         return fun.__s2s_function__, "numba"
     return fun, "python"
+
+
+def _plain(fun, backend, args, mode):
+    """``fun`` as a function the transforms read: a transform (``vmap``, ``jacfwd``, …) becomes its generated
+    code for ``args``, and runs compiled if anything in it was under ``s2s.jit``.
+
+    Code with a backward pass saves values on tapes, which are not differentiated again: the
+    derivatives of ``grad``, ``jacrev`` and ``hessian`` are available as ``jvp(grad(f))``,
+    ``hessian`` and ``jacfwd(grad(f))`` instead.
+    """
+    if not hasattr(fun, "emit"):
+        return fun, backend
+    _refuse_backward_pass(fun, mode)
+    return _function_object(fun, _specs(args)), "numba" if backend == "numba" else _backend_of(fun)
+
+
+def _refuse_backward_pass(fun, mode):
+    """A ``TypeError`` if the code of the transform ``fun`` has a backward pass (``grad``, ``jacrev``, ``hessian``)."""
+    inner = fun
+    while hasattr(inner, "emit"):
+        if isinstance(inner, _Grad) or getattr(inner, "label", None) in ("jacrev", "hessian"):
+            raise TypeError(f"{mode} of {inner!r} is not supported: its code has a backward pass, whose saved "
+                            "values are not differentiated again (for second derivatives use jvp(grad(f)), "
+                            "jacfwd(grad(f)) or hessian(f))")
+        inner = _unwrap(inner.fun)[0]
 
 
 def _backend_of(fun) -> str:

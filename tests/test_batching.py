@@ -312,3 +312,35 @@ def test_defaults_are_shared_and_keywords_mapped():
 def test_jacobian_of_a_tuple_output_is_refused():
     with pytest.raises(TypeError, match="returns a tuple"):
         s2s.jacfwd(pair)(1.0, 2.0)
+
+
+def loop_energy(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total += np.sin(x[i]) * x[i] * x[0]
+    return total
+
+
+@pytest.mark.parametrize("second", [lambda f: s2s.jacfwd(s2s.grad(f)), lambda f: s2s.jacfwd(s2s.jacfwd(f)),
+                                    lambda f: s2s.jacrev(s2s.jacfwd(f))],
+                         ids=["jacfwd(grad)", "jacfwd(jacfwd)", "jacrev(jacfwd)"])
+def test_second_derivatives_compose(second):
+    x = np.array([1.0, 2.0, 0.5])
+    np.testing.assert_allclose(second(loop_energy)(x), s2s.hessian(loop_energy)(x), rtol=1e-12, atol=1e-14)
+
+
+def test_derivatives_of_a_vmapped_function():
+    x = np.linspace(0.0, 1.0, 4)
+    batched = s2s.vmap(pair, (0, None))
+    (out, _), (out_dot, _) = s2s.jvp(batched, (x, 2.0), (np.ones(4), 0.0))
+    np.testing.assert_allclose(out_dot, np.ones(4))
+    _, pullback = s2s.vjp(s2s.vmap(seed_hess_g), np.stack([x[:2], x[2:]]))
+    np.testing.assert_allclose(pullback(np.array([1.0, 0.0]))[0][0], s2s.grad(seed_hess_g)(x[:2]))
+
+
+@pytest.mark.parametrize("transform", [s2s.vjp, s2s.linearize])
+def test_reverse_mode_of_a_backward_pass_is_refused(transform):
+    with pytest.raises(TypeError, match="has a backward pass"):
+        transform(s2s.vmap(s2s.grad(seed_hess_g)), np.ones((2, 2)))
+    with pytest.raises(TypeError, match="has a backward pass"):
+        s2s.jacrev(s2s.grad(seed_hess_g))(np.ones(2))
