@@ -20,8 +20,10 @@ from __future__ import annotations
 from collections import Counter
 
 import gast
+import numpy as np
 
 from . import core
+from .frontend.resolve import resolve_spelling
 from .rules.template import simplify
 
 
@@ -226,3 +228,41 @@ def fold_tangent_temporaries(fn) -> None:
         return False
 
     fn.body = block(fn.body)
+
+
+def hoist_primal_calls(fn) -> None:
+    """Compute the NumPy ufuncs and ``math`` functions that top-level tangent expressions call on primal values
+    first.
+
+    ``c_dot = -math.sin(theta) * theta_dot`` becomes ``sin_theta = math.sin(theta)`` then
+    ``c_dot = -sin_theta * theta_dot``.  Partial evaluation then saves the value (the optimizer shares
+    it with the primal's own ``math.sin(theta)``) instead of computing it again in the linear part each
+    time that part runs: once per column of a Jacobian, once per cotangent of ``vjp``.  Statements in
+    loops are left alone: there, saving costs a tape entry per step.
+    """
+    namer = fn.namer()
+    body = []
+    for stmt in fn.body:
+        if isinstance(stmt, gast.Assign) and set(core.target_names(stmt.targets[0])) & fn.linear:
+            hoisted = _PrimalCalls(fn, namer)
+            stmt.value = hoisted.visit(stmt.value)
+            body += [core.at(s, stmt.lineno) for s in hoisted.found]
+        body.append(stmt)
+    fn.body = body
+
+
+class _PrimalCalls(gast.NodeTransformer):
+    def __init__(self, fn, namer):
+        self.fn, self.namer, self.found = fn, namer, []
+
+    def visit_Call(self, node):
+        spelled = core.dotted_name(node.func) or ""
+        reads = set(n for a in [*node.args, *(k.value for k in node.keywords)] for n in core.names_read(a))
+        costly = spelled.startswith("math.") or isinstance(resolve_spelling(spelled), np.ufunc)
+        if not costly or not reads or reads & self.fn.linear:
+            return self.generic_visit(node)
+        first = core.names_read(node.args[0]) if node.args else []
+        temp = self.namer.fresh(core.sanitize("_".join([spelled.rpartition(".")[2], *first[:1]])))
+        self.fn.temps.add(temp)
+        self.found.append(core.assign(temp, node))
+        return core.name(temp)

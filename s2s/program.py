@@ -17,10 +17,11 @@ import gast
 from . import analysis, core, optimize
 from .emit import render
 from .errors import BatchingError, S2SError
-from .linear_forms import fold_tangent_temporaries
+from .linear_forms import fold_tangent_temporaries, hoist_primal_calls
 from .frontend.normalize import normalize
 from .transforms import transpose as transposition
 from .transforms.batch import Axes, batch_loop, mapped_outputs, output_arity, vectorize
+from .transforms.columns import unit_columns
 from .transforms.control import single_exit
 from .transforms.jvp import jvp
 from .transforms.partial_eval import partial_eval, prune_residuals, split_user_calls
@@ -110,6 +111,8 @@ class Program:
             jvp_fn, mask = jvp(fn, varied, callees, f"{fn.name}_jvp")
             split_user_calls(jvp_fn, callees.calls, kinds)
             fold_tangent_temporaries(jvp_fn)
+            if not check_linear:  # the check reads the tangent statements' own operands
+                hoist_primal_calls(jvp_fn)
             names = Linearized(self.namer.fresh(f"{fn.name}_fwd"), self.namer.fresh(f"{fn.name}_lin"), mask,
                                has_aux=has_aux)
             witnesses = transposition.witnesses if for_transpose else None
@@ -334,13 +337,28 @@ class Program:
             out, residuals = local.fresh("out"), local.fresh("residuals")
             body.append(core.assign(core.tuple_([core.name(out, True), core.name(residuals, True)], store=True),
                                     core.call(core.name(names.forward), [core.name(p) for p in params])))
-            zeros = {n: local.fresh(f"{params[n]}_zero") for n in nums} if len(nums) > 1 else {}
-            body += [core.assign(z, core.call(core.attr("rt.zeros_like"), [core.name(params[n])]))
-                     for n, z in zeros.items()]
+            zeros = {}  # the tangent that is zero while another argument's basis runs, made when first needed
         for k in nums:
             x = core.name(params[k])
             basis, jac = local.fresh(f"{params[k]}_basis"), local.fresh(f"jac_{params[k]}")
+            if self.prefer_loops and ndims[k] == 1:
+                columns = self._unit_columns(names, nums.index(k), f"{getattr(obj, '__name__', 'f')}_column_"
+                                             f"{params[k]}")
+                if columns is not None:
+                    body.append(core.assign(jac, core.call(core.attr("rt.jacobian_zeros"),
+                                                           [core.name(out), core.clone(x)])))
+                    for c, column in columns.items():
+                        view = gast.Subscript(value=core.name(jac), slice=core.tuple_(
+                            [gast.Constant(value=Ellipsis, kind=None), core.const(c)]), ctx=gast.Load())
+                        body.append(gast.Expr(value=core.call(core.name(column), [core.name(residuals), view])))
+                    jacobians.append(jac)
+                    continue
             if self.prefer_loops:
+                for n in nums:
+                    if n != k and n not in zeros:
+                        zeros[n] = local.fresh(f"{params[n]}_zero")
+                        body.append(core.assign(zeros[n], core.call(core.attr("rt.zeros_like"),
+                                                                    [core.name(params[n])])))
                 axes = Axes(inputs=(None,) + tuple(0 if n == k else None for n in nums), outputs=(-1,), arity=None)
                 batched = self.batch(names.linear, axes, method)
                 args = [core.name(residuals)] + [core.name(basis if n == k else zeros[n]) for n in nums]
@@ -355,6 +373,21 @@ class Program:
                      core.assign(jac, core.call(core.attr("rt.unflatten_last"), [core.name(jac), core.clone(x)]))]
             jacobians.append(jac)
         return self._wrapper(f"{getattr(obj, '__name__', 'f')}_jacfwd", params, body, jacobians, argnums, lineno)
+
+    def _unit_columns(self, names: Linearized, position, hint) -> dict | None:
+        """The column functions of one tangent parameter of a linear function (see ``transforms.columns``),
+        added to the program; None where the linear function is not made of them."""
+        lin = self._linear_parts[names.linear][0]
+        columns = unit_columns(lin, lin.params[1 + position], hint)
+        if columns is None:
+            return None
+        found = {}
+        for c, fn in columns.items():
+            if fn is not None:
+                fn.name = self.namer.fresh(fn.name)
+                self._add(fn)
+                found[c] = fn.name
+        return found
 
     def jacrev(self, obj, argnums, params, lineno, param_kinds=None, method=None) -> str:
         """``jacrev``: the forward half once, then ``vmap`` of the adjoint over the output's standard basis.

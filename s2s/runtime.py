@@ -520,3 +520,15 @@ def _unflatten_first_numba(jac, out):
     if isinstance(out, types.Number):
         return lambda jac, out: jac[0]
     return None
+
+
+def jacobian_zeros(out, x):
+    """A Jacobian of zeros, shaped ``out.shape + x.shape``, for its columns to be written into."""
+    return np.zeros(np.shape(out) + np.shape(x))
+
+
+@overload(jacobian_zeros)
+def _jacobian_zeros_numba(out, x):
+    if isinstance(out, types.Array) and isinstance(x, types.Array):
+        return lambda out, x: np.zeros(out.shape + x.shape)
+    return None

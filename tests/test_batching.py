@@ -4,6 +4,7 @@ the seed's examples; the errors a user can run into."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -361,3 +362,24 @@ def test_compiled_jacobians_match_python(name):
     for transform in (s2s.jacfwd, s2s.jacrev):
         np.testing.assert_allclose(s2s.jit(transform(case.fun, argnums=k))(*case.args), expected,
                                    rtol=1e-10, atol=1e-12)
+
+
+def pinhole(camera, point):
+    """A small camera model read element by element (camera[3] is never read: its column is zero)."""
+    x = point[0] * math.cos(camera[0]) - point[1] * math.sin(camera[0]) + camera[1]
+    z = point[2] + camera[2]
+    return np.array([camera[4] * x / z, camera[4] * point[1] / z])
+
+
+def test_compiled_jacfwd_writes_columns_of_unit_directions():
+    camera, point = np.array([0.3, 0.1, 4.0, 9.0, 2.0]), np.array([0.5, -0.2, 1.0])
+    compiled = s2s.jit(s2s.jacfwd(pinhole, argnums=(0, 1)))
+    for got, expected, k in zip(compiled(camera, point), s2s.jacfwd(pinhole, argnums=(0, 1))(camera, point), (0, 1)):
+        np.testing.assert_allclose(got, expected, rtol=1e-13)
+        np.testing.assert_allclose(got, fd_jacobian(pinhole, (camera, point), k), rtol=1e-6, atol=1e-8)
+    assert not compiled(camera, point)[0][:, 3].any()
+    from s2s.api import _build, _key, _specs
+
+    built = _build(_key(compiled.__s2s_function__), "call", None, 2, "numba", _specs((camera, point)))
+    assert "def pinhole_column_camera_0(residuals, column):" in built.source
+    assert "pinhole_column_camera_3" not in built.source

@@ -8,12 +8,12 @@ def hyperbolic_profiles_fwd(x, a):
     # corpus.py:557: cat = a * math.cosh(x / a) - a
     x_over_a = x / a
     cosh_x_over_a = math.cosh(x_over_a)
+    sinh_x_over_a = math.sinh(x_over_a)
     cat = a * cosh_x_over_a - a
     # corpus.py:558: layer = math.tanh(x / a)
     layer = math.tanh(x_over_a)
     # corpus.py:559: arc = a * math.sinh(x / a)
-    sinh = math.sinh(x_over_a)
-    arc = a * sinh
+    arc = a * sinh_x_over_a
     # corpus.py:560: growth = math.expm1(0.1 * x) / (0.1 * x)
     c_times_x = 0.1 * x
     expm1 = math.expm1(c_times_x)
@@ -26,10 +26,12 @@ def hyperbolic_profiles_fwd(x, a):
         (
             cosh_x_over_a,
             a,
+            sinh_x_over_a,
             x_over_a,
             layer,
             x_over_a,
-            sinh,
+            sinh_x_over_a,
+            cosh_x_over_a,
             x_over_a,
             expm1,
             c_times_x,
@@ -41,7 +43,7 @@ def hyperbolic_profiles_fwd(x, a):
 
 def hyperbolic_profiles_bwd(residuals, out_bar):
     # corpus.py:555: def hyperbolic_profiles(x, a):
-    cosh_x_over_a, a, x_over_a, layer, x_over_a_1, sinh, x_over_a_2, expm1, c_times_x_1, growth, exp_neg_x = residuals
+    cosh_x_over_a, a, sinh_x_over_a, x_over_a, layer, x_over_a_1, sinh, cosh_x_over_a_2, x_over_a_2, expm1, c_times_x_1, growth, exp_neg_x = residuals
     # corpus.py:561: return cat + layer + arc + growth + math.exp(-x)
     cat_bar = out_bar
     layer_bar = out_bar
@@ -52,7 +54,7 @@ def hyperbolic_profiles_bwd(residuals, out_bar):
     x_bar += (0.1 * (expm1 + 1) / c_times_x_1 - 0.1 * growth / c_times_x_1) * growth_bar
     # corpus.py:559: arc = a * math.sinh(x / a)
     a_bar = sinh * arc_bar
-    ct = math.cosh(x_over_a_2) * (a * arc_bar)
+    ct = cosh_x_over_a_2 * (a * arc_bar)
     x_bar += ct / a
     a_bar += x_over_a_2 * (-ct / a)
     # corpus.py:558: layer = math.tanh(x / a)
@@ -61,7 +63,7 @@ def hyperbolic_profiles_bwd(residuals, out_bar):
     a_bar += x_over_a_1 * (-ct_1 / a)
     # corpus.py:557: cat = a * math.cosh(x / a) - a
     a_bar += cosh_x_over_a * cat_bar
-    ct_2 = math.sinh(x_over_a) * (a * cat_bar)
+    ct_2 = sinh_x_over_a * (a * cat_bar)
     x_bar += ct_2 / a
     a_bar += x_over_a * (-ct_2 / a)
     a_bar += -cat_bar

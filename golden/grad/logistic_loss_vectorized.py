@@ -8,22 +8,23 @@ def logistic_loss_vectorized_fwd(w, X, y):
     z = X @ w
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
     exp = np.exp(-np.abs(z))
+    sign_z = np.sign(z)
     sp = np.maximum(z, 0.0) + np.log1p(exp)
     # corpus.py:357: return np.mean(sp - y * z)
     diff = sp - y * z
     out = np.mean(diff)
-    return out, (w, X, z, exp, y, sp, diff)
+    return out, (w, X, z, sign_z, exp, y, sp, diff)
 
 
 def logistic_loss_vectorized_bwd(residuals, out_bar):
     # corpus.py:353: def logistic_loss_vectorized(w, X, y):
-    w, X, z, exp, y, sp, diff = residuals
+    w, X, z, sign_z, exp, y, sp, diff = residuals
     # corpus.py:357: return np.mean(sp - y * z)
     diff_bar = rt.mean_transpose(out_bar, diff)
     sp_bar = rt.unbroadcast(diff_bar, sp)
     z_bar = rt.unbroadcast(-y * diff_bar, z)
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    z_bar += rt.unbroadcast(((z >= 0.0) - np.sign(z) * exp / (1 + exp)) * sp_bar, z)
+    z_bar += rt.unbroadcast(((z >= 0.0) - sign_z * exp / (1 + exp)) * sp_bar, z)
     # corpus.py:355: z = X @ w
     X_bar = rt.dot_left_transpose(z_bar, w)
     w_bar = rt.dot_right_transpose(X, z_bar)

@@ -14,27 +14,29 @@ def sawtooth_wave_fwd(t, period, amplitude):
     # corpus.py:578: tri = abs((t % period) / period - 0.5)
     ratio = t % period / period
     diff = ratio - 0.5
+    sign_diff = np.sign(diff)
+    floor_t = np.floor(t / period)
     tri = abs(diff)
     k = t // period
     # corpus.py:580: return amplitude * (phase + tri) + 0.1 * cycles + 0.01 * k
     phase_plus_tri = phase + tri
     out = amplitude * phase_plus_tri + 0.1 * cycles + 0.01 * k
-    return out, (period, t_over_period, diff, t, ratio, phase_plus_tri, amplitude)
+    return out, (period, t_over_period, sign_diff, floor_t, ratio, phase_plus_tri, amplitude)
 
 
 def sawtooth_wave_bwd(residuals, out_bar):
     # corpus.py:574: def sawtooth_wave(t, period, amplitude):
-    period, t_over_period, diff, t, ratio, phase_plus_tri, amplitude = residuals
+    period, t_over_period, sign_diff, floor_t, ratio, phase_plus_tri, amplitude = residuals
     # corpus.py:580: return amplitude * (phase + tri) + 0.1 * cycles + 0.01 * k
     amplitude_bar = phase_plus_tri * out_bar
     ct = amplitude * out_bar
     phase_bar = ct
     tri_bar = ct
     # corpus.py:578: tri = abs((t % period) / period - 0.5)
-    ct_1 = np.sign(diff) * tri_bar
+    ct_1 = sign_diff * tri_bar
     ct_2 = ct_1 / period
     t_bar = ct_2
-    period_bar = np.floor(t / period) * -ct_2
+    period_bar = floor_t * -ct_2
     period_bar += ratio * (-ct_1 / period)
     # corpus.py:576: phase = t / period - math.floor(t / period)
     t_bar += phase_bar / period

@@ -7,12 +7,12 @@ def hyperbolic_profiles_fwd(x, a):
     # corpus.py:557: cat = a * math.cosh(x / a) - a
     x_over_a = x / a
     cosh_x_over_a = math.cosh(x_over_a)
+    sinh_x_over_a = math.sinh(x_over_a)
     cat = a * cosh_x_over_a - a
     # corpus.py:558: layer = math.tanh(x / a)
     layer = math.tanh(x_over_a)
     # corpus.py:559: arc = a * math.sinh(x / a)
-    sinh = math.sinh(x_over_a)
-    arc = a * sinh
+    arc = a * sinh_x_over_a
     # corpus.py:560: growth = math.expm1(0.1 * x) / (0.1 * x)
     c_times_x = 0.1 * x
     expm1 = math.expm1(c_times_x)
@@ -25,10 +25,12 @@ def hyperbolic_profiles_fwd(x, a):
         (
             cosh_x_over_a,
             a,
+            sinh_x_over_a,
             x_over_a,
             layer,
             x_over_a,
-            sinh,
+            sinh_x_over_a,
+            cosh_x_over_a,
             x_over_a,
             expm1,
             c_times_x,
@@ -40,16 +42,16 @@ def hyperbolic_profiles_fwd(x, a):
 
 def hyperbolic_profiles_lin(residuals, x_dot, a_dot):
     # corpus.py:555: def hyperbolic_profiles(x, a):
-    cosh_x_over_a, a, x_over_a, layer, x_over_a_1, sinh, x_over_a_2, expm1, c_times_x_1, growth, exp_neg_x = residuals
+    cosh_x_over_a, a, sinh_x_over_a, x_over_a, layer, x_over_a_1, sinh, cosh_x_over_a_2, x_over_a_2, expm1, c_times_x_1, growth, exp_neg_x = residuals
     # corpus.py:557: cat = a * math.cosh(x / a) - a
     cat_dot = (
-        a_dot * cosh_x_over_a
-        + a * (math.sinh(x_over_a) * (x_dot / a - x_over_a * a_dot / a)) - a_dot
+        a_dot * cosh_x_over_a + a * (sinh_x_over_a * (x_dot / a - x_over_a * a_dot / a))
+        - a_dot
     )
     # corpus.py:558: layer = math.tanh(x / a)
     layer_dot = (1 - layer * layer) * (x_dot / a - x_over_a_1 * a_dot / a)
     # corpus.py:559: arc = a * math.sinh(x / a)
-    arc_dot = a_dot * sinh + a * (math.cosh(x_over_a_2) * (x_dot / a - x_over_a_2 * a_dot / a))
+    arc_dot = a_dot * sinh + a * (cosh_x_over_a_2 * (x_dot / a - x_over_a_2 * a_dot / a))
     # corpus.py:560: growth = math.expm1(0.1 * x) / (0.1 * x)
     growth_dot = (0.1 * (expm1 + 1) / c_times_x_1 - 0.1 * growth / c_times_x_1) * x_dot
     # corpus.py:561: return cat + layer + arc + growth + math.exp(-x)

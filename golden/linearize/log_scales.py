@@ -13,17 +13,19 @@ def log_scales_fwd(x, y):
     rms = math.sqrt(0.5 * (x * x + y * y))
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
     x_pow_y = x ** y
+    log_x_1 = np.log(x)
     p = math.pow(x, 1.5) + pow(y, 0.5) + x_pow_y
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
     hypot_x = math.hypot(x, y)
     diff = x - 3.0 * y
+    sign_diff = np.sign(diff)
     out = db + bits + nep + rms + p + hypot_x + math.fabs(diff)
-    return out, (y, x_over_y, x, rms, x_pow_y, hypot_x, diff)
+    return out, (y, x_over_y, x, rms, log_x_1, x_pow_y, hypot_x, sign_diff)
 
 
 def log_scales_lin(residuals, x_dot, y_dot):
     # corpus.py:564: def log_scales(x, y):
-    y, x_over_y, x, rms, x_pow_y, hypot_x, diff = residuals
+    y, x_over_y, x, rms, log_x_1, x_pow_y, hypot_x, sign_diff = residuals
     # corpus.py:566: db = 10.0 * math.log10(x / y)
     db_dot = 10.0 * ((x_dot / y - x_over_y * y_dot / y) / (x_over_y * math.log(10.0)))
     # corpus.py:567: bits = math.log2(x)
@@ -35,10 +37,10 @@ def log_scales_lin(residuals, x_dot, y_dot):
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
     p_dot = (
         (1.5 * x ** 0.5 + y * x ** (y - 1)) * x_dot
-        + (0.5 * y ** (-0.5) + np.log(x) * x_pow_y) * y_dot
+        + (0.5 * y ** (-0.5) + log_x_1 * x_pow_y) * y_dot
     )
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
     return (
         db_dot + bits_dot + nep_dot + rms_dot + p_dot + (x * x_dot + y * y_dot) / hypot_x
-        + np.sign(diff) * (x_dot - 3.0 * y_dot)
+        + sign_diff * (x_dot - 3.0 * y_dot)
     )

@@ -7,18 +7,19 @@ def logistic_loss_vectorized_fwd(w, X, y):
     z = X @ w
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
     exp = np.exp(-np.abs(z))
+    sign_z = np.sign(z)
     sp = np.maximum(z, 0.0) + np.log1p(exp)
     # corpus.py:357: return np.mean(sp - y * z)
     out = np.mean(sp - y * z)
-    return out, (w, X, z, exp, y)
+    return out, (w, X, z, sign_z, exp, y)
 
 
 def logistic_loss_vectorized_lin(residuals, w_dot, X_dot):
     # corpus.py:353: def logistic_loss_vectorized(w, X, y):
-    w, X, z, exp, y = residuals
+    w, X, z, sign_z, exp, y = residuals
     # corpus.py:355: z = X @ w
     z_dot = X_dot @ w + X @ w_dot
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    sp_dot = ((z >= 0.0) - np.sign(z) * exp / (1 + exp)) * z_dot
+    sp_dot = ((z >= 0.0) - sign_z * exp / (1 + exp)) * z_dot
     # corpus.py:357: return np.mean(sp - y * z)
     return np.mean(sp_dot - y * z_dot)

@@ -14,18 +14,20 @@ def numpy_elementwise_mix_fwd(x, y):
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
     x_gt_0 = x > 0
     exp_x = np.exp(x)
+    sin_y = np.sin(y)
     sel = np.where(x_gt_0, exp_x, np.cos(y))
     # corpus.py:591: s = np.sign(x) * np.abs(y)
     sign_x = np.sign(x)
+    sign_y = np.sign(y)
     s = sign_x * np.abs(y)
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
     out = np.sum(ang + mag + lim + hi - lo + sel + s)
-    return out, (x, y, total, exp_x, x_gt_0, sign_x)
+    return out, (x, y, total, exp_x, sin_y, x_gt_0, sign_y, sign_x)
 
 
 def numpy_elementwise_mix_lin(residuals, x_dot, y_dot):
     # corpus.py:583: def numpy_elementwise_mix(x, y):
-    x, y, total, exp_x, x_gt_0, sign_x = residuals
+    x, y, total, exp_x, sin_y, x_gt_0, sign_y, sign_x = residuals
     # corpus.py:585: ang = np.arctan2(y, x)
     ang_dot = (x * y_dot - y * x_dot) / (x * x + y * y)
     # corpus.py:586: mag = np.power(np.square(x) + np.square(y), 0.5)
@@ -37,8 +39,8 @@ def numpy_elementwise_mix_lin(residuals, x_dot, y_dot):
     # corpus.py:589: lo = np.minimum(x, y)
     lo_dot = (x <= y) * x_dot + (x > y) * y_dot
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
-    sel_dot = np.where(x_gt_0, exp_x * x_dot, -np.sin(y) * y_dot)
+    sel_dot = np.where(x_gt_0, exp_x * x_dot, -sin_y * y_dot)
     # corpus.py:591: s = np.sign(x) * np.abs(y)
-    s_dot = np.sign(y) * sign_x * y_dot
+    s_dot = sign_y * sign_x * y_dot
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
     return np.sum(ang_dot + mag_dot + lim_dot + hi_dot - lo_dot + sel_dot + s_dot)

@@ -12,12 +12,16 @@ def numpy_transcendentals_fwd(x):
     u = sin_x * cos_x + tan
     # corpus.py:598: v = np.arcsin(0.5 * x) + np.arccos(0.3 * x) + np.arctan(x)
     c_times_x = 0.3 * x
+    sqrt_half_times_x_1 = np.sqrt(1 - half_times_x * half_times_x)
+    sqrt_c_times_x = np.sqrt(1 - c_times_x * c_times_x)
     v = np.arcsin(half_times_x) + np.arccos(c_times_x) + np.arctan(x)
     # corpus.py:599: w = np.sinh(x) - np.cosh(x) + np.tanh(x) + np.expm1(x) + np.exp(-x)
+    sinh_x = np.sinh(x)
+    cosh_x = np.cosh(x)
     tanh_x = np.tanh(x)
     expm1_x = np.expm1(x)
     exp_neg_x = np.exp(-x)
-    w = np.sinh(x) - np.cosh(x) + tanh_x + expm1_x + exp_neg_x
+    w = sinh_x - cosh_x + tanh_x + expm1_x + exp_neg_x
     # corpus.py:600: z = np.log(2.0 + x) + np.log1p(x * x) + np.log10(3.0 + x) + np.log2(4.0 + x)
     two_plus_x = 2.0 + x
     x_times_x = x * x
@@ -27,18 +31,23 @@ def numpy_transcendentals_fwd(x):
     # corpus.py:601: r = np.sqrt(1.5 + x) + np.hypot(x, 1.0) + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
     sqrt_c_plus_x = np.sqrt(1.5 + x)
     hypot_x = np.hypot(x, 1.0)
+    sign_x = np.sign(x)
     r = sqrt_c_plus_x + hypot_x + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
     # corpus.py:602: return u + v + w + z + r
     out = u + v + w + z + r
     return (
         out,
         (
-            x,
+            cos_x,
             cos_x,
             sin_x,
+            sin_x,
             tan,
-            half_times_x,
-            c_times_x,
+            sqrt_half_times_x_1,
+            sqrt_c_times_x,
+            x,
+            cosh_x,
+            sinh_x,
             tanh_x,
             expm1_x,
             exp_neg_x,
@@ -48,25 +57,26 @@ def numpy_transcendentals_fwd(x):
             four_plus_x,
             sqrt_c_plus_x,
             hypot_x,
+            sign_x,
         ),
     )
 
 
 def numpy_transcendentals_lin(residuals, x_dot):
     # corpus.py:595: def numpy_transcendentals(x):
-    x, cos_x, sin_x, tan, half_times_x_1, c_times_x, tanh_x, expm1_x, exp_neg_x, two_plus_x, x_times_x, three_plus_x, four_plus_x, sqrt_c_plus_x, hypot_x = residuals
+    cos_x_1, cos_x, sin_x_1, sin_x, tan, sqrt_half_times_x_1, sqrt_c_times_x, x, cosh_x_1, sinh_x_1, tanh_x, expm1_x, exp_neg_x, two_plus_x, x_times_x, three_plus_x, four_plus_x, sqrt_c_plus_x, hypot_x, sign_x = residuals
     # corpus.py:597: u = np.sin(x) * np.cos(x) + np.tan(0.5 * x)
-    u_dot = (np.cos(x) * cos_x - np.sin(x) * sin_x + 0.5 * (1 + tan * tan)) * x_dot
+    u_dot = (cos_x_1 * cos_x - sin_x_1 * sin_x + 0.5 * (1 + tan * tan)) * x_dot
     # corpus.py:598: v = np.arcsin(0.5 * x) + np.arccos(0.3 * x) + np.arctan(x)
-    v_dot = (0.5 / np.sqrt(1 - half_times_x_1 * half_times_x_1) - 0.3 / np.sqrt(1 - c_times_x * c_times_x) + 1.0 / (1 + x * x)) * x_dot
+    v_dot = (0.5 / sqrt_half_times_x_1 - 0.3 / sqrt_c_times_x + 1.0 / (1 + x * x)) * x_dot
     # corpus.py:599: w = np.sinh(x) - np.cosh(x) + np.tanh(x) + np.expm1(x) + np.exp(-x)
-    w_dot = (np.cosh(x) - np.sinh(x) + (1 - tanh_x * tanh_x) + (expm1_x + 1) - exp_neg_x) * x_dot
+    w_dot = (cosh_x_1 - sinh_x_1 + (1 - tanh_x * tanh_x) + (expm1_x + 1) - exp_neg_x) * x_dot
     # corpus.py:600: z = np.log(2.0 + x) + np.log1p(x * x) + np.log10(3.0 + x) + np.log2(4.0 + x)
     z_dot = (
         x_dot / two_plus_x + (x_dot * x + x * x_dot) / (1 + x_times_x)
         + x_dot / (three_plus_x * np.log(10.0)) + x_dot / (four_plus_x * np.log(2.0))
     )
     # corpus.py:601: r = np.sqrt(1.5 + x) + np.hypot(x, 1.0) + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
-    r_dot = (1.0 / (2 * sqrt_c_plus_x) + x / hypot_x + np.sign(x)) * x_dot
+    r_dot = (1.0 / (2 * sqrt_c_plus_x) + x / hypot_x + sign_x) * x_dot
     # corpus.py:602: return u + v + w + z + r
     return u_dot + v_dot + w_dot + z_dot + r_dot

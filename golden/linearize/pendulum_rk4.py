@@ -8,8 +8,9 @@ def pendulum_rhs_fwd(theta, omega, g, length):
     g_over_length = g / length
     neg_g_over_length = -g_over_length
     sin_theta = math.sin(theta)
+    cos_theta = math.cos(theta)
     product = neg_g_over_length * sin_theta
-    return (omega, product), (sin_theta, length, g_over_length, theta, neg_g_over_length)
+    return (omega, product), (sin_theta, length, g_over_length, cos_theta, neg_g_over_length)
 
 
 def pendulum_rk4_fwd(theta0, omega0, g, length, dt, steps):
@@ -114,11 +115,11 @@ def pendulum_rk4_lin(residuals, theta0_dot, omega0_dot, g_dot, length_dot):
 
 def pendulum_rhs_lin(residuals, theta_dot, omega_dot, g_dot, length_dot):
     # corpus.py:214: def pendulum_rhs(theta, omega, g, length):
-    sin_theta, length, g_over_length, theta, neg_g_over_length = residuals
+    sin_theta, length, g_over_length, cos_theta, neg_g_over_length = residuals
     # corpus.py:216: return omega, -(g / length) * math.sin(theta)
     product_dot = (
         -(sin_theta / length) * g_dot
         + g_over_length * sin_theta / length * length_dot
-        + math.cos(theta) * neg_g_over_length * theta_dot
+        + cos_theta * neg_g_over_length * theta_dot
     )
     return omega_dot, product_dot

@@ -16,10 +16,10 @@ def projectile_range_fwd(speed, angle, drag):
     returned = False
     # corpus.py:276: vx = speed * math.cos(angle)
     cos_angle = math.cos(angle)
+    sin_angle_1 = math.sin(angle)
     vx = speed * cos_angle
     # corpus.py:277: vy = speed * math.sin(angle)
-    sin_angle = math.sin(angle)
-    vy = speed * sin_angle
+    vy = speed * sin_angle_1
     x, y = 0.0, 0.0
     dt = 0.01
     steps = 0
@@ -59,9 +59,10 @@ def projectile_range_fwd(speed, angle, drag):
         result,
         (
             cos_angle,
-            angle,
+            sin_angle_1,
             speed,
-            sin_angle,
+            sin_angle_1,
+            cos_angle,
             dt,
             drag,
             y_tape,
@@ -78,13 +79,13 @@ def projectile_range_fwd(speed, angle, drag):
 
 def projectile_range_lin(residuals, speed_dot, angle_dot, drag_dot):
     # corpus.py:274: def projectile_range(speed, angle, drag):
-    cos_angle, angle, speed, sin_angle, dt, drag, y_tape, x_new_minus_x_tape, cond_tape, y_new_tape, vy_tape, vx_tape, trips, cond_1 = residuals
+    cos_angle, sin_angle_1, speed, sin_angle, cos_angle_1, dt, drag, y_tape, x_new_minus_x_tape, cond_tape, y_new_tape, vy_tape, vx_tape, trips, cond_1 = residuals
     k = 0
     k_1 = 0
     # corpus.py:276: vx = speed * math.cos(angle)
-    vx_dot = cos_angle * speed_dot - math.sin(angle) * speed * angle_dot
+    vx_dot = cos_angle * speed_dot - sin_angle_1 * speed * angle_dot
     # corpus.py:277: vy = speed * math.sin(angle)
-    vy_dot = sin_angle * speed_dot + math.cos(angle) * speed * angle_dot
+    vy_dot = sin_angle * speed_dot + cos_angle_1 * speed * angle_dot
     # corpus.py:278: x, y = 0.0, 0.0
     x_dot, y_dot = 0.0, 0.0
     # corpus.py:281: while steps < 100000:

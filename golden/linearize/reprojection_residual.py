@@ -14,7 +14,11 @@ def rotate_rodrigues_fwd(omega, X):
     X_0 = X[0]
     k_0 = k[0]
     cross = np.array([k_1 * X_2 - k_2 * X_1, k_2 * X_0 - k_0 * X_2, k_0 * X_1 - k_1 * X_0])
+    # corpus.py:729: c = np.cos(theta)
+    sin_theta = np.sin(theta)
     c = np.cos(theta)
+    # corpus.py:730: s = np.sin(theta)
+    cos_theta = np.cos(theta)
     s = np.sin(theta)
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     dot_k = np.dot(k, X)
@@ -39,6 +43,8 @@ def rotate_rodrigues_fwd(omega, X):
             k_0,
             X_0,
             k_1,
+            sin_theta,
+            cos_theta,
             X,
             c,
             product_6,
@@ -104,7 +110,7 @@ def reprojection_residual_lin(residuals, omega_dot, t_dot, focal_dot, k1_dot, X_
 
 def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
     # corpus.py:724: def rotate_rodrigues(omega, X):
-    omega, theta, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, X, c, product_6, s, cross, dot_k, one_minus_c = residuals
+    omega, theta, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, sin_theta, cos_theta, X, c, product_6, s, cross, dot_k, one_minus_c = residuals
     # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
     theta_dot = (np.dot(omega_dot, omega) + np.dot(omega, omega_dot)) / (2 * theta)
     # corpus.py:727: k = omega / theta
@@ -116,9 +122,9 @@ def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
         k_dot[0] * X_1_1 + k_0_1 * X_dot[1] - (k_dot[1] * X_0_1 + k_1_1 * X_dot[0]),
     ])
     # corpus.py:729: c = np.cos(theta)
-    c_dot = -np.sin(theta) * theta_dot
+    c_dot = -sin_theta * theta_dot
     # corpus.py:730: s = np.sin(theta)
-    s_dot = np.cos(theta) * theta_dot
+    s_dot = cos_theta * theta_dot
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     return (
         c * X_dot + (X - product_6) * c_dot + s * cross_dot + cross * s_dot

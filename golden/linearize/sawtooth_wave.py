@@ -13,20 +13,22 @@ def sawtooth_wave_fwd(t, period, amplitude):
     # corpus.py:578: tri = abs((t % period) / period - 0.5)
     ratio = t % period / period
     diff = ratio - 0.5
+    sign_diff = np.sign(diff)
+    floor_t = np.floor(t / period)
     tri = abs(diff)
     k = t // period
     # corpus.py:580: return amplitude * (phase + tri) + 0.1 * cycles + 0.01 * k
     phase_plus_tri = phase + tri
     out = amplitude * phase_plus_tri + 0.1 * cycles + 0.01 * k
-    return out, (period, t_over_period, diff, t, ratio, phase_plus_tri, amplitude)
+    return out, (period, t_over_period, sign_diff, floor_t, ratio, phase_plus_tri, amplitude)
 
 
 def sawtooth_wave_lin(residuals, t_dot, period_dot, amplitude_dot):
     # corpus.py:574: def sawtooth_wave(t, period, amplitude):
-    period, t_over_period, diff, t, ratio, phase_plus_tri, amplitude = residuals
+    period, t_over_period, sign_diff, floor_t, ratio, phase_plus_tri, amplitude = residuals
     # corpus.py:576: phase = t / period - math.floor(t / period)
     phase_dot = t_dot / period - t_over_period * period_dot / period
     # corpus.py:578: tri = abs((t % period) / period - 0.5)
-    tri_dot = np.sign(diff) * ((t_dot - np.floor(t / period) * period_dot) / period - ratio * period_dot / period)
+    tri_dot = sign_diff * ((t_dot - floor_t * period_dot) / period - ratio * period_dot / period)
     # corpus.py:580: return amplitude * (phase + tri) + 0.1 * cycles + 0.01 * k
     return amplitude_dot * phase_plus_tri + amplitude * (phase_dot + tri_dot)

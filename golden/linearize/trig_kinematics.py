@@ -8,38 +8,57 @@ def trig_kinematics_fwd(x, y):
     # corpus.py:547: d = (x * x + y * y - l1 * l1 - l2 * l2) / (2 * l1 * l2)
     product = 2 * l1 * l2
     d = (x * x + y * y - l1 * l1 - l2 * l2) / product
+    # corpus.py:548: elbow = math.acos(d)
+    sqrt_d = math.sqrt(1 - d * d)
     elbow = math.acos(d)
     # corpus.py:549: shoulder = math.atan2(y, x) - math.atan(l2 * math.sin(elbow) / (l1 + l2 * math.cos(elbow)))
-    total_1 = l1 + l2 * math.cos(elbow)
-    ratio = l2 * math.sin(elbow) / total_1
+    sin_elbow = math.sin(elbow)
+    cos_elbow = math.cos(elbow)
+    total_1 = l1 + l2 * cos_elbow
+    ratio = l2 * sin_elbow / total_1
     shoulder = math.atan2(y, x) - math.atan(ratio)
     tip_slope = math.tan(shoulder + elbow)
     # corpus.py:551: elevation = math.asin(y / math.hypot(x, y))
     hypot_x = math.hypot(x, y)
     ratio_1 = y / hypot_x
+    sqrt_ratio_1 = math.sqrt(1 - ratio_1 * ratio_1)
     elevation = math.asin(ratio_1)
     # corpus.py:552: return shoulder, elbow, tip_slope, elevation
     return (
         (shoulder, elbow, tip_slope, elevation),
-        (x, y, product, d, l2, elbow, total_1, ratio, tip_slope, hypot_x, ratio_1),
+        (
+            x,
+            y,
+            product,
+            sqrt_d,
+            l2,
+            cos_elbow,
+            total_1,
+            ratio,
+            sin_elbow,
+            tip_slope,
+            hypot_x,
+            ratio_1,
+            sqrt_ratio_1,
+        ),
     )
 
 
 def trig_kinematics_lin(residuals, x_dot, y_dot):
     # corpus.py:544: def trig_kinematics(x, y):
-    x, y, product, d, l2, elbow, total_1, ratio, tip_slope, hypot_x, ratio_1 = residuals
+    x, y, product, sqrt_d, l2, cos_elbow_1, total_1, ratio, sin_elbow_1, tip_slope, hypot_x, ratio_1, sqrt_ratio_1 = residuals
     # corpus.py:547: d = (x * x + y * y - l1 * l1 - l2 * l2) / (2 * l1 * l2)
     d_dot = (x_dot * x + x * x_dot + (y_dot * y + y * y_dot)) / product
     # corpus.py:548: elbow = math.acos(d)
-    elbow_dot = -d_dot / math.sqrt(1 - d * d)
+    elbow_dot = -d_dot / sqrt_d
     # corpus.py:549: shoulder = math.atan2(y, x) - math.atan(l2 * math.sin(elbow) / (l1 + l2 * math.cos(elbow)))
     shoulder_dot = (
         (x * y_dot - y * x_dot) / (x * x + y * y)
-        - (l2 * (math.cos(elbow) * elbow_dot) / total_1 + ratio * (l2 * (math.sin(elbow) * elbow_dot)) / total_1) / (1 + ratio * ratio)
+        - (l2 * (cos_elbow_1 * elbow_dot) / total_1 + ratio * (l2 * (sin_elbow_1 * elbow_dot)) / total_1) / (1 + ratio * ratio)
     )
     # corpus.py:550: tip_slope = math.tan(shoulder + elbow)
     tip_slope_dot = (1 + tip_slope * tip_slope) * (shoulder_dot + elbow_dot)
     # corpus.py:551: elevation = math.asin(y / math.hypot(x, y))
-    elevation_dot = (y_dot / hypot_x - ratio_1 * ((x * x_dot + y * y_dot) / hypot_x) / hypot_x) / math.sqrt(1 - ratio_1 * ratio_1)
+    elevation_dot = (y_dot / hypot_x - ratio_1 * ((x * x_dot + y * y_dot) / hypot_x) / hypot_x) / sqrt_ratio_1
     # corpus.py:552: return shoulder, elbow, tip_slope, elevation
     return shoulder_dot, elbow_dot, tip_slope_dot, elevation_dot

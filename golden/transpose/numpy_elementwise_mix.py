@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def numpy_elementwise_mix_lin(residuals, x_dot, y_dot):
     # corpus.py:583: def numpy_elementwise_mix(x, y):
-    x, y, total, exp_x, x_gt_0, cos_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4 = residuals
+    x, y, total, exp_x, sin_y, x_gt_0, cos_y, sign_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4 = residuals
     # corpus.py:585: ang = np.arctan2(y, x)
     ang_dot = (x * y_dot - y * x_dot) / (x * x + y * y)
     # corpus.py:586: mag = np.power(np.square(x) + np.square(y), 0.5)
@@ -18,16 +18,16 @@ def numpy_elementwise_mix_lin(residuals, x_dot, y_dot):
     # corpus.py:589: lo = np.minimum(x, y)
     lo_dot = (x <= y) * x_dot + (x > y) * y_dot
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
-    sel_dot = np.where(x_gt_0, exp_x * x_dot, -np.sin(y) * y_dot)
+    sel_dot = np.where(x_gt_0, exp_x * x_dot, -sin_y * y_dot)
     # corpus.py:591: s = np.sign(x) * np.abs(y)
-    s_dot = np.sign(y) * sign_x * y_dot
+    s_dot = sign_y * sign_x * y_dot
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
     return np.sum(ang_dot + mag_dot + lim_dot + hi_dot - lo_dot + sel_dot + s_dot)
 
 
 def numpy_elementwise_mix_bwd(residuals, out_bar):
     # corpus.py:583: def numpy_elementwise_mix(x, y):
-    x, y, total, exp_x, x_gt_0, cos_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4 = residuals
+    x, y, total, exp_x, sin_y, x_gt_0, cos_y, sign_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4 = residuals
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
     total_4_bar = rt.sum_transpose(out_bar, total_4)
     ang_bar = rt.unbroadcast(total_4_bar, ang)
@@ -38,9 +38,9 @@ def numpy_elementwise_mix_bwd(residuals, out_bar):
     sel_bar = rt.unbroadcast(total_4_bar, sel)
     s_bar = rt.unbroadcast(total_4_bar, s)
     # corpus.py:591: s = np.sign(x) * np.abs(y)
-    y_bar = rt.unbroadcast(np.sign(y) * sign_x * s_bar, y)
+    y_bar = rt.unbroadcast(sign_y * sign_x * s_bar, y)
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
-    y_bar += rt.unbroadcast(-np.sin(y) * rt.unbroadcast(np.where(x_gt_0, 0.0, sel_bar), cos_y), y)
+    y_bar += rt.unbroadcast(-sin_y * rt.unbroadcast(np.where(x_gt_0, 0.0, sel_bar), cos_y), y)
     x_bar = rt.unbroadcast(exp_x * rt.unbroadcast(np.where(x_gt_0, sel_bar, 0.0), exp_x), x)
     # corpus.py:589: lo = np.minimum(x, y)
     x_bar += rt.unbroadcast((x <= y) * lo_bar, x)

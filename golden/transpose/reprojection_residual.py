@@ -25,7 +25,7 @@ def reprojection_residual_lin(residuals, omega_dot, t_dot, focal_dot, k1_dot, X_
 
 def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
     # corpus.py:724: def rotate_rodrigues(omega, X):
-    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, c, product_6, s, cross, dot_k, one_minus_c = residuals
+    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, sin_theta, cos_theta, c, product_6, s, cross, dot_k, one_minus_c = residuals
     # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
     theta_dot = (np.dot(omega_dot, omega) + np.dot(omega, omega_dot)) / (2 * theta)
     # corpus.py:727: k = omega / theta
@@ -37,9 +37,9 @@ def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
         k_dot[0] * X_1_1 + k_0_1 * X_dot[1] - (k_dot[1] * X_0_1 + k_1_1 * X_dot[0]),
     ])
     # corpus.py:729: c = np.cos(theta)
-    c_dot = -np.sin(theta) * theta_dot
+    c_dot = -sin_theta * theta_dot
     # corpus.py:730: s = np.sin(theta)
-    s_dot = np.cos(theta) * theta_dot
+    s_dot = cos_theta * theta_dot
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     return (
         c * X_dot + (X - product_6) * c_dot + s * cross_dot + cross * s_dot
@@ -50,7 +50,7 @@ def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
 
 def rotate_rodrigues_bwd(residuals, out_bar):
     # corpus.py:724: def rotate_rodrigues(omega, X):
-    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, c, product_6, s, cross, dot_k, one_minus_c = residuals
+    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, sin_theta, cos_theta, c, product_6, s, cross, dot_k, one_minus_c = residuals
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     X_bar = rt.unbroadcast(c * out_bar, X)
     c_bar = rt.unbroadcast((X - product_6) * out_bar, c)
@@ -61,9 +61,9 @@ def rotate_rodrigues_bwd(residuals, out_bar):
     k_bar += rt.dot_left_transpose(dot_k_bar, X)
     X_bar += rt.dot_right_transpose(k, dot_k_bar)
     # corpus.py:730: s = np.sin(theta)
-    theta_bar = rt.unbroadcast(np.cos(theta) * s_bar, theta)
+    theta_bar = rt.unbroadcast(cos_theta * s_bar, theta)
     # corpus.py:729: c = np.cos(theta)
-    theta_bar += rt.unbroadcast(-np.sin(theta) * c_bar, theta)
+    theta_bar += rt.unbroadcast(-sin_theta * c_bar, theta)
     # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
     X_bar[0] += rt.total(k_1_1 * -cross_bar[2])
     k_bar[1] += rt.unbroadcast(-cross_bar[2] * X_0_1, k_1_1)

@@ -14,32 +14,34 @@ def log_scales_fwd(x, y):
     rms = math.sqrt(0.5 * (x * x + y * y))
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
     x_pow_y = x ** y
+    log_x_1 = np.log(x)
     p = math.pow(x, 1.5) + pow(y, 0.5) + x_pow_y
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
     hypot_x = math.hypot(x, y)
     diff = x - 3.0 * y
+    sign_diff = np.sign(diff)
     out = db + bits + nep + rms + p + hypot_x + math.fabs(diff)
-    return out, (y, x_over_y, x, rms, x_pow_y, hypot_x, diff, p)
+    return out, (y, x_over_y, x, rms, log_x_1, x_pow_y, hypot_x, sign_diff)
 
 
 def log_scales_bwd(residuals, out_bar):
     # corpus.py:564: def log_scales(x, y):
-    y, x_over_y, x, rms, x_pow_y, hypot_x, diff, p = residuals
+    y, x_over_y, x, rms, log_x_1, x_pow_y, hypot_x, sign_diff = residuals
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
     db_bar = rt.total(out_bar)
     bits_bar = rt.total(out_bar)
     nep_bar = rt.total(out_bar)
     rms_bar = rt.total(out_bar)
-    p_bar = rt.unbroadcast(out_bar, p)
+    p_bar = out_bar
     ct = out_bar / hypot_x
     x_bar = rt.total(x * ct)
     y_bar = rt.total(y * ct)
-    ct_1 = np.sign(diff) * out_bar
+    ct_1 = sign_diff * out_bar
     x_bar += rt.total(ct_1)
     y_bar += rt.total(3.0 * -ct_1)
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
     x_bar += rt.total((1.5 * x ** 0.5 + y * x ** (y - 1)) * p_bar)
-    y_bar += rt.total((0.5 * y ** (-0.5) + np.log(x) * x_pow_y) * p_bar)
+    y_bar += rt.total((0.5 * y ** (-0.5) + log_x_1 * x_pow_y) * p_bar)
     # corpus.py:569: rms = math.sqrt(0.5 * (x * x + y * y))
     ct_2 = 0.5 * (rms_bar / (2 * rms))
     x_bar += ct_2 * x

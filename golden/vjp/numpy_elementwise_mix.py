@@ -15,20 +15,43 @@ def numpy_elementwise_mix_fwd(x, y):
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
     x_gt_0 = x > 0
     exp_x = np.exp(x)
+    sin_y = np.sin(y)
     cos_y = np.cos(y)
     sel = np.where(x_gt_0, exp_x, cos_y)
     # corpus.py:591: s = np.sign(x) * np.abs(y)
     sign_x = np.sign(x)
+    sign_y = np.sign(y)
     s = sign_x * np.abs(y)
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
     total_4 = ang + mag + lim + hi - lo + sel + s
     out = np.sum(total_4)
-    return out, (x, y, total, exp_x, x_gt_0, cos_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4)
+    return (
+        out,
+        (
+            x,
+            y,
+            total,
+            exp_x,
+            sin_y,
+            x_gt_0,
+            cos_y,
+            sign_y,
+            sign_x,
+            s,
+            sel,
+            lo,
+            hi,
+            lim,
+            ang,
+            mag,
+            total_4,
+        ),
+    )
 
 
 def numpy_elementwise_mix_bwd(residuals, out_bar):
     # corpus.py:583: def numpy_elementwise_mix(x, y):
-    x, y, total, exp_x, x_gt_0, cos_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4 = residuals
+    x, y, total, exp_x, sin_y, x_gt_0, cos_y, sign_y, sign_x, s, sel, lo, hi, lim, ang, mag, total_4 = residuals
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
     total_4_bar = rt.sum_transpose(out_bar, total_4)
     ang_bar = rt.unbroadcast(total_4_bar, ang)
@@ -39,9 +62,9 @@ def numpy_elementwise_mix_bwd(residuals, out_bar):
     sel_bar = rt.unbroadcast(total_4_bar, sel)
     s_bar = rt.unbroadcast(total_4_bar, s)
     # corpus.py:591: s = np.sign(x) * np.abs(y)
-    y_bar = rt.unbroadcast(np.sign(y) * sign_x * s_bar, y)
+    y_bar = rt.unbroadcast(sign_y * sign_x * s_bar, y)
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
-    y_bar += rt.unbroadcast(-np.sin(y) * rt.unbroadcast(np.where(x_gt_0, 0.0, sel_bar), cos_y), y)
+    y_bar += rt.unbroadcast(-sin_y * rt.unbroadcast(np.where(x_gt_0, 0.0, sel_bar), cos_y), y)
     x_bar = rt.unbroadcast(exp_x * rt.unbroadcast(np.where(x_gt_0, sel_bar, 0.0), exp_x), x)
     # corpus.py:589: lo = np.minimum(x, y)
     x_bar += rt.unbroadcast((x <= y) * lo_bar, x)

@@ -13,12 +13,16 @@ def numpy_transcendentals_fwd(x):
     u = sin_x * cos_x + tan
     # corpus.py:598: v = np.arcsin(0.5 * x) + np.arccos(0.3 * x) + np.arctan(x)
     c_times_x = 0.3 * x
+    sqrt_half_times_x_1 = np.sqrt(1 - half_times_x * half_times_x)
+    sqrt_c_times_x = np.sqrt(1 - c_times_x * c_times_x)
     v = np.arcsin(half_times_x) + np.arccos(c_times_x) + np.arctan(x)
     # corpus.py:599: w = np.sinh(x) - np.cosh(x) + np.tanh(x) + np.expm1(x) + np.exp(-x)
+    sinh_x = np.sinh(x)
+    cosh_x = np.cosh(x)
     tanh_x = np.tanh(x)
     expm1_x = np.expm1(x)
     exp_neg_x = np.exp(-x)
-    w = np.sinh(x) - np.cosh(x) + tanh_x + expm1_x + exp_neg_x
+    w = sinh_x - cosh_x + tanh_x + expm1_x + exp_neg_x
     # corpus.py:600: z = np.log(2.0 + x) + np.log1p(x * x) + np.log10(3.0 + x) + np.log2(4.0 + x)
     two_plus_x = 2.0 + x
     x_times_x = x * x
@@ -28,6 +32,7 @@ def numpy_transcendentals_fwd(x):
     # corpus.py:601: r = np.sqrt(1.5 + x) + np.hypot(x, 1.0) + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
     sqrt_c_plus_x = np.sqrt(1.5 + x)
     hypot_x = np.hypot(x, 1.0)
+    sign_x = np.sign(x)
     r = sqrt_c_plus_x + hypot_x + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
     # corpus.py:602: return u + v + w + z + r
     out = u + v + w + z + r
@@ -36,10 +41,14 @@ def numpy_transcendentals_fwd(x):
         (
             x,
             cos_x,
+            cos_x,
+            sin_x,
             sin_x,
             tan,
-            half_times_x,
-            c_times_x,
+            sqrt_half_times_x_1,
+            sqrt_c_times_x,
+            cosh_x,
+            sinh_x,
             tanh_x,
             expm1_x,
             exp_neg_x,
@@ -49,6 +58,7 @@ def numpy_transcendentals_fwd(x):
             four_plus_x,
             sqrt_c_plus_x,
             hypot_x,
+            sign_x,
             r,
             z,
             w,
@@ -60,7 +70,7 @@ def numpy_transcendentals_fwd(x):
 
 def numpy_transcendentals_bwd(residuals, out_bar):
     # corpus.py:595: def numpy_transcendentals(x):
-    x, cos_x, sin_x, tan, half_times_x_1, c_times_x, tanh_x, expm1_x, exp_neg_x, two_plus_x, x_times_x, three_plus_x, four_plus_x, sqrt_c_plus_x, hypot_x, r, z, w, u, v = residuals
+    x, cos_x_1, cos_x, sin_x_1, sin_x, tan, sqrt_half_times_x_1, sqrt_c_times_x, cosh_x_1, sinh_x_1, tanh_x, expm1_x, exp_neg_x, two_plus_x, x_times_x, three_plus_x, four_plus_x, sqrt_c_plus_x, hypot_x, sign_x, r, z, w, u, v = residuals
     # corpus.py:602: return u + v + w + z + r
     u_bar = rt.unbroadcast(out_bar, u)
     v_bar = rt.unbroadcast(out_bar, v)
@@ -68,7 +78,7 @@ def numpy_transcendentals_bwd(residuals, out_bar):
     z_bar = rt.unbroadcast(out_bar, z)
     r_bar = rt.unbroadcast(out_bar, r)
     # corpus.py:601: r = np.sqrt(1.5 + x) + np.hypot(x, 1.0) + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
-    x_bar = rt.unbroadcast((1.0 / (2 * sqrt_c_plus_x) + x / hypot_x + np.sign(x)) * r_bar, x)
+    x_bar = rt.unbroadcast((1.0 / (2 * sqrt_c_plus_x) + x / hypot_x + sign_x) * r_bar, x)
     # corpus.py:600: z = np.log(2.0 + x) + np.log1p(x * x) + np.log10(3.0 + x) + np.log2(4.0 + x)
     x_bar += rt.unbroadcast(z_bar / two_plus_x, x)
     ct = z_bar / (1 + x_times_x)
@@ -78,17 +88,14 @@ def numpy_transcendentals_bwd(residuals, out_bar):
     x_bar += rt.unbroadcast(z_bar / (four_plus_x * np.log(2.0)), x)
     # corpus.py:599: w = np.sinh(x) - np.cosh(x) + np.tanh(x) + np.expm1(x) + np.exp(-x)
     x_bar += rt.unbroadcast(
-        (np.cosh(x) - np.sinh(x) + (1 - tanh_x * tanh_x) + (expm1_x + 1) - exp_neg_x) * w_bar,
+        (cosh_x_1 - sinh_x_1 + (1 - tanh_x * tanh_x) + (expm1_x + 1) - exp_neg_x) * w_bar,
         x,
     )
     # corpus.py:598: v = np.arcsin(0.5 * x) + np.arccos(0.3 * x) + np.arctan(x)
     x_bar += rt.unbroadcast(
-        (0.5 / np.sqrt(1 - half_times_x_1 * half_times_x_1) - 0.3 / np.sqrt(1 - c_times_x * c_times_x) + 1.0 / (1 + x * x)) * v_bar,
-        x,
+        (0.5 / sqrt_half_times_x_1 - 0.3 / sqrt_c_times_x + 1.0 / (1 + x * x)) * v_bar, x
     )
     # corpus.py:597: u = np.sin(x) * np.cos(x) + np.tan(0.5 * x)
-    x_bar += rt.unbroadcast(
-        (np.cos(x) * cos_x - np.sin(x) * sin_x + 0.5 * (1 + tan * tan)) * u_bar, x
-    )
+    x_bar += rt.unbroadcast((cos_x_1 * cos_x - sin_x_1 * sin_x + 0.5 * (1 + tan * tan)) * u_bar, x)
     # corpus.py:602: return u + v + w + z + r
     return x_bar,

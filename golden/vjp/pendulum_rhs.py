@@ -8,16 +8,17 @@ def pendulum_rhs_fwd(theta, omega, g, length):
     g_over_length = g / length
     neg_g_over_length = -g_over_length
     sin_theta = math.sin(theta)
+    cos_theta = math.cos(theta)
     product = neg_g_over_length * sin_theta
-    return (omega, product), (sin_theta, length, g_over_length, theta, neg_g_over_length)
+    return (omega, product), (sin_theta, length, g_over_length, cos_theta, neg_g_over_length)
 
 
 def pendulum_rhs_bwd(residuals, out_bar):
     # corpus.py:214: def pendulum_rhs(theta, omega, g, length):
-    sin_theta, length, g_over_length, theta, neg_g_over_length = residuals
+    sin_theta, length, g_over_length, cos_theta, neg_g_over_length = residuals
     # corpus.py:216: return omega, -(g / length) * math.sin(theta)
     omega_bar = out_bar[0]
     g_bar = -(sin_theta / length) * out_bar[1]
     length_bar = g_over_length * sin_theta / length * out_bar[1]
-    theta_bar = math.cos(theta) * neg_g_over_length * out_bar[1]
+    theta_bar = cos_theta * neg_g_over_length * out_bar[1]
     return theta_bar, omega_bar, g_bar, length_bar

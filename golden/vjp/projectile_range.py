@@ -16,10 +16,10 @@ def projectile_range_fwd(speed, angle, drag):
     returned = False
     # corpus.py:276: vx = speed * math.cos(angle)
     cos_angle = math.cos(angle)
+    sin_angle_1 = math.sin(angle)
     vx = speed * cos_angle
     # corpus.py:277: vy = speed * math.sin(angle)
-    sin_angle = math.sin(angle)
-    vy = speed * sin_angle
+    vy = speed * sin_angle_1
     x, y = 0.0, 0.0
     dt = 0.01
     steps = 0
@@ -59,9 +59,10 @@ def projectile_range_fwd(speed, angle, drag):
         result,
         (
             cos_angle,
-            angle,
+            sin_angle_1,
             speed,
-            sin_angle,
+            sin_angle_1,
+            cos_angle,
             dt,
             drag,
             y_tape,
@@ -78,7 +79,7 @@ def projectile_range_fwd(speed, angle, drag):
 
 def projectile_range_bwd(residuals, result_bar):
     # corpus.py:274: def projectile_range(speed, angle, drag):
-    cos_angle, angle, speed, sin_angle, dt, drag, y_tape, x_new_minus_x_tape, cond_tape, y_new_tape, vy_tape, vx_tape, trips, cond_1 = residuals
+    cos_angle, sin_angle_1, speed, sin_angle, cos_angle_1, dt, drag, y_tape, x_new_minus_x_tape, cond_tape, y_new_tape, vy_tape, vx_tape, trips, cond_1 = residuals
     k = len(y_tape)
     k_1 = len(cond_tape)
     # corpus.py:281: while steps < 100000:
@@ -137,9 +138,9 @@ def projectile_range_bwd(residuals, result_bar):
         vx_bar += dt * x_new_bar
     # corpus.py:277: vy = speed * math.sin(angle)
     speed_bar = sin_angle * vy_bar
-    angle_bar = math.cos(angle) * speed * vy_bar
+    angle_bar = cos_angle_1 * speed * vy_bar
     # corpus.py:276: vx = speed * math.cos(angle)
     speed_bar += cos_angle * vx_bar
-    angle_bar += -math.sin(angle) * speed * vx_bar
+    angle_bar += -sin_angle_1 * speed * vx_bar
     # corpus.py:290: return x
     return speed_bar, angle_bar, drag_bar

@@ -17,7 +17,11 @@ def rotate_rodrigues_fwd(omega, X):
     X_0 = X[0]
     k_0 = k[0]
     cross = np.array([k_1 * X_2 - k_2 * X_1, k_2 * X_0 - k_0 * X_2, k_0 * X_1 - k_1 * X_0])
+    # corpus.py:729: c = np.cos(theta)
+    sin_theta = np.sin(theta)
     c = np.cos(theta)
+    # corpus.py:730: s = np.sin(theta)
+    cos_theta = np.cos(theta)
     s = np.sin(theta)
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     dot_k = np.dot(k, X)
@@ -44,6 +48,8 @@ def rotate_rodrigues_fwd(omega, X):
             k_0,
             X_0,
             k_1,
+            sin_theta,
+            cos_theta,
             c,
             product_6,
             s,
@@ -96,7 +102,7 @@ def reprojection_residual_fwd(omega, t, focal, k1, X, obs):
 
 def rotate_rodrigues_bwd(residuals, out_bar):
     # corpus.py:724: def rotate_rodrigues(omega, X):
-    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, c, product_6, s, cross, dot_k, one_minus_c = residuals
+    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, sin_theta, cos_theta, c, product_6, s, cross, dot_k, one_minus_c = residuals
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     X_bar = rt.unbroadcast(c * out_bar, X)
     c_bar = rt.unbroadcast((X - product_6) * out_bar, c)
@@ -107,9 +113,9 @@ def rotate_rodrigues_bwd(residuals, out_bar):
     k_bar += rt.dot_left_transpose(dot_k_bar, X)
     X_bar += rt.dot_right_transpose(k, dot_k_bar)
     # corpus.py:730: s = np.sin(theta)
-    theta_bar = rt.unbroadcast(np.cos(theta) * s_bar, theta)
+    theta_bar = rt.unbroadcast(cos_theta * s_bar, theta)
     # corpus.py:729: c = np.cos(theta)
-    theta_bar += rt.unbroadcast(-np.sin(theta) * c_bar, theta)
+    theta_bar += rt.unbroadcast(-sin_theta * c_bar, theta)
     # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
     X_bar[0] += rt.total(k_1_1 * -cross_bar[2])
     k_bar[1] += rt.unbroadcast(-cross_bar[2] * X_0_1, k_1_1)

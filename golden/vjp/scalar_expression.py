@@ -6,13 +6,15 @@ import numpy as np
 def scalar_expression_fwd(x):
     # corpus.py:51: return 3 * np.sin(x) + np.cos(x / 2)
     x_over_2 = x / 2
+    cos_x = np.cos(x)
+    sin_x_over_2 = np.sin(x_over_2)
     out = 3 * np.sin(x) + np.cos(x_over_2)
-    return out, (x, x_over_2)
+    return out, (cos_x, sin_x_over_2)
 
 
 def scalar_expression_bwd(residuals, out_bar):
     # corpus.py:49: def scalar_expression(x):
-    x, x_over_2 = residuals
+    cos_x, sin_x_over_2 = residuals
     # corpus.py:51: return 3 * np.sin(x) + np.cos(x / 2)
-    x_bar = (np.cos(x) * 3 - np.sin(x_over_2) / 2) * out_bar
+    x_bar = (cos_x * 3 - sin_x_over_2 / 2) * out_bar
     return x_bar,

@@ -8,33 +8,52 @@ def trig_kinematics_fwd(x, y):
     # corpus.py:547: d = (x * x + y * y - l1 * l1 - l2 * l2) / (2 * l1 * l2)
     product = 2 * l1 * l2
     d = (x * x + y * y - l1 * l1 - l2 * l2) / product
+    # corpus.py:548: elbow = math.acos(d)
+    sqrt_d = math.sqrt(1 - d * d)
     elbow = math.acos(d)
     # corpus.py:549: shoulder = math.atan2(y, x) - math.atan(l2 * math.sin(elbow) / (l1 + l2 * math.cos(elbow)))
-    total_1 = l1 + l2 * math.cos(elbow)
-    ratio = l2 * math.sin(elbow) / total_1
+    sin_elbow = math.sin(elbow)
+    cos_elbow = math.cos(elbow)
+    total_1 = l1 + l2 * cos_elbow
+    ratio = l2 * sin_elbow / total_1
     shoulder = math.atan2(y, x) - math.atan(ratio)
     tip_slope = math.tan(shoulder + elbow)
     # corpus.py:551: elevation = math.asin(y / math.hypot(x, y))
     hypot_x = math.hypot(x, y)
     ratio_1 = y / hypot_x
+    sqrt_ratio_1 = math.sqrt(1 - ratio_1 * ratio_1)
     elevation = math.asin(ratio_1)
     # corpus.py:552: return shoulder, elbow, tip_slope, elevation
     return (
         (shoulder, elbow, tip_slope, elevation),
-        (x, y, product, d, l2, elbow, total_1, ratio, tip_slope, hypot_x, ratio_1),
+        (
+            x,
+            y,
+            product,
+            sqrt_d,
+            l2,
+            cos_elbow,
+            total_1,
+            ratio,
+            sin_elbow,
+            tip_slope,
+            hypot_x,
+            ratio_1,
+            sqrt_ratio_1,
+        ),
     )
 
 
 def trig_kinematics_bwd(residuals, out_bar):
     # corpus.py:544: def trig_kinematics(x, y):
-    x, y, product, d, l2, elbow, total_1, ratio, tip_slope, hypot_x, ratio_1 = residuals
+    x, y, product, sqrt_d, l2, cos_elbow_1, total_1, ratio, sin_elbow_1, tip_slope, hypot_x, ratio_1, sqrt_ratio_1 = residuals
     # corpus.py:552: return shoulder, elbow, tip_slope, elevation
     shoulder_bar = out_bar[0]
     elbow_bar = out_bar[1]
     tip_slope_bar = out_bar[2]
     elevation_bar = out_bar[3]
     # corpus.py:551: elevation = math.asin(y / math.hypot(x, y))
-    ct = elevation_bar / math.sqrt(1 - ratio_1 * ratio_1)
+    ct = elevation_bar / sqrt_ratio_1
     y_bar = ct / hypot_x
     ct_1 = ratio_1 * (-ct / hypot_x) / hypot_x
     x_bar = x * ct_1
@@ -48,10 +67,10 @@ def trig_kinematics_bwd(residuals, out_bar):
     y_bar += x * ct_3
     x_bar += y * -ct_3
     ct_4 = -shoulder_bar / (1 + ratio * ratio)
-    elbow_bar += math.cos(elbow) * (l2 * (ct_4 / total_1))
-    elbow_bar += -math.sin(elbow) * (l2 * (ratio * (-ct_4 / total_1)))
+    elbow_bar += cos_elbow_1 * (l2 * (ct_4 / total_1))
+    elbow_bar += -sin_elbow_1 * (l2 * (ratio * (-ct_4 / total_1)))
     # corpus.py:548: elbow = math.acos(d)
-    d_bar = -(elbow_bar / math.sqrt(1 - d * d))
+    d_bar = -(elbow_bar / sqrt_d)
     # corpus.py:547: d = (x * x + y * y - l1 * l1 - l2 * l2) / (2 * l1 * l2)
     ct_5 = d_bar / product
     x_bar += ct_5 * x

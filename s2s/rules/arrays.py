@@ -146,4 +146,4 @@ def unflatten_first(jac, out):
     return rt.unflatten_first(jac_dot, out)
 
 
-defnondiff(rt.batch_empty, rt.batch_size, rt.basis)
+defnondiff(rt.batch_empty, rt.batch_size, rt.basis, rt.jacobian_zeros)
