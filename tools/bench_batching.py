@@ -138,8 +138,8 @@ differences (relative error {r['error']:.1e}) and jacfwd's against jacrev's ({r[
 
 {table(("variant", "time", "per observation", "/ primal loop", "/ primal prange loop"), rows)}
 
-Where the time goes, from the generated code (`s2s.source(s2s.vmap(s2s.jacfwd(reprojection, argnums=(0, 1))),
-args=...)` shows it with `s2s.jit`'s choices when built through `s2s.jit`):
+Where the time goes, from the generated code (`s2s.source(s2s.jit(s2s.vmap(s2s.jacfwd(reprojection,
+argnums=(0, 1)))), args=...)` prints it as compiled):
 
 - **Forward mode, one column at a time, zeros pruned.** Compiled, `jacfwd` runs the residual's forward half
   once (the value, and what the derivative needs: the sine and cosine of the rotation angle among them), then
