@@ -214,3 +214,8 @@ def reads_stale_view(x):
     w = v[0:1]
     v[0] = 5.0 * v[1]
     return np.sum(w * x)
+
+
+def self_scaled_update(x, y, z):
+    z += 0.3 * (z + np.sin(x))
+    return x * y + z

@@ -170,3 +170,9 @@ def test_grad_through_a_helper_that_writes_into_its_argument(wrap):
 def test_reverse_mode_refuses_a_stale_view():
     with pytest.raises(s2s.errors.UnsupportedSyntaxError, match="shares memory"):
         s2s.grad(samples.reads_stale_view)(np.array([1.0, 2.0]))
+
+
+def test_update_that_reads_its_own_target_hands_on_the_old_cotangent():
+    """``z_dot += 0.3 * z_dot + c * x_dot``: x gets the cotangent z had before the update (found by hypothesis)."""
+    _, pullback = s2s.vjp(samples.self_scaled_update, 0.0, 0.0, 0.0)
+    np.testing.assert_allclose(pullback(1.0), (0.3, 0.0, 1.3), rtol=1e-15)

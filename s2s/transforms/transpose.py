@@ -384,6 +384,8 @@ class _Transposer:
             return
         b = core.name(self.bar(t))
         if isinstance(stmt.op, (gast.Add, gast.Sub)):
+            if t in core.names_in(stmt.value):  # x_dot += a * x_dot + ...: what flows on is the old cotangent
+                b = self.keep(b, out, f"{self.bar(t)}_old")
             ct = b if isinstance(stmt.op, gast.Add) else gast.UnaryOp(op=gast.USub(), operand=b)
             self.expression(stmt.value, ct, out)
             return
