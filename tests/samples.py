@@ -219,3 +219,12 @@ def reads_stale_view(x):
 def self_scaled_update(x, y, z):
     z += 0.3 * (z + np.sin(x))
     return x * y + z
+
+
+def stale_view_after_loop(x, y):
+    v = x.copy()
+    w = v[1:4]
+    for _ in range(2):
+        w = v[1:4]
+        v[1:4] = v[0:3] * y
+    return np.sum(v * v) + y * np.sum(w)

@@ -13,7 +13,7 @@ import pytest
 import samples
 
 import s2s
-from s2s.errors import NonLinearError
+from s2s.errors import NonLinearError, UnsupportedSyntaxError
 
 
 def test_linearize_matches_the_seed():
@@ -176,3 +176,9 @@ def test_update_that_reads_its_own_target_hands_on_the_old_cotangent():
     """``z_dot += 0.3 * z_dot + c * x_dot``: x gets the cotangent z had before the update (found by hypothesis)."""
     _, pullback = s2s.vjp(samples.self_scaled_update, 0.0, 0.0, 0.0)
     np.testing.assert_allclose(pullback(1.0), (0.3, 0.0, 1.3), rtol=1e-15)
+
+
+def test_view_read_after_a_loop_that_wrote_its_memory_is_refused():
+    """``w`` is taken in the loop, its memory written later in the same trip, and read after the loop."""
+    with pytest.raises(UnsupportedSyntaxError, match="shares memory"):
+        s2s.vjp(samples.stale_view_after_loop, np.ones(5), 0.5)

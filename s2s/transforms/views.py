@@ -70,11 +70,12 @@ def _refuse_shared_writes(fn, kinds):
             view, source = stmt.targets[0].id, core.view_source(stmt.value)
             if source is None or _is_element(stmt.value, kinds) or not groups[view] & _memory_written(fn.body, kinds):
                 continue
-            covered = _check_reads(fn, view, groups[view], source, block[i + 1:], kinds, None)
+            covered, changed = _check_reads(fn, view, groups[view], source, block[i + 1:], kinds, None)
             for holder, holder_block, j in parents:  # the next trip of an enclosing loop, and after it
-                if isinstance(holder, (gast.For, gast.While)):
-                    covered |= _check_reads(fn, view, groups[view], source, block[:i], kinds, None)
-                    covered |= _check_reads(fn, view, groups[view], source, holder_block[j + 1:], kinds, None)
+                if isinstance(holder, (gast.For, gast.While)):  # both go on from the end of the body
+                    covered |= _check_reads(fn, view, groups[view], source, block[:i], kinds, changed)[0]
+                    covered |= _check_reads(fn, view, groups[view], source, holder_block[j + 1:], kinds,
+                                            changed)[0]
                     break
             reachable = _reachable(fn.body, stmt, parents)
             for other in core.walk_statements(fn.body):
@@ -93,10 +94,12 @@ def _reachable(body, stmt, parents) -> set:
     return after
 
 
-def _check_reads(fn, view, group, source, stmts, kinds, changed) -> set:
+def _check_reads(fn, view, group, source, stmts, kinds, changed) -> tuple[set, object]:
     """Walk ``stmts`` in order, from where ``view`` shares ``source``'s memory: refuse a write through the
-    view while it shares, and a read of it once a write into the shared memory may have made it stale.
-    Return the statements checked (as ids)."""
+    view while it shares, and a read of it once a write into the shared memory may have made it stale
+    (``changed``: the statement that wrote it, if one before ``stmts`` did).  Return the statements
+    checked (as ids), and the write that has made the view stale at their end (None if none has, or the
+    name holds something else by then)."""
     checked, sharing = set(), True
     for stmt in stmts:
         nested = list(core.walk_statements([stmt]))
@@ -108,6 +111,7 @@ def _check_reads(fn, view, group, source, stmts, kinds, changed) -> set:
         checked |= {id(s) for s in nested}
         bound = set(core.bound_names(stmt)) if isinstance(stmt, (gast.Assign, gast.For)) else set()
         if view in bound:  # the name holds something else from here
+            changed = None
             break
         written = _memory_written([stmt], kinds)
         if sharing and view in written:
@@ -121,7 +125,7 @@ def _check_reads(fn, view, group, source, stmts, kinds, changed) -> set:
             sharing = False
         elif sharing and written & group:
             changed = stmt
-    return checked | {id(s) for s in core.walk_statements(stmts)}
+    return checked | {id(s) for s in core.walk_statements(stmts)}, changed
 
 
 def _is_element(value, kinds) -> bool:
