@@ -276,7 +276,7 @@ _ON_ARRAYS = {"abs": "np.abs", "max": "np.maximum", "min": "np.minimum", "pow": 
               "math.cosh": "np.cosh", "math.asin": "np.arcsin", "math.acos": "np.arccos", "math.atan": "np.arctan",
               "math.log1p": "np.log1p", "math.expm1": "np.expm1", "math.log10": "np.log10",
               "math.log2": "np.log2", "math.floor": "np.floor", "math.ceil": "np.ceil"}
-_REDUCTIONS = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.amax", "np.amin"}
+_REDUCTIONS = analysis._REDUCTIONS - {"np.vdot"}  # (a vector product: batched as one)
 _STACKING = {"np.array": "np.stack", "np.asarray": "np.stack", "np.stack": "np.stack",
              "np.concatenate": "np.concatenate"}
 
@@ -755,9 +755,8 @@ def _result_ndims(fn: core.Function, arg_ndims) -> list:
     return [_ndim(out, known) for out in outputs_of(fn, arity)]
 
 
-_KEEP_SHAPE = {"np.copy", "np.array", "np.asarray", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like",
-               "np.transpose", "np.negative", "np.flip", "np.sort"}
-_ALLOCATE = {"np.zeros", "np.ones", "np.empty", "np.full"}
+_KEEP_SHAPE = analysis._SAME_SHAPE | {"np.flip", "np.sort"}
+_ALLOCATE = analysis._ALLOCATE
 
 
 def _ndim(expr, known) -> int | None:
