@@ -20,8 +20,7 @@ import gast
 import numpy as np
 
 from . import core
-from .frontend.resolve import resolve_spelling
-from .rules import registry
+from .rules import registry, shapes
 
 
 @dataclass
@@ -167,18 +166,11 @@ def integer_params(fn: core.Function) -> set[str]:
 SCALAR, ARRAY = "scalar", "array"
 SHAPE = "shape"  # a tuple of integers (``x.shape``)
 
-_ARRAY_MAKERS = {"np.zeros", "np.ones", "np.empty", "np.full", "np.array", "np.asarray", "np.arange",
-                 "np.linspace", "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like",
-                 "np.eye", "np.identity", "np.copy", "np.outer", "np.concatenate", "np.stack",
-                 "np.cumsum", "np.reshape", "np.ravel"}
-_SCALAR_MAKERS = {"len", "int", "float", "round", "abs", "min", "max"}
-_SCALAR_CONSTANTS = {"math.pi", "math.e", "math.tau", "math.inf", "np.pi", "np.e", "np.inf"}
-_REDUCTIONS = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.amax", "np.amin", "np.vdot"}
+SCALAR_CONSTANTS = {"math.pi", "math.e", "math.tau", "math.inf", "np.pi", "np.e", "np.inf"}
 
 
-def _elementwise(spelled) -> bool:
-    """Does the NumPy function keep its array operands' shape (a ufunc, ``np.where``, ``np.clip``)?"""
-    return spelled in ("np.where", "np.clip") or isinstance(resolve_spelling(spelled), np.ufunc)
+def _rule_of_call(expr):
+    return registry.lookup_spelled(core.dotted_name(expr.func)) if isinstance(expr, gast.Call) else None
 
 
 def kinds(fn: core.Function, known=None) -> dict:
@@ -202,7 +194,7 @@ def kinds(fn: core.Function, known=None) -> dict:
                 _note(found, conflicting, stmt.target.id, SCALAR)
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
                 target, kind = stmt.targets[0].id, kind_of(stmt.value, found)
-                ndim = _ndim(stmt.value, found, ndims)
+                ndim = ndim_of(stmt.value, _dimensions(found, ndims)) if kind != SHAPE else None
                 if ndim is not None:
                     kind = SCALAR if ndim == 0 else ARRAY
                     if ndim:
@@ -216,6 +208,11 @@ def kinds(fn: core.Function, known=None) -> dict:
                  ndims={k: v for k, v in ndims.items() if k not in conflicting})
 
 
+def _dimensions(found, ndims) -> dict:
+    """Name → number of dimensions, from kinds (a scalar has none) and the arrays' known ``ndims``."""
+    return {**{k: 0 for k, v in found.items() if v == SCALAR}, **ndims}
+
+
 class Kinds(dict):
     """Name → kind, with ``ndims``: the number of dimensions of the arrays where the code makes it plain."""
 
@@ -225,8 +222,10 @@ class Kinds(dict):
 
     def element_is_scalar(self, base, index) -> bool:
         """Is ``base[index]`` one element (no dimensions left)?"""
+        if base not in self.ndims:
+            return False
         read = gast.Subscript(value=core.name(base), slice=index, ctx=gast.Load())
-        return _subscript_ndim(read, self, self.ndims) == 0
+        return ndim_of(read, _dimensions(self, self.ndims)) == 0
 
 
 def kind_of_value(value):
@@ -238,51 +237,58 @@ def kind_of_value(value):
     return None
 
 
-_SAME_SHAPE = {"np.copy", "np.array", "np.asarray", "np.zeros_like", "np.ones_like", "np.empty_like",
-               "np.full_like", "np.negative", "np.transpose"}
-_ALLOCATE = {"np.zeros", "np.ones", "np.empty", "np.full"}
+def ndim_of(expr, known: dict):
+    """The number of dimensions of ``expr``'s value where the code makes it plain (0 for a number), or None.
 
-
-def _ndim(expr, found, ndims):
-    """The number of dimensions of ``expr``'s value where the code makes it plain (0 for a scalar), or None."""
+    ``known`` maps names to their numbers of dimensions.  Calls ask the rule table (``shapes``).
+    """
     if isinstance(expr, gast.Name):
-        return ndims.get(expr.id, 0 if found.get(expr.id) == SCALAR else None)
-    if core.is_constant(expr):
-        return 0 if kind_of(expr, found) == SCALAR else None
-    if isinstance(expr, gast.Subscript):
-        return _subscript_ndim(expr, found, ndims)
-    if isinstance(expr, gast.UnaryOp):
-        return _ndim(expr.operand, found, ndims)
-    if isinstance(expr, gast.BinOp) and not isinstance(expr.op, gast.MatMult):
-        left, right = _ndim(expr.left, found, ndims), _ndim(expr.right, found, ndims)
-        return None if left is None or right is None else max(left, right)
-    if isinstance(expr, gast.Call) and expr.args:
-        spelled = core.dotted_name(expr.func) or ""
-        if spelled in _SAME_SHAPE and len(expr.args) == 1 or spelled in ("np.zeros_like", "np.full_like"):
-            return _ndim(expr.args[0], found, ndims)
-        if spelled in _ALLOCATE:
-            shape = expr.args[0]
-            if isinstance(shape, gast.Tuple):
-                return len(shape.elts)
-            return 1 if kind_of(shape, found) == SCALAR else None
-        if spelled.startswith("math."):
+        return known.get(expr.id)
+    if isinstance(expr, gast.Constant):
+        return 0 if isinstance(expr.value, (int, float, bool)) else None
+    if isinstance(expr, gast.Attribute):
+        if core.dotted_name(expr) in SCALAR_CONSTANTS or expr.attr in ("ndim", "size"):
             return 0
+        if expr.attr == "shape":  # a tuple of numbers: indexed like a vector
+            return 1
+        return ndim_of(expr.value, known) if expr.attr == "T" else None
+    if isinstance(expr, gast.UnaryOp):
+        return ndim_of(expr.operand, known)
+    if isinstance(expr, gast.BinOp):
+        left, right = ndim_of(expr.left, known), ndim_of(expr.right, known)
+        if left is None or right is None:
+            return None
+        return shapes.matrix_product(left, right) if isinstance(expr.op, gast.MatMult) else max(left, right)
+    if isinstance(expr, gast.Compare):
+        found = [ndim_of(e, known) for e in [expr.left, *expr.comparators]]
+        return None if None in found else max(found)
+    if isinstance(expr, gast.Subscript):
+        return _index_ndim(expr, known)
+    rule = _rule_of_call(expr)
+    if rule is not None:
+        return rule.ndim(shapes.Operands(list(expr.args), {k.arg: k.value for k in expr.keywords},
+                                         lambda node: ndim_of(node, known)))
     return None
 
 
-def _subscript_ndim(expr, found, ndims):
-    """Dimensions left by indexing an array of known ``ndim`` (``x[i, 1:]`` of a 2-D ``x``: 1), or None."""
-    if not (isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and expr.value.id in ndims):
+def _index_ndim(expr, known):
+    """Dimensions left by indexing (``x[i, 1:]`` of a 2-D ``x``: 1; ``x[:, None]``: one more)."""
+    base = ndim_of(expr.value, known)
+    if base is None:
         return None
     parts = expr.slice.elts if isinstance(expr.slice, gast.Tuple) else [expr.slice]
-    dropped = 0
+    left = base
     for part in parts:
-        if isinstance(part, gast.Slice):
+        if isinstance(part, gast.Slice) or isinstance(part, gast.Constant) and part.value is Ellipsis:
             continue
-        if kind_of(part, found) != SCALAR:
-            return None  # an array of indices, or unknown
-        dropped += 1
-    return ndims[expr.value.id] - dropped if dropped <= ndims[expr.value.id] else None
+        if isinstance(part, gast.Constant) and part.value is None:
+            left += 1
+            continue
+        nd = ndim_of(part, known)
+        if nd is None:
+            return None
+        left += nd - 1
+    return left if left >= 0 else None
 
 
 def _note(found, conflicting, name_, kind):
@@ -305,7 +311,7 @@ def kind_of(expr, known: dict):
         return SCALAR if isinstance(expr.value, (int, float)) else None
     if isinstance(expr, gast.Name):
         return known.get(expr.id)
-    if isinstance(expr, gast.Attribute) and core.dotted_name(expr) in _SCALAR_CONSTANTS:
+    if isinstance(expr, gast.Attribute) and core.dotted_name(expr) in SCALAR_CONSTANTS:
         return SCALAR
     if isinstance(expr, gast.Attribute) and expr.attr in ("ndim", "size"):
         return SCALAR
@@ -325,18 +331,14 @@ def kind_of(expr, known: dict):
         return ARRAY if ARRAY in operands else SCALAR if operands == {SCALAR} else None
     if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and isinstance(known, Kinds):
         return SCALAR if known.element_is_scalar(expr.value.id, expr.slice) else None
-    if isinstance(expr, gast.Call):
-        spelled = core.dotted_name(expr.func) or ""
-        if spelled.startswith("math.") or spelled in _SCALAR_MAKERS:
-            return SCALAR
-        if spelled in _ARRAY_MAKERS:
+    rule = _rule_of_call(expr)
+    if rule is not None:
+        if rule.array:
             return ARRAY
-        if spelled in _REDUCTIONS and not expr.keywords and len(expr.args) == 1:
+        operands = shapes.Operands(list(expr.args), {k.arg: k.value for k in expr.keywords},
+                                   lambda node: 0 if kind_of(node, known) == SCALAR else None)
+        if rule.ndim(operands) == 0:
             return SCALAR
-        if spelled.startswith("np.") and expr.args and not expr.keywords:
-            arg_kinds = {kind_of(a, known) for a in expr.args}
-            if arg_kinds == {SCALAR}:
-                return SCALAR
-            if ARRAY in arg_kinds and _elementwise(spelled):
-                return ARRAY
+        if rule.family == shapes.ELEMENTWISE and ARRAY in {kind_of(a, known) for a in expr.args}:
+            return ARRAY
     return None

@@ -234,19 +234,17 @@ def written_names(stmt) -> set[str]:
     return set()
 
 
-#: NumPy functions whose result may share memory with their first argument.
-VIEW_FUNCTIONS = {"np.reshape", "np.transpose", "np.ravel", "np.squeeze", "np.expand_dims", "np.asarray"}
-
-
 def view_source(value) -> str | None:
     """The name whose memory ``value`` may share: ``x`` for ``x``, ``x[1:]``, ``np.reshape(x, s)``."""
     if isinstance(value, gast.Name):
         return value.id
     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
         return value.value.id
-    if (isinstance(value, gast.Call) and dotted_name(value.func) in VIEW_FUNCTIONS and value.args
-            and isinstance(value.args[0], gast.Name)):
-        return value.args[0].id
+    if isinstance(value, gast.Call) and value.args and isinstance(value.args[0], gast.Name):
+        from .rules import registry  # (the rule table is built on core form)
+
+        rule = registry.lookup_spelled(dotted_name(value.func))
+        return value.args[0].id if rule and rule.view else None
     return None
 
 

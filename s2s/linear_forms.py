@@ -23,7 +23,7 @@ import gast
 import numpy as np
 
 from . import core
-from .frontend.resolve import resolve_spelling
+from .rules import registry, shapes
 from .rules.template import simplify
 
 
@@ -258,7 +258,9 @@ class _PrimalCalls(gast.NodeTransformer):
     def visit_Call(self, node):
         spelled = core.dotted_name(node.func) or ""
         reads = set(n for a in [*node.args, *(k.value for k in node.keywords)] for n in core.names_read(a))
-        costly = spelled.startswith("math.") or isinstance(resolve_spelling(spelled), np.ufunc)
+        rule = registry.lookup_spelled(spelled)
+        costly = rule is not None and (rule.family == shapes.SCALAR and not rule.cheap
+                                       or rule.family == shapes.ELEMENTWISE and isinstance(rule.prim, np.ufunc))
         if not costly or not reads or reads & self.fn.linear:
             return self.generic_visit(node)
         first = core.names_read(node.args[0]) if node.args else []

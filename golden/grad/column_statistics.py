@@ -22,11 +22,10 @@ def column_statistics_bwd(residuals, out_bar):
     # corpus.py:608: def column_statistics(A):
     A, max_A, min_A, spread, mu, mu_times_spread, geo, rows = residuals
     # corpus.py:614: return np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
-    sum_bar = rt.total(out_bar)
     rows_bar = rt.dot_left_transpose(out_bar, rows)
     rows_bar += rt.dot_right_transpose(rows, out_bar)
-    geo_bar = rt.sum_transpose(sum_bar, geo)
-    mu_times_spread_bar = rt.sum_transpose(sum_bar, mu_times_spread)
+    geo_bar = rt.sum_transpose(out_bar, geo)
+    mu_times_spread_bar = rt.sum_transpose(out_bar, mu_times_spread)
     mu_bar = rt.unbroadcast(spread * mu_times_spread_bar, mu)
     spread_bar = rt.unbroadcast(mu * mu_times_spread_bar, spread)
     # corpus.py:613: rows = np.sum(A, axis=1)

@@ -10,10 +10,7 @@ def simpson_integral_fwd(k, n):
     # corpus.py:662: f = np.ones(n + 1) / (1.0 + k * x * x)
     total_1 = 1.0 + k * x * x
     f = np.ones(n + 1) / total_1
-    # corpus.py:663: total = f[0] + f[n]
-    f_0 = f[0]
-    f_n = f[n]
-    total = f_0 + f_n
+    total = f[0] + f[n]
     for i in range(1, n, 2):
         total += 4.0 * f[i]
     # corpus.py:666: for i in range(2, n - 1, 2):
@@ -22,26 +19,26 @@ def simpson_integral_fwd(k, n):
         total += 2.0 * f[i]
     # corpus.py:668: return total * h / 3.0
     out = total * h / 3.0
-    return out, (x, f, total_1, n, f_0, f_n, n_minus_1, h)
+    return out, (x, f, total_1, n, n_minus_1, h)
 
 
 def simpson_integral_bwd(residuals, out_bar):
     # corpus.py:658: def simpson_integral(k, n):
-    x, f, total_1, n, f_0, f_n, n_minus_1, h = residuals
+    x, f, total_1, n, n_minus_1, h = residuals
     # corpus.py:668: return total * h / 3.0
     total_bar = h / 3.0 * out_bar
     # corpus.py:666: for i in range(2, n - 1, 2):
     f_bar = np.zeros_like(f)
     for i in range(2 + (len(range(2, n_minus_1, 2)) - 1) * 2, 0, -2):
         # corpus.py:667: total += 2.0 * f[i]
-        f_bar[i] += rt.unbroadcast(2.0 * total_bar, f[i])
+        f_bar[i] += 2.0 * total_bar
     # corpus.py:664: for i in range(1, n, 2):
     for i in range(1 + (len(range(1, n, 2)) - 1) * 2, -1, -2):
         # corpus.py:665: total += 4.0 * f[i]
-        f_bar[i] += rt.unbroadcast(4.0 * total_bar, f[i])
+        f_bar[i] += 4.0 * total_bar
     # corpus.py:663: total = f[0] + f[n]
-    f_bar[n] += rt.unbroadcast(total_bar, f_n)
-    f_bar[0] += rt.unbroadcast(total_bar, f_0)
+    f_bar[n] += total_bar
+    f_bar[0] += total_bar
     # corpus.py:662: f = np.ones(n + 1) / (1.0 + k * x * x)
     k_bar = rt.total(-(x * x * f / total_1) * f_bar)
     # corpus.py:668: return total * h / 3.0

@@ -14,24 +14,22 @@ def trapezoid_integral_fwd(a, b, k, n):
     n_minus_1 = n - 1
     h = (b - a) / n_minus_1
     # corpus.py:655: return h * (np.sum(f) - 0.5 * (f[0] + f[-1]))
-    f_0 = f[0]
-    f_part = f[-1]
-    diff = np.sum(f) - 0.5 * (f_0 + f_part)
+    diff = np.sum(f) - 0.5 * (f[0] + f[-1])
     out = h * diff
-    return out, (n, f, t, neg_k, product, n_minus_1, diff, h, f_0, f_part)
+    return out, (n, f, t, neg_k, product, n_minus_1, diff, h)
 
 
 def trapezoid_integral_bwd(residuals, out_bar):
     # corpus.py:650: def trapezoid_integral(a, b, k, n):
-    n, f, t, neg_k, product, n_minus_1, diff, h, f_0, f_part = residuals
+    n, f, t, neg_k, product, n_minus_1, diff, h = residuals
     # corpus.py:655: return h * (np.sum(f) - 0.5 * (f[0] + f[-1]))
-    h_bar = rt.total(out_bar * diff)
+    h_bar = diff * out_bar
     ct = h * out_bar
     ct_1 = 0.5 * -ct
     f_bar = np.zeros_like(f)
-    f_bar[-1] += rt.unbroadcast(ct_1, f_part)
-    f_bar[0] += rt.unbroadcast(ct_1, f_0)
-    f_bar += rt.sum_transpose(rt.total(ct), f)
+    f_bar[-1] += ct_1
+    f_bar[0] += ct_1
+    f_bar += rt.sum_transpose(ct, f)
     # corpus.py:654: h = (b - a) / (n - 1)
     ct_2 = h_bar / n_minus_1
     b_bar = ct_2

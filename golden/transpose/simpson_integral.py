@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def simpson_integral_lin(residuals, k_dot):
     # corpus.py:658: def simpson_integral(k, n):
-    x, f, total_1, n, f_0, f_n, n_minus_1, total_2, h = residuals
+    x, f, total_1, n, n_minus_1, h = residuals
     # corpus.py:662: f = np.ones(n + 1) / (1.0 + k * x * x)
     f_dot = -(x * x * f / total_1) * k_dot
     # corpus.py:663: total = f[0] + f[n]
@@ -24,21 +24,21 @@ def simpson_integral_lin(residuals, k_dot):
 
 def simpson_integral_bwd(residuals, out_bar):
     # corpus.py:658: def simpson_integral(k, n):
-    x, f, total_1, n, f_0, f_n, n_minus_1, total_2, h = residuals
+    x, f, total_1, n, n_minus_1, h = residuals
     # corpus.py:668: return total * h / 3.0
     total_bar = h / 3.0 * out_bar
     # corpus.py:666: for i in range(2, n - 1, 2):
     f_bar = np.zeros_like(f)
     for i in range(2 + (len(range(2, n_minus_1, 2)) - 1) * 2, 0, -2):
         # corpus.py:667: total += 2.0 * f[i]
-        f_bar[i] += rt.unbroadcast(2.0 * total_bar, f[i])
+        f_bar[i] += 2.0 * total_bar
     # corpus.py:664: for i in range(1, n, 2):
     for i in range(1 + (len(range(1, n, 2)) - 1) * 2, -1, -2):
         # corpus.py:665: total += 4.0 * f[i]
-        f_bar[i] += rt.unbroadcast(4.0 * total_bar, f[i])
+        f_bar[i] += 4.0 * total_bar
     # corpus.py:663: total = f[0] + f[n]
-    f_bar[n] += rt.unbroadcast(total_bar, f_n)
-    f_bar[0] += rt.unbroadcast(total_bar, f_0)
+    f_bar[n] += total_bar
+    f_bar[0] += total_bar
     # corpus.py:662: f = np.ones(n + 1) / (1.0 + k * x * x)
     k_bar = rt.total(-(x * x * f / total_1) * f_bar)
     # corpus.py:668: return total * h / 3.0

@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def trapezoid_integral_lin(residuals, a_dot, b_dot, k_dot):
     # corpus.py:650: def trapezoid_integral(a, b, k, n):
-    n, f, t, neg_k, product, n_minus_1, diff, h, f_0, f_part = residuals
+    n, f, t, neg_k, product, n_minus_1, diff, h = residuals
     # corpus.py:652: t = np.linspace(a, b, n)
     t_dot = np.linspace(a_dot, b_dot, n)
     # corpus.py:653: f = np.exp(-k * t * t)
@@ -19,15 +19,15 @@ def trapezoid_integral_lin(residuals, a_dot, b_dot, k_dot):
 
 def trapezoid_integral_bwd(residuals, out_bar):
     # corpus.py:650: def trapezoid_integral(a, b, k, n):
-    n, f, t, neg_k, product, n_minus_1, diff, h, f_0, f_part = residuals
+    n, f, t, neg_k, product, n_minus_1, diff, h = residuals
     # corpus.py:655: return h * (np.sum(f) - 0.5 * (f[0] + f[-1]))
-    h_bar = rt.total(out_bar * diff)
+    h_bar = diff * out_bar
     ct = h * out_bar
     ct_1 = 0.5 * -ct
     f_bar = np.zeros_like(f)
-    f_bar[-1] += rt.unbroadcast(ct_1, f_part)
-    f_bar[0] += rt.unbroadcast(ct_1, f_0)
-    f_bar += rt.sum_transpose(rt.total(ct), f)
+    f_bar[-1] += ct_1
+    f_bar[0] += ct_1
+    f_bar += rt.sum_transpose(ct, f)
     # corpus.py:654: h = (b - a) / (n - 1)
     ct_2 = h_bar / n_minus_1
     b_bar = ct_2

@@ -16,16 +16,16 @@ def bilinear_forms_fwd(a, b, M):
     product = T * transpose_M
     sum_product = np.sum(product)
     out = q + c * sum_product
-    return out, (a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q)
+    return out, (a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c)
 
 
 def bilinear_forms_bwd(residuals, out_bar):
     # corpus.py:630: def bilinear_forms(a, b, M):
-    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q = residuals
+    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c = residuals
     # corpus.py:636: return q + c * np.sum(T * M.T)
-    q_bar = rt.unbroadcast(out_bar, q)
-    c_bar = rt.unbroadcast(sum_product * out_bar, c)
-    product_bar = rt.sum_transpose(rt.total(c * out_bar), product)
+    q_bar = out_bar
+    c_bar = sum_product * out_bar
+    product_bar = rt.sum_transpose(c * out_bar, product)
     T_bar = rt.unbroadcast(transpose_M * product_bar, T)
     M_bar = rt.transpose_transpose(rt.unbroadcast(T * product_bar, transpose_M))
     # corpus.py:635: T = np.matmul(M, P)

@@ -2,7 +2,6 @@
 
 import math
 import numpy as np
-from s2s import runtime as rt
 
 
 def log_scales_fwd(x, y):
@@ -28,20 +27,20 @@ def log_scales_bwd(residuals, out_bar):
     # corpus.py:564: def log_scales(x, y):
     y, x_over_y, x, rms, log_x_1, x_pow_y, hypot_x, sign_diff = residuals
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
-    db_bar = rt.total(out_bar)
-    bits_bar = rt.total(out_bar)
-    nep_bar = rt.total(out_bar)
-    rms_bar = rt.total(out_bar)
+    db_bar = out_bar
+    bits_bar = out_bar
+    nep_bar = out_bar
+    rms_bar = out_bar
     p_bar = out_bar
     ct = out_bar / hypot_x
-    x_bar = rt.total(x * ct)
-    y_bar = rt.total(y * ct)
+    x_bar = x * ct
+    y_bar = y * ct
     ct_1 = sign_diff * out_bar
-    x_bar += rt.total(ct_1)
-    y_bar += rt.total(3.0 * -ct_1)
+    x_bar += ct_1
+    y_bar += 3.0 * -ct_1
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
-    x_bar += rt.total((1.5 * x ** 0.5 + y * x ** (y - 1)) * p_bar)
-    y_bar += rt.total((0.5 * y ** (-0.5) + log_x_1 * x_pow_y) * p_bar)
+    x_bar += (1.5 * x ** 0.5 + y * x ** (y - 1)) * p_bar
+    y_bar += (0.5 * y ** (-0.5) + log_x_1 * x_pow_y) * p_bar
     # corpus.py:569: rms = math.sqrt(0.5 * (x * x + y * y))
     ct_2 = 0.5 * (rms_bar / (2 * rms))
     x_bar += ct_2 * x

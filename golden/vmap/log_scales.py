@@ -25,4 +25,4 @@ def log_scales_vmap(x, y):
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
     p = np.power(x, 1.5) + np.power(y, 0.5) + x ** y
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
-    return db + bits + nep + rms + p + np.hypot(x, y) + np.abs(x - 3.0 * y)
+    return db + bits + nep + rms + p + np.hypot(x, y) + np.fabs(x - 3.0 * y)

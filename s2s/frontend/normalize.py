@@ -526,7 +526,8 @@ class _Normalizer:
         if (user is not None or isinstance(target, functools.partial)) and registry.lookup(target) is None:
             return self.user_call(callee, target, expr, out)
         spelled = core.dotted_name(callee)
-        sequence_arg = spelled in ("np.array", "np.asarray", "np.concatenate", "np.stack")
+        rule = registry.lookup_spelled(spelled)
+        sequence_arg = bool(rule and rule.sequence)
         args = [self.sequence(a, out, tuple_=spelled != "np.array" and spelled != "np.asarray")
                 if sequence_arg and i == 0 and isinstance(a, (gast.List, gast.Tuple)) else self.atom(a, out)
                 for i, a in enumerate(expr.args)]

@@ -47,6 +47,7 @@ def _spellings() -> dict:
                     spelled[id(obj)] = (obj, f"{alias}.{attr_name}")
     for obj in BUILTIN_FUNCTIONS:
         spelled[id(obj)] = (obj, obj.__name__)
+    spelled[id(np.abs)] = (np.abs, "np.abs")  # as people write it, not np.absolute
     return spelled
 
 

@@ -6,7 +6,8 @@ import operator
 
 import numpy as np
 
-from .registry import defjvp, defnondiff
+from . import shapes
+from .registry import declare, defjvp, defnondiff, twins
 
 
 @defjvp(operator.add)
@@ -86,3 +87,23 @@ def to_float32(x):
 
 defnondiff(operator.floordiv, operator.not_, operator.lt, operator.and_, operator.or_, getattr,
            int, bool, round, len, range, isinstance, print, np.floor_divide)
+
+# Every ufunc applies elementwise, and every ``math`` function to numbers; entries below refine these.
+declare(*(f for f in vars(np).values() if isinstance(f, np.ufunc)), family=shapes.ELEMENTWISE)
+declare(*(f for f in vars(math).values() if callable(f)), family=shapes.SCALAR)
+declare(operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
+        operator.pow, operator.neg, operator.pos, operator.not_, operator.lt, operator.and_, operator.or_,
+        family=shapes.ELEMENTWISE)
+declare(operator.matmul, np.matmul, family=shapes.CONTRACTION, result=shapes.dot)
+# Builtins on numbers; abs, min, max and pow apply to arrays too (elementwise, through their NumPy twins).
+declare(int, float, bool, round, family=shapes.SCALAR, cheap=True)
+declare(abs, max, min, family=shapes.SCALAR, result=shapes.broadcast, cheap=True)
+declare(pow, math.pow, family=shapes.SCALAR, result=shapes.broadcast)
+declare(len, family=shapes.QUERY, cheap=True)
+declare(range, cheap=True)
+twins(np.abs, None, abs)
+twins(np.fabs, math.fabs)
+twins(np.maximum, None, max)
+twins(np.minimum, None, min)
+twins(np.power, math.pow, pow)
+twins(np.float64, None, float)

@@ -6,7 +6,8 @@ import operator
 import numpy as np
 
 from .. import runtime as rt
-from .registry import defjvp, defnondiff
+from . import shapes
+from .registry import declare, defjvp, defnondiff
 
 
 @defjvp(operator.getitem)
@@ -147,3 +148,33 @@ def unflatten_first(jac, out):
 
 
 defnondiff(rt.batch_empty, rt.batch_size, rt.basis, rt.jacobian_zeros)
+
+
+declare(operator.getitem, family=shapes.GATHER)
+declare(np.sum, np.mean, np.prod, np.max, np.amax, np.min, np.amin, family=shapes.REDUCTION)
+declare(np.dot, family=shapes.CONTRACTION, result=shapes.dot)
+declare(np.vdot, family=shapes.CONTRACTION, result=shapes.fixed(0))
+declare(np.inner, family=shapes.CONTRACTION, result=shapes.inner)
+declare(np.outer, family=shapes.CONTRACTION, result=shapes.fixed(2), array=True)
+declare(np.cumsum, result=shapes.cumulative, array=True)
+# Of one array, a conversion is a copy: elementwise, so batched values pass through.
+declare(np.array, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True)
+declare(np.asarray, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True, view=True)
+declare(np.stack, family=shapes.SHAPE, result=shapes.stacked(1), array=True, sequence=True)
+declare(np.concatenate, family=shapes.SHAPE, result=shapes.stacked(0), array=True, sequence=True)
+declare(np.copy, family=shapes.ELEMENTWISE, result=shapes.same, array=True)
+declare(np.flip, np.sort, family=shapes.SHAPE, result=shapes.same)
+declare(np.transpose, family=shapes.SHAPE, result=shapes.same, view=True)
+declare(np.reshape, family=shapes.SHAPE, result=shapes.from_shape(1, "newshape"), array=True, view=True)
+declare(np.ravel, family=shapes.SHAPE, result=shapes.fixed(1), array=True, view=True)
+declare(np.squeeze, np.expand_dims, family=shapes.SHAPE, view=True)
+declare(np.zeros_like, np.ones_like, np.empty_like, family=shapes.ELEMENTWISE, result=shapes.same, array=True,
+        cheap=True)
+declare(np.full_like, family=shapes.MAKER, result=shapes.same, array=True)
+declare(np.zeros, np.ones, np.empty, family=shapes.MAKER, result=shapes.from_shape(0), array=True, cheap=True)
+declare(np.full, family=shapes.MAKER, result=shapes.from_shape(0), array=True)
+declare(np.eye, np.identity, family=shapes.MAKER, result=shapes.fixed(2), array=True, cheap=True)
+declare(np.arange, family=shapes.MAKER, result=shapes.fixed(1), array=True, cheap=True)
+declare(np.linspace, family=shapes.MAKER, result=shapes.fixed(1), array=True)
+declare(np.shape, family=shapes.QUERY, result=shapes.fixed(1), cheap=True)
+declare(np.size, np.ndim, family=shapes.QUERY, cheap=True)

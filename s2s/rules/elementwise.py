@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from .registry import defjvp, defnondiff
+from . import shapes
+from .registry import declare, defjvp, defnondiff, twins
 
 
 @defjvp(np.sin, math.sin)
@@ -131,3 +132,13 @@ def where(condition, x, y):
 defnondiff(np.sign, np.floor, np.ceil, np.trunc, np.rint, np.round, math.floor, math.ceil,
            math.trunc, np.isnan, np.isinf, np.isfinite, math.isnan, math.isinf, math.isfinite,
            np.greater, np.less, np.equal, np.logical_and, np.logical_or, np.logical_not)
+
+declare(np.where, np.clip, family=shapes.ELEMENTWISE)
+twins(np.arcsin, math.asin)
+twins(np.arccos, math.acos)
+twins(np.arctan, math.atan)
+twins(np.arctan2, math.atan2)
+for _name in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log", "log1p", "log10", "log2",
+              "sqrt", "hypot", "floor", "ceil", "copysign", "erf", "erfc"):
+    if hasattr(np, _name):
+        twins(getattr(np, _name), getattr(math, _name))

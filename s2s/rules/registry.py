@@ -1,9 +1,14 @@
 """The one rule table every transform reads, keyed by primitive object.
 
 A primitive is an operator (``operator.mul`` for ``*``), a NumPy or ``math``
-function, a builtin, or ``operator.getitem`` for indexing.  Its rule says how
-to differentiate it (a JVP template) or that it has no derivative (its result
-never carries a tangent: comparisons, ``floor``, ``len``, shapes).
+function, a builtin, or ``operator.getitem`` for indexing.  Its entry holds
+everything s2s knows about it: how to differentiate it (a JVP template) or that
+it has no derivative (comparisons, ``floor``, ``len``, shapes); how cotangents
+flow back through it if it is linear; its batching family and the number of
+dimensions of its result (``shapes.py``); whether its result may share memory
+with its first operand; whether it is cheap enough to recompute instead of
+saving; its twin in the other of ``math`` and NumPy; and what stands in for it
+under Numba where Numba lacks the signature.  Adding a primitive is one entry.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import gast
 
 from .. import core
 from ..frontend.resolve import resolve_spelling, spelling
+from . import shapes
 from .template import Template, TransposeTemplate
 
 
@@ -25,13 +31,67 @@ class Rule:
     nondiff: bool = False
     #: For primitives linear in some operands: how cotangents flow back through them.
     transpose: TransposeTemplate | None = None
+    #: How ``vmap`` batches it: one of ``shapes.FAMILIES`` (None: only the loop strategy).
+    family: str | None = None
+    #: The number of dimensions of its result from its operands' (see ``shapes``), or None if not plain.
+    result: object = None
+    #: Its result may share memory with its first operand (``np.reshape``, ``np.transpose``).
+    view: bool = False
+    #: Cheaper to recompute than to save on a tape (shapes, allocations).
+    cheap: bool = False
+    #: The same function in the other family: ``math.sin`` for ``np.sin`` and ``np.sin`` for ``math.sin``.
+    twin: object = None
+    #: What compiles in its place under Numba, where Numba lacks its signature (a function of ``runtime``).
+    numba: object = None
+    #: Its result is an array whatever its operands (``np.zeros``, ``np.stack``).
+    array: bool = False
+    #: Its first operand is a sequence of arrays (``np.stack([a, b])``).
+    sequence: bool = False
 
     @property
     def differentiable(self) -> list[str]:
         return self.jvp.differentiable if self.jvp else []
 
+    def ndim(self, operands: shapes.Operands):
+        """Dimensions of the result of one application, or None if the code does not make it plain."""
+        return self.result(operands) if self.result else None
+
 
 _RULES: dict = {}
+
+
+def _entry(prim) -> Rule:
+    return _RULES.setdefault(prim, Rule(prim))
+
+
+def declare(*prims, family=None, result=None, view=False, cheap=False, numba=None, array=False, sequence=False):
+    """Record what s2s knows about ``prims`` besides their derivative (see ``Rule``).
+
+    A family brings its usual result (elementwise: the operands' broadcast); ``result``
+    overrides it.
+    """
+    for prim in prims:
+        rule = _entry(prim)
+        rule.family, rule.view, rule.cheap, rule.numba = family, view, cheap, numba
+        rule.result = result or shapes.FAMILY_RESULTS.get(family)
+        rule.array, rule.sequence = array, sequence
+
+
+def twins(array_fn, scalar_fn, *spellings):
+    """Pair a NumPy function with its ``math`` twin (``np.sin``, ``math.sin``), both ways.
+
+    Other scalar ``spellings`` (the builtin ``abs`` beside ``math.fabs``) map to the NumPy function only.
+    """
+    if scalar_fn is not None:
+        _entry(array_fn).twin = scalar_fn
+    for fn in (scalar_fn, *spellings):
+        if fn is not None:
+            _entry(fn).twin = array_fn
+
+
+def family_of(prim) -> str | None:
+    rule = lookup(prim)
+    return rule.family if rule else None
 
 
 def defjvp(*prims):
@@ -47,7 +107,7 @@ def defjvp(*prims):
     def register(fn):
         template = Template(fn)
         for prim in prims:  # a transposition rule registered before stays
-            rule = _RULES.setdefault(prim, Rule(prim))
+            rule = _entry(prim)
             rule.jvp, rule.nondiff = template, False
         return fn
 
@@ -64,8 +124,7 @@ def deftranspose(*prims, elementwise=False):
     def register(fn):
         template = TransposeTemplate(fn, elementwise)
         for prim in prims:
-            rule = _RULES.setdefault(prim, Rule(prim))
-            rule.transpose = template
+            _entry(prim).transpose = template
         return fn
 
     return register
@@ -74,7 +133,8 @@ def deftranspose(*prims, elementwise=False):
 def defnondiff(*prims):
     """Mark primitives whose results carry no derivative."""
     for prim in prims:
-        _RULES[prim] = Rule(prim, nondiff=True)
+        rule = _entry(prim)
+        rule.jvp, rule.nondiff = None, True
 
 
 def lookup(prim) -> Rule | None:
@@ -82,6 +142,16 @@ def lookup(prim) -> Rule | None:
         return _RULES.get(prim)
     except TypeError:  # unhashable object
         return None
+
+
+def lookup_spelled(dotted: str | None) -> Rule | None:
+    """The rule of the primitive generated code spells ``dotted`` (``"np.sum"``), or None."""
+    return lookup(resolve_spelling(dotted)) if dotted else None
+
+
+def rules() -> list[Rule]:
+    """Every entry of the table, in the order they were registered."""
+    return list(_RULES.values())
 
 
 # -- which primitive a core expression applies --------------------------------

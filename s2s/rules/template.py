@@ -19,19 +19,9 @@ import operator
 import textwrap
 
 import gast
-import numpy as np
 
 from .. import core
-
-#: ``np`` functions with a ``math`` twin: scalar rules for ``math.f`` call the twin.
-_MATH_TWINS = {
-    np.arcsin: "math.asin", np.arccos: "math.acos", np.arctan: "math.atan",
-    np.arctan2: "math.atan2", np.power: "math.pow",
-}
-for _name in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log",
-              "log1p", "log10", "log2", "sqrt", "hypot", "fabs", "floor", "ceil", "copysign"):
-    _MATH_TWINS[getattr(np, _name)] = f"math.{_name}"
-
+from ..frontend.resolve import spelling
 
 class Zero(gast.expr):
     """A tangent (or cotangent) known to be zero; ``primal`` is the value it belongs to."""
@@ -158,6 +148,15 @@ class TransposeTemplate:
         return simplify(core.substitute(expr, mapping))
 
 
+def _math_twin(obj) -> str | None:
+    """``"math.cos"`` for ``np.cos``: scalar rules call the ``math`` twin, so scalar code stays scalar."""
+    from .registry import lookup  # (the registry is built from templates)
+
+    rule = lookup(obj)
+    twin = spelling(rule.twin) if rule and rule.twin is not None else None
+    return twin if twin and twin.startswith("math.") else None
+
+
 class _Respell(gast.NodeTransformer):
     """Spell template references as generated code does; drop keywords of absent parameters."""
 
@@ -170,9 +169,8 @@ class _Respell(gast.NodeTransformer):
             obj = self.env[dotted.split(".")[0]]
             for part in dotted.split(".")[1:]:
                 obj = getattr(obj, part)
-            if self.scalar_family and obj in _MATH_TWINS:
-                return core.attr(_MATH_TWINS[obj])
-            return core.attr(dotted)
+            twin = _math_twin(obj) if self.scalar_family else None
+            return core.attr(twin or dotted)
         return self.generic_visit(node)
 
     def visit_Call(self, node):

@@ -27,6 +27,8 @@ import gast
 import numpy as np
 
 from .. import analysis, core
+from ..frontend.resolve import spelling
+from ..rules import registry, shapes
 from ..errors import BatchingError
 from .control import single_exit
 
@@ -197,7 +199,6 @@ def _copy(fn: core.Function) -> core.Function:
 
 #: Reading these of a batched value gives the same answer for every example.
 _SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
-_SHAPE_FUNCTIONS = {"len", "np.shape", "np.ndim", "np.size"}
 
 
 def _reads(node) -> set:
@@ -207,7 +208,7 @@ def _reads(node) -> set:
     def visit(n):
         if isinstance(n, gast.Attribute) and n.attr in _SHAPE_ATTRIBUTES:
             return
-        if isinstance(n, gast.Call) and core.dotted_name(n.func) in _SHAPE_FUNCTIONS:
+        if isinstance(n, gast.Call) and _family(n) == shapes.QUERY:
             return
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             found.add(n.id)
@@ -268,17 +269,17 @@ def mapped_outputs(fn: core.Function, axes: Axes) -> list:
 
 # -- the vectorized strategy -----------------------------------------------------------
 
-#: ``math`` functions and builtins → the NumPy functions that apply them to every example at once.
-_ON_ARRAYS = {"abs": "np.abs", "max": "np.maximum", "min": "np.minimum", "pow": "np.power", "float": "np.float64",
-              "math.fabs": "np.abs", "math.pow": "np.power", "math.atan2": "np.arctan2", "math.hypot": "np.hypot",
-              "math.sqrt": "np.sqrt", "math.exp": "np.exp", "math.log": "np.log", "math.sin": "np.sin",
-              "math.cos": "np.cos", "math.tan": "np.tan", "math.tanh": "np.tanh", "math.sinh": "np.sinh",
-              "math.cosh": "np.cosh", "math.asin": "np.arcsin", "math.acos": "np.arccos", "math.atan": "np.arctan",
-              "math.log1p": "np.log1p", "math.expm1": "np.expm1", "math.log10": "np.log10",
-              "math.log2": "np.log2", "math.floor": "np.floor", "math.ceil": "np.ceil"}
-_REDUCTIONS = analysis._REDUCTIONS - {"np.vdot"}  # (a vector product: batched as one)
-_STACKING = {"np.array": "np.stack", "np.asarray": "np.stack", "np.stack": "np.stack",
-             "np.concatenate": "np.concatenate"}
+def _family(call) -> str | None:
+    rule = registry.lookup_spelled(core.dotted_name(call.func))
+    return rule.family if rule else None
+
+
+def _on_arrays(spelled) -> str | None:
+    """The NumPy function that applies a ``math`` function or builtin to every example at once."""
+    rule = registry.lookup_spelled(spelled)
+    if rule is None or rule.family != shapes.SCALAR or rule.twin is None:
+        return None
+    return spelling(rule.twin)
 
 
 def vectorize(fn: core.Function, name: str, axes: Axes, param_ndims, program, method) -> core.Function:
@@ -370,16 +371,16 @@ class _Vectorizer:
     def _defined_ndim(self, value, position, known):
         if self.is_user_call(value):
             callee = self.program.function(value.func.id)
-            found = _result_ndims(callee, tuple(_ndim(a, known) for a in value.args))
+            found = _result_ndims(callee, tuple(analysis.ndim_of(a, known) for a in value.args))
             if position is None:
                 return found[0] if len(found) == 1 else None
             return found[position] if position < len(found) else None
         if position is not None:  # unpacked: a tuple's element, or a row of an array (a shape's entry)
             if isinstance(value, gast.Tuple):
-                return _ndim(value.elts[position], known)
-            whole = _ndim(value, known)
+                return analysis.ndim_of(value.elts[position], known)
+            whole = analysis.ndim_of(value, known)
             return whole - 1 if whole else None
-        return _ndim(value, known)
+        return analysis.ndim_of(value, known)
 
     def is_user_call(self, expr) -> bool:
         return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and \
@@ -531,7 +532,7 @@ class _Vectorizer:
         return core.call(core.attr("rt.batch_broadcast"), [value, core.name(self.frame.size)])
 
     def ndim(self, expr, stmt) -> int:
-        found = _ndim(expr, self.ndims)
+        found = analysis.ndim_of(expr, self.ndims)
         if found is None:
             raise self.refusal(stmt.lineno, f"{ast_text(expr)}: its number of dimensions is not known")
         return found
@@ -572,12 +573,17 @@ class _Vectorizer:
         spelled = core.dotted_name(expr.func) or ""
         if any(self.is_batched(k.value) for k in expr.keywords):
             raise self.refusal(stmt.lineno, f"{spelled} with a batched keyword argument")
-        if _ON_ARRAYS.get(spelled):
-            expr.func, spelled = core.attr(_ON_ARRAYS[spelled]), _ON_ARRAYS[spelled]
-        if spelled.startswith("np.") and analysis._elementwise(spelled):
+        if _on_arrays(spelled):
+            spelled = _on_arrays(spelled)
+            expr.func = core.attr(spelled)
+        rule = registry.lookup_spelled(spelled)
+        family = rule.family if rule else None
+        if rule and rule.sequence and len(expr.args) == 1 and isinstance(expr.args[0], (gast.Tuple, gast.List)):
+            return self.stack(expr, spelled, stmt)
+        if family == shapes.ELEMENTWISE:
             expr.args = self.aligned(expr.args, stmt)
             return expr
-        if spelled in _REDUCTIONS and len(expr.args) == 1:
+        if family == shapes.REDUCTION and len(expr.args) == 1:
             return self.reduce(expr, stmt)
         if spelled in ("np.dot", "np.matmul") and len(expr.args) == 2 or \
                 spelled == "np.vdot" and all(self.ndim(a, stmt) == 1 for a in expr.args):
@@ -592,11 +598,6 @@ class _Vectorizer:
             if sizes is None:
                 raise self.refusal(stmt.lineno, f"{ast_text(expr)}: a reshape to a shape that is not spelled out")
             expr.args[1] = core.tuple_([core.name(self.frame.size), *sizes])
-            return expr
-        if spelled in _STACKING and len(expr.args) == 1 and isinstance(expr.args[0], (gast.Tuple, gast.List)):
-            return self.stack(expr, spelled, stmt)
-        if spelled in ("np.copy", "np.array", "np.asarray", "np.zeros_like", "np.ones_like", "np.empty_like") \
-                and len(expr.args) == 1:
             return expr
         raise self.refusal(stmt.lineno, f"a call to {spelled or ast_text(expr.func)} on batched values")
 
@@ -683,7 +684,7 @@ class _Vectorizer:
         arity = self.program.output_arity(callee)
         axes = Axes(inputs=tuple(0 if self.is_batched(a) else None for a in expr.args),
                     outputs=(0,) * (arity or 1), arity=arity)
-        ndims = tuple(_ndim(a, self.ndims) for a in expr.args)
+        ndims = tuple(analysis.ndim_of(a, self.ndims) for a in expr.args)
         expr.func = core.name(self.program.batch(callee, axes, self.method, ndims))
         return expr
 
@@ -751,107 +752,8 @@ def _result_ndims(fn: core.Function, arg_ndims) -> list:
     for _ in range(3):
         for stmt in core.walk_statements(fn.body):
             if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
-                known[stmt.targets[0].id] = _ndim(stmt.value, known)
-    return [_ndim(out, known) for out in outputs_of(fn, arity)]
-
-
-_KEEP_SHAPE = analysis._SAME_SHAPE | {"np.flip", "np.sort"}
-_ALLOCATE = analysis._ALLOCATE
-
-
-def _ndim(expr, known) -> int | None:
-    """The number of dimensions of ``expr``'s value in one example (0: a number), or None if not plain."""
-    if isinstance(expr, gast.Name):
-        return known.get(expr.id)
-    if isinstance(expr, gast.Constant):
-        return 0 if isinstance(expr.value, (int, float, bool)) else None
-    if isinstance(expr, gast.Attribute):
-        spelled = core.dotted_name(expr) or ""
-        if spelled in analysis._SCALAR_CONSTANTS or expr.attr in ("ndim", "size"):
-            return 0
-        if expr.attr == "shape":  # a tuple of numbers: indexed like a vector
-            return 1
-        return _ndim(expr.value, known) if expr.attr == "T" else None
-    if isinstance(expr, (gast.UnaryOp,)):
-        return _ndim(expr.operand, known)
-    if isinstance(expr, gast.BinOp):
-        left, right = _ndim(expr.left, known), _ndim(expr.right, known)
-        if left is None or right is None:
-            return None
-        return _dot_ndim(left, right) if isinstance(expr.op, gast.MatMult) else max(left, right)
-    if isinstance(expr, gast.Compare):
-        found = [_ndim(e, known) for e in [expr.left, *expr.comparators]]
-        return None if None in found else max(found)
-    if isinstance(expr, gast.Subscript):
-        return _index_ndim(expr, known)
-    if isinstance(expr, gast.Call):
-        return _call_ndim(expr, known)
-    return None
-
-
-def _dot_ndim(left, right):
-    if 0 in (left, right):
-        return max(left, right)
-    return left + right - 2 if left <= 2 and right <= 2 else None
-
-
-def _index_ndim(expr, known):
-    base = _ndim(expr.value, known)
-    if base is None:
-        return None
-    parts = expr.slice.elts if isinstance(expr.slice, gast.Tuple) else [expr.slice]
-    left = base
-    for part in parts:
-        if isinstance(part, gast.Slice) or isinstance(part, gast.Constant) and part.value is Ellipsis:
-            continue
-        if isinstance(part, gast.Constant) and part.value is None:
-            left += 1
-            continue
-        nd = _ndim(part, known)
-        if nd is None:
-            return None
-        left += nd - 1
-    return left if left >= 0 else None
-
-
-def _call_ndim(expr, known):
-    spelled = core.dotted_name(expr.func) or ""
-    args = [_ndim(a, known) for a in expr.args]
-    keywords = {k.arg: k.value for k in expr.keywords}
-    if spelled.startswith("math.") or spelled in ("len", "int", "float", "round"):
-        return 0
-    if spelled in ("abs", "max", "min", "pow") or spelled.startswith("np.") and analysis._elementwise(spelled):
-        return None if None in args or not args else max(args)
-    if not args or args[0] is None and spelled not in _ALLOCATE | {"np.array", "np.asarray", "np.stack",
-                                                                   "np.concatenate"}:
-        return None
-    if spelled in _REDUCTIONS:
-        if "keepdims" in keywords:
-            return args[0]
-        return 0 if "axis" not in keywords and len(args) == 1 else args[0] - 1
-    if spelled in ("np.dot", "np.matmul") and len(args) == 2 and None not in args:
-        return _dot_ndim(*args)
-    if spelled in ("np.vdot", "np.inner"):
-        return 0
-    if spelled in ("np.outer", "np.eye", "np.identity"):
-        return 2
-    if spelled in ("np.ravel", "np.linspace", "np.arange"):
-        return 1
-    if spelled == "np.cumsum":
-        return args[0] if "axis" in keywords else 1
-    if spelled in ("np.stack", "np.array", "np.asarray", "np.concatenate") and isinstance(expr.args[0], (gast.List, gast.Tuple)):
-        parts = [_ndim(e, known) for e in expr.args[0].elts]
-        if None in parts or not parts:
-            return None
-        return max(parts) + (spelled != "np.concatenate")
-    if spelled in _KEEP_SHAPE:
-        return args[0]
-    if spelled in _ALLOCATE or spelled == "np.reshape":
-        shape = expr.args[0] if spelled in _ALLOCATE else (expr.args[1] if len(expr.args) > 1 else None)
-        if isinstance(shape, gast.Tuple):
-            return len(shape.elts)
-        return 1 if shape is not None and _ndim(shape, known) == 0 else None
-    return None
+                known[stmt.targets[0].id] = analysis.ndim_of(stmt.value, known)
+    return [analysis.ndim_of(out, known) for out in outputs_of(fn, arity)]
 
 
 def _expanded(expr, count, after=False):

@@ -43,14 +43,11 @@ import gast
 
 from .. import analysis, core
 from ..errors import NonLinearError
+from ..rules import registry
 from ..rules.template import simplify
 from . import control
 
 #: Calls whose results are cheaper to compute again than to save.
-_CHEAP_CALLS = {"len", "int", "float", "bool", "abs", "min", "max", "range", "np.shape", "np.size", "np.ndim",
-                "np.empty", "np.zeros", "np.ones", "np.empty_like", "np.zeros_like", "np.ones_like",
-                "np.arange", "np.eye", "np.identity"}
-
 
 @dataclass
 class Split:
@@ -664,7 +661,8 @@ def _replicable(stmt, kinds) -> bool:
     if isinstance(value, (gast.BinOp, gast.UnaryOp)):
         return not isinstance(value.op, gast.MatMult) and analysis.kind_of(value, kinds) != analysis.ARRAY
     if isinstance(value, gast.Call):
-        return core.dotted_name(value.func) in _CHEAP_CALLS
+        rule = registry.lookup_spelled(core.dotted_name(value.func))
+        return bool(rule and rule.cheap)
     return False
 
 
