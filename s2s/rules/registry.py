@@ -14,7 +14,7 @@ under Numba where Numba lacks the signature.  Adding a primitive is one entry.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 
@@ -47,6 +47,8 @@ class Rule:
     array: bool = False
     #: Its first operand is a sequence of arrays (``np.stack([a, b])``).
     sequence: bool = False
+    #: Calls the table-driven tests and the docs run (``examples.Example``).
+    examples: list = field(default_factory=list)
 
     @property
     def differentiable(self) -> list[str]:
@@ -75,6 +77,11 @@ def declare(*prims, family=None, result=None, view=False, cheap=False, numba=Non
         rule.family, rule.view, rule.cheap, rule.numba = family, view, cheap, numba
         rule.result = result or shapes.FAMILY_RESULTS.get(family)
         rule.array, rule.sequence = array, sequence
+
+
+def add_examples(prim, *cases):
+    """Example applications of ``prim`` (``examples.example(...)``) for the table-driven tests and docs."""
+    _entry(prim).examples.extend(cases)
 
 
 def twins(array_fn, scalar_fn, *spellings):
