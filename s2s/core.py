@@ -31,6 +31,9 @@ from dataclasses import dataclass, field
 
 import gast
 
+#: The module names generated code reads (``np.sin``, ``math.exp``, ``scipy.special.erf``, ``rt.seed``).
+MODULE_NAMES = frozenset({"np", "math", "scipy", "rt"})
+
 # -- building nodes ---------------------------------------------------------
 
 
@@ -392,7 +395,7 @@ class Function:
     primal_of: dict = field(default_factory=dict)
 
     def namer(self) -> Namer:
-        taken = set(self.params) | set(self.callees) | set(self.constants) | {"np", "math", "rt"}
+        taken = set(self.params) | set(self.callees) | set(self.constants) | MODULE_NAMES
         for stmt in walk_statements(self.body):
             taken |= names_in(stmt)
         return Namer(taken)

@@ -48,7 +48,7 @@ class Program:
         self.names: dict = {}          # (mode, object, mask) → generated name
         self.signatures: dict = {}     # (object, mask) → tangent mask of its JVP
         self.pending_primals: dict = {}  # generated name → object, emitted on demand
-        self.namer = core.Namer({"np", "math", "rt"})
+        self.namer = core.Namer(set(core.MODULE_NAMES))
         self._in_progress: set = set()
         self._linear_parts: dict = {}  # linear function name → (its core form before clean-up, Linearized)
         self.pending_linear: dict = {}  # linear function name → its cleaned-up form, emitted on demand

@@ -7,8 +7,11 @@ same generated line compiles in nopython mode.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
+import scipy.special
 from numba import literal_unroll, types
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
@@ -532,3 +535,207 @@ def _jacobian_zeros_numba(out, x):
     if isinstance(out, types.Array) and isinstance(x, types.Array):
         return lambda out, x: np.zeros(out.shape + x.shape)
     return None
+
+
+
+@register_jitable
+def _interp_segment(x, xp):
+    """The segment of ``xp`` holding ``x``: i with xp[i] <= x < xp[i + 1], kept within the first and the last."""
+    return min(max(np.searchsorted(xp, x, side="right") - 1, 0), len(xp) - 2)
+
+
+def interp_slope(x, xp, fp):
+    """The slope of ``np.interp(x, xp, fp)`` at each ``x``: its segment's, 0 outside ``[xp[0], xp[-1]]``.
+
+    At a point of ``xp`` it is the slope of the segment to its right (the last one at ``xp[-1]``).
+    """
+    xp, fp = np.asarray(xp), np.asarray(fp)
+    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    inside = (x >= xp[0]) & (x <= xp[-1])
+    return (fp[i + 1] - fp[i]) / (xp[i + 1] - xp[i]) * inside
+
+
+@overload(interp_slope)
+def _interp_slope_numba(x, xp, fp):
+    if isinstance(x, types.Number):
+        def scalar(x, xp, fp):
+            i = _interp_segment(x, xp)
+            return (fp[i + 1] - fp[i]) / (xp[i + 1] - xp[i]) if xp[0] <= x <= xp[-1] else 0.0 * fp[0]
+        return scalar
+    if isinstance(x, types.Array):
+        def array(x, xp, fp):
+            out = np.empty(x.shape, fp.dtype)
+            flat, values = out.reshape(out.size), x.ravel()
+            for k in range(values.size):
+                flat[k] = interp_slope(values[k], xp, fp)
+            return out
+        return array
+    return None
+
+
+def interp_transpose(ct, x, xp, fp):
+    """Cotangent of ``fp`` in ``np.interp(x, xp, fp)``: each ``ct`` split between its segment's two ends."""
+    xp = np.asarray(xp)
+    x, ct = np.ravel(x), np.ravel(ct)
+    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    t = np.clip((x - xp[i]) / (xp[i + 1] - xp[i]), 0, 1)
+    out = np.zeros(np.shape(fp), np.result_type(ct, fp))
+    np.add.at(out, i, (1 - t) * ct)
+    np.add.at(out, i + 1, t * ct)
+    return out
+
+
+@overload(interp_transpose)
+def _interp_transpose_numba(ct, x, xp, fp):
+    if not isinstance(fp, types.Array):
+        return None
+
+    def impl(ct, x, xp, fp):
+        out = np.zeros(fp.shape, fp.dtype)
+        values, cts = np.ravel(np.asarray(x)), np.ravel(np.asarray(ct))
+        for k in range(values.size):
+            i = _interp_segment(values[k], xp)
+            t = min(max((values[k] - xp[i]) / (xp[i + 1] - xp[i]), 0.0), 1.0)
+            out[i] += (1 - t) * cts[k]
+            out[i + 1] += t * cts[k]
+        return out
+    return impl
+
+# -- scipy.special under Numba -----------------------------------------------------
+#
+# Numba has no scipy.special.  Each function generated code calls gets an overload
+# that applies a scalar kernel to each element (broadcasting like a ufunc, float32
+# staying float32), compiled the first time Numba meets a call.  In Python the
+# generated code calls SciPy itself.
+
+_SQRT_HALF = 0.7071067811865476
+
+
+@register_jitable
+def _erf(x):
+    return math.erf(float(x))
+
+
+@register_jitable
+def _erfc(x):
+    return math.erfc(float(x))
+
+
+@register_jitable
+def _ndtr(x):
+    return 0.5 * math.erfc(-float(x) * _SQRT_HALF)
+
+
+@register_jitable
+def _log_ndtr(x):
+    """``log(ndtr(x))`` without underflow: ``log1p`` for x > 0, an asymptotic series far in the left tail."""
+    x = float(x)
+    if x > 0.0:
+        return math.log1p(-0.5 * math.erfc(x * _SQRT_HALF))
+    if x > -30.0:
+        return math.log(0.5 * math.erfc(-x * _SQRT_HALF))
+    f = 1.0 / (x * x)  # ndtr(x) = phi(x) / -x * (1 - f + 3 f^2 - 15 f^3 + 105 f^4 - ...)
+    series = 1.0 - f * (1.0 - f * (3.0 - f * (15.0 - 105.0 * f)))
+    return -0.5 * x * x - math.log(-x) - 0.9189385332046728 + math.log(series)
+
+
+@register_jitable
+def _expit(x):
+    x = float(x)
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@register_jitable
+def _logit(p):
+    p = float(p)
+    return math.log(p) - math.log1p(-p)
+
+
+@register_jitable
+def _gammaln(x):
+    return math.lgamma(float(x))
+
+
+@register_jitable
+def _digamma(x):
+    """psi(x): reflection below 0, the recurrence psi(x) = psi(x + 1) - 1/x up to 10, then the asymptotic series."""
+    x = float(x)
+    if x <= 0.0 and x == math.floor(x):
+        return -math.inf if x == 0.0 else math.nan
+    result = 0.0
+    if x < 0.0:
+        result = -math.pi / math.tan(math.pi * x)
+        x = 1.0 - x
+    while x < 10.0:
+        result -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    return result + math.log(x) - 0.5 / x - f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))))
+
+
+@register_jitable
+def _trigamma(x):
+    """psi'(x): reflection below 0, the recurrence psi'(x) = psi'(x + 1) + 1/x^2 up to 10, then the asymptotic series."""
+    x = float(x)
+    if x <= 0.0 and x == math.floor(x):
+        return math.inf
+    sign, result = 1.0, 0.0
+    if x < 0.0:  # psi'(x) = pi^2 / sin^2(pi x) - psi'(1 - x)
+        s = math.sin(math.pi * x)
+        sign, result, x = -1.0, math.pi * math.pi / (s * s), 1.0 - x
+    while x < 10.0:
+        result += sign / (x * x)
+        x += 1.0
+    t = 1.0 / x
+    f = t * t
+    tail = t * (1.0 + t / 2 + f * (1 / 6 - f * (1 / 30 - f * (1 / 42 - f * (1 / 30 - 5 * f / 66)))))
+    return result + sign * tail
+
+
+@register_jitable
+def _xlogy(x, y):
+    return 0.0 if x == 0 and y == y else x * math.log(y)
+
+
+@register_jitable
+def _xlog1py(x, y):
+    return 0.0 if x == 0 and y == y else x * math.log1p(y)
+
+
+def trigamma(x):
+    """The derivative of ``scipy.special.digamma``: ``polygamma(1, x)``."""
+    return scipy.special.polygamma(1, x)
+
+
+def _elementwise_overload(fn, kernel):
+    """Under Numba, ``fn(x)`` or ``fn(x, y)`` applies ``kernel`` to each element, as a ufunc (compiled on first use)."""
+    nargs = kernel.__code__.co_argcount
+    compiled = []
+
+    def ufunc():
+        if not compiled:
+            signatures = [f"{t}({', '.join([t] * nargs)})" for t in ("float32", "float64")]
+            compiled.append(numba.vectorize(signatures)(kernel))
+        return compiled[0]
+
+    if nargs == 1:
+        def unary(x):
+            u = ufunc()
+            return lambda x: u(x)
+        overload(fn)(unary)
+    else:
+        def binary(x, y):
+            u = ufunc()
+            return lambda x, y: u(x, y)
+        overload(fn)(binary)
+
+
+for _fn, _kernel in ((scipy.special.erf, _erf), (scipy.special.erfc, _erfc), (scipy.special.ndtr, _ndtr),
+                     (scipy.special.log_ndtr, _log_ndtr), (scipy.special.expit, _expit),
+                     (scipy.special.logit, _logit), (scipy.special.gammaln, _gammaln),
+                     (scipy.special.digamma, _digamma), (trigamma, _trigamma),
+                     (scipy.special.xlogy, _xlogy), (scipy.special.xlog1py, _xlog1py)):
+    _elementwise_overload(_fn, _kernel)

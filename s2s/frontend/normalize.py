@@ -149,7 +149,7 @@ class _Normalizer:
             params=[], body=[], filename=short_filename(parsed.filename),
             source_lines=parsed.lines, lineno=self.node.lineno)
         self.locals = self._local_names()
-        self.namer = core.Namer(self.locals | {"np", "math", "rt"} | self._global_names())
+        self.namer = core.Namer(self.locals | core.MODULE_NAMES | self._global_names())
         self.lineno = self.node.lineno
         self.temps = set()
         self.nested = False  # inside a test or boolean operator: keep expressions nested

@@ -60,14 +60,26 @@ def absolute(x):
     return np.sign(x) * x_dot
 
 
-@defjvp(max, np.maximum, np.fmax)
+@defjvp(max, np.maximum)
 def maximum(x, y):
-    return x_dot * (x >= y) + y_dot * (x < y)
+    """At a tie each operand gets half the derivative, as JAX's."""
+    return x_dot * (x > y) + y_dot * (x < y) + (x_dot + y_dot) * (x == y) / 2
 
 
-@defjvp(min, np.minimum, np.fmin)
+@defjvp(min, np.minimum)
 def minimum(x, y):
-    return x_dot * (x <= y) + y_dot * (x > y)
+    return x_dot * (x < y) + y_dot * (x > y) + (x_dot + y_dot) * (x == y) / 2
+
+
+@defjvp(np.fmax)
+def fmax(x, y):
+    """``x`` where it is larger or ``y`` is NaN, else ``y`` (ties too), as JAX's."""
+    return x_dot * ((x > y) | np.isnan(y)) + y_dot * ((x <= y) | np.isnan(x))
+
+
+@defjvp(np.fmin)
+def fmin(x, y):
+    return x_dot * ((x < y) | np.isnan(y)) + y_dot * ((x >= y) | np.isnan(x))
 
 
 @defjvp(float)

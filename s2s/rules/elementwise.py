@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import runtime as rt
 from . import shapes
 from .registry import declare, defjvp, defnondiff, twins
 
@@ -104,14 +105,26 @@ def hypot(x, y):
     return (x * x_dot + y * y_dot) / ans
 
 
-@defjvp(math.erf)
-def erf(x):
-    return 2.0 / math.sqrt(math.pi) * math.exp(-x * x) * x_dot
+@defjvp(np.logaddexp)
+def logaddexp(x, y):
+    return x_dot * np.exp(x - ans) + y_dot * np.exp(y - ans)
 
 
-@defjvp(math.erfc)
-def erfc(x):
-    return -2.0 / math.sqrt(math.pi) * math.exp(-x * x) * x_dot
+@defjvp(np.logaddexp2)
+def logaddexp2(x, y):
+    return x_dot * np.exp2(x - ans) + y_dot * np.exp2(y - ans)
+
+
+@defjvp(np.sinc)
+def sinc(x):
+    """(cos(pi x) - sinc(x)) / x, and 0 at 0 (where the numerator is 0 too)."""
+    return (np.cos(np.pi * x) - ans) / (x + (x == 0)) * x_dot
+
+
+@defjvp(np.interp)
+def interp(x, xp, fp):
+    """Linear in ``fp``; moving the points ``xp`` moves the curve by minus the slope times their interpolated motion."""
+    return rt.interp_slope(x, xp, fp) * (x_dot - np.interp(x, xp, xp_dot)) + np.interp(x, xp, fp_dot)
 
 
 @defjvp(np.square)
@@ -129,16 +142,19 @@ def where(condition, x, y):
     return np.where(condition, x_dot, y_dot)
 
 
-defnondiff(np.sign, np.floor, np.ceil, np.trunc, np.rint, np.round, math.floor, math.ceil,
+defnondiff(rt.interp_slope)
+defnondiff(np.sign, np.heaviside, np.floor, np.ceil, np.trunc, np.rint, np.round, math.floor, math.ceil,
            math.trunc, np.isnan, np.isinf, np.isfinite, math.isnan, math.isinf, math.isfinite,
            np.greater, np.less, np.equal, np.logical_and, np.logical_or, np.logical_not)
 
-declare(np.where, np.clip, family=shapes.ELEMENTWISE)
+declare(np.where, np.clip, np.sinc, family=shapes.ELEMENTWISE)
+# Elementwise in ``x`` only: ``vmap`` of a batch of curves ``(xp, fp)`` takes the loop strategy.
+declare(np.interp, rt.interp_slope, result=shapes.same)
 twins(np.arcsin, math.asin)
 twins(np.arccos, math.acos)
 twins(np.arctan, math.atan)
 twins(np.arctan2, math.atan2)
 for _name in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log", "log1p", "log10", "log2",
-              "sqrt", "hypot", "floor", "ceil", "copysign", "erf", "erfc"):
+              "sqrt", "hypot", "floor", "ceil", "copysign"):
     if hasattr(np, _name):
         twins(getattr(np, _name), getattr(math, _name))

@@ -51,6 +51,11 @@ def where(condition, x, y):
     return None, np.where(condition, ct, 0.0), np.where(condition, 0.0, ct)
 
 
+@deftranspose(np.interp)
+def interp(x, xp, fp):
+    return None, None, rt.interp_transpose(ct, x, xp, fp)
+
+
 @deftranspose(operator.matmul, np.matmul, np.dot)
 def dot(a, b):
     return rt.dot_left_transpose(ct, b), rt.dot_right_transpose(a, ct)

@@ -111,7 +111,7 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
     ``mapped_outputs`` says which outputs depend on a mapped argument; an unmapped one with
     ``out_axes`` None is taken from the first example.
     """
-    namer = core.Namer(set(fn.params) | {callee, "np", "math", "rt"})
+    namer = core.Namer(set(fn.params) | {callee} | core.MODULE_NAMES)
     frame = _Frame(fn, axes, namer)
     body = frame.prologue()
     count = axes.arity or 1
