@@ -478,12 +478,19 @@ def _moveaxis_numba(a, source, destination):
 
 def basis(x):
     """The standard basis of ``x``'s space, one direction per element: shape ``(x.size,) + x.shape``."""
-    x = np.asarray(x, dtype=float)
-    return np.eye(x.size).reshape((x.size,) + x.shape)
+    x = np.asarray(x)
+    return np.eye(x.size, dtype=_float_dtype(x)).reshape((x.size,) + x.shape)
+
+
+def _float_dtype(x):
+    """``x``'s dtype if it is a float one (float32 stays float32), else float64."""
+    return x.dtype if x.dtype.kind == "f" else np.float64
 
 
 @overload(basis)
 def _basis_numba(x):
+    if isinstance(x, types.Array) and isinstance(x.dtype, types.Float):
+        return lambda x: np.eye(x.size, dtype=x.dtype).reshape((x.size,) + x.shape)
     if isinstance(x, types.Array):
         return lambda x: np.eye(x.size).reshape((x.size,) + x.shape)
     if isinstance(x, types.Number):
@@ -527,11 +534,13 @@ def _unflatten_first_numba(jac, out):
 
 def jacobian_zeros(out, x):
     """A Jacobian of zeros, shaped ``out.shape + x.shape``, for its columns to be written into."""
-    return np.zeros(np.shape(out) + np.shape(x))
+    return np.zeros(np.shape(out) + np.shape(x), _float_dtype(np.asarray(x)))
 
 
 @overload(jacobian_zeros)
 def _jacobian_zeros_numba(out, x):
+    if isinstance(out, types.Array) and isinstance(x, types.Array) and isinstance(x.dtype, types.Float):
+        return lambda out, x: np.zeros(out.shape + x.shape, x.dtype)
     if isinstance(out, types.Array) and isinstance(x, types.Array):
         return lambda out, x: np.zeros(out.shape + x.shape)
     return None

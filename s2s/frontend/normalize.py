@@ -14,6 +14,7 @@ import inspect
 import types
 
 import gast
+import numpy as np
 
 from .. import core
 from ..errors import SourceError, UnsupportedSyntaxError
@@ -25,6 +26,8 @@ from .parse import parse_function, short_filename
 _METHODS = {"sum", "mean", "prod", "max", "min", "cumsum", "copy", "ravel", "dot",
             "squeeze", "argmax", "argmin", "any", "all"}
 _METHOD_ALIASES = {"flatten": "ravel"}
+#: Draws of a random Generator: refused with a pointer to the np.random functions s2s supports.
+_GENERATOR_METHODS = {n for n in dir(np.random.Generator) if not n.startswith("_")} - _METHODS
 _VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 _IN_PLACE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over",
@@ -550,6 +553,9 @@ class _Normalizer:
             if len(args) > 1:
                 args = [core.tuple_(args)]
             return core.call(core.attr(f"np.{method}"), [base, *args], keywords)
+        if func.attr in _GENERATOR_METHODS:
+            raise self.refuse(f"the method .{func.attr}() of a random Generator (draw with np.random.{func.attr}"
+                              f" after np.random.seed outside the function, or pass the draws in)", expr)
         raise self.refuse(f"the method .{func.attr}()", expr)
 
     def user_call(self, callee, target, expr, out):

@@ -70,6 +70,11 @@ def exp(x):
     return ans * x_dot
 
 
+@defjvp(np.exp2)
+def exp2(x):
+    return ans * 0.6931471805599453 * x_dot
+
+
 @defjvp(np.expm1, math.expm1)
 def expm1(x):
     return (ans + 1) * x_dot
