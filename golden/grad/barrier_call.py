@@ -70,20 +70,21 @@ def barrier_call_bwd(residuals, out_bar):
         path_bar = np.zeros_like(path)
         if cond_tape[k_3]:
             # corpus.py:434: total += np.maximum(path[-1] - strike, 0.0)
-            ct = total_bar * (path[-1] - strike >= 0.0)
-            strike_bar += -ct
-            path_bar[-1] += ct
+            diff = path[-1] - strike
+            diff_bar = ((diff > 0.0) + (diff == 0.0) / 2) * total_bar
+            strike_bar += -diff_bar
+            path_bar[-1] += diff_bar
         # corpus.py:431: for k in range(n_steps):
         for k in range(n_steps - 1, -1, -1):
             k_1 -= 1
             # corpus.py:432: path[k + 1] = path[k] * np.exp(-0.5 * sigma * sigma * dt + sigma * np.sqrt(dt) * z[p, k])
             path_bar_part = path_bar[k + 1]
             path_bar[k + 1] = 0.0
-            ct_1 = exp_total_1_tape[k_1] * (path_k_tape[k_1] * path_bar_part)
-            ct_2 = ct_1 * dt
-            sigma_bar += -0.5 * (ct_2 * sigma)
-            sigma_bar += -0.5 * sigma * ct_2
-            sigma_bar += ct_1 * z[p, k] * sqrt_dt_tape[k_1]
+            ct = exp_total_1_tape[k_1] * (path_k_tape[k_1] * path_bar_part)
+            ct_1 = ct * dt
+            sigma_bar += -0.5 * (ct_1 * sigma)
+            sigma_bar += -0.5 * sigma * ct_1
+            sigma_bar += ct * z[p, k] * sqrt_dt_tape[k_1]
             path_bar[k] += path_bar_part * exp_total_1_tape[k_1]
         # corpus.py:430: path[0] = s0
         path_bar_part_1 = path_bar[0]

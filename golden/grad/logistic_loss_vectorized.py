@@ -24,7 +24,7 @@ def logistic_loss_vectorized_bwd(residuals, out_bar):
     sp_bar = rt.unbroadcast(diff_bar, sp)
     z_bar = rt.unbroadcast(-y * diff_bar, z)
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    z_bar += rt.unbroadcast(((z >= 0.0) - sign_z * exp / (1 + exp)) * sp_bar, z)
+    z_bar += rt.unbroadcast(((z > 0.0) + (z == 0.0) / 2 - sign_z * exp / (1 + exp)) * sp_bar, z)
     # corpus.py:355: z = X @ w
     X_bar = rt.dot_left_transpose(z_bar, w)
     w_bar = rt.dot_right_transpose(X, z_bar)

@@ -41,9 +41,10 @@ def asian_call_jvp(
         avg /= n_steps
         avg_dot /= n_steps
         # corpus.py:419: payoff += max(avg - strike, 0.0)
+        avg_minus_strike_dot = avg_dot - strike_dot
         avg_minus_strike = avg - strike
         payoff += max(avg_minus_strike, 0.0)
-        payoff_dot += (avg_dot - strike_dot) * (avg_minus_strike >= 0.0)
+        payoff_dot += ((avg_minus_strike > 0.0) + (avg_minus_strike == 0.0) / 2) * avg_minus_strike_dot
     # corpus.py:420: return math.exp(-rate * maturity) * payoff / n_paths
     exp = math.exp(-rate * maturity)
     out_dot = (exp * (-rate_dot * maturity - rate * maturity_dot) * payoff + exp * payoff_dot) / n_paths

@@ -30,9 +30,10 @@ def barrier_call_jvp(s0, sigma, z, strike, barrier, s0_dot, sigma_dot, strike_do
             path_dot[k + 1] = product_5_dot
         if np.max(path) < barrier:
             # corpus.py:434: total += np.maximum(path[-1] - strike, 0.0)
+            diff_dot = path_dot[-1] - strike_dot
             diff = path[-1] - strike
             total += np.maximum(diff, 0.0)
-            total_dot += (path_dot[-1] - strike_dot) * (diff >= 0.0)
+            total_dot += ((diff > 0.0) + (diff == 0.0) / 2) * diff_dot
     # corpus.py:435: return total / n_paths
     out_dot = total_dot / n_paths
     out = total / n_paths

@@ -9,7 +9,7 @@ def logistic_loss_vectorized_jvp(w, X, y, w_dot, X_dot):
     z = X @ w
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
     exp = np.exp(-np.abs(z))
-    sp_dot = ((z >= 0.0) - np.sign(z) * exp / (1 + exp)) * z_dot
+    sp_dot = ((z > 0.0) + (z == 0.0) / 2 - np.sign(z) * exp / (1 + exp)) * z_dot
     sp = np.maximum(z, 0.0) + np.log1p(exp)
     # corpus.py:357: return np.mean(sp - y * z)
     out_dot = np.mean(sp_dot - y * z_dot)

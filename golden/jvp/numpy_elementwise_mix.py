@@ -15,10 +15,10 @@ def numpy_elementwise_mix_jvp(x, y, x_dot, y_dot):
     lim_dot = ((x >= -0.5) & (x <= 0.5)) * x_dot
     lim = np.clip(x, -0.5, 0.5)
     # corpus.py:588: hi = np.maximum(x, y)
-    hi_dot = (x >= y) * x_dot + (x < y) * y_dot
+    hi_dot = x_dot * (x > y) + y_dot * (x < y) + (x_dot + y_dot) * (x == y) / 2
     hi = np.maximum(x, y)
     # corpus.py:589: lo = np.minimum(x, y)
-    lo_dot = (x <= y) * x_dot + (x > y) * y_dot
+    lo_dot = x_dot * (x < y) + y_dot * (x > y) + (x_dot + y_dot) * (x == y) / 2
     lo = np.minimum(x, y)
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
     x_gt_0 = x > 0

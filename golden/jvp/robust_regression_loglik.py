@@ -38,7 +38,10 @@ def robust_regression_loglik_jvp(a, b, xs, ys, scale, a_dot, b_dot, xs_dot, ys_d
         # corpus.py:328: wide = gaussian_logpdf(r, 0.0)
         wide, wide_dot = gaussian_logpdf_jvp_1(r, 0.0, 1.0, r_dot)
         # corpus.py:329: m = max(narrow, wide)
-        m_dot = (narrow >= wide) * narrow_dot + (narrow < wide) * wide_dot
+        m_dot = (
+            narrow_dot * (narrow > wide) + wide_dot * (narrow < wide)
+            + (narrow_dot + wide_dot) * (narrow == wide) / 2
+        )
         m = max(narrow, wide)
         # corpus.py:330: total += m + math.log(0.9 * math.exp(narrow - m) + 0.1 * math.exp(wide - m))
         exp = math.exp(narrow - m)

@@ -26,7 +26,7 @@ def sir_epidemic_jvp(beta, gamma, i0, days, substeps, beta_dot, gamma_dot, i0_do
             )
             s, i, r = s - dt * new_inf, i + dt * (new_inf - rec), r + dt * rec
         # corpus.py:270: peak = max(peak, i)
-        peak_dot = (peak >= i) * peak_dot + (peak < i) * i_dot
+        peak_dot = peak_dot * (peak > i) + i_dot * (peak < i) + (peak_dot + i_dot) * (peak == i) / 2
         peak = max(peak, i)
     # corpus.py:271: return peak, r
     return (peak, r), (peak_dot, r_dot)

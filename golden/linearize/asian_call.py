@@ -91,7 +91,7 @@ def asian_call_lin(residuals, s0_dot, sigma_dot, rate_dot, maturity_dot, strike_
         # corpus.py:418: avg /= n_steps
         avg_dot /= n_steps
         # corpus.py:419: payoff += max(avg - strike, 0.0)
-        payoff_dot += (avg_dot - strike_dot) * (avg_minus_strike_tape[k_2] >= 0.0)
+        payoff_dot += ((avg_minus_strike_tape[k_2] > 0.0) + (avg_minus_strike_tape[k_2] == 0.0) / 2) * (avg_dot - strike_dot)
         # corpus.py:412: for p in range(n_paths):
         k_2 += 1
     # corpus.py:420: return math.exp(-rate * maturity) * payoff / n_paths

@@ -78,6 +78,7 @@ def barrier_call_lin(residuals, s0_dot, sigma_dot, strike_dot):
         k_2 += 1
         if cond:
             # corpus.py:434: total += np.maximum(path[-1] - strike, 0.0)
-            total_dot += (path_dot[-1] - strike_dot) * (path[-1] - strike >= 0.0)
+            diff = path[-1] - strike
+            total_dot += ((diff > 0.0) + (diff == 0.0) / 2) * (path_dot[-1] - strike_dot)
     # corpus.py:435: return total / n_paths
     return total_dot / n_paths

@@ -20,6 +20,6 @@ def logistic_loss_vectorized_lin(residuals, w_dot, X_dot):
     # corpus.py:355: z = X @ w
     z_dot = X_dot @ w + X @ w_dot
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    sp_dot = ((z >= 0.0) - sign_z * exp / (1 + exp)) * z_dot
+    sp_dot = ((z > 0.0) + (z == 0.0) / 2 - sign_z * exp / (1 + exp)) * z_dot
     # corpus.py:357: return np.mean(sp - y * z)
     return np.mean(sp_dot - y * z_dot)

@@ -35,9 +35,9 @@ def numpy_elementwise_mix_lin(residuals, x_dot, y_dot):
     # corpus.py:587: lim = np.clip(x, -0.5, 0.5)
     lim_dot = ((x >= -0.5) & (x <= 0.5)) * x_dot
     # corpus.py:588: hi = np.maximum(x, y)
-    hi_dot = (x >= y) * x_dot + (x < y) * y_dot
+    hi_dot = x_dot * (x > y) + y_dot * (x < y) + (x_dot + y_dot) * (x == y) / 2
     # corpus.py:589: lo = np.minimum(x, y)
-    lo_dot = (x <= y) * x_dot + (x > y) * y_dot
+    lo_dot = x_dot * (x < y) + y_dot * (x > y) + (x_dot + y_dot) * (x == y) / 2
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
     sel_dot = np.where(x_gt_0, exp_x * x_dot, -sin_y * y_dot)
     # corpus.py:591: s = np.sign(x) * np.abs(y)

@@ -82,7 +82,10 @@ def robust_regression_loglik_lin(residuals, a_dot, b_dot, xs_dot, ys_dot, scale_
         # corpus.py:329: m = max(narrow, wide)
         narrow = narrow_tape[k]
         wide = wide_tape[k]
-        m_dot = (narrow >= wide) * narrow_dot + (narrow < wide) * wide_dot
+        m_dot = (
+            narrow_dot * (narrow > wide) + wide_dot * (narrow < wide)
+            + (narrow_dot + wide_dot) * (narrow == wide) / 2
+        )
         # corpus.py:330: total += m + math.log(0.9 * math.exp(narrow - m) + 0.1 * math.exp(wide - m))
         total_dot += (
             m_dot

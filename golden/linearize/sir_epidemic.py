@@ -55,7 +55,7 @@ def sir_epidemic_lin(residuals, beta_dot, gamma_dot, i0_dot):
         # corpus.py:270: peak = max(peak, i)
         peak = peak_tape[k_1]
         i = i_tape_1[k_1]
-        peak_dot = (peak >= i) * peak_dot + (peak < i) * i_dot
+        peak_dot = peak_dot * (peak > i) + i_dot * (peak < i) + (peak_dot + i_dot) * (peak == i) / 2
         # corpus.py:265: for day in range(days):
         k_1 += 1
     # corpus.py:271: return peak, r

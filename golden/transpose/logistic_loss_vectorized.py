@@ -10,7 +10,7 @@ def logistic_loss_vectorized_lin(residuals, w_dot, X_dot):
     # corpus.py:355: z = X @ w
     z_dot = X_dot @ w + X @ w_dot
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    sp_dot = ((z >= 0.0) - sign_z * exp / (1 + exp)) * z_dot
+    sp_dot = ((z > 0.0) + (z == 0.0) / 2 - sign_z * exp / (1 + exp)) * z_dot
     # corpus.py:357: return np.mean(sp - y * z)
     return np.mean(sp_dot - y * z_dot)
 
@@ -23,7 +23,7 @@ def logistic_loss_vectorized_bwd(residuals, out_bar):
     sp_bar = rt.unbroadcast(diff_bar, sp)
     z_bar = rt.unbroadcast(-y * diff_bar, z)
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    z_bar += rt.unbroadcast(((z >= 0.0) - sign_z * exp / (1 + exp)) * sp_bar, z)
+    z_bar += rt.unbroadcast(((z > 0.0) + (z == 0.0) / 2 - sign_z * exp / (1 + exp)) * sp_bar, z)
     # corpus.py:355: z = X @ w
     X_bar = rt.dot_left_transpose(z_bar, w)
     w_bar = rt.dot_right_transpose(X, z_bar)

@@ -14,9 +14,9 @@ def numpy_elementwise_mix_lin(residuals, x_dot, y_dot):
     # corpus.py:587: lim = np.clip(x, -0.5, 0.5)
     lim_dot = ((x >= -0.5) & (x <= 0.5)) * x_dot
     # corpus.py:588: hi = np.maximum(x, y)
-    hi_dot = (x >= y) * x_dot + (x < y) * y_dot
+    hi_dot = x_dot * (x > y) + y_dot * (x < y) + (x_dot + y_dot) * (x == y) / 2
     # corpus.py:589: lo = np.minimum(x, y)
-    lo_dot = (x <= y) * x_dot + (x > y) * y_dot
+    lo_dot = x_dot * (x < y) + y_dot * (x > y) + (x_dot + y_dot) * (x == y) / 2
     # corpus.py:590: sel = np.where(x > 0, np.exp(x), np.cos(y))
     sel_dot = np.where(x_gt_0, exp_x * x_dot, -sin_y * y_dot)
     # corpus.py:591: s = np.sign(x) * np.abs(y)
@@ -43,20 +43,26 @@ def numpy_elementwise_mix_bwd(residuals, out_bar):
     y_bar += rt.unbroadcast(-sin_y * rt.unbroadcast(np.where(x_gt_0, 0.0, sel_bar), cos_y), y)
     x_bar = rt.unbroadcast(exp_x * rt.unbroadcast(np.where(x_gt_0, sel_bar, 0.0), exp_x), x)
     # corpus.py:589: lo = np.minimum(x, y)
-    x_bar += rt.unbroadcast((x <= y) * lo_bar, x)
-    y_bar += rt.unbroadcast((x > y) * lo_bar, y)
+    x_bar += rt.unbroadcast(lo_bar * (x < y), x)
+    y_bar += rt.unbroadcast(lo_bar * (x > y), y)
+    ct = lo_bar / 2 * (x == y)
+    x_bar += rt.unbroadcast(ct, x)
+    y_bar += rt.unbroadcast(ct, y)
     # corpus.py:588: hi = np.maximum(x, y)
-    x_bar += rt.unbroadcast((x >= y) * hi_bar, x)
-    y_bar += rt.unbroadcast((x < y) * hi_bar, y)
+    x_bar += rt.unbroadcast(hi_bar * (x > y), x)
+    y_bar += rt.unbroadcast(hi_bar * (x < y), y)
+    ct_1 = hi_bar / 2 * (x == y)
+    x_bar += rt.unbroadcast(ct_1, x)
+    y_bar += rt.unbroadcast(ct_1, y)
     # corpus.py:587: lim = np.clip(x, -0.5, 0.5)
     x_bar += ((x >= -0.5) & (x <= 0.5)) * lim_bar
     # corpus.py:586: mag = np.power(np.square(x) + np.square(y), 0.5)
-    ct = 0.5 * total ** (-0.5) * mag_bar
-    x_bar += rt.unbroadcast(2 * x * ct, x)
-    y_bar += rt.unbroadcast(2 * y * ct, y)
+    ct_2 = 0.5 * total ** (-0.5) * mag_bar
+    x_bar += rt.unbroadcast(2 * x * ct_2, x)
+    y_bar += rt.unbroadcast(2 * y * ct_2, y)
     # corpus.py:585: ang = np.arctan2(y, x)
-    ct_1 = ang_bar / (x * x + y * y)
-    y_bar += rt.unbroadcast(x * ct_1, y)
-    x_bar += rt.unbroadcast(y * -ct_1, x)
+    ct_3 = ang_bar / (x * x + y * y)
+    y_bar += rt.unbroadcast(x * ct_3, y)
+    x_bar += rt.unbroadcast(y * -ct_3, x)
     # corpus.py:592: return np.sum(ang + mag + lim + hi - lo + sel + s)
     return x_bar, y_bar

@@ -20,7 +20,10 @@ def robust_regression_loglik_lin(residuals, a_dot, b_dot, xs_dot, ys_dot, scale_
         # corpus.py:329: m = max(narrow, wide)
         narrow = narrow_tape[k]
         wide = wide_tape[k]
-        m_dot = (narrow >= wide) * narrow_dot + (narrow < wide) * wide_dot
+        m_dot = (
+            narrow_dot * (narrow > wide) + wide_dot * (narrow < wide)
+            + (narrow_dot + wide_dot) * (narrow == wide) / 2
+        )
         # corpus.py:330: total += m + math.log(0.9 * math.exp(narrow - m) + 0.1 * math.exp(wide - m))
         total_dot += (
             m_dot
@@ -99,8 +102,11 @@ def robust_regression_loglik_bwd(residuals, total_bar):
         wide_bar = ct_2
         m_bar += -ct_2
         # corpus.py:329: m = max(narrow, wide)
-        narrow_bar += (narrow >= wide) * m_bar
+        narrow_bar += (narrow > wide) * m_bar
         wide_bar += (narrow < wide) * m_bar
+        ct_3 = m_bar / 2 * (narrow == wide)
+        narrow_bar += ct_3
+        wide_bar += ct_3
         # corpus.py:328: wide = gaussian_logpdf(r, 0.0)
         r_bar = gaussian_logpdf_lin_1_bwd(gaussian_logpdf_fwd_1_res_tape[k], wide_bar)[0]
         # corpus.py:327: narrow = gaussian_logpdf(r, 0.0, sigma=scale)

@@ -29,7 +29,7 @@ def sir_epidemic_lin(residuals, beta_dot, gamma_dot, i0_dot):
         # corpus.py:270: peak = max(peak, i)
         peak = peak_tape[k_1]
         i = i_tape_1[k_1]
-        peak_dot = (peak >= i) * peak_dot + (peak < i) * i_dot
+        peak_dot = peak_dot * (peak > i) + i_dot * (peak < i) + (peak_dot + i_dot) * (peak == i) / 2
         # corpus.py:265: for day in range(days):
         k_1 += 1
     # corpus.py:271: return peak, r
@@ -55,8 +55,11 @@ def sir_epidemic_bwd(residuals, out_bar):
         peak = peak_tape[k_1]
         i = i_tape_1[k_1]
         peak_bar_old = peak_bar
-        peak_bar = (peak >= i) * peak_bar_old
-        i_bar += (peak < i) * peak_bar_old
+        peak_bar = peak_bar_old * (peak > i)
+        i_bar += peak_bar_old * (peak < i)
+        ct = peak_bar_old / 2 * (peak == i)
+        peak_bar += ct
+        i_bar += ct
         # corpus.py:266: for _ in range(substeps):
         for _ in range(substeps - 1, -1, -1):
             k -= 1
@@ -70,9 +73,9 @@ def sir_epidemic_bwd(residuals, out_bar):
             r_bar = r_1_bar
             rec_bar = dt * r_1_bar
             i_bar = i_1_bar
-            ct = dt * i_1_bar
-            new_inf_bar = ct
-            rec_bar += -ct
+            ct_1 = dt * i_1_bar
+            new_inf_bar = ct_1
+            rec_bar += -ct_1
             s_bar = s_2_bar
             new_inf_bar += -dt * s_2_bar
             # corpus.py:268: rec = gamma * i

@@ -78,9 +78,9 @@ def asian_call_bwd(residuals, out_bar):
     for p in range(n_paths - 1, -1, -1):
         k_2 -= 1
         # corpus.py:419: payoff += max(avg - strike, 0.0)
-        ct_2 = payoff_bar * (avg_minus_strike_tape[k_2] >= 0.0)
-        avg_bar = ct_2
-        strike_bar += -ct_2
+        avg_minus_strike_bar = ((avg_minus_strike_tape[k_2] > 0.0) + (avg_minus_strike_tape[k_2] == 0.0) / 2) * payoff_bar
+        avg_bar = avg_minus_strike_bar
+        strike_bar += -avg_minus_strike_bar
         # corpus.py:418: avg /= n_steps
         avg_bar /= n_steps
         # corpus.py:415: for k in range(n_steps):
@@ -94,18 +94,18 @@ def asian_call_bwd(residuals, out_bar):
             # corpus.py:416: s = s * math.exp(drift + vol * z[p, k])
             s_bar_old = s_bar
             s_bar = s_bar_old * exp_total_tape[k_1]
-            ct_3 = exp_total_tape[k_1] * (s * s_bar_old)
-            drift_bar += ct_3
-            vol_bar += ct_3 * z[p, k]
+            ct_2 = exp_total_tape[k_1] * (s * s_bar_old)
+            drift_bar += ct_2
+            vol_bar += ct_2 * z[p, k]
         # corpus.py:413: s = s0
         s0_bar += s_bar
     # corpus.py:410: vol = sigma * math.sqrt(dt)
     sigma_bar = sqrt_dt * vol_bar
     dt_bar = sigma / (2 * sqrt_dt) * vol_bar
     # corpus.py:409: drift = (rate - 0.5 * sigma ** 2) * dt
-    ct_4 = drift_bar * dt
-    rate_bar += ct_4
-    sigma_bar += 2 * sigma * (0.5 * -ct_4)
+    ct_3 = drift_bar * dt
+    rate_bar += ct_3
+    sigma_bar += 2 * sigma * (0.5 * -ct_3)
     dt_bar += diff * drift_bar
     # corpus.py:408: dt = maturity / n_steps
     maturity_bar += dt_bar / n_steps

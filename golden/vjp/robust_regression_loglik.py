@@ -116,8 +116,11 @@ def robust_regression_loglik_bwd(residuals, total_bar):
         wide_bar = ct_2
         m_bar += -ct_2
         # corpus.py:329: m = max(narrow, wide)
-        narrow_bar += (narrow >= wide) * m_bar
+        narrow_bar += (narrow > wide) * m_bar
         wide_bar += (narrow < wide) * m_bar
+        ct_3 = m_bar / 2 * (narrow == wide)
+        narrow_bar += ct_3
+        wide_bar += ct_3
         # corpus.py:328: wide = gaussian_logpdf(r, 0.0)
         r_bar = gaussian_logpdf_lin_1_bwd(gaussian_logpdf_fwd_1_res_tape[k], wide_bar)[0]
         # corpus.py:327: narrow = gaussian_logpdf(r, 0.0, sigma=scale)

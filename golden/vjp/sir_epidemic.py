@@ -46,8 +46,11 @@ def sir_epidemic_bwd(residuals, out_bar):
         peak = peak_tape[k_1]
         i = i_tape_1[k_1]
         peak_bar_old = peak_bar
-        peak_bar = (peak >= i) * peak_bar_old
-        i_bar += (peak < i) * peak_bar_old
+        peak_bar = peak_bar_old * (peak > i)
+        i_bar += peak_bar_old * (peak < i)
+        ct = peak_bar_old / 2 * (peak == i)
+        peak_bar += ct
+        i_bar += ct
         # corpus.py:266: for _ in range(substeps):
         for _ in range(substeps - 1, -1, -1):
             k -= 1
@@ -61,9 +64,9 @@ def sir_epidemic_bwd(residuals, out_bar):
             r_bar = r_1_bar
             rec_bar = dt * r_1_bar
             i_bar = i_1_bar
-            ct = dt * i_1_bar
-            new_inf_bar = ct
-            rec_bar += -ct
+            ct_1 = dt * i_1_bar
+            new_inf_bar = ct_1
+            rec_bar += -ct_1
             s_bar = s_2_bar
             new_inf_bar += -dt * s_2_bar
             # corpus.py:268: rec = gamma * i
