@@ -117,8 +117,6 @@ def exp_plus_exp2(x, y):
     return np.sum(np.exp(x) + np.exp2(x))
 
 
-@pytest.mark.xfail(strict=True, reason="transpose: the cotangent of a + b reaches both operands as one array, "
-                   "and a later in-place += into one of them changes the other")
 def test_second_order_of_a_sum_of_two_elementwise_terms():
     test_second_order(exp_plus_exp2)
 

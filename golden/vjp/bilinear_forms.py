@@ -29,7 +29,7 @@ def bilinear_forms_bwd(residuals, out_bar):
     T_bar = rt.unbroadcast(transpose_M * product_bar, T)
     M_bar = rt.transpose_transpose(rt.unbroadcast(T * product_bar, transpose_M))
     # corpus.py:635: T = np.matmul(M, P)
-    M_bar += rt.dot_left_transpose(T_bar, P)
+    M_bar = M_bar + rt.dot_left_transpose(T_bar, P)
     P_bar = rt.dot_right_transpose(M, T_bar)
     # corpus.py:634: P = np.outer(a, b)
     a_bar = np.dot(P_bar, b)

@@ -178,3 +178,5 @@ declare(np.arange, family=shapes.MAKER, result=shapes.fixed(1), array=True, chea
 declare(np.linspace, family=shapes.MAKER, result=shapes.fixed(1), array=True)
 declare(np.shape, family=shapes.QUERY, result=shapes.fixed(1), cheap=True)
 declare(np.size, np.ndim, family=shapes.QUERY, cheap=True)
+# Cotangent helpers that may return their first operand, or a view of it: never updated in place.
+declare(rt.unbroadcast, rt.transpose_transpose, rt.moveaxis, view=True)
