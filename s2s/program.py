@@ -108,7 +108,7 @@ class Program:
             callees = _Callees(self, fn, kinds, for_transpose, check_linear)
             kinds = {**callees.result_kinds, **kinds}
             blocked = analysis.activity(fn, varied, callees.jvp_useful_args).varied if check_linear else None
-            jvp_fn, mask = jvp(fn, varied, callees, f"{fn.name}_jvp")
+            jvp_fn, mask = jvp(fn, varied, callees, f"{fn.name}_jvp", kinds)
             split_user_calls(jvp_fn, callees.calls, kinds)
             fold_tangent_temporaries(jvp_fn)
             if not check_linear:  # the check reads the tangent statements' own operands

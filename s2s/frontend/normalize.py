@@ -26,6 +26,8 @@ _METHODS = {"sum", "mean", "prod", "max", "min", "cumsum", "copy", "ravel", "dot
             "squeeze", "argmax", "argmin", "any", "all"}
 _METHOD_ALIASES = {"flatten": "ravel"}
 _VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
+#: Attributes and methods of complex numbers: s2s's values are real.
+_COMPLEX_PARTS = {"real", "imag", "conj", "conjugate"}
 _IN_PLACE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over",
              gast.Pow: "pow", gast.FloorDiv: "div", gast.Mod: "mod", gast.MatMult: "at", gast.BitAnd: "and",
@@ -503,6 +505,8 @@ class _Normalizer:
                 return gast.Attribute(value=base, attr=expr.attr, ctx=gast.Load())
             if expr.attr == "T":
                 return core.call(core.attr("np.transpose"), [base])
+            if expr.attr in _COMPLEX_PARTS:
+                raise self.refuse(f"the attribute .{expr.attr}: s2s does not support complex values", expr)
             raise self.refuse(f"the attribute .{expr.attr} of an array", expr)
         owner = obj = self.lookup(root)
         for part in dotted.split(".")[1:]:
@@ -549,6 +553,8 @@ class _Normalizer:
             if len(args) > 1:
                 args = [core.tuple_(args)]
             return core.call(core.attr(f"np.{method}"), [base, *args], keywords)
+        if method in _COMPLEX_PARTS:
+            raise self.refuse(f"the method .{func.attr}(): s2s does not support complex values", expr)
         raise self.refuse(f"the method .{func.attr}()", expr)
 
     def user_call(self, callee, target, expr, out):
