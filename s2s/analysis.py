@@ -253,11 +253,16 @@ def _ndim(expr, found, ndims):
         return _subscript_ndim(expr, found, ndims)
     if isinstance(expr, gast.UnaryOp):
         return _ndim(expr.operand, found, ndims)
-    if isinstance(expr, gast.BinOp) and not isinstance(expr.op, gast.MatMult):
+    if isinstance(expr, gast.BinOp):
         left, right = _ndim(expr.left, found, ndims), _ndim(expr.right, found, ndims)
-        return None if left is None or right is None else max(left, right)
+        if left is None or right is None:
+            return None
+        return _product_ndim(left, right) if isinstance(expr.op, gast.MatMult) else max(left, right)
     if isinstance(expr, gast.Call) and expr.args:
         spelled = core.dotted_name(expr.func) or ""
+        if spelled in ("np.dot", "np.matmul") and len(expr.args) == 2:
+            left, right = (_ndim(a, found, ndims) for a in expr.args)
+            return None if left is None or right is None else _product_ndim(left, right)
         if spelled in _SAME_SHAPE and len(expr.args) == 1 or spelled in ("np.zeros_like", "np.full_like"):
             return _ndim(expr.args[0], found, ndims)
         if spelled in _ALLOCATE:
@@ -265,9 +270,17 @@ def _ndim(expr, found, ndims):
             if isinstance(shape, gast.Tuple):
                 return len(shape.elts)
             return 1 if kind_of(shape, found) == SCALAR else None
-        if spelled.startswith("math."):
+        if spelled.startswith("math.") or spelled in _REDUCTIONS and not expr.keywords and len(expr.args) == 1:
             return 0
+        if _elementwise(spelled):
+            operands = [_ndim(a, found, ndims) for a in expr.args]
+            return None if None in operands else max(operands)
     return None
+
+
+def _product_ndim(left, right):
+    """Dimensions of a matrix product of arrays of 1 or 2 dimensions (others: None, their rules differ)."""
+    return left + right - 2 if 1 <= left <= 2 and 1 <= right <= 2 else None
 
 
 def _subscript_ndim(expr, found, ndims):

@@ -76,7 +76,7 @@ def jvp(fun, primals, tangents):
     if isinstance(fun, _Grad):
         return fun.call(primals, {}, backend), fun.derivative(primals, tangents, backend)
     fun, backend = _plain(fun, backend, primals, "jvp")
-    built = _build(_key(fun), "jvp", varied, len(primals), backend)
+    built = _build(_key(fun), "jvp", varied, len(primals), backend, _kinds(primals))
     args = primals + built.defaults_after(len(primals))
     tangents += (None,) * (len(args) - len(tangents))
     return built.call(*args, *[t for t, m in zip(tangents, built.tangent_mask) if m])
@@ -491,7 +491,7 @@ class _Built:
             program.prefer_loops = compiled
             self.main = entries["call"] = obj.emit(program, kinds, parallel=compiled)
         elif mode in ("jvp", "jvp_tangent"):
-            self.main, self.tangent_mask = program.jvp(obj, padded, len(fn.params))
+            self.main, self.tangent_mask = program.jvp(obj, padded, len(fn.params), kinds)
             if mode == "jvp_tangent":  # (primals, tangents) → the output tangent alone
                 namer = core.Namer(fn.params)
                 tangents = [namer.fresh(f"{p}_dot") for p, m in zip(fn.params, self.tangent_mask) if m]

@@ -38,11 +38,9 @@ def leapfrog_orbit_fwd(q0, p0, dt, steps):
     kepler_force_q_1, kepler_force_fwd_res_2 = kepler_force_fwd(q)
     p = p + half_times_dt * kepler_force_q_1
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
-    dot_p = np.dot(p, p)
-    dot_q = np.dot(q, q)
-    sqrt_dot_q = np.sqrt(dot_q)
+    sqrt_dot_q = np.sqrt(np.dot(q, q))
     ratio = 1.0 / sqrt_dot_q
-    out = 0.5 * dot_p - ratio
+    out = 0.5 * np.dot(p, p) - ratio
     return (
         out,
         (
@@ -62,8 +60,6 @@ def leapfrog_orbit_fwd(q0, p0, dt, steps):
             q,
             ratio,
             sqrt_dot_q,
-            dot_p,
-            dot_q,
         ),
     )
 
@@ -73,7 +69,7 @@ def kepler_force_bwd(residuals, out_bar):
     q, power, out, dot_q = residuals
     # corpus.py:245: return -q / np.dot(q, q) ** 1.5
     q_bar = rt.unbroadcast(-(out_bar / power), q)
-    dot_q_bar = rt.unbroadcast(1.5 * dot_q ** 0.5 * (out * (-out_bar / power)), dot_q)
+    dot_q_bar = rt.total(1.5 * dot_q ** 0.5 * (out * (-out_bar / power)))
     q_bar += rt.dot_left_transpose(dot_q_bar, q)
     q_bar += rt.dot_right_transpose(q, dot_q_bar)
     return q_bar,
@@ -81,12 +77,12 @@ def kepler_force_bwd(residuals, out_bar):
 
 def leapfrog_orbit_bwd(residuals, out_bar):
     # corpus.py:248: def leapfrog_orbit(q0, p0, dt, steps):
-    p0, kepler_force_fwd_res, half_times_dt, kepler_force_q0, steps, dt, kepler_force_fwd_res_1_tape, kepler_force_q_tape, p_tape_1, kepler_force_fwd_res_2, half_times_dt_1, kepler_force_q_1, p_3, q_3, ratio, sqrt_dot_q, dot_p, dot_q = residuals
+    p0, kepler_force_fwd_res, half_times_dt, kepler_force_q0, steps, dt, kepler_force_fwd_res_1_tape, kepler_force_q_tape, p_tape_1, kepler_force_fwd_res_2, half_times_dt_1, kepler_force_q_1, p_3, q_3, ratio, sqrt_dot_q = residuals
     k = len(kepler_force_fwd_res_1_tape)
     k_1 = len(p_tape_1)
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
-    dot_p_bar = rt.unbroadcast(0.5 * out_bar, dot_p)
-    dot_q_bar = rt.unbroadcast(ratio / (2 * sqrt_dot_q * sqrt_dot_q) * out_bar, dot_q)
+    dot_p_bar = 0.5 * out_bar
+    dot_q_bar = rt.total(ratio / (2 * sqrt_dot_q * sqrt_dot_q) * out_bar)
     q_bar = rt.dot_left_transpose(dot_q_bar, q_3)
     q_bar += rt.dot_right_transpose(q_3, dot_q_bar)
     p_bar = rt.dot_left_transpose(dot_p_bar, p_3)

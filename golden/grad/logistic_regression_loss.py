@@ -27,14 +27,12 @@ def softplus_fwd(z):
         # corpus.py:338: elif z < -30.0:
         exp_z_tape.append(exp_z)
     # corpus.py:340: return math.log1p(math.exp(z))
-    return result, (z, cond, out_tape, exp_z_tape)
+    return result, (cond, z, out_tape, exp_z_tape)
 
 
 def logistic_regression_loss_fwd(w, b, X, y, l2):
     # corpus.py:343: def logistic_regression_loss(w, b, X, y, l2):
     softplus_fwd_res_tape = []
-    softplus_z_tape = []
-    z_tape = []
     n = X.shape[0]
     loss = 0.0
     for i in range(n):
@@ -44,37 +42,20 @@ def logistic_regression_loss_fwd(w, b, X, y, l2):
         loss += softplus_z - y[i] * z
         # corpus.py:347: for i in range(n):
         softplus_fwd_res_tape.append(softplus_fwd_res)
-        softplus_z_tape.append(softplus_z)
-        z_tape.append(z)
     # corpus.py:350: return loss / n + l2 * np.sum(w ** 2)
     w_pow_2 = w ** 2
     sum_w_pow_2 = np.sum(w_pow_2)
     out = loss / n + l2 * sum_w_pow_2
-    return (
-        out,
-        (
-            w,
-            n,
-            X,
-            y,
-            softplus_fwd_res_tape,
-            softplus_z_tape,
-            z_tape,
-            w_pow_2,
-            sum_w_pow_2,
-            l2,
-        ),
-    )
+    return out, (w, n, X, y, softplus_fwd_res_tape, w_pow_2, sum_w_pow_2, l2)
 
 
 def softplus_bwd(residuals, result_bar):
     # corpus.py:334: def softplus(z):
-    z, cond, out_tape, exp_z_tape = residuals
+    cond, z, out_tape, exp_z_tape = residuals
     k = len(out_tape)
     k_1 = len(exp_z_tape)
     # corpus.py:336: if z > 30.0:
-    result_bar = rt.copy(result_bar)
-    z_bar = rt.zeros_like(z)
+    z_bar = 0.0
     if cond:
         # corpus.py:337: return z
         z_bar += result_bar
@@ -94,7 +75,7 @@ def softplus_bwd(residuals, result_bar):
 
 def logistic_regression_loss_bwd(residuals, out_bar):
     # corpus.py:343: def logistic_regression_loss(w, b, X, y, l2):
-    w, n, X, y, softplus_fwd_res_tape, softplus_z_tape, z_tape, w_pow_2, sum_w_pow_2, l2 = residuals
+    w, n, X, y, softplus_fwd_res_tape, w_pow_2, sum_w_pow_2, l2 = residuals
     k = len(softplus_fwd_res_tape)
     # corpus.py:350: return loss / n + l2 * np.sum(w ** 2)
     loss_bar = rt.total(1.0 / n * out_bar)
@@ -105,11 +86,10 @@ def logistic_regression_loss_bwd(residuals, out_bar):
     for i in range(n - 1, -1, -1):
         k -= 1
         # corpus.py:349: loss += softplus(z) - y[i] * z
-        z = z_tape[k]
-        z_bar = rt.unbroadcast(-y[i] * loss_bar, z)
-        z_bar += softplus_bwd(softplus_fwd_res_tape[k], rt.unbroadcast(loss_bar, softplus_z_tape[k]))[0]
+        z_bar = -y[i] * loss_bar
+        z_bar += softplus_bwd(softplus_fwd_res_tape[k], loss_bar)[0]
         # corpus.py:348: z = np.dot(X[i], w) + b
-        b_bar += rt.total(z_bar)
+        b_bar += z_bar
         w_bar += rt.dot_right_transpose(X[i], z_bar)
     # corpus.py:350: return loss / n + l2 * np.sum(w ** 2)
     return w_bar, b_bar, l2_bar

@@ -8,6 +8,7 @@ def power_iteration_fwd(A, v0, tol):
     w_tape = []
     sqrt_dot_w_tape = []
     v_tape = []
+    v_tape_1 = []
     # corpus.py:480: v = v0 / np.sqrt(np.dot(v0, v0))
     sqrt_dot_v0 = np.sqrt(np.dot(v0, v0))
     v = v0 / sqrt_dot_v0
@@ -24,7 +25,7 @@ def power_iteration_fwd(A, v0, tol):
         new_lam = np.dot(v, w)
         # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
         sqrt_dot_w = np.sqrt(np.dot(w, w))
-        v_tape.append(v)
+        v_tape_1.append(v)
         v = w / sqrt_dot_w
         delta = abs(new_lam - lam)
         lam = new_lam
@@ -32,13 +33,14 @@ def power_iteration_fwd(A, v0, tol):
         # corpus.py:484: while delta > tol and it < 500:
         w_tape.append(w)
         sqrt_dot_w_tape.append(sqrt_dot_w)
+        v_tape.append(v)
     # corpus.py:491: return lam
-    return lam, (v0, sqrt_dot_v0, v_saved, A, w_tape, sqrt_dot_w_tape, v_tape, trips)
+    return lam, (v0, sqrt_dot_v0, v_saved, A, w_tape, sqrt_dot_w_tape, v_tape, v_tape_1, trips)
 
 
 def power_iteration_lin(residuals, A_dot, v0_dot):
     # corpus.py:478: def power_iteration(A, v0, tol):
-    v0, sqrt_dot_v0, v_1, A, w_tape, sqrt_dot_w_tape, v_tape, trips = residuals
+    v0, sqrt_dot_v0, v_1, A, w_tape, sqrt_dot_w_tape, v_tape, v_tape_1, trips = residuals
     k = 0
     # corpus.py:480: v = v0 / np.sqrt(np.dot(v0, v0))
     v_dot = (
@@ -50,7 +52,7 @@ def power_iteration_lin(residuals, A_dot, v0_dot):
     # corpus.py:484: while delta > tol and it < 500:
     for step in range(trips):
         # corpus.py:485: w = A @ v
-        v = v_tape[k]
+        v = v_tape_1[k]
         w_dot = A_dot @ v + A @ v_dot
         # corpus.py:486: new_lam = np.dot(v, w)
         w = w_tape[k]
@@ -58,7 +60,7 @@ def power_iteration_lin(residuals, A_dot, v0_dot):
         # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
         v_dot = (
             w_dot / sqrt_dot_w_tape[k]
-            - w / sqrt_dot_w_tape[k] * ((np.dot(w_dot, w) + np.dot(w, w_dot)) / (2 * sqrt_dot_w_tape[k])) / sqrt_dot_w_tape[k]
+            - v_tape[k] * ((np.dot(w_dot, w) + np.dot(w, w_dot)) / (2 * sqrt_dot_w_tape[k])) / sqrt_dot_w_tape[k]
         )
         # corpus.py:489: lam = new_lam
         lam_dot = new_lam_dot

@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def bilinear_forms_lin(residuals, a_dot, b_dot, M_dot):
     # corpus.py:630: def bilinear_forms(a, b, M):
-    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q = residuals
+    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c = residuals
     # corpus.py:632: q = np.dot(a, M @ a)
     q_dot = np.dot(a_dot, M_at_a) + np.dot(a, M_dot @ a + M @ a_dot)
     # corpus.py:633: c = np.vdot(a, b)
@@ -21,15 +21,15 @@ def bilinear_forms_lin(residuals, a_dot, b_dot, M_dot):
 
 def bilinear_forms_bwd(residuals, out_bar):
     # corpus.py:630: def bilinear_forms(a, b, M):
-    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q = residuals
+    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c = residuals
     # corpus.py:636: return q + c * np.sum(T * M.T)
-    q_bar = rt.unbroadcast(out_bar, q)
-    c_bar = rt.unbroadcast(sum_product * out_bar, c)
+    q_bar = rt.total(out_bar)
+    c_bar = sum_product * out_bar
     product_bar = rt.sum_transpose(rt.total(c * out_bar), product)
     T_bar = rt.unbroadcast(transpose_M * product_bar, T)
     M_bar = rt.transpose_transpose(rt.unbroadcast(T * product_bar, transpose_M))
     # corpus.py:635: T = np.matmul(M, P)
-    M_bar += rt.dot_left_transpose(T_bar, P)
+    M_bar = M_bar + rt.dot_left_transpose(T_bar, P)
     P_bar = rt.dot_right_transpose(M, T_bar)
     # corpus.py:634: P = np.outer(a, b)
     a_bar = np.dot(P_bar, b)

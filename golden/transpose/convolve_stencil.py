@@ -36,6 +36,6 @@ def convolve_stencil_bwd(residuals, out_bar):
         out_bar_part = rt.copy(out_bar[i])
         out_bar[i] = 0.0
         c_bar += rt.total(dot_tape[k] * out_bar_part)
-        u_bar[i:i + 3] += rt.dot_right_transpose(LAPLACE_STENCIL, c * out_bar_part)
+        u_bar[i:i + 3] += rt.dot_right_transpose(LAPLACE_STENCIL, rt.total(c * out_bar_part))
     # corpus.py:181: return out
     return u_bar, c_bar

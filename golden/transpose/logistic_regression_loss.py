@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def logistic_regression_loss_lin(residuals, w_dot, b_dot, l2_dot):
     # corpus.py:343: def logistic_regression_loss(w, b, X, y, l2):
-    w, n, X, y, softplus_fwd_res_tape, softplus_z_tape, z_tape, w_pow_2, sum_w_pow_2, l2 = residuals
+    w, n, X, y, softplus_fwd_res_tape, w_pow_2, sum_w_pow_2, l2 = residuals
     k = 0
     # corpus.py:346: loss = 0.0
     loss_dot = 0.0
@@ -23,7 +23,7 @@ def logistic_regression_loss_lin(residuals, w_dot, b_dot, l2_dot):
 
 def softplus_lin(residuals, z_dot):
     # corpus.py:334: def softplus(z):
-    z, cond, out_tape, exp_z_tape = residuals
+    cond, z, out_tape, exp_z_tape = residuals
     k = 0
     k_1 = 0
     # corpus.py:336: if z > 30.0:
@@ -42,12 +42,11 @@ def softplus_lin(residuals, z_dot):
 
 def softplus_bwd(residuals, result_bar):
     # corpus.py:334: def softplus(z):
-    z, cond, out_tape, exp_z_tape = residuals
+    cond, z, out_tape, exp_z_tape = residuals
     k = len(out_tape)
     k_1 = len(exp_z_tape)
     # corpus.py:336: if z > 30.0:
-    result_bar = rt.copy(result_bar)
-    z_bar = rt.zeros_like(z)
+    z_bar = 0.0
     if cond:
         # corpus.py:337: return z
         z_bar += result_bar
@@ -67,7 +66,7 @@ def softplus_bwd(residuals, result_bar):
 
 def logistic_regression_loss_bwd(residuals, out_bar):
     # corpus.py:343: def logistic_regression_loss(w, b, X, y, l2):
-    w, n, X, y, softplus_fwd_res_tape, softplus_z_tape, z_tape, w_pow_2, sum_w_pow_2, l2 = residuals
+    w, n, X, y, softplus_fwd_res_tape, w_pow_2, sum_w_pow_2, l2 = residuals
     k = len(softplus_fwd_res_tape)
     # corpus.py:350: return loss / n + l2 * np.sum(w ** 2)
     loss_bar = rt.total(1.0 / n * out_bar)
@@ -78,11 +77,10 @@ def logistic_regression_loss_bwd(residuals, out_bar):
     for i in range(n - 1, -1, -1):
         k -= 1
         # corpus.py:349: loss += softplus(z) - y[i] * z
-        z = z_tape[k]
-        z_bar = rt.unbroadcast(-y[i] * loss_bar, z)
-        z_bar += softplus_bwd(softplus_fwd_res_tape[k], rt.unbroadcast(loss_bar, softplus_z_tape[k]))[0]
+        z_bar = -y[i] * loss_bar
+        z_bar += softplus_bwd(softplus_fwd_res_tape[k], loss_bar)[0]
         # corpus.py:348: z = np.dot(X[i], w) + b
-        b_bar += rt.total(z_bar)
+        b_bar += z_bar
         w_bar += rt.dot_right_transpose(X[i], z_bar)
     # corpus.py:350: return loss / n + l2 * np.sum(w ** 2)
     return w_bar, b_bar, l2_bar

@@ -22,6 +22,6 @@ def logsumexp_bwd(residuals, out_bar):
     v_bar = rt.unbroadcast(ct, v)
     m_bar += rt.total(-ct)
     # corpus.py:298: m = np.max(v)
-    v_bar += rt.extremum_jvp_transpose(v, m_bar, m)
+    v_bar = v_bar + rt.extremum_jvp_transpose(v, m_bar, m)
     # corpus.py:299: return m + np.log(np.sum(np.exp(v - m)))
     return v_bar,

@@ -70,8 +70,8 @@ def lotka_volterra_bwd(residuals, out_bar):
         # corpus.py:238: dpred = delta * prey * pred - gamma * pred
         ct = dpred_bar * pred
         delta_bar += rt.unbroadcast(ct * prey, delta)
-        prey_bar += rt.unbroadcast(delta * ct, prey)
-        pred_bar += rt.unbroadcast(delta_times_prey * dpred_bar, pred)
+        prey_bar = prey_bar + rt.unbroadcast(delta * ct, prey)
+        pred_bar = pred_bar + rt.unbroadcast(delta_times_prey * dpred_bar, pred)
         gamma_bar += rt.unbroadcast(-dpred_bar * pred, gamma)
         pred_bar += rt.unbroadcast(gamma * -dpred_bar, pred)
         # corpus.py:237: dprey = alpha * prey - beta * prey * pred

@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def power_iteration_lin(residuals, A_dot, v0_dot):
     # corpus.py:478: def power_iteration(A, v0, tol):
-    A, v0, sqrt_dot_v0, v_1, dot_v0, v_2, w_tape, sqrt_dot_w_tape, dot_w_tape, v_tape, trips = residuals
+    A, v0, sqrt_dot_v0, v_1, v_2, w_tape, sqrt_dot_w_tape, v_tape, v_tape_1, trips = residuals
     k = 0
     # corpus.py:480: v = v0 / np.sqrt(np.dot(v0, v0))
     v_dot = (
@@ -18,7 +18,7 @@ def power_iteration_lin(residuals, A_dot, v0_dot):
     # corpus.py:484: while delta > tol and it < 500:
     for step in range(trips):
         # corpus.py:485: w = A @ v
-        v = v_tape[k]
+        v = v_tape_1[k]
         w_dot = A_dot @ v + A @ v_dot
         # corpus.py:486: new_lam = np.dot(v, w)
         w = w_tape[k]
@@ -26,7 +26,7 @@ def power_iteration_lin(residuals, A_dot, v0_dot):
         # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
         v_dot = (
             w_dot / sqrt_dot_w_tape[k]
-            - w / sqrt_dot_w_tape[k] * ((np.dot(w_dot, w) + np.dot(w, w_dot)) / (2 * sqrt_dot_w_tape[k])) / sqrt_dot_w_tape[k]
+            - v_tape[k] * ((np.dot(w_dot, w) + np.dot(w, w_dot)) / (2 * sqrt_dot_w_tape[k])) / sqrt_dot_w_tape[k]
         )
         # corpus.py:489: lam = new_lam
         lam_dot = new_lam_dot
@@ -38,26 +38,22 @@ def power_iteration_lin(residuals, A_dot, v0_dot):
 
 def power_iteration_bwd(residuals, lam_bar):
     # corpus.py:478: def power_iteration(A, v0, tol):
-    A, v0, sqrt_dot_v0, v_1, dot_v0, v_2, w_tape, sqrt_dot_w_tape, dot_w_tape, v_tape, trips = residuals
+    A, v0, sqrt_dot_v0, v_1, v_2, w_tape, sqrt_dot_w_tape, v_tape, v_tape_1, trips = residuals
     k = len(w_tape)
     # corpus.py:484: while delta > tol and it < 500:
     A_bar = np.zeros_like(A)
-    lam_bar = rt.copy(lam_bar)
-    v_bar = rt.zeros_like(v_2)
+    v_bar = np.zeros_like(v_2)
     for step in range(trips - 1, -1, -1):
         k -= 1
         # corpus.py:485: w = A @ v
-        v = v_tape[k]
+        v = v_tape_1[k]
         # corpus.py:486: new_lam = np.dot(v, w)
         w = w_tape[k]
         # corpus.py:489: lam = new_lam
         new_lam_bar = lam_bar
         # corpus.py:487: v = w / np.sqrt(np.dot(w, w))
         w_bar = rt.unbroadcast(v_bar / sqrt_dot_w_tape[k], w)
-        dot_w_bar = rt.unbroadcast(
-            w / sqrt_dot_w_tape[k] * (-v_bar / sqrt_dot_w_tape[k]) / (2 * sqrt_dot_w_tape[k]),
-            dot_w_tape[k],
-        )
+        dot_w_bar = rt.total(v_tape[k] * (-v_bar / sqrt_dot_w_tape[k]) / (2 * sqrt_dot_w_tape[k]))
         w_bar += rt.dot_left_transpose(dot_w_bar, w)
         w_bar += rt.dot_right_transpose(w, dot_w_bar)
         # corpus.py:486: new_lam = np.dot(v, w)
@@ -66,10 +62,10 @@ def power_iteration_bwd(residuals, lam_bar):
         # corpus.py:485: w = A @ v
         A_bar += rt.dot_left_transpose(w_bar, v)
         v_bar += rt.dot_right_transpose(A, w_bar)
-        lam_bar = rt.zeros_like(lam_bar)
+        lam_bar = 0.0
     # corpus.py:480: v = v0 / np.sqrt(np.dot(v0, v0))
     v0_bar = rt.unbroadcast(v_bar / sqrt_dot_v0, v0)
-    dot_v0_bar = rt.unbroadcast(v_1 * (-v_bar / sqrt_dot_v0) / (2 * sqrt_dot_v0), dot_v0)
+    dot_v0_bar = rt.total(v_1 * (-v_bar / sqrt_dot_v0) / (2 * sqrt_dot_v0))
     v0_bar += rt.dot_left_transpose(dot_v0_bar, v0)
     v0_bar += rt.dot_right_transpose(v0, dot_v0_bar)
     # corpus.py:491: return lam

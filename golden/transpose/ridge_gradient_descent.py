@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def ridge_gradient_descent_lin(residuals, w0_dot, X_dot, y_dot, lam_dot, lr_dot):
     # corpus.py:380: def ridge_gradient_descent(w0, X, y, lam, lr, steps):
-    w0, X, y, steps, Xt, w_1, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam, dot_r = residuals
+    w0, X, y, steps, Xt, w_1, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam = residuals
     k = 0
     # corpus.py:382: w = w0.copy()
     w_dot = np.copy(w0_dot)
@@ -35,12 +35,12 @@ def ridge_gradient_descent_lin(residuals, w0_dot, X_dot, y_dot, lam_dot, lr_dot)
 
 def ridge_gradient_descent_bwd(residuals, out_bar):
     # corpus.py:380: def ridge_gradient_descent(w0, X, y, lam, lr, steps):
-    w0, X, y, steps, Xt, w_1, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam, dot_r = residuals
+    w0, X, y, steps, Xt, w_1, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam = residuals
     k = len(X_at_w_tape)
     # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
-    dot_r_bar = rt.unbroadcast(0.5 / n * out_bar, dot_r)
+    dot_r_bar = rt.total(0.5 / n * out_bar)
     lam_bar = rt.total(0.5 * dot_w * out_bar)
-    dot_w_bar = rt.unbroadcast(half_times_lam * out_bar, dot_w)
+    dot_w_bar = rt.total(half_times_lam * out_bar)
     w_bar = rt.dot_left_transpose(dot_w_bar, w_2)
     w_bar += rt.dot_right_transpose(w_2, dot_w_bar)
     r_bar = rt.dot_left_transpose(dot_r_bar, r_1)

@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
     # corpus.py:724: def rotate_rodrigues(omega, X):
-    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, sin_theta, cos_theta, c, product_6, s, cross, dot_k, one_minus_c = residuals
+    omega, X, theta, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, sin_theta, cos_theta, c, product_6, s, cross, dot_k, one_minus_c = residuals
     # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
     theta_dot = (np.dot(omega_dot, omega) + np.dot(omega, omega_dot)) / (2 * theta)
     # corpus.py:727: k = omega / theta
@@ -31,38 +31,38 @@ def rotate_rodrigues_lin(residuals, omega_dot, X_dot):
 
 def rotate_rodrigues_bwd(residuals, out_bar):
     # corpus.py:724: def rotate_rodrigues(omega, X):
-    omega, X, theta, dot_omega, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, sin_theta, cos_theta, c, product_6, s, cross, dot_k, one_minus_c = residuals
+    omega, X, theta, k, X_2, k_1, X_1, k_2, X_0, k_2_1, X_2_1, k_0, X_1_1, k_0_1, X_0_1, k_1_1, sin_theta, cos_theta, c, product_6, s, cross, dot_k, one_minus_c = residuals
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
     X_bar = rt.unbroadcast(c * out_bar, X)
-    c_bar = rt.unbroadcast((X - product_6) * out_bar, c)
+    c_bar = rt.total((X - product_6) * out_bar)
     cross_bar = rt.unbroadcast(s * out_bar, cross)
-    s_bar = rt.unbroadcast(cross * out_bar, s)
+    s_bar = rt.total(cross * out_bar)
     k_bar = rt.unbroadcast(dot_k * one_minus_c * out_bar, k)
-    dot_k_bar = rt.unbroadcast(k * one_minus_c * out_bar, dot_k)
+    dot_k_bar = rt.total(k * one_minus_c * out_bar)
     k_bar += rt.dot_left_transpose(dot_k_bar, X)
     X_bar += rt.dot_right_transpose(k, dot_k_bar)
     # corpus.py:730: s = np.sin(theta)
-    theta_bar = rt.unbroadcast(cos_theta * s_bar, theta)
+    theta_bar = cos_theta * s_bar
     # corpus.py:729: c = np.cos(theta)
-    theta_bar += rt.unbroadcast(-sin_theta * c_bar, theta)
+    theta_bar += -sin_theta * c_bar
     # corpus.py:728: cross = np.array([k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]])
-    X_bar[0] += rt.total(k_1_1 * -cross_bar[2])
-    k_bar[1] += rt.unbroadcast(-cross_bar[2] * X_0_1, k_1_1)
-    X_bar[1] += rt.total(k_0_1 * cross_bar[2])
-    k_bar[0] += rt.unbroadcast(cross_bar[2] * X_1_1, k_0_1)
-    X_bar[2] += rt.total(k_0 * -cross_bar[1])
-    k_bar[0] += rt.unbroadcast(-cross_bar[1] * X_2_1, k_0)
-    X_bar[0] += rt.total(k_2_1 * cross_bar[1])
-    k_bar[2] += rt.unbroadcast(cross_bar[1] * X_0, k_2_1)
-    X_bar[1] += rt.total(k_2 * -cross_bar[0])
-    k_bar[2] += rt.unbroadcast(-cross_bar[0] * X_1, k_2)
-    X_bar[2] += rt.total(k_1 * cross_bar[0])
-    k_bar[1] += rt.unbroadcast(cross_bar[0] * X_2, k_1)
+    X_bar[0] += -k_1_1 * cross_bar[2]
+    k_bar[1] += -X_0_1 * cross_bar[2]
+    X_bar[1] += k_0_1 * cross_bar[2]
+    k_bar[0] += X_1_1 * cross_bar[2]
+    X_bar[2] += -k_0 * cross_bar[1]
+    k_bar[0] += -X_2_1 * cross_bar[1]
+    X_bar[0] += k_2_1 * cross_bar[1]
+    k_bar[2] += X_0 * cross_bar[1]
+    X_bar[1] += -k_2 * cross_bar[0]
+    k_bar[2] += -X_1 * cross_bar[0]
+    X_bar[2] += k_1 * cross_bar[0]
+    k_bar[1] += X_2 * cross_bar[0]
     # corpus.py:727: k = omega / theta
     omega_bar = rt.unbroadcast(k_bar / theta, omega)
-    theta_bar += rt.unbroadcast(k * (-k_bar / theta), theta)
+    theta_bar += rt.total(k * (-k_bar / theta))
     # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
-    dot_omega_bar = rt.unbroadcast(theta_bar / (2 * theta), dot_omega)
+    dot_omega_bar = theta_bar / (2 * theta)
     omega_bar += rt.dot_left_transpose(dot_omega_bar, omega)
     omega_bar += rt.dot_right_transpose(omega, dot_omega_bar)
     # corpus.py:731: return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)

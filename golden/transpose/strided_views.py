@@ -33,16 +33,15 @@ def strided_views_bwd(residuals, out_bar):
     # corpus.py:681: def strided_views(x):
     x, y_1, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
-    sum_bar = rt.total(out_bar)
     x_bar = np.zeros_like(x)
-    x_bar[-1] += sum_bar
-    y_times_x_bar = rt.sum_transpose(sum_bar, y_times_x)
+    x_bar[-1] += out_bar
+    y_times_x_bar = rt.sum_transpose(out_bar, y_times_x)
     y_bar = rt.unbroadcast(x * y_times_x_bar, y_1)
     x_bar += rt.unbroadcast(y_2 * y_times_x_bar, x)
     rev_bar = rt.dot_left_transpose(out_bar, x)
     x_bar += rt.dot_right_transpose(rev, out_bar)
-    odd_bar = rt.sum_transpose(rt.total(-out_bar), odd)
-    even_bar = (even + even) * rt.sum_transpose(sum_bar, even_times_even)
+    odd_bar = rt.sum_transpose(-out_bar, odd)
+    even_bar = (even + even) * rt.sum_transpose(out_bar, even_times_even)
     # corpus.py:689: y[-1] = x[0] * x[-2]
     y_bar_part = y_bar[-1]
     y_bar[-1] = 0.0

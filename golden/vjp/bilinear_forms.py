@@ -16,20 +16,20 @@ def bilinear_forms_fwd(a, b, M):
     product = T * transpose_M
     sum_product = np.sum(product)
     out = q + c * sum_product
-    return out, (a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q)
+    return out, (a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c)
 
 
 def bilinear_forms_bwd(residuals, out_bar):
     # corpus.py:630: def bilinear_forms(a, b, M):
-    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c, q = residuals
+    a, b, M, M_at_a, P, transpose_M, T, product, sum_product, c = residuals
     # corpus.py:636: return q + c * np.sum(T * M.T)
-    q_bar = rt.unbroadcast(out_bar, q)
-    c_bar = rt.unbroadcast(sum_product * out_bar, c)
+    q_bar = rt.total(out_bar)
+    c_bar = sum_product * out_bar
     product_bar = rt.sum_transpose(rt.total(c * out_bar), product)
     T_bar = rt.unbroadcast(transpose_M * product_bar, T)
     M_bar = rt.transpose_transpose(rt.unbroadcast(T * product_bar, transpose_M))
     # corpus.py:635: T = np.matmul(M, P)
-    M_bar += rt.dot_left_transpose(T_bar, P)
+    M_bar = M_bar + rt.dot_left_transpose(T_bar, P)
     P_bar = rt.dot_right_transpose(M, T_bar)
     # corpus.py:634: P = np.outer(a, b)
     a_bar = np.dot(P_bar, b)

@@ -31,12 +31,11 @@ def matrix_rows_cols_bwd(residuals, out_bar):
     v, n, B_i_tape, B_2, m_minus_1, B_part_1_1, power, col_1 = residuals
     k = len(B_i_tape)
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
-    sum_power_bar = rt.total(out_bar)
     B_bar = np.zeros_like(B_2)
-    B_bar[-1, -2] += sum_power_bar
+    B_bar[-1, -2] += out_bar
     col_bar = rt.dot_left_transpose(out_bar, col_1)
     col_bar += rt.dot_right_transpose(col_1, out_bar)
-    B_bar[0, :] += 2 * B_part_1_1 * rt.sum_transpose(sum_power_bar, power)
+    B_bar[0, :] += 2 * B_part_1_1 * rt.sum_transpose(out_bar, power)
     # corpus.py:709: col = B[:, m - 1]
     B_bar[:, m_minus_1] += col_bar
     # corpus.py:708: B[1:3, ::2] += 1.0

@@ -34,10 +34,9 @@ def ridge_gradient_descent_fwd(w0, X, y, lam, lr, steps):
     X_at_w_1 = X @ w
     r = X_at_w_1 - y
     # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
-    dot_r = np.dot(r, r)
     half_times_lam = 0.5 * lam
     dot_w = np.dot(w, w)
-    out = 0.5 * dot_r / n + half_times_lam * dot_w
+    out = 0.5 * np.dot(r, r) / n + half_times_lam * dot_w
     return (
         out,
         (
@@ -58,19 +57,18 @@ def ridge_gradient_descent_fwd(w0, X, y, lam, lr, steps):
             r,
             dot_w,
             half_times_lam,
-            dot_r,
         ),
     )
 
 
 def ridge_gradient_descent_bwd(residuals, out_bar):
     # corpus.py:380: def ridge_gradient_descent(w0, X, y, lam, lr, steps):
-    X, y, steps, Xt, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam, dot_r = residuals
+    X, y, steps, Xt, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam = residuals
     k = len(X_at_w_tape)
     # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
-    dot_r_bar = rt.unbroadcast(0.5 / n * out_bar, dot_r)
+    dot_r_bar = rt.total(0.5 / n * out_bar)
     lam_bar = rt.total(0.5 * dot_w * out_bar)
-    dot_w_bar = rt.unbroadcast(half_times_lam * out_bar, dot_w)
+    dot_w_bar = rt.total(half_times_lam * out_bar)
     w_bar = rt.dot_left_transpose(dot_w_bar, w_2)
     w_bar += rt.dot_right_transpose(w_2, dot_w_bar)
     r_bar = rt.dot_left_transpose(dot_r_bar, r_1)

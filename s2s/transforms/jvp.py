@@ -86,7 +86,8 @@ _ANS = "<ans>"
 class _JVP:
     def __init__(self, fn, activity, program, known_kinds):
         self.fn, self.activity, self.program = fn, activity, program
-        self.kinds = analysis.kinds(fn, known_kinds)
+        constants = {name: analysis.kind_of_value(value) for name, value in fn.constants.items()}
+        self.kinds = analysis.kinds(fn, {**constants, **(known_kinds or {})})
         self.complex_names = complex_names(fn)
         self.namer = fn.namer()
         self.tangents: dict = {}
@@ -244,20 +245,16 @@ class _JVP:
         return gast.BinOp(left=tangent, op=gast.Mult(), right=core.call(core.attr("np.ones_like"), [core.load(other)]))
 
     def may_outrank(self, a, b) -> bool:
-        """May ``a`` have more dimensions than ``b``?  Where the kinds tell: ``b`` a scalar and ``a`` not
-        known to be one, or both arrays of known dimensions."""
-        if self.kind(a) == analysis.SCALAR:
-            return False
-        if self.kind(b) == analysis.SCALAR:
-            return True
+        """May ``a`` have more dimensions than ``b``?  Where the kinds tell: ``b`` a scalar and ``a`` not known
+        to be one, or both of known dimensions.  (Where they do not, the operands are taken to agree: a
+        broadcast there on every sum would cost each array sum a multiplication.)"""
         ndims = getattr(self.kinds, "ndims", {})
-        ndim_a, ndim_b = (ndims.get(n.id) if isinstance(n, gast.Name) else None for n in (a, b))
+        ndim_a, ndim_b = (analysis._ndim(n, self.kinds, ndims) for n in (a, b))
+        if ndim_a == 0:
+            return False
+        if ndim_b == 0:
+            return True
         return ndim_a is not None and ndim_b is not None and ndim_a > ndim_b
-
-    def kind(self, atom):
-        if isinstance(atom, gast.Name) and atom.id in self.fn.constants:
-            return analysis.kind_of_value(self.fn.constants[atom.id])
-        return analysis.SCALAR if core.is_constant(atom) else analysis.kind_of(atom, self.kinds)
 
     def index_write(self, stmt):
         target = stmt.targets[0]

@@ -94,6 +94,18 @@ def _broadcasting(stmt, value, kinds, primal_of) -> bool:
     return sum(kinds.get(v) != SCALAR for v in values) >= 2
 
 
+#: Helpers that may return their first argument itself, or a view of it.
+_VIEWS = {"rt.unbroadcast", "rt.transpose_transpose", "np.reshape", "np.transpose", "np.ravel", "np.squeeze",
+          "np.expand_dims", "np.moveaxis"}
+
+
+def _may_alias(value) -> bool:
+    """May ``value`` share memory with another cotangent (a name, an index of one, or a view of those)?"""
+    if isinstance(value, gast.Call) and core.dotted_name(value.func) in _VIEWS and value.args:
+        return _may_alias(value.args[0])
+    return isinstance(value, (gast.Name, gast.Subscript))
+
+
 def _template(node, constants):
     if not isinstance(node, (gast.BinOp, gast.UnaryOp, gast.Call)):
         return None
@@ -148,7 +160,7 @@ class _Transposer:
         """``t_bar += value`` (an assignment if ``t_bar`` is zero so far)."""
         b = self.bar(t)
         if t not in self.live:
-            aliasing = isinstance(value, (gast.Name, gast.Subscript))
+            aliasing = _may_alias(value)
             out.append(core.assign(b, value))
             self.live.add(t)
             (self.shared.add if aliasing and self.kind(t) != SCALAR else self.shared.discard)(b)
