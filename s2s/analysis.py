@@ -213,6 +213,11 @@ def _dimensions(found, ndims) -> dict:
     return {**{k: 0 for k, v in found.items() if v == SCALAR}, **ndims}
 
 
+def dimensions(kinds) -> dict:
+    """Name → number of dimensions, from the kinds (and their ``ndims`` where known) of a function."""
+    return _dimensions(kinds, getattr(kinds, "ndims", {}))
+
+
 class Kinds(dict):
     """Name → kind, with ``ndims``: the number of dimensions of the arrays where the code makes it plain."""
 

@@ -37,9 +37,7 @@ class Jitted:
     def __call__(self, *args, **kwargs):
         if hasattr(self.__s2s_function__, "emit"):  # a transform: grad, vmap, jacfwd, …
             return self.__s2s_function__.call(args, kwargs, backend="numba")
-        if kwargs:
-            bound = inspect.signature(self.__s2s_function__).bind(*args, **kwargs)
-            args = bound.args
+        args = _bind(self.__s2s_function__, args, kwargs, real=False)
         built = _build(_key(self.__s2s_function__), "primal", None, len(args), "numba")
         return built.call(*args, *built.defaults_after(len(args)))
 
@@ -72,13 +70,13 @@ def jvp(fun, primals, tangents):
                         f"got {type(primals).__name__} and {type(tangents).__name__}")
     if len(primals) != len(tangents):
         raise TypeError(f"jvp got {len(primals)} primals but {len(tangents)} tangents: they must match")
-    primals = tuple(_tuples(p) for p in primals)
+    primals = _real_arguments(primals)
     tangents = tuple(_check_tangent(p, t, f"argument {i}") for i, (p, t) in enumerate(zip(primals, tangents)))
     varied = tuple(t is not None for t in tangents)
     if isinstance(fun, _Grad):
         return fun.call(primals, {}, backend), fun.derivative(primals, tangents, backend)
     fun, backend = _plain(fun, backend, primals, "jvp")
-    built = _build(_key(fun), "jvp", varied, len(primals), backend)
+    built = _build(_key(fun), "jvp", varied, len(primals), backend, _kinds(primals))
     args = primals + built.defaults_after(len(primals))
     tangents += (None,) * (len(args) - len(tangents))
     return built.call(*args, *[t for t, m in zip(tangents, built.tangent_mask) if m])
@@ -92,7 +90,7 @@ def linearize(fun, *primals):
     tangent half of ``jvp`` each time (as ``jax.linearize``).
     """
     fun, backend = _unwrap(fun)
-    primals = tuple(_tuples(p) for p in primals)
+    primals = _real_arguments(primals)
     varied = tuple(not _all_integers(p) for p in primals)
     fun, backend = _plain(fun, backend, primals, "linearize")
     built = _build(_key(fun), "linearize", varied, len(primals), backend, _kinds(primals))
@@ -117,7 +115,7 @@ def vjp(fun, *primals, has_aux=False):
     ``None`` for integer primals.
     """
     fun, backend = _unwrap(fun)
-    primals = tuple(_tuples(p) for p in primals)
+    primals = _real_arguments(primals)
     varied = tuple(not _all_integers(p) for p in primals)
     fun, backend = _plain(fun, backend, primals, "vjp")
     built = _build(_key(fun), "vjp", varied, len(primals), backend, _kinds(primals), has_aux)
@@ -168,9 +166,7 @@ class _Transform:
 
     def bind(self, args, kwargs) -> tuple:
         """Every positional argument, defaults included."""
-        bound = inspect.signature(_innermost(self)).bind(*args, **kwargs)
-        bound.apply_defaults()
-        return tuple(_tuples(a) for a in bound.args)
+        return _bind(_innermost(self), args, kwargs, defaults=True)
 
     def run(self, args, backend):
         """Build (once per pattern of arguments), then run, the generated function for ``args``."""
@@ -230,12 +226,10 @@ class _Grad(_Transform):
         fun, own_backend = _unwrap(self.fun)
         if isinstance(fun, _Grad):
             return self.second_order(fun, args, kwargs, backend or own_backend)
+        args = _bind(_innermost(fun), args, kwargs)
         if hasattr(fun, "emit"):
-            fun = _function_object(fun, _specs(self.bind(args, kwargs)))
-        if kwargs:
-            args = inspect.signature(fun).bind(*args, **kwargs).args
+            fun = _function_object(fun, _specs(self.bind(args, {})))
         nums = _float_argnums(self.argnums, args, "grad")
-        args = tuple(_tuples(a) for a in args)
         varied = tuple(i in nums for i in range(len(args)))
         built = _build(_key(fun), "grad", varied, len(args), backend or own_backend, _kinds(args), self.has_aux)
         full = args + built.defaults_after(len(args))
@@ -272,9 +266,7 @@ class _Grad(_Transform):
     def second_order(self, inner, args, kwargs, backend):
         """``grad(grad(f, a), b)``: the derivative of ``grad(f, b)`` along argument ``a`` (second derivatives
         commute), so ``jvp(grad(f, b))`` in the direction of ``a``."""
-        if kwargs:
-            args = inspect.signature(_unwrap(inner.fun)[0]).bind(*args, **kwargs).args
-        args = tuple(_tuples(a) for a in args)
+        args = _bind(_innermost(inner), args, kwargs)
         if not isinstance(inner.argnums, int) or inner.has_aux or inner.with_value:
             raise TypeError("grad of a gradient needs grad(f, argnums=<int>), whose output is a scalar")
         direction = tuple(1.0 if i == inner.argnums else None for i in range(len(args)))
@@ -499,7 +491,7 @@ class _Built:
             program.prefer_loops = compiled
             self.main = entries["call"] = obj.emit(program, kinds, parallel=compiled)
         elif mode in ("jvp", "jvp_tangent"):
-            self.main, self.tangent_mask = program.jvp(obj, padded, len(fn.params))
+            self.main, self.tangent_mask = program.jvp(obj, padded, len(fn.params), kinds)
             if mode == "jvp_tangent":  # (primals, tangents) → the output tangent alone
                 namer = core.Namer(fn.params)
                 tangents = [namer.fresh(f"{p}_dot") for p, m in zip(fn.params, self.tangent_mask) if m]
@@ -738,6 +730,39 @@ def _mapped_leaves(args, inputs, path="argument"):
 # -- argument checking ----------------------------------------------------------
 
 
+def _bind(fun, args, kwargs, defaults=False, real=True) -> tuple:
+    """The positional arguments of the call ``fun(*args, **kwargs)``, bound as Python binds them.
+
+    With keywords, or with ``defaults``, every parameter is given: the defaults of those
+    skipped included, so a keyword after a skipped default reaches its own parameter.
+    Without, the arguments as given (the generated code's callers add the defaults after them).
+    Complex arguments are refused, unless ``real`` is false (the primal alone, which has no rules).
+    """
+    if kwargs or defaults:
+        bound = inspect.signature(fun).bind(*args, **kwargs)
+        bound.apply_defaults()
+        args = bound.args
+    return _real_arguments(args) if real else tuple(_tuples(a) for a in args)
+
+
+def _real_arguments(args) -> tuple:
+    """``args`` (lists as tuples), refused if any is complex: s2s's rules are for real values."""
+    args = tuple(_tuples(a) for a in args)
+    for i, arg in enumerate(args):
+        if _any_complex(arg):
+            raise TypeError(f"s2s does not support complex values, and argument {i} is complex "
+                            "(pass real and imaginary parts as separate float arguments)")
+    return args
+
+
+def _any_complex(value) -> bool:
+    if isinstance(value, tuple):
+        return any(_any_complex(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "c"
+    return isinstance(value, (complex, np.complexfloating))
+
+
 def _tuples(value):
     """Lists become tuples (generated code, like Numba, indexes tuples)."""
     if isinstance(value, (list, tuple)):
@@ -841,6 +866,8 @@ def _check_cotangent(out, ct):
         if not isinstance(ct, tuple) or len(ct) != len(out):
             raise TypeError(f"the cotangent must be a tuple of {len(out)} entries like the output")
         return tuple(_check_cotangent(o, c) for o, c in zip(out, ct))
+    if _any_complex(ct):
+        raise TypeError("s2s does not support complex values, and the cotangent is complex")
     if isinstance(out, np.ndarray):
         c = np.asarray(ct, dtype=out.dtype if out.dtype.kind == "f" else float)
         if c.shape != out.shape:

@@ -68,9 +68,10 @@ class Program:
             self._add(fn)
         return name
 
-    def jvp(self, obj, varied_mask, nargs=None) -> tuple[str, tuple]:
-        """Name and tangent mask of the generated JVP of ``obj`` w.r.t. the varied parameters."""
-        key = ("jvp", obj, tuple(varied_mask))
+    def jvp(self, obj, varied_mask, nargs=None, param_kinds=None) -> tuple[str, tuple]:
+        """Name and tangent mask of the generated JVP of ``obj`` w.r.t. the varied parameters
+        (``param_kinds``: the parameters' kinds where the arguments are known)."""
+        key = ("jvp", obj, tuple(varied_mask), param_kinds)
         if key not in self.names:
             if key in self._in_progress:
                 raise S2SError(f"s2s does not differentiate recursive functions ({getattr(obj, '__name__', obj)})")
@@ -78,7 +79,7 @@ class Program:
             fn = self.link(normalize(obj, nargs))
             varied = {p for p, m in zip(fn.params, varied_mask) if m}
             name = self.namer.fresh(f"{fn.name}_jvp")
-            result, mask = jvp(fn, varied, self, name)
+            result, mask = jvp(fn, varied, self, name, dict(zip(fn.params, param_kinds or ())))
             self._in_progress.discard(key)
             self.names[key] = name
             self.signatures[(obj, tuple(varied_mask))] = mask
@@ -108,7 +109,7 @@ class Program:
             callees = _Callees(self, fn, kinds, for_transpose, check_linear)
             kinds = {**callees.result_kinds, **kinds}
             blocked = analysis.activity(fn, varied, callees.jvp_useful_args).varied if check_linear else None
-            jvp_fn, mask = jvp(fn, varied, callees, f"{fn.name}_jvp")
+            jvp_fn, mask = jvp(fn, varied, callees, f"{fn.name}_jvp", kinds)
             split_user_calls(jvp_fn, callees.calls, kinds)
             fold_tangent_temporaries(jvp_fn)
             if not check_linear:  # the check reads the tangent statements' own operands
@@ -363,7 +364,7 @@ class Program:
                 batched = self.batch(names.linear, axes, method)
                 args = [core.name(residuals)] + [core.name(basis if n == k else zeros[n]) for n in nums]
             else:
-                jvp_name, _ = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params))
+                jvp_name, _ = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params), param_kinds)
                 column = self.tangent_output(jvp_name, [*params, local.fresh(f"{params[k]}_dot")], lineno)
                 axes = Axes(inputs=(None,) * len(params) + (0,), outputs=(-1,), arity=None)
                 batched = self.batch(column, axes, method, (*ndims, ndims[k]))

@@ -29,6 +29,8 @@ _METHOD_ALIASES = {"flatten": "ravel"}
 #: Draws of a random Generator: refused with a pointer to the np.random functions s2s supports.
 _GENERATOR_METHODS = {n for n in dir(np.random.Generator) if not n.startswith("_")} - _METHODS
 _VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
+#: Attributes and methods of complex numbers: s2s's values are real.
+_COMPLEX_PARTS = {"real", "imag", "conj", "conjugate"}
 _IN_PLACE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over",
              gast.Pow: "pow", gast.FloorDiv: "div", gast.Mod: "mod", gast.MatMult: "at", gast.BitAnd: "and",
@@ -506,6 +508,8 @@ class _Normalizer:
                 return gast.Attribute(value=base, attr=expr.attr, ctx=gast.Load())
             if expr.attr == "T":
                 return core.call(core.attr("np.transpose"), [base])
+            if expr.attr in _COMPLEX_PARTS:
+                raise self.refuse(f"the attribute .{expr.attr}: s2s does not support complex values", expr)
             raise self.refuse(f"the attribute .{expr.attr} of an array", expr)
         owner = obj = self.lookup(root)
         for part in dotted.split(".")[1:]:
@@ -556,6 +560,8 @@ class _Normalizer:
         if func.attr in _GENERATOR_METHODS:
             raise self.refuse(f"the method .{func.attr}() of a random Generator (draw with np.random.{func.attr}"
                               f" after np.random.seed outside the function, or pass the draws in)", expr)
+        if method in _COMPLEX_PARTS:
+            raise self.refuse(f"the method .{func.attr}(): s2s does not support complex values", expr)
         raise self.refuse(f"the method .{func.attr}()", expr)
 
     def user_call(self, callee, target, expr, out):

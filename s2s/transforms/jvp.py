@@ -8,24 +8,27 @@ it is: forward mode walks the program in its own order.
 
 from __future__ import annotations
 
+import operator
+
 import gast
+import numpy as np
 
 from .. import analysis, core
-from ..errors import NoRuleError
+from ..errors import NoRuleError, UnsupportedSyntaxError
 from ..frontend.resolve import spelling
 from ..rules import registry
 from ..rules.template import Zero, is_zero, materialize
 
 
-def jvp(fn: core.Function, varied_params, program, name: str) -> tuple[core.Function, tuple]:
-    """The JVP of ``fn`` with respect to ``varied_params``.
+def jvp(fn: core.Function, varied_params, program, name: str, known_kinds=None) -> tuple[core.Function, tuple]:
+    """The JVP of ``fn`` with respect to ``varied_params`` (``known_kinds``: as ``analysis.kinds`` takes them).
 
     Returns the new function, whose parameters are ``fn``'s followed by the
     tangents of the parameters that matter, and a mask saying which
     parameters those are.
     """
     activity = analysis.activity(fn, varied_params, program.jvp_useful_args)
-    pass_ = _JVP(fn, activity, program)
+    pass_ = _JVP(fn, activity, program, known_kinds)
     tangent_params = [p for p in fn.params if p in varied_params and activity.active(p)]
     prologue = [core.at(core.assign(pass_.tangent_name(p), pass_.zero_of(core.name(p))), fn.lineno)
                 for p in fn.params if activity.active(p) and p not in tangent_params]
@@ -38,14 +41,54 @@ def jvp(fn: core.Function, varied_params, program, name: str) -> tuple[core.Func
     return result, tuple(p in tangent_params for p in fn.params)
 
 
+#: Functions that make complex values or take them apart: s2s's rules are for real values only.
+_COMPLEX_FUNCTIONS = (complex, np.complex64, np.complex128, np.clongdouble, np.real, np.imag, np.conjugate,
+                      np.angle, np.real_if_close)
+
+#: Functions whose result is real whatever their argument: a complex value stops there.
+_REAL_FUNCTIONS = (abs, np.abs, np.real, np.imag, np.angle)
+
+
+def _makes_complex(node, constants) -> str | None:
+    """What in ``node`` (a core-form expression) makes or takes apart complex values, or None."""
+    for sub in gast.walk(node):
+        if isinstance(sub, gast.Constant) and isinstance(sub.value, complex):
+            return f"the complex literal {sub.value!r}"
+        if isinstance(sub, gast.Call) and registry.primitive_of(sub, constants) in _COMPLEX_FUNCTIONS:
+            return core.dotted_name(sub.func) or "a complex function"
+    return None
+
+
+def complex_names(fn: core.Function) -> set:
+    """The variables of ``fn`` that may hold complex values (made by literals and complex functions,
+    or computed from such variables by anything but a function with real results)."""
+    assigns = [(stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target], stmt.value)
+               for stmt in core.walk_statements(fn.body) if isinstance(stmt, (gast.Assign, gast.AugAssign))]
+    names: set = set()
+    while True:
+        before = len(names)
+        for targets, value in assigns:
+            if isinstance(value, gast.Call) and registry.primitive_of(value, fn.constants) in _REAL_FUNCTIONS:
+                continue
+            if _makes_complex(value, fn.constants) or names & set(core.names_read(value)):
+                names.update(n for t in targets for n in core.target_names(t))
+        if len(names) == before:
+            return names
+
+
+#: Sums, whose result has the shape of the operands broadcast together.
+_SUMS = (operator.add, operator.sub, np.add, np.subtract)
+
 #: How a rule's ``ans`` is spelled until we know where the result lives (not an identifier).
 _ANS = "<ans>"
 
 
 class _JVP:
-    def __init__(self, fn, activity, program):
+    def __init__(self, fn, activity, program, known_kinds):
         self.fn, self.activity, self.program = fn, activity, program
-        self.kinds = analysis.kinds(fn)
+        constants = {name: analysis.kind_of_value(value) for name, value in fn.constants.items()}
+        self.kinds = analysis.kinds(fn, {**constants, **(known_kinds or {})})
+        self.complex_names = complex_names(fn)
         self.namer = fn.namer()
         self.tangents: dict = {}
         self.tangent_temps: set = set()
@@ -99,6 +142,8 @@ class _JVP:
         return out
 
     def statement(self, stmt) -> list:
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            self.refuse_complex(stmt)
         if isinstance(stmt, gast.Assign):
             target = stmt.targets[0]
             if isinstance(target, gast.Subscript):
@@ -145,6 +190,24 @@ class _JVP:
         return [core.assign(fresh, value), core.assign(t_dot, core.substitute(tangent, {_ANS: fresh})),
                 core.assign(t, core.name(fresh))]
 
+    def refuse_complex(self, stmt):
+        """An error if ``stmt`` gives a differentiated variable a complex value (a complex literal, or a
+        function making or taking apart complex values): the rules would give a wrong derivative."""
+        targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+        if not any(self.activity.active(n) for t in targets for n in core.target_names(t)):
+            return
+        what = _makes_complex(stmt.value, self.fn.constants)
+        if what is None:
+            read = sorted(self.complex_names & set(core.names_read(stmt.value)))
+            named = [n for n in read if n not in self.fn.temps]
+            what = (f"{named[0]}, which may be complex," if named else "a value computed from a complex one") \
+                if read else None
+        if what is not None:
+            raise UnsupportedSyntaxError(
+                f"s2s does not support complex values, and {what} is in differentiated code "
+                "(write the computation with real and imaginary parts as separate floats)",
+                self.fn.filename, stmt.lineno, self.fn.source_line(stmt.lineno))
+
     def rule_tangent(self, value, stmt):
         """The rule's tangent for ``value``; the primitive's result is spelled ``_ANS``."""
         prim = registry.primitive_of(value, self.fn.constants)
@@ -163,8 +226,35 @@ class _JVP:
             raise NoRuleError(f"s2s's derivative rule for {what} does not take {problem}",
                               self.fn.filename, stmt.lineno, self.fn.source_line(stmt.lineno))
         family = (spelling(prim) or "").startswith("math.")
-        return rule.jvp.instantiate(args, keywords, self.tangent_of, ans=core.name(_ANS),
-                                    scalar_family=family)
+        tangent = rule.jvp.instantiate(args, keywords, self.tangent_of, ans=core.name(_ANS),
+                                       scalar_family=family)
+        return self.broadcast(tangent, prim, args)
+
+    def broadcast(self, tangent, prim, args):
+        """``tangent`` with the result's shape, where it is the tangent of one operand of a sum and the other
+        operand, whose tangent is zero, may have more dimensions (``np.sum(x) + y`` varying ``x`` alone):
+        a tangent always has its primal's shape, which transposition and batching rely on."""
+        if prim not in _SUMS or len(args) != 2 or is_zero(tangent):
+            return tangent
+        dots = [self.tangent_of(a) for a in args]
+        if is_zero(dots[0]) == is_zero(dots[1]):
+            return tangent
+        active, other = args if is_zero(dots[1]) else args[::-1]
+        if not self.may_outrank(other, active):
+            return tangent
+        return gast.BinOp(left=tangent, op=gast.Mult(), right=core.call(core.attr("np.ones_like"), [core.load(other)]))
+
+    def may_outrank(self, a, b) -> bool:
+        """May ``a`` have more dimensions than ``b``?  Where the kinds tell: ``b`` a scalar and ``a`` not known
+        to be one, or both of known dimensions.  (Where they do not, the operands are taken to agree: a
+        broadcast there on every sum would cost each array sum a multiplication.)"""
+        dims = analysis.dimensions(self.kinds)
+        ndim_a, ndim_b = (analysis.ndim_of(n, dims) for n in (a, b))
+        if ndim_a == 0:
+            return False
+        if ndim_b == 0:
+            return True
+        return ndim_a is not None and ndim_b is not None and ndim_a > ndim_b
 
     def index_write(self, stmt):
         target = stmt.targets[0]
