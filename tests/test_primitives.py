@@ -29,6 +29,9 @@ KNOWN = {
     ("np.prod(x, axis=0)", "second_order"): "rt.prod_jvp has no JVP rule: np.prod is differentiable once only",
     **{(f"np.{name}({args})", "float32"): "rt.extremum_jvp divides by an int64 count: float32 tangents turn float64"
        for name in ("max", "min", "amax", "amin") for args in ("x", "x, axis=1", "x, axis=0", "x, axis=(0, 2)")},
+    **{(code, "numba"): "Numba lacks the signature s2s emits (see the report in the commit message)"
+       for code in ("np.matmul(x, y)", "np.array(x)", "np.mean(x, axis=1)", "np.mean(x, axis=(0, 1))", "abs(x)",
+                    "np.squeeze(x)", "np.squeeze(x, axis=1)")},
 }
 
 
@@ -84,7 +87,7 @@ def test_float32(case, directory):
 @pytest.fixture(scope="module")
 def families(directory):
     return {family: Group(f"family_{family}", [c for c in CASES if c.family == family and c.example.numba
-                                               and not known(c, "numba")], directory)
+                                               and not known(c, "numba") and not known(c, "second_order")], directory)
             for family in FAMILIES}
 
 
