@@ -142,7 +142,7 @@ def _sum_transpose_numba(ct, a, axis=None):
 
 def mean_transpose(ct, a, axis=None):
     """Cotangent of ``np.mean(a, axis)`` for ``a``: ``sum_transpose`` divided by the number of averaged elements."""
-    return sum_transpose(ct, a, axis) / (np.size(a) if axis is None else np.shape(a)[axis])
+    return sum_transpose(ct, a, axis) / (np.size(a) if axis is None else np.prod(np.take(np.shape(a), axis)))
 
 
 @overload(mean_transpose)

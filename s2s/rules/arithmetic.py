@@ -7,7 +7,8 @@ import operator
 import numpy as np
 
 from . import shapes
-from .registry import declare, defjvp, defnondiff, twins
+from .examples import POSITIVE, example
+from .registry import add_examples, declare, defjvp, defnondiff, twins
 
 
 @defjvp(operator.add)
@@ -119,3 +120,36 @@ twins(np.maximum, None, max)
 twins(np.minimum, None, min)
 twins(np.power, math.pow, pow)
 twins(np.float64, None, float)
+
+add_examples(operator.add, example("x + y", x=(3,), y=(2, 3)), example("x + y", x=(), y=()))
+add_examples(operator.sub, example("x - y", x=(2, 3), y=(3,)), example("x - y", x=(), y=()))
+add_examples(operator.mul, example("x * y", x=(3,), y=(2, 3)), example("x * y", x=(), y=()))
+add_examples(operator.truediv, example("x / y", x=(2, 3), y=(3,), domain=POSITIVE), example("x / y", x=(), y=()))
+add_examples(operator.matmul, example("x @ y", x=(2, 3), y=(3, 4)), example("x @ y", x=(3,), y=(3, 2)),
+             example("x @ y", x=(3,), y=(3,)))
+add_examples(np.matmul, example("np.matmul(x, y)", x=(2, 3), y=(3,)))
+add_examples(operator.neg, example("-x", x=(2, 3)), example("-x", x=()))
+add_examples(np.negative, example("np.negative(x)", x=(3,)))
+add_examples(operator.pos, example("+x", x=(3,)))
+add_examples(np.positive, example("np.positive(x)", x=(3,)))
+add_examples(operator.pow, example("x ** y", x=(3,), y=(2, 3), domain=POSITIVE), example("x ** 3", x=(2, 3)),
+             example("x ** y", x=(), y=(), domain=POSITIVE))
+add_examples(pow, example("pow(x, y)", x=(), y=(), domain=POSITIVE))
+add_examples(math.pow, example("math.pow(x, y)", x=(), y=(), domain=POSITIVE))
+add_examples(np.power, example("np.power(x, y)", x=(2, 3), y=(3,), domain=POSITIVE))
+add_examples(operator.mod, example("x % 0.7", x=(3,)), example("x % y", x=(), y=(), domain=POSITIVE))
+add_examples(np.mod, example("np.mod(x, y)", x=(3,), y=(3,), domain=POSITIVE))
+add_examples(np.remainder, example("np.remainder(x, 0.6)", x=(2, 3)))
+add_examples(abs, example("abs(x)", x=(3,), second_order=False), example("abs(x)", x=(), second_order=False))
+add_examples(np.abs, example("np.abs(x)", x=(2, 3), second_order=False))
+add_examples(np.fabs, example("np.fabs(x)", x=(3,), second_order=False))
+add_examples(math.fabs, example("math.fabs(x)", x=(), second_order=False))
+add_examples(max, example("max(x, y)", x=(), y=(), second_order=False))
+add_examples(min, example("min(x, y)", x=(), y=(), second_order=False))
+add_examples(np.maximum, example("np.maximum(x, y)", x=(3,), y=(2, 3), second_order=False))
+add_examples(np.minimum, example("np.minimum(x, y)", x=(2, 3), y=(3,), second_order=False))
+add_examples(np.fmax, example("np.fmax(x, y)", x=(3,), y=(3,), second_order=False))
+add_examples(np.fmin, example("np.fmin(x, y)", x=(3,), y=(3,), second_order=False))
+add_examples(float, example("float(x) * x", x=()))
+add_examples(np.float64, example("np.float64(x) * x", x=()))
+add_examples(np.float32, example("np.float32(x)", x=()))

@@ -7,7 +7,8 @@ import numpy as np
 
 from .. import runtime as rt
 from . import shapes
-from .registry import declare, defjvp, defnondiff
+from .examples import example
+from .registry import add_examples, declare, defjvp, defnondiff
 
 
 @defjvp(operator.getitem)
@@ -180,3 +181,40 @@ declare(np.shape, family=shapes.QUERY, result=shapes.fixed(1), cheap=True)
 declare(np.size, np.ndim, family=shapes.QUERY, cheap=True)
 # Cotangent helpers that may return their first operand, or a view of it: never updated in place.
 declare(rt.unbroadcast, rt.transpose_transpose, rt.moveaxis, view=True)
+
+add_examples(operator.getitem, example("x[1]", x=(3, 4)), example("x[1:, ::2]", x=(3, 4)),
+             example("x[-1, 2]", x=(3, 4)), example("x[np.array([2, 0])]", x=(3,)), example("x[::-1] * x", x=(4,)))
+add_examples(np.sum, example("np.sum(x)", x=(3, 4)), example("np.sum(x, axis=0)", x=(3, 4)),
+             example("np.sum(x, axis=-1, keepdims=True)", x=(2, 3, 4)), example("np.sum(x, axis=(0, 2))", x=(2, 3, 4)))
+add_examples(np.mean, example("np.mean(x)", x=(3, 4)), example("np.mean(x, axis=1)", x=(3, 4)),
+             example("np.mean(x, axis=-1, keepdims=True)", x=(2, 3)), example("np.mean(x, axis=(0, 1))", x=(2, 3, 4)))
+add_examples(np.prod, example("np.prod(x)", x=(2, 3)), example("np.prod(x, axis=0)", x=(3, 4)),
+             example("np.prod(x, axis=-1, keepdims=True)", x=(2, 3)))
+for _fn in (np.max, np.min):
+    _name = f"np.{_fn.__name__}"
+    add_examples(_fn, example(f"{_name}(x)", x=(3, 4), second_order=False),
+                 example(f"{_name}(x, axis=1)", x=(3, 4), second_order=False),
+                 example(f"{_name}(x, axis=-1, keepdims=True)", x=(2, 3), second_order=False),
+                 example(f"{_name}(x, axis=(0, 2))", x=(2, 3, 4), second_order=False))
+add_examples(np.amax, example("np.amax(x, axis=0)", x=(3, 4), second_order=False))
+add_examples(np.amin, example("np.amin(x, axis=0)", x=(3, 4), second_order=False))
+add_examples(np.cumsum, example("np.cumsum(x)", x=(2, 3)), example("np.cumsum(x, axis=1)", x=(2, 3)),
+             example("np.cumsum(x, axis=-1)", x=(4,)))
+add_examples(np.dot, example("np.dot(x, y)", x=(3,), y=(3,)), example("np.dot(x, y)", x=(2, 3), y=(3, 4)),
+             example("np.dot(x, y)", x=(2, 3), y=(3,)))
+add_examples(np.vdot, example("np.vdot(x, y)", x=(3,), y=(3,)))
+add_examples(np.outer, example("np.outer(x, y)", x=(3,), y=(2,)))
+add_examples(np.array, example("np.array([x, y])", x=(), y=()), example("np.array(x)", x=(3,)))
+add_examples(np.asarray, example("np.asarray(x) * 2.0", x=(3,)))
+add_examples(np.copy, example("np.copy(x)", x=(2, 3)))
+add_examples(np.full, example("np.full((2, 3), x)", x=()))
+add_examples(np.full_like, example("np.full_like(y, x)", x=(), y=(3,)))
+add_examples(np.linspace, example("np.linspace(x, y, 5)", x=(), y=()))
+add_examples(np.reshape, example("np.reshape(x, (3, 2))", x=(2, 3)), example("np.reshape(x, (-1,))", x=(2, 3)))
+add_examples(np.transpose, example("np.transpose(x)", x=(2, 3)), example("np.transpose(x, (1, 2, 0))", x=(2, 3, 4)))
+add_examples(np.ravel, example("np.ravel(x)", x=(2, 3)))
+add_examples(np.concatenate, example("np.concatenate((x, y))", x=(2,), y=(3,)),
+             example("np.concatenate((x, y), axis=1)", x=(2, 3), y=(2, 1)))
+add_examples(np.stack, example("np.stack((x, y))", x=(3,), y=(3,)), example("np.stack((x, y), axis=1)", x=(2, 3), y=(2, 3)))
+add_examples(np.expand_dims, example("np.expand_dims(x, 0)", x=(3,)), example("np.expand_dims(x, -1)", x=(2, 3)))
+add_examples(np.squeeze, example("np.squeeze(x)", x=(1, 3)), example("np.squeeze(x, axis=1)", x=(2, 1)))

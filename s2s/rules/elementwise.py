@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import runtime as rt
 from . import shapes
-from .registry import declare, defjvp, defnondiff, twins
+from .examples import POSITIVE, UNIT, example
+from .registry import add_examples, declare, defjvp, defnondiff, twins
 
 
 @defjvp(np.sin, math.sin)
@@ -92,12 +93,12 @@ def log1p(x):
 
 @defjvp(np.log10, math.log10)
 def log10(x):
-    return x_dot / (x * np.log(10.0))
+    return x_dot / (x * 2.302585092994046)  # log(10): a Python float keeps float32 tangents float32
 
 
 @defjvp(np.log2, math.log2)
 def log2(x):
-    return x_dot / (x * np.log(2.0))
+    return x_dot / (x * 0.6931471805599453)  # log(2): a Python float keeps float32 tangents float32
 
 
 @defjvp(np.sqrt, math.sqrt)
@@ -139,7 +140,9 @@ def square(x):
 
 @defjvp(np.clip)
 def clip(a, a_min, a_max):
-    return a_dot * ((a >= a_min) & (a <= a_max)) + a_min_dot * (a < a_min) + a_max_dot * (a > a_max)
+    """Below ``a_min`` the result is ``a_min``, above ``a_max`` (or where ``a_min > a_max``) it is ``a_max``."""
+    return (a_dot * ((a >= a_min) & (a <= a_max)) + a_min_dot * ((a < a_min) & (a_min <= a_max))
+            + a_max_dot * ((a > a_max) | (a_min > a_max)))
 
 
 @defjvp(np.where)
@@ -163,3 +166,47 @@ for _name in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log"
               "sqrt", "hypot", "floor", "ceil", "copysign"):
     if hasattr(np, _name):
         twins(getattr(np, _name), getattr(math, _name))
+
+add_examples(np.sin, example("np.sin(x)", x=(2, 3)))
+add_examples(np.cos, example("np.cos(x)", x=(3,)))
+add_examples(np.tan, example("np.tan(x)", x=(3,), domain=UNIT))
+add_examples(np.arcsin, example("np.arcsin(x)", x=(3,), domain=UNIT))
+add_examples(np.arccos, example("np.arccos(x)", x=(2, 3), domain=UNIT))
+add_examples(np.arctan, example("np.arctan(x)", x=(3,)))
+add_examples(np.arctan2, example("np.arctan2(x, y)", x=(3,), y=(2, 3)))
+add_examples(np.sinh, example("np.sinh(x)", x=(3,)))
+add_examples(np.cosh, example("np.cosh(x)", x=(3,)))
+add_examples(np.tanh, example("np.tanh(x)", x=(2, 3)))
+add_examples(np.exp, example("np.exp(x)", x=(2, 3)))
+add_examples(np.expm1, example("np.expm1(x)", x=(3,)))
+add_examples(np.log, example("np.log(x)", x=(2, 3), domain=POSITIVE))
+add_examples(np.log1p, example("np.log1p(x)", x=(3,), domain=POSITIVE))
+add_examples(np.log10, example("np.log10(x)", x=(3,), domain=POSITIVE))
+add_examples(np.log2, example("np.log2(x)", x=(3,), domain=POSITIVE))
+add_examples(np.sqrt, example("np.sqrt(x)", x=(2, 3), domain=POSITIVE))
+add_examples(np.hypot, example("np.hypot(x, y)", x=(2, 3), y=(3,)))
+add_examples(np.square, example("np.square(x)", x=(3,)))
+add_examples(np.clip, example("np.clip(x, -0.5, 0.5)", x=(2, 3), second_order=False),
+             example("np.clip(x, y, z)", x=(3,), y=(3,), z=(3,), second_order=False))
+add_examples(np.where, example("np.where(x > 0, x, y)", x=(3,), y=(2, 3), second_order=False),
+             example("np.where(x > 0, np.sin(y), 0.0)", x=(2, 3), y=(2, 3)))
+add_examples(math.sin, example("math.sin(x)", x=()))
+add_examples(math.cos, example("math.cos(x)", x=()))
+add_examples(math.tan, example("math.tan(x)", x=(), domain=UNIT))
+add_examples(math.asin, example("math.asin(x)", x=(), domain=UNIT))
+add_examples(math.acos, example("math.acos(x)", x=(), domain=UNIT))
+add_examples(math.atan, example("math.atan(x)", x=()))
+add_examples(math.atan2, example("math.atan2(x, y)", x=(), y=()))
+add_examples(math.sinh, example("math.sinh(x)", x=()))
+add_examples(math.cosh, example("math.cosh(x)", x=()))
+add_examples(math.tanh, example("math.tanh(x)", x=()))
+add_examples(math.exp, example("math.exp(x)", x=()))
+add_examples(math.expm1, example("math.expm1(x)", x=()))
+add_examples(math.log, example("math.log(x)", x=(), domain=POSITIVE))
+add_examples(math.log1p, example("math.log1p(x)", x=(), domain=POSITIVE))
+add_examples(math.log10, example("math.log10(x)", x=(), domain=POSITIVE))
+add_examples(math.log2, example("math.log2(x)", x=(), domain=POSITIVE))
+add_examples(math.sqrt, example("math.sqrt(x)", x=(), domain=POSITIVE))
+add_examples(math.hypot, example("math.hypot(x, y)", x=(), y=()))
+add_examples(math.erf, example("math.erf(x)", x=()))
+add_examples(math.erfc, example("math.erfc(x)", x=()))
