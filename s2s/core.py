@@ -238,17 +238,22 @@ def written_names(stmt) -> set[str]:
 
 
 def view_source(value) -> str | None:
-    """The name whose memory ``value`` may share: ``x`` for ``x``, ``x[1:]``, ``np.reshape(x, s)``."""
-    if isinstance(value, gast.Name):
-        return value.id
-    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
-        return value.value.id
-    if isinstance(value, gast.Call) and value.args and isinstance(value.args[0], gast.Name):
-        from .rules import registry  # (the rule table is built on core form)
+    """The name whose memory ``value`` may share: ``x`` for ``x``, ``x[1:]``, ``np.reshape(x.T, s)``.
 
+    Calls whose rule says ``view`` (their result may be their first operand's memory) are looked through.
+    """
+    from .rules import registry  # (the rule table is built on core form)
+
+    while isinstance(value, gast.Call) and value.args:
         rule = registry.lookup_spelled(dotted_name(value.func))
-        return value.args[0].id if rule and rule.view else None
-    return None
+        if not (rule and rule.view):
+            return None
+        value = value.args[0]
+    if isinstance(value, gast.Attribute) and value.attr == "T":
+        value = value.value
+    if isinstance(value, gast.Subscript):
+        value = value.value
+    return value.id if isinstance(value, gast.Name) else None
 
 
 def mutated_names(body) -> set[str]:

@@ -245,3 +245,17 @@ def test_a_cotangent_handed_on_whole_is_not_updated_in_place():
     expected = 2.0 * (np.eye(3) + np.eye(3)[::-1] + x)[1:]
     for jacobian in (s2s.jacrev(f, 1), s2s.jacfwd(f, 1), s2s.jit(s2s.jacrev(f, 1))):
         np.testing.assert_allclose(jacobian(x, y), expected)
+
+
+def test_a_tangent_is_not_another_tangents_memory_when_the_primal_is_new():
+    """``b = +a`` is a new array; its tangent must not be ``a``'s, which a later write into ``a`` changes."""
+
+    def f(a):
+        a = a.copy()
+        b = +a
+        a[0] = 0.0
+        return np.sum(b) + np.sum(a)
+
+    x, t = np.array([0.0, 1.0, 2.0]), np.ones(3)
+    assert s2s.jvp(f, (x,), (t,))[1] == pytest.approx(5.0)
+    assert s2s.jvp(s2s.jit(f), (x,), (t,))[1] == pytest.approx(5.0)

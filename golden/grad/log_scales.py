@@ -52,9 +52,9 @@ def log_scales_bwd(residuals, out_bar):
     x_bar += nep_bar / x
     y_bar += -nep_bar / (1 + y)
     # corpus.py:567: bits = math.log2(x)
-    x_bar += bits_bar / (x * math.log(2.0))
+    x_bar += bits_bar / (x * 0.6931471805599453)
     # corpus.py:566: db = 10.0 * math.log10(x / y)
-    ct_3 = 10.0 * db_bar / (x_over_y * math.log(10.0))
+    ct_3 = 10.0 * db_bar / (x_over_y * 2.302585092994046)
     x_bar += ct_3 / y
     y_bar += x_over_y * (-ct_3 / y)
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)

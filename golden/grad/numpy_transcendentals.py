@@ -84,8 +84,8 @@ def numpy_transcendentals_bwd(residuals, out_bar):
     ct = z_bar / (1 + x_times_x)
     x_bar += rt.unbroadcast(ct * x, x)
     x_bar += rt.unbroadcast(x * ct, x)
-    x_bar += rt.unbroadcast(z_bar / (three_plus_x * np.log(10.0)), x)
-    x_bar += rt.unbroadcast(z_bar / (four_plus_x * np.log(2.0)), x)
+    x_bar += rt.unbroadcast(z_bar / (three_plus_x * 2.302585092994046), x)
+    x_bar += rt.unbroadcast(z_bar / (four_plus_x * 0.6931471805599453), x)
     # corpus.py:599: w = np.sinh(x) - np.cosh(x) + np.tanh(x) + np.expm1(x) + np.exp(-x)
     x_bar += rt.unbroadcast(
         (cosh_x_1 - sinh_x_1 + (1 - tanh_x * tanh_x) + (expm1_x + 1) - exp_neg_x) * w_bar,

@@ -7,10 +7,10 @@ import numpy as np
 def log_scales_jvp(x, y, x_dot, y_dot):
     # corpus.py:566: db = 10.0 * math.log10(x / y)
     x_over_y = x / y
-    db_dot = 10.0 * ((x_dot / y - x_over_y * y_dot / y) / (x_over_y * math.log(10.0)))
+    db_dot = 10.0 * ((x_dot / y - x_over_y * y_dot / y) / (x_over_y * 2.302585092994046))
     db = 10.0 * math.log10(x_over_y)
     # corpus.py:567: bits = math.log2(x)
-    bits_dot = x_dot / (x * math.log(2.0))
+    bits_dot = x_dot / (x * 0.6931471805599453)
     bits = math.log2(x)
     # corpus.py:568: nep = math.log(x) - math.log1p(y)
     nep_dot = x_dot / x - y_dot / (1 + y)

@@ -32,7 +32,8 @@ def numpy_transcendentals_jvp(x, x_dot):
     four_plus_x = 4.0 + x
     z_dot = (
         x_dot / two_plus_x + (x_dot * x + x * x_dot) / (1 + x_times_x)
-        + x_dot / (three_plus_x * np.log(10.0)) + x_dot / (four_plus_x * np.log(2.0))
+        + x_dot / (three_plus_x * 2.302585092994046)
+        + x_dot / (four_plus_x * 0.6931471805599453)
     )
     z = np.log(two_plus_x) + np.log1p(x_times_x) + np.log10(three_plus_x) + np.log2(four_plus_x)
     # corpus.py:601: r = np.sqrt(1.5 + x) + np.hypot(x, 1.0) + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)

@@ -27,9 +27,9 @@ def log_scales_lin(residuals, x_dot, y_dot):
     # corpus.py:564: def log_scales(x, y):
     y, x_over_y, x, rms, log_x_1, x_pow_y, hypot_x, sign_diff = residuals
     # corpus.py:566: db = 10.0 * math.log10(x / y)
-    db_dot = 10.0 * ((x_dot / y - x_over_y * y_dot / y) / (x_over_y * math.log(10.0)))
+    db_dot = 10.0 * ((x_dot / y - x_over_y * y_dot / y) / (x_over_y * 2.302585092994046))
     # corpus.py:567: bits = math.log2(x)
-    bits_dot = x_dot / (x * math.log(2.0))
+    bits_dot = x_dot / (x * 0.6931471805599453)
     # corpus.py:568: nep = math.log(x) - math.log1p(y)
     nep_dot = x_dot / x - y_dot / (1 + y)
     # corpus.py:569: rms = math.sqrt(0.5 * (x * x + y * y))

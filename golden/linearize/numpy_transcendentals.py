@@ -74,7 +74,8 @@ def numpy_transcendentals_lin(residuals, x_dot):
     # corpus.py:600: z = np.log(2.0 + x) + np.log1p(x * x) + np.log10(3.0 + x) + np.log2(4.0 + x)
     z_dot = (
         x_dot / two_plus_x + (x_dot * x + x * x_dot) / (1 + x_times_x)
-        + x_dot / (three_plus_x * np.log(10.0)) + x_dot / (four_plus_x * np.log(2.0))
+        + x_dot / (three_plus_x * 2.302585092994046)
+        + x_dot / (four_plus_x * 0.6931471805599453)
     )
     # corpus.py:601: r = np.sqrt(1.5 + x) + np.hypot(x, 1.0) + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
     r_dot = (1.0 / (2 * sqrt_c_plus_x) + x / hypot_x + sign_x) * x_dot

@@ -89,6 +89,7 @@ class _JVP:
         constants = {name: analysis.kind_of_value(value) for name, value in fn.constants.items()}
         self.kinds = analysis.kinds(fn, {**constants, **(known_kinds or {})})
         self.complex_names = complex_names(fn)
+        self.mutated = core.mutated_names(fn.body)
         self.namer = fn.namer()
         self.tangents: dict = {}
         self.tangent_temps: set = set()
@@ -175,7 +176,7 @@ class _JVP:
         tangent = self.rule_tangent(value, stmt)
         if is_zero(tangent):
             return [stmt, core.assign(t_dot, self.zero_of(core.name(t), value))]
-        tangent = self.concrete(tangent)
+        tangent = self.unshared(self.concrete(tangent), t, value)
         reads = set(core.names_read(tangent))
         if _ANS not in reads:
             # The tangent needs only operands: it goes first, before the primal can overwrite any of
@@ -189,6 +190,20 @@ class _JVP:
         self.fn.temps.add(fresh)
         return [core.assign(fresh, value), core.assign(t_dot, core.substitute(tangent, {_ANS: fresh})),
                 core.assign(t, core.name(fresh))]
+
+    def unshared(self, tangent, t, value):
+        """``tangent``, copied where it would be another tangent's memory (``+a``'s tangent is ``a_dot``)
+        while the primal result is new memory, and one of the two is later written in place."""
+        source = core.view_source(tangent)
+        if source is None or core.view_source(value) is not None:
+            return tangent
+        primal = self.primal_of_tangent(source)
+        if not {t, primal} & self.mutated:
+            return tangent
+        return core.call(core.attr("rt.copy"), [tangent])
+
+    def primal_of_tangent(self, tangent_name):
+        return next((p for p, d in self.tangents.items() if d == tangent_name), tangent_name)
 
     def refuse_complex(self, stmt):
         """An error if ``stmt`` gives a differentiated variable a complex value (a complex literal, or a

@@ -148,7 +148,7 @@ class _Transposer:
         """``t_bar += value`` (an assignment if ``t_bar`` is zero so far)."""
         b = self.bar(t)
         if t not in self.live:
-            aliasing = _may_share_memory(value)
+            aliasing = core.view_source(value) is not None
             out.append(core.assign(b, value))
             self.live.add(t)
             (self.shared.add if aliasing and self.kind(t) != SCALAR else self.shared.discard)(b)
@@ -537,17 +537,6 @@ class _Transposer:
             temps=self.temps | (fn.temps - self.linear), lineno=fn.lineno, linear=set(self.bars.values()))
         adjoint.counters = fn.counters
         return adjoint
-
-
-def _may_share_memory(value) -> bool:
-    """Can ``value`` be another name's memory: a name, an index, or a view of one (``rt.unbroadcast(ct, x)``
-    returns ``ct`` itself where no axis was broadcast)?"""
-    while isinstance(value, gast.Call) and value.args:
-        rule = registry.lookup_spelled(core.dotted_name(value.func))
-        if not (rule and rule.view):
-            return False
-        value = value.args[0]
-    return isinstance(value, (gast.Name, gast.Subscript))
 
 
 def written_parameters(lin) -> list:
