@@ -152,6 +152,19 @@ def names_read(node) -> list[str]:
     return found
 
 
+def operand_names(node) -> list[str]:
+    """The names an expression reads as values: not the functions it calls (``np`` in ``np.sin(x)``)."""
+    if isinstance(node, gast.Call):
+        return [n for part in [*node.args, *(k.value for k in node.keywords)] for n in operand_names(part)]
+    if isinstance(node, gast.Name):
+        return [node.id] if not isinstance(node.ctx, gast.Store) else []
+    if isinstance(node, gast.AST):
+        return [n for field_name in node._fields for n in operand_names(getattr(node, field_name, None))]
+    if isinstance(node, list):
+        return [n for child in node for n in operand_names(child)]
+    return []
+
+
 def _collect_names(node, found, loads_only):
     # A hand-written walk: passes ask this question of every statement, often.
     if isinstance(node, gast.Name):
