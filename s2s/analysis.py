@@ -177,8 +177,10 @@ _REDUCTIONS = {"np.sum", "np.mean", "np.prod", "np.max", "np.min", "np.amax", "n
 
 
 def _elementwise(spelled) -> bool:
-    """Does the NumPy function keep its array operands' shape (a ufunc, ``np.where``, ``np.clip``)?"""
-    return spelled in ("np.where", "np.clip") or isinstance(resolve_spelling(spelled), np.ufunc)
+    """Does the NumPy function keep its array operands' shape (a ufunc with one result, ``np.where``,
+    ``np.clip``)?"""
+    function = resolve_spelling(spelled)
+    return spelled in ("np.where", "np.clip") or isinstance(function, np.ufunc) and function.nout == 1
 
 
 def kinds(fn: core.Function, known=None) -> dict:
@@ -214,6 +216,11 @@ def kinds(fn: core.Function, known=None) -> dict:
                         _note(found, conflicting, target.id, kind)
     return Kinds({k: v for k, v in found.items() if k not in conflicting and v is not None},
                  ndims={k: v for k, v in ndims.items() if k not in conflicting})
+
+
+def alias_groups(body, kinds) -> dict[str, set]:
+    """``core.alias_groups`` knowing which names and element reads hold scalars (which share no memory)."""
+    return core.alias_groups(body, lambda expr: kind_of(expr, kinds) == SCALAR)
 
 
 class Kinds(dict):
@@ -267,12 +274,20 @@ def _ndim(expr, found, ndims):
             return 1 if kind_of(shape, found) == SCALAR else None
         if spelled.startswith("math."):
             return 0
+        if _elementwise(spelled) and not expr.keywords and (spelled != "np.where" or len(expr.args) == 3):
+            operands = [_ndim(a, found, ndims) for a in expr.args]
+            return None if None in operands else max(operands)
     return None
 
 
 def _subscript_ndim(expr, found, ndims):
-    """Dimensions left by indexing an array of known ``ndim`` (``x[i, 1:]`` of a 2-D ``x``: 1), or None."""
-    if not (isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and expr.value.id in ndims):
+    """Dimensions left by indexing an array of known ``ndim`` (``x[i, 1:]`` of a 2-D ``x``: 1), or None.
+    An integer read out of a shape (``x.shape[1]``) has none."""
+    if not (isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name)):
+        return None
+    if found.get(expr.value.id) == SHAPE:
+        return 0 if kind_of(expr.slice, found) == SCALAR else None
+    if expr.value.id not in ndims:
         return None
     parts = expr.slice.elts if isinstance(expr.slice, gast.Tuple) else [expr.slice]
     dropped = 0

@@ -274,13 +274,17 @@ def mutated_names(body) -> set[str]:
     return mutated
 
 
-def alias_groups(body) -> dict[str, set]:
-    """Name → the names that may share its memory (views and plain copies), itself included."""
+def alias_groups(body, is_scalar=None) -> dict[str, set]:
+    """Name → the names that may share its memory (views and plain copies), itself included.
+
+    ``is_scalar(expr)`` says which values are known to be scalars (``x.shape[1]``, ``a[i]`` of a 1-D
+    ``a``): a scalar is a copy, never a view, so binding one shares nothing.
+    """
     groups: dict = {}
     for stmt in walk_statements(body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             source = view_source(stmt.value)
-            if source is not None:
+            if source is not None and not (is_scalar and (is_scalar(stmt.value) or is_scalar(stmt.targets[0]))):
                 target = stmt.targets[0].id
                 merged = groups.get(target, {target}) | groups.get(source, {source})
                 for n in merged:

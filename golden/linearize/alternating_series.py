@@ -5,7 +5,6 @@ from s2s import runtime as rt
 
 def alternating_series_fwd(x, n):
     # corpus.py:120: def alternating_series(x, n):
-    x_tape = []
     term_tape = []
     total = 0.0
     term = x
@@ -16,16 +15,15 @@ def alternating_series_fwd(x, n):
         total += sign * term / k
         # corpus.py:127: term *= x
         term_tape.append(term)
-        x_tape.append(x)
         term *= x
     half = n // 2
     # corpus.py:129: return total, half
-    return (total, half), (n_plus_1, x_tape, term_tape, half)
+    return (total, half), (n_plus_1, x, term_tape, half)
 
 
 def alternating_series_lin(residuals, x_dot):
     # corpus.py:120: def alternating_series(x, n):
-    n_plus_1, x_tape, term_tape, half = residuals
+    n_plus_1, x, term_tape, half = residuals
     k_1 = 0
     # corpus.py:122: total = 0.0
     total_dot = 0.0
@@ -37,7 +35,6 @@ def alternating_series_lin(residuals, x_dot):
         # corpus.py:126: total += sign * term / k
         total_dot += sign / k * term_dot
         # corpus.py:127: term *= x
-        x = x_tape[k_1]
         term_dot *= x
         term = term_tape[k_1]
         term_dot += term * x_dot

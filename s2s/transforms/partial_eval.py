@@ -84,7 +84,7 @@ def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
     """
     namer = fn.namer()
     kinds = analysis.kinds(fn, known_kinds)
-    aliases = core.alias_groups(fn.body)
+    aliases = analysis.alias_groups(fn.body, kinds)
     written = {n for w in core.mutated_names(fn.body) for n in aliases.get(w, {w})}
 
     def protected(arg):
@@ -160,7 +160,7 @@ class _Splitter:
         self.locals = set(fn.params)
         for stmt in core.walk_statements(fn.body):
             self.locals |= core.written_names(stmt)
-        self.aliases = core.alias_groups(fn.body)
+        self.aliases = analysis.alias_groups(fn.body, self.kinds)
         self.mutated = self.mutated_in(fn.body)
         self.binding_counts: dict = {}  # how often each name is bound (loop targets included)
         for stmt in core.walk_statements(fn.body):
