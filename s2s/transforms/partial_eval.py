@@ -307,6 +307,7 @@ class _Context:
 
     def start_segment(self):
         self.versions: dict = {}
+        self.bindings: dict = {}      # name → its version where it was last bound anew (its shape may change there)
         self.defs: dict = {}
         self.have: dict = {}
         self.lin_names: dict = {}     # shared by the stretch and the preludes that follow it
@@ -358,7 +359,7 @@ class _Context:
 
     def _shape(self, name_, have, out):
         """A value with ``name_``'s current shape: obtained where the name was last bound, not copied."""
-        key = (name_, "shape")
+        key = (name_, "shape", self.bindings.get(name_, 0))
         if key not in have:
             if name_ in self.s.invariants or name_ in self.loop_vars:
                 have[key] = self._obtain((name_, 0), have, out)
@@ -512,6 +513,8 @@ class _Context:
             self.versions[n] = self.version(n) + 1
             self.defs[(n, self.versions[n])] = definition
             definition.defines[n] = self.versions[n]
+        for n in core.bound_names(stmt):
+            self.bindings[n] = self.versions[n]
 
     def tangent_statement(self, stmt):
         shapes = _shape_only_reads(stmt)  # np.zeros_like(x): a zero tangent needs x's shape, not its value

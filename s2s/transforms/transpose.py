@@ -301,7 +301,7 @@ class _Transposer:
             self.unpack(stmt, out)
         elif self.is_call(value):
             self.call(value, [stmt.targets[0].id], out)
-        elif _accumulates(stmt):  # x_dot = x_dot + e is x_dot += e
+        elif _accumulates(stmt) and not self.broadcasting:  # x_dot = x_dot + e is x_dot += e (if x keeps its shape)
             self.update(gast.AugAssign(target=core.name(stmt.targets[0].id, True), op=stmt.value.op,
                                        value=stmt.value.right, lineno=stmt.lineno), out)
         else:
