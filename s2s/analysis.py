@@ -209,13 +209,18 @@ def kinds(fn: core.Function, known=None) -> dict:
 
 
 def _dimensions(found, ndims) -> dict:
-    """Name → number of dimensions, from kinds (a scalar has none) and the arrays' known ``ndims``."""
-    return {**{k: 0 for k, v in found.items() if v == SCALAR}, **ndims}
+    """Name → number of dimensions, from kinds (a scalar has none, a shape one) and the arrays' known ``ndims``."""
+    return {**{k: 0 if v == SCALAR else 1 for k, v in found.items() if v in (SCALAR, SHAPE)}, **ndims}
 
 
 def dimensions(kinds) -> dict:
     """Name → number of dimensions, from the kinds (and their ``ndims`` where known) of a function."""
     return _dimensions(kinds, getattr(kinds, "ndims", {}))
+
+
+def alias_groups(body, kinds) -> dict[str, set]:
+    """``core.alias_groups`` knowing which names and element reads hold scalars (which share no memory)."""
+    return core.alias_groups(body, lambda expr: kind_of(expr, kinds) == SCALAR)
 
 
 class Kinds(dict):
@@ -227,8 +232,6 @@ class Kinds(dict):
 
     def element_is_scalar(self, base, index) -> bool:
         """Is ``base[index]`` one element (no dimensions left)?"""
-        if base not in self.ndims:
-            return False
         read = gast.Subscript(value=core.name(base), slice=index, ctx=gast.Load())
         return ndim_of(read, _dimensions(self, self.ndims)) == 0
 

@@ -155,6 +155,19 @@ def names_read(node) -> list[str]:
     return found
 
 
+def operand_names(node) -> list[str]:
+    """The names an expression reads as values: not the functions it calls (``np`` in ``np.sin(x)``)."""
+    if isinstance(node, gast.Call):
+        return [n for part in [*node.args, *(k.value for k in node.keywords)] for n in operand_names(part)]
+    if isinstance(node, gast.Name):
+        return [node.id] if not isinstance(node.ctx, gast.Store) else []
+    if isinstance(node, gast.AST):
+        return [n for field_name in node._fields for n in operand_names(getattr(node, field_name, None))]
+    if isinstance(node, list):
+        return [n for child in node for n in operand_names(child)]
+    return []
+
+
 def _collect_names(node, found, loads_only):
     # A hand-written walk: passes ask this question of every statement, often.
     if isinstance(node, gast.Name):
@@ -267,13 +280,17 @@ def mutated_names(body) -> set[str]:
     return mutated
 
 
-def alias_groups(body) -> dict[str, set]:
-    """Name → the names that may share its memory (views and plain copies), itself included."""
+def alias_groups(body, is_scalar=None) -> dict[str, set]:
+    """Name → the names that may share its memory (views and plain copies), itself included.
+
+    ``is_scalar(expr)`` says which values are known to be scalars (``x.shape[1]``, ``a[i]`` of a 1-D
+    ``a``): a scalar is a copy, never a view, so binding one shares nothing.
+    """
     groups: dict = {}
     for stmt in walk_statements(body):
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
             source = view_source(stmt.value)
-            if source is not None:
+            if source is not None and not (is_scalar and (is_scalar(stmt.value) or is_scalar(stmt.targets[0]))):
                 target = stmt.targets[0].id
                 merged = groups.get(target, {target}) | groups.get(source, {source})
                 for n in merged:

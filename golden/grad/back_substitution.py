@@ -24,17 +24,17 @@ def back_substitution_fwd(U, b):
         # corpus.py:533: for i in range(n - 1, -1, -1):
         ratio_tape.append(ratio)
     # corpus.py:538: return x
-    return x, (U, n_minus_1, b, n, x_tape, ratio_tape)
+    return x, (U, b, n_minus_1, n, x_tape, ratio_tape)
 
 
 def back_substitution_bwd(residuals, x_bar):
     # corpus.py:529: def back_substitution(U, b):
-    U, n_minus_1, b_2, n, x_tape, ratio_tape = residuals
+    U, b, n_minus_1, n, x_tape, ratio_tape = residuals
     k = len(x_tape)
     k_1 = len(ratio_tape)
     # corpus.py:533: for i in range(n - 1, -1, -1):
     U_bar = np.zeros_like(U)
-    b_bar = np.zeros_like(b_2)
+    b_bar = np.zeros_like(b)
     x_bar = rt.copy(x_bar)
     for i in range(n_minus_1 - (len(range(n_minus_1, -1, -1)) - 1) * 1, n_minus_1 + 1, 1):
         k_1 -= 1

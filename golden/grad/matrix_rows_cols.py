@@ -6,16 +6,21 @@ from s2s import runtime as rt
 
 def matrix_rows_cols_fwd(A, v):
     # corpus.py:702: def matrix_rows_cols(A, v):
+    product_tape = []
     B_i_tape = []
     # corpus.py:704: B = A.copy()
     B = np.copy(A)
     n, m = B.shape
     for i in range(n):
         # corpus.py:707: B[i] = B[i] * v[i]
+        product = B[i] * v[i]
         B_i_tape.append(np.copy(B[i]))
-        B[i] = B[i] * v[i]
+        B[i] = product
+        # corpus.py:706: for i in range(n):
+        product_tape.append(product)
     # corpus.py:708: B[1:3, ::2] += 1.0
-    B[1:3, ::2] = B[1:3, ::2] + 1.0
+    B_part = B[1:3, ::2]
+    B[1:3, ::2] = B_part + 1.0
     # corpus.py:709: col = B[:, m - 1]
     m_minus_1 = m - 1
     col = B[:, m_minus_1]
@@ -23,13 +28,13 @@ def matrix_rows_cols_fwd(A, v):
     B_part_1 = B[0, :]
     power = B_part_1 ** 2
     out = np.sum(power) + np.dot(col, col) + B[-1, -2]
-    return out, (v, n, B_i_tape, B, m_minus_1, B_part_1, power, col)
+    return out, (v, n, product_tape, B_i_tape, B, B_part, m_minus_1, B_part_1, power, col)
 
 
 def matrix_rows_cols_bwd(residuals, out_bar):
     # corpus.py:702: def matrix_rows_cols(A, v):
-    v, n, B_i_tape, B_2, m_minus_1, B_part_1_1, power, col_1 = residuals
-    k = len(B_i_tape)
+    v, n, product_tape, B_i_tape, B_2, B_part_3, m_minus_1, B_part_1_1, power, col_1 = residuals
+    k = len(product_tape)
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
     B_bar = np.zeros_like(B_2)
     B_bar[-1, -2] += out_bar
@@ -41,7 +46,7 @@ def matrix_rows_cols_bwd(residuals, out_bar):
     # corpus.py:708: B[1:3, ::2] += 1.0
     B_bar_part = rt.copy(B_bar[1:3, ::2])
     B_bar[1:3, ::2] = 0.0
-    B_bar[1:3, ::2] += B_bar_part
+    B_bar[1:3, ::2] += rt.unbroadcast(B_bar_part, B_part_3)
     # corpus.py:706: for i in range(n):
     v_bar = np.zeros_like(v)
     for i in range(n - 1, -1, -1):
@@ -49,8 +54,9 @@ def matrix_rows_cols_bwd(residuals, out_bar):
         # corpus.py:707: B[i] = B[i] * v[i]
         B_bar_part_1 = rt.copy(B_bar[i])
         B_bar[i] = 0.0
-        v_bar[i] += rt.total(B_i_tape[k] * B_bar_part_1)
-        B_bar[i] += v[i] * B_bar_part_1
+        product_bar = rt.unbroadcast(B_bar_part_1, product_tape[k])
+        v_bar[i] += rt.total(B_i_tape[k] * product_bar)
+        B_bar[i] += v[i] * product_bar
     # corpus.py:704: B = A.copy()
     A_bar = B_bar
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]

@@ -16,16 +16,16 @@ def mlp_mse_fwd(W1, b1, W2, b2, X, Y):
     err_times_err = err * err
     X_shape_0 = X.shape[0]
     out_1 = np.sum(err_times_err) / X_shape_0
-    return out_1, (b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0)
+    return out_1, (b1, W2, b2, X, H, X_at_W1, H_at_W2, out, err, err_times_err, X_shape_0)
 
 
 def mlp_mse_bwd(residuals, out_1_bar):
     # corpus.py:360: def mlp_mse(W1, b1, W2, b2, X, Y):
-    b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0 = residuals
+    b1, W2, b2, X, H, X_at_W1, H_at_W2, out, err, err_times_err, X_shape_0 = residuals
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
-    err_bar = (err + err) * rt.sum_transpose(rt.total(out_1_bar / X_shape_0), err_times_err)
+    err_bar = (err + err) * rt.sum_transpose(out_1_bar / X_shape_0, err_times_err)
     # corpus.py:364: err = out - Y
-    out_bar = err_bar
+    out_bar = rt.unbroadcast(err_bar, out)
     # corpus.py:363: out = H @ W2 + b2
     H_at_W2_bar = rt.unbroadcast(out_bar, H_at_W2)
     b2_bar = rt.unbroadcast(out_bar, b2)

@@ -3,7 +3,6 @@
 
 def alternating_series_fwd(x, n):
     # corpus.py:120: def alternating_series(x, n):
-    x_tape = []
     term_tape = []
     total = 0.0
     term = x
@@ -14,16 +13,15 @@ def alternating_series_fwd(x, n):
         total += sign * term / k
         # corpus.py:127: term *= x
         term_tape.append(term)
-        x_tape.append(x)
         term *= x
     half = n // 2
     # corpus.py:129: return total, half
-    return (total, half), (n_plus_1, x_tape, term_tape)
+    return (total, half), (n_plus_1, x, term_tape)
 
 
 def alternating_series_lin(residuals, x_dot):
     # corpus.py:120: def alternating_series(x, n):
-    n_plus_1, x_tape, term_tape = residuals
+    n_plus_1, x, term_tape = residuals
     k_1 = 0
     # corpus.py:122: total = 0.0
     total_dot = 0.0
@@ -35,7 +33,6 @@ def alternating_series_lin(residuals, x_dot):
         # corpus.py:126: total += sign * term / k
         total_dot += sign / k * term_dot
         # corpus.py:127: term *= x
-        x = x_tape[k_1]
         term_dot *= x
         term = term_tape[k_1]
         term_dot += term * x_dot

@@ -3,7 +3,7 @@
 
 def alternating_series_lin(residuals, x_dot):
     # corpus.py:120: def alternating_series(x, n):
-    n_plus_1, x_tape, term_tape = residuals
+    n_plus_1, x, term_tape = residuals
     k_1 = 0
     # corpus.py:122: total = 0.0
     total_dot = 0.0
@@ -15,7 +15,6 @@ def alternating_series_lin(residuals, x_dot):
         # corpus.py:126: total += sign * term / k
         total_dot += sign / k * term_dot
         # corpus.py:127: term *= x
-        x = x_tape[k_1]
         term_dot *= x
         term = term_tape[k_1]
         term_dot += term * x_dot
@@ -27,8 +26,8 @@ def alternating_series_lin(residuals, x_dot):
 
 def alternating_series_bwd(residuals, out_bar):
     # corpus.py:120: def alternating_series(x, n):
-    n_plus_1, x_tape, term_tape = residuals
-    k_1 = len(x_tape)
+    n_plus_1, x, term_tape = residuals
+    k_1 = len(term_tape)
     # corpus.py:129: return total, half
     total_bar = out_bar[0]
     # corpus.py:124: for k in range(1, n + 1):
@@ -38,7 +37,6 @@ def alternating_series_bwd(residuals, out_bar):
         k_1 -= 1
         sign = 1 - 2 * ((k + 1) % 2)
         # corpus.py:127: term *= x
-        x = x_tape[k_1]
         term = term_tape[k_1]
         x_bar += term * term_bar
         term_bar *= x

@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def back_substitution_lin(residuals, U_dot, b_dot):
     # corpus.py:529: def back_substitution(U, b):
-    U, b_1, x_1, n_minus_1, b_2, x_2, n, x_tape, ratio_tape = residuals
+    U, b, x_1, n_minus_1, x_2, n, x_tape, ratio_tape = residuals
     k = 0
     k_1 = 0
     # corpus.py:532: x = np.zeros(n)
@@ -32,12 +32,12 @@ def back_substitution_lin(residuals, U_dot, b_dot):
 
 def back_substitution_bwd(residuals, x_bar):
     # corpus.py:529: def back_substitution(U, b):
-    U, b_1, x_1, n_minus_1, b_2, x_2, n, x_tape, ratio_tape = residuals
+    U, b, x_1, n_minus_1, x_2, n, x_tape, ratio_tape = residuals
     k = len(x_tape)
     k_1 = len(ratio_tape)
     # corpus.py:533: for i in range(n - 1, -1, -1):
     U_bar = np.zeros_like(U)
-    b_bar = np.zeros_like(b_2)
+    b_bar = np.zeros_like(b)
     x_bar = rt.copy(x_bar)
     for i in range(n_minus_1 - (len(range(n_minus_1, -1, -1)) - 1) * 1, n_minus_1 + 1, 1):
         k_1 -= 1

@@ -5,7 +5,7 @@ import numpy as np
 
 def barrier_call_lin(residuals, s0_dot, sigma_dot, strike_dot):
     # corpus.py:423: def barrier_call(s0, sigma, z, strike, barrier):
-    n_paths, n_steps, sigma, dt, z, exp_total_1_tape, sqrt_dt_tape, path_k_tape, path_tape, strike, cond_tape, path_tape_1 = residuals
+    n_paths, n_steps, sigma, dt, z, exp_total_1_tape, path_k_tape, sqrt_dt_tape, path_tape, strike, cond_tape, path_tape_1 = residuals
     k_1 = 0
     k_3 = 0
     # corpus.py:427: total = 0.0
@@ -38,7 +38,7 @@ def barrier_call_lin(residuals, s0_dot, sigma_dot, strike_dot):
 
 def barrier_call_bwd(residuals, out_bar):
     # corpus.py:423: def barrier_call(s0, sigma, z, strike, barrier):
-    n_paths, n_steps, sigma, dt, z, exp_total_1_tape, sqrt_dt_tape, path_k_tape, path_tape, strike, cond_tape, path_tape_1 = residuals
+    n_paths, n_steps, sigma, dt, z, exp_total_1_tape, path_k_tape, sqrt_dt_tape, path_tape, strike, cond_tape, path_tape_1 = residuals
     k_1 = len(exp_total_1_tape)
     k_3 = len(cond_tape)
     # corpus.py:435: return total / n_paths

@@ -63,18 +63,27 @@ def leapfrog_orbit_bwd(residuals, out_bar):
     p_bar = rt.dot_left_transpose(dot_p_bar, p_3)
     p_bar += rt.dot_right_transpose(p_3, dot_p_bar)
     # corpus.py:256: p = p + 0.5 * dt * kepler_force(q)
-    q_bar += kepler_force_bwd(kepler_force_fwd_res_2, rt.unbroadcast(half_times_dt_1 * p_bar, kepler_force_q_1))[0]
+    p_bar_old = p_bar
+    p_bar = rt.unbroadcast(p_bar_old, p_2)
+    q_bar += kepler_force_bwd(kepler_force_fwd_res_2, rt.unbroadcast(half_times_dt_1 * p_bar_old, kepler_force_q_1))[0]
     # corpus.py:252: for step in range(steps):
+    p_bar = rt.copy(p_bar)
     for step in range(steps - 1, -1, -1):
         # corpus.py:254: if step < steps - 1:
         k_1 -= 1
         if step < steps - 1:
             k -= 1
             # corpus.py:255: p = p + dt * kepler_force(q)
-            q_bar += kepler_force_bwd(kepler_force_fwd_res_1_tape[k], rt.unbroadcast(dt * p_bar, kepler_force_q_tape[k]))[0]
+            p = p_tape[k]
+            p_bar_old_1 = p_bar
+            p_bar = rt.unbroadcast(p_bar_old_1, p)
+            q_bar += kepler_force_bwd(kepler_force_fwd_res_1_tape[k], rt.unbroadcast(dt * p_bar_old_1, kepler_force_q_tape[k]))[0]
         # corpus.py:253: q = q + dt * p
+        q = q_tape_1[k_1]
         p = p_tape_1[k_1]
-        p_bar += rt.unbroadcast(dt * q_bar, p)
+        q_bar_old = q_bar
+        q_bar = rt.unbroadcast(q_bar_old, q)
+        p_bar = p_bar + rt.unbroadcast(dt * q_bar_old, p)
     # corpus.py:251: p = p0 + 0.5 * dt * kepler_force(q0)
     p0_bar = rt.unbroadcast(p_bar, p0)
     q0_bar = kepler_force_bwd(kepler_force_fwd_res, rt.unbroadcast(half_times_dt * p_bar, kepler_force_q0))[0]

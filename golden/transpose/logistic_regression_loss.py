@@ -69,9 +69,9 @@ def logistic_regression_loss_bwd(residuals, out_bar):
     w, n, X, y, softplus_fwd_res_tape, w_pow_2, sum_w_pow_2, l2 = residuals
     k = len(softplus_fwd_res_tape)
     # corpus.py:350: return loss / n + l2 * np.sum(w ** 2)
-    loss_bar = rt.total(1.0 / n * out_bar)
-    l2_bar = rt.total(sum_w_pow_2 * out_bar)
-    w_bar = 2 * w * rt.sum_transpose(rt.total(l2 * out_bar), w_pow_2)
+    loss_bar = 1.0 / n * out_bar
+    l2_bar = sum_w_pow_2 * out_bar
+    w_bar = 2 * w * rt.sum_transpose(l2 * out_bar, w_pow_2)
     # corpus.py:347: for i in range(n):
     b_bar = 0.0
     for i in range(n - 1, -1, -1):

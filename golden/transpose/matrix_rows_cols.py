@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def matrix_rows_cols_lin(residuals, A_dot, v_dot):
     # corpus.py:702: def matrix_rows_cols(A, v):
-    A, v, n, B_1, B_i_tape, B_2, m_minus_1, B_part_1_1, power, col_1 = residuals
+    A, v, n, B_1, product_tape, B_i_tape, B_2, B_part_3, m_minus_1, B_part_1_1, power, col_1 = residuals
     k = 0
     # corpus.py:704: B = A.copy()
     B_dot = np.copy(A_dot)
@@ -26,8 +26,8 @@ def matrix_rows_cols_lin(residuals, A_dot, v_dot):
 
 def matrix_rows_cols_bwd(residuals, out_bar):
     # corpus.py:702: def matrix_rows_cols(A, v):
-    A, v, n, B_1, B_i_tape, B_2, m_minus_1, B_part_1_1, power, col_1 = residuals
-    k = len(B_i_tape)
+    A, v, n, B_1, product_tape, B_i_tape, B_2, B_part_3, m_minus_1, B_part_1_1, power, col_1 = residuals
+    k = len(product_tape)
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
     B_bar = np.zeros_like(B_2)
     B_bar[-1, -2] += out_bar
@@ -39,7 +39,7 @@ def matrix_rows_cols_bwd(residuals, out_bar):
     # corpus.py:708: B[1:3, ::2] += 1.0
     B_bar_part = rt.copy(B_bar[1:3, ::2])
     B_bar[1:3, ::2] = 0.0
-    B_bar[1:3, ::2] += B_bar_part
+    B_bar[1:3, ::2] += rt.unbroadcast(B_bar_part, B_part_3)
     # corpus.py:706: for i in range(n):
     v_bar = np.zeros_like(v)
     for i in range(n - 1, -1, -1):
@@ -47,8 +47,9 @@ def matrix_rows_cols_bwd(residuals, out_bar):
         # corpus.py:707: B[i] = B[i] * v[i]
         B_bar_part_1 = rt.copy(B_bar[i])
         B_bar[i] = 0.0
-        v_bar[i] += rt.total(B_i_tape[k] * B_bar_part_1)
-        B_bar[i] += v[i] * B_bar_part_1
+        product_bar = rt.unbroadcast(B_bar_part_1, product_tape[k])
+        v_bar[i] += rt.total(B_i_tape[k] * product_bar)
+        B_bar[i] += v[i] * product_bar
     # corpus.py:704: B = A.copy()
     A_bar = B_bar
     # corpus.py:710: return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]

@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def mlp_mse_lin(residuals, W1_dot, b1_dot, W2_dot, b2_dot):
     # corpus.py:360: def mlp_mse(W1, b1, W2, b2, X, Y):
-    W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0 = residuals
+    W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, out, err, err_times_err, X_shape_0 = residuals
     # corpus.py:362: H = np.tanh(X @ W1 + b1)
     H_dot = (1 - H * H) * (X @ W1_dot + b1_dot)
     # corpus.py:363: out = H @ W2 + b2
@@ -19,11 +19,11 @@ def mlp_mse_lin(residuals, W1_dot, b1_dot, W2_dot, b2_dot):
 
 def mlp_mse_bwd(residuals, out_1_bar):
     # corpus.py:360: def mlp_mse(W1, b1, W2, b2, X, Y):
-    W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0 = residuals
+    W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, out, err, err_times_err, X_shape_0 = residuals
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
-    err_bar = (err + err) * rt.sum_transpose(rt.total(out_1_bar / X_shape_0), err_times_err)
+    err_bar = (err + err) * rt.sum_transpose(out_1_bar / X_shape_0, err_times_err)
     # corpus.py:364: err = out - Y
-    out_bar = err_bar
+    out_bar = rt.unbroadcast(err_bar, out)
     # corpus.py:363: out = H @ W2 + b2
     H_at_W2_bar = rt.unbroadcast(out_bar, H_at_W2)
     b2_bar = rt.unbroadcast(out_bar, b2)

@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def strided_views_lin(residuals, x_dot):
     # corpus.py:681: def strided_views(x):
-    x, y_1, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
+    x, y_1, tail, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
     # corpus.py:683: even = x[::2]
     even_dot = x_dot[::2]
     # corpus.py:684: odd = x[1::2]
@@ -31,7 +31,7 @@ def strided_views_lin(residuals, x_dot):
 
 def strided_views_bwd(residuals, out_bar):
     # corpus.py:681: def strided_views(x):
-    x, y_1, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
+    x, y_1, tail, x_part, x_0, even, even_times_even, odd, rev, y_2, y_times_x = residuals
     # corpus.py:690: return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
     x_bar = np.zeros_like(x)
     x_bar[-1] += out_bar
@@ -50,7 +50,7 @@ def strided_views_bwd(residuals, out_bar):
     # corpus.py:688: y[2:5] = tail
     y_bar_part_1 = rt.copy(y_bar[2:5])
     y_bar[2:5] = 0.0
-    tail_bar = y_bar_part_1
+    tail_bar = rt.unbroadcast(y_bar_part_1, tail)
     # corpus.py:686: tail = x[-3:]
     x_bar[-3:] += tail_bar
     # corpus.py:685: rev = x[::-1]

@@ -3,7 +3,6 @@
 
 def alternating_series_fwd(x, n):
     # corpus.py:120: def alternating_series(x, n):
-    x_tape = []
     term_tape = []
     total = 0.0
     term = x
@@ -14,17 +13,16 @@ def alternating_series_fwd(x, n):
         total += sign * term / k
         # corpus.py:127: term *= x
         term_tape.append(term)
-        x_tape.append(x)
         term *= x
     half = n // 2
     # corpus.py:129: return total, half
-    return (total, half), (n_plus_1, x_tape, term_tape)
+    return (total, half), (n_plus_1, x, term_tape)
 
 
 def alternating_series_bwd(residuals, out_bar):
     # corpus.py:120: def alternating_series(x, n):
-    n_plus_1, x_tape, term_tape = residuals
-    k_1 = len(x_tape)
+    n_plus_1, x, term_tape = residuals
+    k_1 = len(term_tape)
     # corpus.py:129: return total, half
     total_bar = out_bar[0]
     # corpus.py:124: for k in range(1, n + 1):
@@ -34,7 +32,6 @@ def alternating_series_bwd(residuals, out_bar):
         k_1 -= 1
         sign = 1 - 2 * ((k + 1) % 2)
         # corpus.py:127: term *= x
-        x = x_tape[k_1]
         term = term_tape[k_1]
         x_bar += term * term_bar
         term_bar *= x

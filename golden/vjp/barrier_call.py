@@ -6,8 +6,8 @@ import numpy as np
 def barrier_call_fwd(s0, sigma, z, strike, barrier):
     # corpus.py:423: def barrier_call(s0, sigma, z, strike, barrier):
     exp_total_1_tape = []
-    sqrt_dt_tape = []
     path_k_tape = []
+    sqrt_dt_tape = []
     cond_tape = []
     path_tape_1 = []
     n_paths, n_steps = z.shape
@@ -18,12 +18,13 @@ def barrier_call_fwd(s0, sigma, z, strike, barrier):
         path[0] = s0
         for k in range(n_steps):
             # corpus.py:432: path[k + 1] = path[k] * np.exp(-0.5 * sigma * sigma * dt + sigma * np.sqrt(dt) * z[p, k])
+            path_k = path[k]
             sqrt_dt = np.sqrt(dt)
             exp_total_1 = np.exp(-0.5 * sigma * sigma * dt + sigma * sqrt_dt * z[p, k])
-            path_k_tape.append(path[k])
-            path[k + 1] = path[k] * exp_total_1
+            path[k + 1] = path_k * exp_total_1
             # corpus.py:431: for k in range(n_steps):
             exp_total_1_tape.append(exp_total_1)
+            path_k_tape.append(path_k)
             sqrt_dt_tape.append(sqrt_dt)
         # corpus.py:433: if np.max(path) < barrier:
         cond = np.max(path) < barrier
@@ -42,8 +43,8 @@ def barrier_call_fwd(s0, sigma, z, strike, barrier):
             dt,
             z,
             exp_total_1_tape,
-            sqrt_dt_tape,
             path_k_tape,
+            sqrt_dt_tape,
             strike,
             cond_tape,
             path_tape_1,
@@ -53,7 +54,7 @@ def barrier_call_fwd(s0, sigma, z, strike, barrier):
 
 def barrier_call_bwd(residuals, out_bar):
     # corpus.py:423: def barrier_call(s0, sigma, z, strike, barrier):
-    n_paths, n_steps, sigma, dt, z, exp_total_1_tape, sqrt_dt_tape, path_k_tape, strike, cond_tape, path_tape_1 = residuals
+    n_paths, n_steps, sigma, dt, z, exp_total_1_tape, path_k_tape, sqrt_dt_tape, strike, cond_tape, path_tape_1 = residuals
     k_1 = len(exp_total_1_tape)
     k_3 = len(cond_tape)
     # corpus.py:435: return total / n_paths

@@ -35,9 +35,9 @@ def convolve_stencil_bwd(residuals, out_bar):
     for i in range(n_minus_2_1 - 1, -1, -1):
         k -= 1
         # corpus.py:180: out[i] = c * np.dot(LAPLACE_STENCIL, u[i:i + 3])
-        out_bar_part = rt.copy(out_bar[i])
+        out_bar_part = out_bar[i]
         out_bar[i] = 0.0
-        c_bar += rt.total(dot_tape[k] * out_bar_part)
-        u_bar[i:i + 3] += rt.dot_right_transpose(LAPLACE_STENCIL, rt.total(c * out_bar_part))
+        c_bar += dot_tape[k] * out_bar_part
+        u_bar[i:i + 3] += rt.dot_right_transpose(LAPLACE_STENCIL, c * out_bar_part)
     # corpus.py:181: return out
     return u_bar, c_bar

@@ -12,8 +12,10 @@ def cumulative_growth_fwd(rates):
     wealth[0] = 1.0 + rates[0]
     for i in range(1, n):
         # corpus.py:105: wealth[i] = wealth[i - 1] * (1.0 + rates[i])
-        wealth_i_minus_1_tape.append(wealth[i - 1])
-        wealth[i] = wealth[i - 1] * (1.0 + rates[i])
+        wealth_i_minus_1 = wealth[i - 1]
+        wealth[i] = wealth_i_minus_1 * (1.0 + rates[i])
+        # corpus.py:104: for i in range(1, n):
+        wealth_i_minus_1_tape.append(wealth_i_minus_1)
     # corpus.py:106: return wealth
     return wealth, (rates, n, wealth_i_minus_1_tape)
 

@@ -16,7 +16,9 @@ def leapfrog_orbit_fwd(q0, p0, dt, steps):
     # corpus.py:248: def leapfrog_orbit(q0, p0, dt, steps):
     kepler_force_fwd_res_1_tape = []
     kepler_force_q_tape = []
+    p_tape = []
     p_tape_1 = []
+    q_tape_1 = []
     # corpus.py:250: q = q0.copy()
     q = np.copy(q0)
     # corpus.py:251: p = p0 + 0.5 * dt * kepler_force(q0)
@@ -24,18 +26,22 @@ def leapfrog_orbit_fwd(q0, p0, dt, steps):
     kepler_force_q0, kepler_force_fwd_res = kepler_force_fwd(q0)
     p = p0 + half_times_dt * kepler_force_q0
     for step in range(steps):
+        # corpus.py:253: q = q + dt * p
+        q_tape_1.append(q)
         q = q + dt * p
         # corpus.py:254: if step < steps - 1:
         p_tape_1.append(p)
         if step < steps - 1:
             # corpus.py:255: p = p + dt * kepler_force(q)
             kepler_force_q, kepler_force_fwd_res_1 = kepler_force_fwd(q)
+            p_tape.append(p)
             p = p + dt * kepler_force_q
             # corpus.py:254: if step < steps - 1:
             kepler_force_fwd_res_1_tape.append(kepler_force_fwd_res_1)
             kepler_force_q_tape.append(kepler_force_q)
     # corpus.py:256: p = p + 0.5 * dt * kepler_force(q)
     kepler_force_q_1, kepler_force_fwd_res_2 = kepler_force_fwd(q)
+    p_saved_1 = p
     p = p + half_times_dt * kepler_force_q_1
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
     sqrt_dot_q = np.sqrt(np.dot(q, q))
@@ -52,9 +58,12 @@ def leapfrog_orbit_fwd(q0, p0, dt, steps):
             dt,
             kepler_force_fwd_res_1_tape,
             kepler_force_q_tape,
+            p_tape,
             p_tape_1,
+            q_tape_1,
             kepler_force_fwd_res_2,
             half_times_dt,
+            p_saved_1,
             kepler_force_q_1,
             p,
             q,
@@ -77,7 +86,7 @@ def kepler_force_bwd(residuals, out_bar):
 
 def leapfrog_orbit_bwd(residuals, out_bar):
     # corpus.py:248: def leapfrog_orbit(q0, p0, dt, steps):
-    p0, kepler_force_fwd_res, half_times_dt, kepler_force_q0, steps, dt, kepler_force_fwd_res_1_tape, kepler_force_q_tape, p_tape_1, kepler_force_fwd_res_2, half_times_dt_1, kepler_force_q_1, p_3, q_3, ratio, sqrt_dot_q = residuals
+    p0, kepler_force_fwd_res, half_times_dt, kepler_force_q0, steps, dt, kepler_force_fwd_res_1_tape, kepler_force_q_tape, p_tape, p_tape_1, q_tape_1, kepler_force_fwd_res_2, half_times_dt_1, p_2, kepler_force_q_1, p_3, q_3, ratio, sqrt_dot_q = residuals
     k = len(kepler_force_fwd_res_1_tape)
     k_1 = len(p_tape_1)
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
@@ -88,18 +97,27 @@ def leapfrog_orbit_bwd(residuals, out_bar):
     p_bar = rt.dot_left_transpose(dot_p_bar, p_3)
     p_bar += rt.dot_right_transpose(p_3, dot_p_bar)
     # corpus.py:256: p = p + 0.5 * dt * kepler_force(q)
-    q_bar += kepler_force_bwd(kepler_force_fwd_res_2, rt.unbroadcast(half_times_dt_1 * p_bar, kepler_force_q_1))[0]
+    p_bar_old = p_bar
+    p_bar = rt.unbroadcast(p_bar_old, p_2)
+    q_bar += kepler_force_bwd(kepler_force_fwd_res_2, rt.unbroadcast(half_times_dt_1 * p_bar_old, kepler_force_q_1))[0]
     # corpus.py:252: for step in range(steps):
+    p_bar = rt.copy(p_bar)
     for step in range(steps - 1, -1, -1):
         # corpus.py:254: if step < steps - 1:
         k_1 -= 1
         if step < steps - 1:
             k -= 1
             # corpus.py:255: p = p + dt * kepler_force(q)
-            q_bar += kepler_force_bwd(kepler_force_fwd_res_1_tape[k], rt.unbroadcast(dt * p_bar, kepler_force_q_tape[k]))[0]
+            p = p_tape[k]
+            p_bar_old_1 = p_bar
+            p_bar = rt.unbroadcast(p_bar_old_1, p)
+            q_bar += kepler_force_bwd(kepler_force_fwd_res_1_tape[k], rt.unbroadcast(dt * p_bar_old_1, kepler_force_q_tape[k]))[0]
         # corpus.py:253: q = q + dt * p
+        q = q_tape_1[k_1]
         p = p_tape_1[k_1]
-        p_bar += rt.unbroadcast(dt * q_bar, p)
+        q_bar_old = q_bar
+        q_bar = rt.unbroadcast(q_bar_old, q)
+        p_bar = p_bar + rt.unbroadcast(dt * q_bar_old, p)
     # corpus.py:251: p = p0 + 0.5 * dt * kepler_force(q0)
     p0_bar = rt.unbroadcast(p_bar, p0)
     q0_bar = kepler_force_bwd(kepler_force_fwd_res, rt.unbroadcast(half_times_dt * p_bar, kepler_force_q0))[0]

@@ -66,9 +66,9 @@ def ridge_gradient_descent_bwd(residuals, out_bar):
     X, y, steps, Xt, n, lam, lr, X_at_w_tape, r_tape, Xt_at_r_tape, grad_tape, w_tape, w_2, X_at_w_1, r_1, dot_w, half_times_lam = residuals
     k = len(X_at_w_tape)
     # corpus.py:390: return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
-    dot_r_bar = rt.total(0.5 / n * out_bar)
-    lam_bar = rt.total(0.5 * dot_w * out_bar)
-    dot_w_bar = rt.total(half_times_lam * out_bar)
+    dot_r_bar = 0.5 / n * out_bar
+    lam_bar = 0.5 * dot_w * out_bar
+    dot_w_bar = half_times_lam * out_bar
     w_bar = rt.dot_left_transpose(dot_w_bar, w_2)
     w_bar += rt.dot_right_transpose(w_2, dot_w_bar)
     r_bar = rt.dot_left_transpose(dot_r_bar, r_1)

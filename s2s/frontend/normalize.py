@@ -539,6 +539,8 @@ class _Normalizer:
                 if sequence_arg and i == 0 and isinstance(a, (gast.List, gast.Tuple)) else self.atom(a, out)
                 for i, a in enumerate(expr.args)]
         keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
+        if spelled == "np.where" and len(args) == 1:  # NumPy's own spelling of it: not elementwise
+            callee = core.attr("np.nonzero")
         return core.call(callee, args, keywords)
 
     def sequence(self, node, out, tuple_):

@@ -102,7 +102,7 @@ defnondiff(operator.floordiv, operator.not_, operator.lt, operator.and_, operato
            int, bool, round, len, range, isinstance, print, np.floor_divide)
 
 # Every ufunc applies elementwise, and every ``math`` function to numbers; entries below refine these.
-declare(*(f for f in vars(np).values() if isinstance(f, np.ufunc)), family=shapes.ELEMENTWISE)
+declare(*(f for f in vars(np).values() if isinstance(f, np.ufunc) and f.nout == 1), family=shapes.ELEMENTWISE)
 declare(*(f for f in vars(math).values() if callable(f)), family=shapes.SCALAR)
 declare(operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv, operator.mod,
         operator.pow, operator.neg, operator.pos, operator.not_, operator.lt, operator.and_, operator.or_,

@@ -178,17 +178,25 @@ class _JVP:
             return [stmt, core.assign(t_dot, self.zero_of(core.name(t), value))]
         tangent = self.unshared(self.concrete(tangent), t, value)
         reads = set(core.names_read(tangent))
+
+        def tangent_statement(expr):
+            # Kept with it: the primal's operands, which the tangent may not all read (``x - m`` has tangent
+            # ``-m_dot`` where ``x`` is constant), so that transposition knows what was broadcast.
+            new = core.assign(t_dot, expr)
+            new.primal_operands = core.operand_names(value)
+            return new
+
         if _ANS not in reads:
             # The tangent needs only operands: it goes first, before the primal can overwrite any of
             # them, which also lets the values it uses be folded into it.
-            return [core.assign(t_dot, tangent), stmt]
+            return [tangent_statement(tangent), stmt]
         if t not in core.names_read(value) or t not in reads:
             # It needs the result, and no operand that the result overwrites: result first.
-            return [stmt, core.assign(t_dot, core.substitute(tangent, {_ANS: t}))]
+            return [stmt, tangent_statement(core.substitute(tangent, {_ANS: t}))]
         # It reads both the result and the operand the result overwrites.
         fresh = self.namer.fresh(f"{t}_new")
         self.fn.temps.add(fresh)
-        return [core.assign(fresh, value), core.assign(t_dot, core.substitute(tangent, {_ANS: fresh})),
+        return [core.assign(fresh, value), tangent_statement(core.substitute(tangent, {_ANS: fresh})),
                 core.assign(t, core.name(fresh))]
 
     def unshared(self, tangent, t, value):

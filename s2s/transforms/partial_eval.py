@@ -81,7 +81,7 @@ def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
     """
     namer = fn.namer()
     kinds = analysis.kinds(fn, known_kinds)
-    aliases = core.alias_groups(fn.body)
+    aliases = analysis.alias_groups(fn.body, kinds)
     written = {n for w in core.mutated_names(fn.body) for n in aliases.get(w, {w})}
 
     def protected(arg):
@@ -157,7 +157,7 @@ class _Splitter:
         self.locals = set(fn.params)
         for stmt in core.walk_statements(fn.body):
             self.locals |= core.written_names(stmt)
-        self.aliases = core.alias_groups(fn.body)
+        self.aliases = analysis.alias_groups(fn.body, self.kinds)
         self.mutated = self.mutated_in(fn.body)
         self.binding_counts: dict = {}  # how often each name is bound (loop targets included)
         for stmt in core.walk_statements(fn.body):
@@ -304,6 +304,7 @@ class _Context:
 
     def start_segment(self):
         self.versions: dict = {}
+        self.bindings: dict = {}      # name → its version where it was last bound anew (its shape may change there)
         self.defs: dict = {}
         self.have: dict = {}
         self.lin_names: dict = {}     # shared by the stretch and the preludes that follow it
@@ -355,7 +356,7 @@ class _Context:
 
     def _shape(self, name_, have, out):
         """A value with ``name_``'s current shape: obtained where the name was last bound, not copied."""
-        key = (name_, "shape")
+        key = (name_, "shape", self.bindings.get(name_, 0))
         if key not in have:
             if name_ in self.s.invariants or name_ in self.loop_vars:
                 have[key] = self._obtain((name_, 0), have, out)
@@ -509,6 +510,8 @@ class _Context:
             self.versions[n] = self.version(n) + 1
             self.defs[(n, self.versions[n])] = definition
             definition.defines[n] = self.versions[n]
+        for n in core.bound_names(stmt):
+            self.bindings[n] = self.versions[n]
 
     def tangent_statement(self, stmt):
         shapes = _shape_only_reads(stmt)  # np.zeros_like(x): a zero tangent needs x's shape, not its value

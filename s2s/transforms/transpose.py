@@ -66,6 +66,8 @@ def witnesses(stmt, kinds, primal_of) -> list:
         return found
     # Decided here, on the names of the JVP program, and kept with the statement for transposition.
     broadcasting = stmt.broadcasting = _broadcasting(stmt, value, kinds, primal_of)
+    if broadcasting and isinstance(value, gast.Name) and value.id in linear and kind(value.id) != SCALAR:
+        found.append(value.id)  # x_dot += v_dot, x_dot[i] = v_dot, t_dot = v_dot of t = v + c: summed down to v
     for node in gast.walk(value):
         if not core.names_in(node) & linear:
             continue
@@ -86,12 +88,18 @@ def witnesses(stmt, kinds, primal_of) -> list:
 
 def _broadcasting(stmt, value, kinds, primal_of) -> bool:
     """Can values of different shapes meet in ``stmt``?  (Operands of two values that may be arrays;
-    a tangent has its primal's shape, so ``x * x_dot`` is one.)"""
-    leaves = core.names_read(value)
-    if isinstance(stmt, gast.AugAssign):
-        leaves += core.target_names(stmt.target)
+    a tangent has its primal's shape, so ``x * x_dot`` is one.)  The operands are those of the tangent
+    expression, the array it writes into, and those of the primal expression it is the tangent of (whose
+    result, broadcast from all of them, is the tangent's shape)."""
+    leaves = core.operand_names(value) + getattr(stmt, "primal_operands", [])
     values = {primal_of.get(n, n) for n in leaves}
-    return sum(kinds.get(v) != SCALAR for v in values) >= 2
+    if isinstance(stmt, gast.AugAssign):
+        values.add(primal_of.get(stmt.target.id))
+    arrays = sum(kinds.get(v) != SCALAR for v in values)
+    if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):  # what x[i] holds
+        target = stmt.targets[0]
+        arrays += not kinds.element_is_scalar(primal_of.get(target.value.id), target.slice)
+    return arrays >= 2
 
 
 def _template(node, constants):
@@ -241,6 +249,12 @@ class _Transposer:
             return value
         return core.call(core.attr("rt.unbroadcast"), [value, self.witness_of(core.name(t))])
 
+    def whole(self, ct, value):
+        """The cotangent of a value that may have been broadcast to the shape of what it is written into
+        (``x_dot += v_dot``, ``x_dot[i] = v_dot``, ``t_dot = v_dot`` of ``t = v + c``), summed down to its
+        shape; an expression sums its own operands down."""
+        return self.reduce(ct, value.id) if isinstance(value, gast.Name) and value.id in self.linear else ct
+
     def scatter(self, t, index, ct, out):
         """The transpose of reading ``t_dot[index]``: ``t_bar[index] += ct``."""
         self.own(t, out)
@@ -287,7 +301,7 @@ class _Transposer:
             self.unpack(stmt, out)
         elif self.is_call(value):
             self.call(value, [stmt.targets[0].id], out)
-        elif _accumulates(stmt):  # x_dot = x_dot + e is x_dot += e
+        elif _accumulates(stmt) and not self.broadcasting:  # x_dot = x_dot + e is x_dot += e (if x keeps its shape)
             self.update(gast.AugAssign(target=core.name(stmt.targets[0].id, True), op=stmt.value.op,
                                        value=stmt.value.right, lineno=stmt.lineno), out)
         else:
@@ -298,7 +312,7 @@ class _Transposer:
             if t in core.names_in(value):  # x_dot = a * x_dot + ...: hand on the old cotangent
                 ct = self.keep(ct, out, f"{self.bar(t)}_old")
             self.live.discard(t)
-            self.expression(value, ct, out)
+            self.expression(value, self.whole(ct, value), out)
         for s in out:
             core.at(s, stmt.lineno)
         return out
@@ -374,8 +388,7 @@ class _Transposer:
         ct = self.keep(part, out, f"{self.bar(t)}_part")
         out.append(core.assign(gast.Subscript(value=core.name(self.bar(t)), slice=core.load(target.slice),
                                               ctx=gast.Store()), core.const(0.0)))
-        value = stmt.value
-        self.expression(value, self.reduce(ct, value.id) if isinstance(value, gast.Name) else ct, out)
+        self.expression(stmt.value, self.whole(ct, stmt.value), out)
 
     def update(self, stmt, out):
         """``x_dot += e``, ``x_dot -= e``, ``x_dot *= c``, ``x_dot /= c``."""
@@ -387,7 +400,7 @@ class _Transposer:
             if t in core.names_in(stmt.value):  # x_dot += a * x_dot + ...: what flows on is the old cotangent
                 b = self.keep(b, out, f"{self.bar(t)}_old")
             ct = b if isinstance(stmt.op, gast.Add) else gast.UnaryOp(op=gast.USub(), operand=b)
-            self.expression(stmt.value, ct, out)
+            self.expression(stmt.value, self.whole(ct, stmt.value), out)
             return
         if self.is_linear(stmt.value):
             raise NonLinearError("this statement is not linear in the inputs", self.fn.filename, stmt.lineno,

@@ -62,13 +62,13 @@ def _refuse_shared_writes(fn, kinds):
     and after that loop.  Binding its source anew (``new = np.empty_like(u)`` after
     ``u = new``) ends the sharing.  A read anywhere else is refused.
     """
-    groups = core.alias_groups(fn.body)
+    groups = analysis.alias_groups(fn.body, kinds)
     for block, parents in _blocks(fn.body, []):
         for i, stmt in enumerate(block):
             if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)):
                 continue
             view, source = stmt.targets[0].id, core.view_source(stmt.value)
-            if source is None or _is_element(stmt.value, kinds) or not groups[view] & _memory_written(fn.body, kinds):
+            if source is None or _is_scalar(stmt, kinds) or not groups[view] & _memory_written(fn.body, kinds):
                 continue
             covered, changed = _check_reads(fn, view, groups[view], source, block[i + 1:], kinds, None)
             for holder, holder_block, j in parents:  # the next trip of an enclosing loop, and after it
@@ -128,10 +128,9 @@ def _check_reads(fn, view, group, source, stmts, kinds, changed) -> tuple[set, o
     return checked | {id(s) for s in core.walk_statements(stmts)}, changed
 
 
-def _is_element(value, kinds) -> bool:
-    """``x[i]`` of an array with as many dimensions as indices: a value, not a view."""
-    return isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
-        kinds.element_is_scalar(value.value.id, value.slice)
+def _is_scalar(stmt, kinds) -> bool:
+    """Does ``stmt`` bind a scalar (``x[i]`` of a 1-D ``x``, ``n = x.shape[1]``)?  A copy, not a view."""
+    return analysis.SCALAR in (analysis.kind_of(stmt.value, kinds), kinds.get(stmt.targets[0].id))
 
 
 def _memory_written(body, kinds) -> set:
