@@ -15,8 +15,7 @@ import numpy as np
 
 from . import analysis, core
 from .backends import numba_cpu
-from .frontend import resolve
-from .frontend.normalize import closure_fingerprint, normalize
+from .frontend.normalize import fingerprint, normalize
 from .emit import render
 from .modules import load
 from .program import Program
@@ -566,9 +565,7 @@ def _with_arrays(forward, args):
 def _key(fun):
     if hasattr(fun, "emit"):  # a transform: what it transforms is fixed when it is made
         return (fun, ())
-    inner = resolve.user_function(fun)
-    fingerprint = closure_fingerprint(inner) if inner is not None else ()
-    return (fun, fingerprint)
+    return (fun, fingerprint(fun))
 
 
 @functools.lru_cache(maxsize=512)

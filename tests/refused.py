@@ -37,23 +37,23 @@ def defines_class(x):
 
 
 def comprehension(x):
-    return np.sum(np.array([v * v for v in x]))
+    return np.sum(np.array([v * v for v in x if v > 0.0]))
 
 
 def generator_expression(x):
-    return sum(v for v in x)
+    squares = (v * v for v in x)
+    return np.sum(squares)
 
 
 def nested_def(x):
-    def inner(y):
-        return y
+    def inner(y, k=2.0):
+        return y * k
 
     return inner(x)
 
 
 def inner_lambda(x):
-    f = lambda y: y * 2  # noqa: E731
-    return f(x)
+    return (lambda y: y * 2)(x)
 
 
 def uses_dict(x):
@@ -74,15 +74,16 @@ def while_else(x):
     return x
 
 
-def loops_over_enumerate(x):
+def loops_over_reversed(x):
     s = 0.0
-    for i, v in enumerate(x):
-        s += i * v
+    for v in reversed(x):
+        s += v
     return s
 
 
 def python_list(x):
     values = [x, x]
+    values[0] = x * 2
     return values[0]
 
 
@@ -112,7 +113,3 @@ def numba_cannot(x):
 
 def keyword_the_rule_lacks(x):
     return np.sum(x * x, keepdims=True)
-
-
-def three_way_max(x, y, z):
-    return max(x, y, z)

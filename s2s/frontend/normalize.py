@@ -20,6 +20,8 @@ from .. import core
 from ..errors import SourceError, UnsupportedSyntaxError
 from ..rules import registry
 from . import resolve
+from . import lowering
+from .lowering import Lowering, stored_names
 from .parse import parse_function, short_filename
 
 #: Array methods that are spelled as NumPy functions in core form.
@@ -45,14 +47,11 @@ _OP_NOUNS = {gast.Add: "total", gast.Sub: "diff", gast.Mult: "product", gast.Div
 _REFUSED = {
     gast.With: "a 'with' statement", gast.AsyncWith: "an 'async with' statement",
     gast.Try: "a 'try' statement", gast.ClassDef: "a class definition",
-    gast.FunctionDef: "a nested function definition (define it at module level or outside this function)",
     gast.AsyncFunctionDef: "an async function", gast.Global: "a 'global' statement",
     gast.Nonlocal: "a 'nonlocal' statement", gast.Import: "an import inside the function",
     gast.ImportFrom: "an import inside the function", gast.Delete: "a 'del' statement",
     gast.AsyncFor: "an 'async for' loop",
-    gast.Lambda: "a lambda inside the function", gast.ListComp: "a list comprehension (write a loop)",
-    gast.SetComp: "a set comprehension", gast.DictComp: "a dict comprehension",
-    gast.GeneratorExp: "a generator expression (write a loop)", gast.Yield: "'yield' (generators)",
+    gast.SetComp: "a set comprehension", gast.DictComp: "a dict comprehension", gast.Yield: "'yield' (generators)",
     gast.YieldFrom: "'yield from' (generators)", gast.Await: "'await'", gast.Dict: "a dict",
     gast.Set: "a set", gast.Starred: "starred arguments", gast.NamedExpr: "an assignment expression (:=)",
     gast.JoinedStr: "an f-string",
@@ -80,6 +79,8 @@ def normalize(fun, nargs: int | None = None) -> core.Function:
         return _partial_wrapper(fun)
     if resolve.spelling(fun) is not None:
         return _primitive_wrapper(fun, nargs if nargs is not None else 1)
+    if isinstance(fun, types.MethodType) and resolve.user_function(fun.__func__) is not None:
+        return _normalize_cached(fun, fingerprint(fun))
     user = resolve.user_function(fun)
     if user is None:
         raise TypeError(f"s2s transforms Python functions; got {fun!r}")
@@ -132,6 +133,19 @@ def _partial_wrapper(p: functools.partial) -> core.Function:
     return fn
 
 
+def fingerprint(fun):
+    """What the generated code of ``fun`` depends on besides its source: closure values, a method's object."""
+    if isinstance(fun, types.MethodType):
+        owner = getattr(fun.__self__, "__dict__", {})
+        return closure_fingerprint(fun.__func__) + tuple((k, _value_key(v)) for k, v in owner.items())
+    inner = resolve.user_function(fun)
+    return closure_fingerprint(inner) if inner is not None else ()
+
+
+def _value_key(value):
+    return value if isinstance(value, (int, float, complex, str, bool, tuple)) else id(value)
+
+
 def closure_fingerprint(fun):
     """Closure values are constants of the generated code: new values, new code."""
     cells = []
@@ -140,12 +154,17 @@ def closure_fingerprint(fun):
             value = cell.cell_contents
         except ValueError:
             value = None
-        cells.append(value if isinstance(value, (int, float, complex, str, bool, tuple)) else id(value))
+        cells.append(_value_key(value))
     return tuple(cells)
 
 
-class _Normalizer:
+class _Normalizer(Lowering):
     def __init__(self, fun):
+        # A bound method: its object is a constant, named by the method's first parameter.
+        self.bound = {}
+        if isinstance(fun, types.MethodType):
+            fun, owner = fun.__func__, fun.__self__
+            self.bound = {parse_function(fun).node.args.args[0].id: owner}
         self.fun = fun
         parsed = parse_function(fun)
         self.node = parsed.node
@@ -158,6 +177,12 @@ class _Normalizer:
         self.lineno = self.node.lineno
         self.temps = set()
         self.nested = False  # inside a test or boolean operator: keep expressions nested
+        self.inner = {}  # nested function (or lambda bound to a name) → its definition, inlined where called
+        self.inlining = []  # the nested functions being inlined, innermost last
+        self.lists = {}  # list name → its elements (atoms), or its Growing array, or "array" once filled
+        self.list_depth = {}  # list name → the block depth where it was made
+        self.growing_depth = {}  # list name → the depth of the loop body that fills it
+        self.depth = 0  # how deep in branches and loops the statement being normalized is
 
     # -- entry point ---------------------------------------------------------
 
@@ -168,7 +193,7 @@ class _Normalizer:
                           (args.posonlyargs, "positional-only parameters")):
             if bad:
                 raise refuse(what, self.node, self.fn)
-        self.fn.params = [a.id for a in args.args]
+        self.fn.params = [a.id for a in args.args if a.id not in self.bound]
         defaults = inspect.signature(self.fun).parameters
         self.fn.defaults = {k: p.default for k, p in defaults.items()
                             if p.default is not inspect.Parameter.empty}
@@ -182,13 +207,9 @@ class _Normalizer:
         return self.fn
 
     def _local_names(self) -> set:
-        names = {a.id for a in self.node.args.args}
+        names = {a.id for a in self.node.args.args} - set(self.bound)
         body = [self.node.body] if isinstance(self.node, gast.Lambda) else self.node.body
-        for stmt in body:
-            for n in gast.walk(stmt):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
-                    names.add(n.id)
-        return names
+        return names | stored_names(body)
 
     def _global_names(self) -> set:
         return {n.id for n in gast.walk(self.node) if isinstance(n, gast.Name)}
@@ -231,8 +252,27 @@ class _Normalizer:
                 if type(n) in _REFUSED and not (isinstance(n, gast.JoinedStr) and isinstance(s, (gast.Raise, gast.Assert))):
                     raise self.refuse(_REFUSED[type(n)], s)
 
+    def stmt_FunctionDef(self, s):
+        if s.decorator_list:
+            raise self.refuse("a decorated nested function", s)
+        self.inner[s.name] = s
+        return []
+
     def stmt_Assign(self, s):
         out = []
+        for bound in stored_names(s.targets):
+            self.lists.pop(bound, None)
+        target = s.targets[0]
+        if len(s.targets) == 1 and isinstance(target, gast.Name):
+            if isinstance(s.value, gast.Lambda):
+                self.inner[target.id] = s.value
+                return []
+            if isinstance(s.value, gast.List) or (isinstance(s.value, gast.ListComp) and self.is_static(s.value)):
+                self.lists[target.id] = [self.fresh_atom(e, out, f"{target.id}_{k}")
+                                         for k, e in enumerate(s.value.elts)] if isinstance(s.value, gast.List) \
+                    else self.unrolled(s.value, out, self.fresh_atom)
+                self.list_depth[target.id] = self.depth
+                return out
         if len(s.targets) > 1:
             value = self.atom(s.value, out)
             for target in s.targets:
@@ -262,13 +302,31 @@ class _Normalizer:
         out = [] if out is None else out
         if isinstance(target, gast.Name):
             self.emit(out, core.assign(core.name(target.id, store=True), value))
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            self._unpack(target, value, out)
         elif isinstance(target, gast.Subscript):
+            if isinstance(target.value, gast.Name) and target.value.id in self.lists:
+                raise self.refuse(f"writing into the list {target.value.id} (s2s makes it a tuple or an array; "
+                                  "build an array with np.zeros and write into that)", target)
             base = self.atom(target.value, out)
             index = self.index(target.slice, out)
             sub = gast.Subscript(value=base, slice=index, ctx=gast.Store())
             self.emit(out, core.assign(sub, value))
         else:
             raise self.refuse("assigning to this kind of target (use names, tuples of names or x[...])", target)
+        return out
+
+    def _unpack(self, target, value, out):
+        """``a[i], b = value``: the values first (copies of names the targets rebind), then each target in turn."""
+        if not (isinstance(value, gast.Tuple) and len(value.elts) == len(target.elts)):
+            parts = [self.temp(f"part_{k}") for k in range(len(target.elts))]
+            self.emit(out, core.assign(core.tuple_([core.name(p, store=True) for p in parts], store=True), value))
+            value = core.tuple_([core.name(p) for p in parts])
+        rebound = stored_names(target)
+        values = [self._to_temp(v, out, f"old_{v.id}") if isinstance(v, gast.Name) and v.id in rebound else v
+                  for v in value.elts]
+        for t, v in zip(target.elts, values):
+            self._assign_to(t, v, out)
         return out
 
     def stmt_AnnAssign(self, s):
@@ -279,6 +337,8 @@ class _Normalizer:
     def stmt_AugAssign(self, s):
         out = []
         target, op = s.target, s.op
+        if isinstance(target, gast.Name) and target.id in self.lists:
+            raise self.refuse(f"extending the list {target.id} in place (append to it instead)", s)
         if isinstance(target, gast.Name):
             value = self.atom(s.value, out)
             if isinstance(op, _IN_PLACE_OPS) and target.id not in core.names_in(value):
@@ -304,6 +364,11 @@ class _Normalizer:
         if isinstance(value, gast.Constant):  # docstring or bare literal
             return []
         out = []
+        appended = lowering.append_target(s)
+        if appended in self.lists:
+            if len(value.args) != 1 or value.keywords:
+                raise self.refuse("append() with these arguments", s)
+            return self.append(appended, value.args[0], out)
         if isinstance(value, gast.Call):
             normalized = self.value(value, out, "result")
             if self.fn.is_user_call(normalized) or core.dotted_name(normalized.func) == "print":
@@ -318,7 +383,7 @@ class _Normalizer:
         test = self.value(s.test, out, "cond")
         if not (core.is_atom(test) or isinstance(test, gast.BoolOp)):
             test = self._to_temp(test, out, "cond")
-        node = gast.If(test=test, body=self.stmts(s.body) or [gast.Pass()], orelse=self.stmts(s.orelse))
+        node = gast.If(test=test, body=self.block(s.body) or [gast.Pass()], orelse=self.block(s.orelse))
         self.lineno = s.lineno
         self.emit(out, node)
         return out
@@ -326,37 +391,21 @@ class _Normalizer:
     def stmt_For(self, s):
         if s.orelse:
             raise self.refuse("'for ... else'", s)
-        if not isinstance(s.target, gast.Name):
-            raise self.refuse("a for loop whose target is not a single name", s)
-        out = []
-        it = s.iter
-        prefix = []
-        if isinstance(it, gast.Call) and self._resolves_to(it.func, range):
-            if it.keywords or not 1 <= len(it.args) <= 3:
-                raise self.refuse("range() with these arguments", s)
-            bounds = [self.atom(a, out) for a in it.args]
-            target = s.target.id
-        else:
-            if isinstance(it, gast.Call) and core.dotted_name(it.func) in ("enumerate", "zip", "reversed"):
-                raise self.refuse(f"looping over {core.dotted_name(it.func)}() (loop over range(...))", s)
-            seq = self.atom(it, out)
-            n = self._to_temp(core.call(core.name("len"), [seq]), out, f"n_{self._hint(seq)}")
-            bounds = [n]
-            target = self.temp(f"i_{s.target.id}")
-            prefix = [core.at(core.assign(s.target.id, gast.Subscript(
-                value=core.load(seq), slice=core.name(target), ctx=gast.Load())), s.lineno)]
-        body = prefix + self.stmts(s.body)
-        self.lineno = s.lineno
-        loop = gast.For(target=core.name(target, store=True), iter=core.call(core.name("range"), bounds),
-                        body=body or [gast.Pass()], orelse=[], type_comment=None)
-        self.emit(out, loop)
-        return out
+        return self.lower_for(s)
+
+    def block(self, body) -> list:
+        """The statements of a branch or a loop body (lists made outside may not grow there)."""
+        self.depth += 1
+        try:
+            return self.stmts(body)
+        finally:
+            self.depth -= 1
 
     def stmt_While(self, s):
         if s.orelse:
             raise self.refuse("'while ... else'", s)
         test = self.canonical(s.test)
-        body = self.stmts(s.body)
+        body = self.block(s.body)
         self.lineno = s.lineno
         out = []
         self.emit(out, gast.While(test=test, body=body or [gast.Pass()], orelse=[]))
@@ -434,6 +483,13 @@ class _Normalizer:
             return self.if_expression(expr, out)
         if isinstance(expr, gast.Tuple):
             return core.tuple_(self.atom(e, out) for e in expr.elts)
+        if isinstance(expr, (gast.ListComp, gast.GeneratorExp)):
+            if self.nested or not self.is_static(expr):
+                raise self.refuse("a comprehension here (s2s lowers those passed to np.array, np.stack, sum, "
+                                  "min or max, and those over tuples, lists or constant ranges)", expr)
+            return core.tuple_(self.unrolled(expr, out, self.atom))
+        if isinstance(expr, gast.Lambda):
+            raise self.refuse("a lambda inside the function other than one bound to a name", expr)
         if isinstance(expr, gast.List):
             raise self.refuse("a Python list here (lists may only be passed to np.array, "
                               "np.concatenate or np.stack; use a tuple or an array)", expr)
@@ -469,11 +525,24 @@ class _Normalizer:
         return core.name(t)
 
     def name(self, node):
+        if getattr(node, "resolved", False):
+            return core.name(node.id)
+        if node.id in self.inner:
+            raise self.refuse(f"using the nested function {node.id} other than by calling it", node)
+        state = self.lists.get(node.id)
+        if isinstance(state, list):
+            if self.depth < self.list_depth[node.id]:
+                raise self.refuse(f"reading the list {node.id} outside the branch or loop that made it", node)
+            return core.tuple_(core.load(e) for e in state)
+        if isinstance(state, lowering.Growing):
+            raise self.refuse(f"reading the list {node.id} while the loop fills it", node)
         if node.id in self.locals:
             return core.name(node.id)
         return self.reference(self.lookup(node.id), node.id)
 
     def lookup(self, global_name):
+        if global_name in self.bound:
+            return self.bound[global_name]
         obj = resolve.lookup(self.fun, global_name)
         if resolve.is_missing(obj):
             raise SourceError(f"name {global_name!r} is not defined", self.fn.filename, self.lineno,
@@ -487,9 +556,7 @@ class _Normalizer:
         spelled = resolve.spelling(obj)
         if spelled:
             return core.attr(spelled)
-        is_callee = (resolve.user_function(obj) is not None or isinstance(obj, functools.partial)) \
-            and registry.lookup(obj) is None  # a function with a rule of its own is a primitive
-        table = self.fn.callees if is_callee else self.fn.constants
+        table = self.fn.callees if _is_callee(obj) else self.fn.constants
         for existing, value in table.items():
             if value is obj:
                 return core.name(existing)
@@ -502,6 +569,8 @@ class _Normalizer:
     def attribute(self, expr, out):
         dotted = core.dotted_name(expr)
         root = dotted.split(".")[0] if dotted else None
+        if dotted and getattr(_root(expr), "resolved", False):
+            return core.load(expr)
         if root is None or root in self.locals:
             base = self.atom(expr.value, out)
             if expr.attr in _VALUE_ATTRIBUTES:
@@ -527,12 +596,31 @@ class _Normalizer:
         func = expr.func
         if isinstance(func, gast.Attribute) and not self._is_module_path(func):
             return self.method_call(func, expr, out)
+        if isinstance(func, gast.Name) and func.id in self.inner:
+            return self.inline(func.id, expr, out)
+        for op in (sum, min, max):
+            if self._resolves_to(func, op) and not self.nested:
+                reduced = self.reduction(op.__name__, expr, out)
+                if reduced is not None:
+                    return reduced
         callee = self.value(func, out, "f")
         target = self._object_of(callee)
-        user = resolve.user_function(target) if target is not None else None
-        if (user is not None or isinstance(target, functools.partial)) and registry.lookup(target) is None:
+        if target is not None and _is_callee(target):
             return self.user_call(callee, target, expr, out)
         spelled = core.dotted_name(callee)
+        if spelled in ("np.array", "np.asarray", "np.stack") and expr.args:
+            first = expr.args[0]
+            if isinstance(first, (gast.ListComp, gast.GeneratorExp)):
+                first = self.array_of(first, out, as_tuple=spelled == "np.stack")
+                if isinstance(first, gast.Name):
+                    return first  # a fresh array filled in a loop
+            elif isinstance(first, gast.Name) and self.lists.get(first.id) == "array" and len(expr.args) == 1:
+                return core.call(core.attr("np.copy"), [self.name(first)])  # a list filled as an array
+            elif isinstance(first, gast.Name) and isinstance(self.lists.get(first.id), list):
+                first = self.name(first)
+                if spelled != "np.stack":
+                    first = gast.List(elts=first.elts, ctx=gast.Load())
+            expr = gast.Call(func=expr.func, args=[first, *expr.args[1:]], keywords=expr.keywords)
         rule = registry.lookup_spelled(spelled)
         sequence_arg = bool(rule and rule.sequence)
         args = [self.sequence(a, out, tuple_=spelled != "np.array" and spelled != "np.asarray")
@@ -568,7 +656,8 @@ class _Normalizer:
 
     def user_call(self, callee, target, expr, out):
         """A call to the user's own function, with arguments in its parameter order."""
-        fun = target.func if isinstance(target, functools.partial) else resolve.user_function(target)
+        fun = target.func if isinstance(target, functools.partial) else \
+            target if isinstance(target, types.MethodType) else resolve.user_function(target)
         args = [self.atom(a, out) for a in expr.args]
         keywords = {k.arg: self.atom(k.value, out) for k in expr.keywords}
         if isinstance(target, functools.partial):
@@ -648,6 +737,25 @@ class _Normalizer:
             hint = f"{self._hint(node.left)}_{word}_{self._hint(node.comparators[0])}"
             return hint if len(hint) <= 16 else "test"
         return "value"
+
+
+def _root(node):
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return node
+
+
+def _is_callee(obj) -> bool:
+    """A function s2s transforms with its caller: the user's own (functions, partials, bound methods).
+
+    A function with a rule of its own is a primitive; a library's function (installed packages, the
+    standard library) runs as it is, and only a differentiated argument makes s2s refuse it.
+    """
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    plain = obj.func if isinstance(obj, functools.partial) else obj
+    return (resolve.user_function(obj) is not None or isinstance(obj, functools.partial)) \
+        and registry.lookup(obj) is None and not resolve.is_library(plain)
 
 
 def _const_word(node, leading=False) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import sysconfig
 import types
 
 import numpy as np
@@ -93,6 +94,18 @@ def user_function(obj):
     if isinstance(obj, types.FunctionType) and spelling(obj) is None:
         return obj
     return None
+
+
+def is_library(obj) -> bool:
+    """Whether ``obj`` is a function of an installed package or of the standard library (not the user's code)."""
+    code = getattr(obj, "__code__", None)
+    return code is not None and code.co_filename.startswith(_library_paths())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_paths() -> tuple:
+    paths = sysconfig.get_paths()
+    return tuple({paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths})
 
 
 @functools.lru_cache(maxsize=None)

@@ -67,7 +67,7 @@ def array(x, dtype=None):
     return np.array(x_dot, dtype=dtype)
 
 
-@defjvp(np.copy)
+@defjvp(np.copy, rt.copy)
 def copy(a):
     return np.copy(a_dot)
 

@@ -96,7 +96,7 @@ def transpose(a, axes=None):
     return rt.transpose_transpose(ct, axes), None
 
 
-@deftranspose(np.copy, np.array, np.asarray)
+@deftranspose(np.copy, rt.copy, np.array, np.asarray)
 def copy(a, dtype=None):
     return ct, None
 
