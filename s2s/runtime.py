@@ -532,3 +532,9 @@ def _jacobian_zeros_numba(out, x):
     if isinstance(out, types.Array) and isinstance(x, types.Array):
         return lambda out, x: np.zeros(out.shape + x.shape)
     return None
+
+
+# Products and linear algebra (their own module; generated code reaches them as ``rt.<name>``).
+from .runtime_linalg import (  # noqa: E402,F401  (they need the helpers above)
+    convolve_transpose, einsum_into, eigh_gaps, inner_transpose, kron_transpose, tensordot_transpose, matmul_left_transpose, matmul_right_transpose, matrix_transpose, strictly_lower,
+    svd_values_jvp, svd_values_transpose, transposed_subscripts, triangle, triangle_adjoint, tril_half)

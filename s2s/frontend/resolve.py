@@ -14,11 +14,14 @@ import math
 import types
 
 import numpy as np
+import scipy
+import scipy.linalg
 
 _MISSING = object()
 
 #: Modules whose members generated code spells through a fixed alias.
-MODULE_ALIASES = {np: "np", math: "math", np.linalg: "np.linalg", np.random: "np.random"}
+MODULE_ALIASES = {np: "np", math: "math", np.linalg: "np.linalg", np.random: "np.random",
+                  scipy.linalg: "scipy.linalg"}
 
 #: Builtins that generated code may call by their own name.
 BUILTIN_FUNCTIONS = (abs, min, max, len, range, float, int, bool, round, pow, print,
@@ -100,7 +103,7 @@ def resolve_spelling(dotted: str):
     if head == "rt":  # helpers of generated code (imported late: the runtime compiles with Numba)
         from .. import runtime as obj
     else:
-        obj = {"np": np, "math": math}.get(head) or getattr(builtins, head, None)
+        obj = {"np": np, "math": math, "scipy": scipy}.get(head) or getattr(builtins, head, None)
     for part in rest:
         obj = getattr(obj, part, None)
     return obj

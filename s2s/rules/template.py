@@ -21,7 +21,7 @@ import textwrap
 import gast
 
 from .. import core
-from ..frontend.resolve import spelling
+from ..frontend.resolve import resolve_spelling, spelling
 
 class Zero(gast.expr):
     """A tangent (or cotangent) known to be zero; ``primal`` is the value it belongs to."""
@@ -260,7 +260,7 @@ class _Simplify(gast.NodeTransformer):
         slots = getattr(node, "tangent_slots", None)
         if slots and all(is_zero(node.args[i]) for i in slots):
             return Zero()
-        return node
+        return _folded(node)
 
     def visit_Subscript(self, node):
         self.generic_visit(node)
@@ -275,6 +275,18 @@ class _Simplify(gast.NodeTransformer):
     def visit_IfExp(self, node):
         self.generic_visit(node)
         return Zero() if is_zero(node.body) and is_zero(node.orelse) else node
+
+
+def _folded(call):
+    """A call to a helper marked ``fold`` (string work on einsum subscripts) on literals: its value, now.
+
+    Generated code then spells the derived subscripts as a literal, as Numba needs them.
+    """
+    dotted = core.dotted_name(call.func)
+    fn = resolve_spelling(dotted) if dotted else None
+    if not getattr(fn, "fold", False) or call.keywords or not all(isinstance(a, gast.Constant) for a in call.args):
+        return call
+    return core.const(fn(*(a.value for a in call.args)))
 
 
 def simplify(expr):

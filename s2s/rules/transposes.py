@@ -51,9 +51,14 @@ def where(condition, x, y):
     return None, np.where(condition, ct, 0.0), np.where(condition, 0.0, ct)
 
 
-@deftranspose(operator.matmul, np.matmul, np.dot)
+@deftranspose(np.dot)
 def dot(a, b):
     return rt.dot_left_transpose(ct, b), rt.dot_right_transpose(a, ct)
+
+
+@deftranspose(operator.matmul, np.matmul)
+def matmul(a, b):
+    return rt.matmul_left_transpose(ct, b, a), rt.matmul_right_transpose(a, ct, b)
 
 
 @deftranspose(np.vdot)
