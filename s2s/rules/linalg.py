@@ -223,12 +223,12 @@ def inv(a):
 
 @defjvp(np.linalg.det)
 def det(a):
-    return ans * np.einsum("...ii->...", np.linalg.solve(a, a_dot))
+    return ans * np.einsum("...ij,...ji->...", np.linalg.inv(a), a_dot)
 
 
 @defjvp(np.linalg.slogdet)
 def slogdet(a):
-    return np.zeros_like(ans[0]), np.einsum("...ii->...", np.linalg.solve(a, a_dot))
+    return np.zeros_like(ans[0]), np.einsum("...ij,...ji->...", np.linalg.inv(a), a_dot)
 
 
 @defjvp(np.linalg.cholesky)

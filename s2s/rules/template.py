@@ -134,9 +134,8 @@ class TransposeTemplate:
             return None
         mapping = {"ct": ct}
         for p in self.params:
-            if p == param:
-                if primal is not None:
-                    mapping[p] = primal
+            if p == param:  # None where the operand is an expression with no value to read the shape of
+                mapping[p] = primal if primal is not None else core.const(None)
             elif p in operands:
                 mapping[p] = operands[p]
             else:
