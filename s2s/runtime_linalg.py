@@ -19,7 +19,7 @@ from numba import types
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-from .runtime import _DOT_LEFT, _DOT_RIGHT, _absent, _ndim, dot_left_transpose, dot_right_transpose, unbroadcast
+from .runtime import _DOT_LEFT, _DOT_RIGHT, _absent, _ndim, unbroadcast
 
 # -- subscripts -----------------------------------------------------------------
 
@@ -186,16 +186,12 @@ def _matrix_transpose_numba(a):
 
 def matmul_left_transpose(ct, b, a):
     """Cotangent of ``a`` in ``a @ b`` for any dimensions: ``ct @ bᵀ`` summed over the batch axes ``a`` lacks."""
-    if a is None:  # an operand with no value at hand: one matrix product, its shape plain from ct and b
-        return dot_left_transpose(ct, b)
     subscripts = transposed_subscripts(_matmul_subscripts(np.ndim(a), np.ndim(b)), 0)
     return unbroadcast(einsum_into(subscripts, a, ct, b), a)
 
 
 def matmul_right_transpose(a, ct, b):
     """Cotangent of ``b`` in ``a @ b`` for any dimensions: ``aᵀ @ ct`` summed over the batch axes ``b`` lacks."""
-    if b is None:
-        return dot_right_transpose(a, ct)
     subscripts = transposed_subscripts(_matmul_subscripts(np.ndim(a), np.ndim(b)), 1)
     return unbroadcast(einsum_into(subscripts, b, ct, a), b)
 
@@ -232,8 +228,6 @@ def _arrays(*ts):
 
 @overload(matmul_left_transpose)
 def _matmul_left_transpose_numba(ct, b, a):
-    if _absent(a):
-        return lambda ct, b, a: dot_left_transpose(ct, b)
     if not _arrays(a, b) or _ndim(ct) is None:
         return None
     if max(a.ndim, b.ndim) <= 2:  # one matrix product (BLAS)
@@ -245,8 +239,6 @@ def _matmul_left_transpose_numba(ct, b, a):
 
 @overload(matmul_right_transpose)
 def _matmul_right_transpose_numba(a, ct, b):
-    if _absent(b):
-        return lambda a, ct, b: dot_right_transpose(a, ct)
     if not _arrays(a, b) or _ndim(ct) is None:
         return None
     if max(a.ndim, b.ndim) <= 2:

@@ -52,19 +52,7 @@ def check_jvp_and_vjp(fun, args, seed=0):
     np.testing.assert_allclose(flat(ct) @ flat(out_dot), flat(cts) @ flat(tangents), rtol=1e-8, atol=1e-10)
 
 
-#: Known gaps (see the branch report): reverse mode through primitives returning tuples, the transpose of a
-#: stacked matmul whose operand is an expression of the tangent rule (no value to read its shape from), and
-#: np.cross's transpose with broadcasting.
-KNOWN_GAPS = ("slogdet", "eigh", "qr", "np.cross(x, y):{'x': (4, 3)", "inv((x @ np.transpose")
-
-
-def _marked(cases):
-    return [pytest.param(n, e, id=f"{n}:{e.code}:{e.shapes}",
-                         marks=[pytest.mark.xfail(strict=True)] if any(g in f"{e.code}:{e.shapes}" for g in KNOWN_GAPS)
-                         else []) for n, e in cases]
-
-
-@pytest.mark.parametrize("name, example", _marked(EXAMPLES))
+@pytest.mark.parametrize("name, example", EXAMPLES, ids=[f"{n}:{e.code}:{e.shapes}" for n, e in EXAMPLES])
 def test_examples_python(name, example):
     fun = _function(example.code, example.shapes)
     check_jvp_and_vjp(fun, _operands(example, np.random.default_rng(1)))

@@ -29,8 +29,8 @@ def bilinear_forms_bwd(residuals, out_bar):
     T_bar = rt.unbroadcast(transpose_M * product_bar, T)
     M_bar = rt.transpose_transpose(rt.unbroadcast(T * product_bar, transpose_M))
     # corpus.py:635: T = np.matmul(M, P)
-    M_bar += rt.matmul_left_transpose(T_bar, P, M)
-    P_bar = rt.matmul_right_transpose(M, T_bar, P)
+    M_bar += rt.dot_left_transpose(T_bar, P)
+    P_bar = rt.dot_right_transpose(M, T_bar)
     # corpus.py:634: P = np.outer(a, b)
     a_bar = np.dot(P_bar, b)
     b_bar = np.dot(a, P_bar)
@@ -40,8 +40,8 @@ def bilinear_forms_bwd(residuals, out_bar):
     # corpus.py:632: q = np.dot(a, M @ a)
     a_bar += rt.dot_left_transpose(q_bar, M_at_a)
     M_at_a_bar = rt.dot_right_transpose(a, q_bar)
-    M_bar += rt.matmul_left_transpose(M_at_a_bar, a, M)
-    a_bar += rt.matmul_right_transpose(M, M_at_a_bar, a)
+    M_bar += rt.dot_left_transpose(M_at_a_bar, a)
+    a_bar += rt.dot_right_transpose(M, M_at_a_bar)
     # corpus.py:636: return q + c * np.sum(T * M.T)
     return a_bar, b_bar, M_bar
 

@@ -16,12 +16,12 @@ def mlp_mse_fwd(W1, b1, W2, b2, X, Y):
     err_times_err = err * err
     X_shape_0 = X.shape[0]
     out_1 = np.sum(err_times_err) / X_shape_0
-    return out_1, (W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0)
+    return out_1, (b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0)
 
 
 def mlp_mse_bwd(residuals, out_1_bar):
     # corpus.py:360: def mlp_mse(W1, b1, W2, b2, X, Y):
-    W1, b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0 = residuals
+    b1, W2, b2, X, H, X_at_W1, H_at_W2, err, err_times_err, X_shape_0 = residuals
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
     err_bar = (err + err) * rt.sum_transpose(rt.total(out_1_bar / X_shape_0), err_times_err)
     # corpus.py:364: err = out - Y
@@ -29,12 +29,12 @@ def mlp_mse_bwd(residuals, out_1_bar):
     # corpus.py:363: out = H @ W2 + b2
     H_at_W2_bar = rt.unbroadcast(out_bar, H_at_W2)
     b2_bar = rt.unbroadcast(out_bar, b2)
-    H_bar = rt.matmul_left_transpose(H_at_W2_bar, W2, H)
-    W2_bar = rt.matmul_right_transpose(H, H_at_W2_bar, W2)
+    H_bar = rt.dot_left_transpose(H_at_W2_bar, W2)
+    W2_bar = rt.dot_right_transpose(H, H_at_W2_bar)
     # corpus.py:362: H = np.tanh(X @ W1 + b1)
     ct = (1 - H * H) * H_bar
     b1_bar = rt.unbroadcast(ct, b1)
-    W1_bar = rt.matmul_right_transpose(X, rt.unbroadcast(ct, X_at_W1), W1)
+    W1_bar = rt.dot_right_transpose(X, rt.unbroadcast(ct, X_at_W1))
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
     return W1_bar, b1_bar, W2_bar, b2_bar
 

@@ -78,8 +78,8 @@ def power_iteration_bwd(residuals, lam_bar):
         v_bar = rt.dot_left_transpose(new_lam_bar, w)
         w_bar += rt.dot_right_transpose(v, new_lam_bar)
         # corpus.py:485: w = A @ v
-        A_bar += rt.matmul_left_transpose(w_bar, v, A)
-        v_bar += rt.matmul_right_transpose(A, w_bar, v)
+        A_bar += rt.dot_left_transpose(w_bar, v)
+        v_bar += rt.dot_right_transpose(A, w_bar)
         lam_bar = 0.0
     # corpus.py:480: v = v0 / np.sqrt(np.dot(v0, v0))
     v0_bar = rt.unbroadcast(v_bar / sqrt_dot_v0, v0)

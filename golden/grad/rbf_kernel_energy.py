@@ -31,18 +31,18 @@ def rbf_kernel_energy_fwd(X, ell, y):
     # corpus.py:810: return y @ K @ y
     y_at_K = y @ K
     out = y_at_K @ y
-    return out, (X, y, n, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K, K, y_at_K)
+    return out, (X, y, n, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K, y_at_K)
 
 
 def rbf_kernel_energy_bwd(residuals, out_bar):
     # corpus.py:802: def rbf_kernel_energy(X, ell, y):
-    X, y, n, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, K_4, y_at_K = residuals
+    X, y, n, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, y_at_K = residuals
     k = len(diff_tape)
     # corpus.py:810: return y @ K @ y
-    y_at_K_bar = rt.matmul_left_transpose(out_bar, y, y_at_K)
-    y_bar = rt.matmul_right_transpose(y_at_K, out_bar, y)
-    y_bar += rt.matmul_left_transpose(y_at_K_bar, K_3, y)
-    K_bar = rt.matmul_right_transpose(y, y_at_K_bar, K_4)
+    y_at_K_bar = rt.dot_left_transpose(out_bar, y)
+    y_bar = rt.dot_right_transpose(y_at_K, out_bar)
+    y_bar += rt.dot_left_transpose(y_at_K_bar, K_3)
+    K_bar = rt.dot_right_transpose(y, y_at_K_bar)
     # corpus.py:806: for i in range(n):
     X_bar = np.zeros_like(X)
     ell_bar = 0.0

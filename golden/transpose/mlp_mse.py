@@ -27,11 +27,11 @@ def mlp_mse_bwd(residuals, out_1_bar):
     # corpus.py:363: out = H @ W2 + b2
     H_at_W2_bar = rt.unbroadcast(out_bar, H_at_W2)
     b2_bar = rt.unbroadcast(out_bar, b2)
-    H_bar = rt.matmul_left_transpose(H_at_W2_bar, W2, H)
-    W2_bar = rt.matmul_right_transpose(H, H_at_W2_bar, W2)
+    H_bar = rt.dot_left_transpose(H_at_W2_bar, W2)
+    W2_bar = rt.dot_right_transpose(H, H_at_W2_bar)
     # corpus.py:362: H = np.tanh(X @ W1 + b1)
     ct = (1 - H * H) * H_bar
     b1_bar = rt.unbroadcast(ct, b1)
-    W1_bar = rt.matmul_right_transpose(X, rt.unbroadcast(ct, X_at_W1), W1)
+    W1_bar = rt.dot_right_transpose(X, rt.unbroadcast(ct, X_at_W1))
     # corpus.py:365: return np.sum(err * err) / X.shape[0]
     return W1_bar, b1_bar, W2_bar, b2_bar

@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def rbf_kernel_energy_lin(residuals, X_dot, ell_dot, y_dot):
     # corpus.py:802: def rbf_kernel_energy(X, ell, y):
-    X, y, K_1, n, K_2, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, K_4, y_at_K = residuals
+    X, y, K_1, n, K_2, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, y_at_K = residuals
     k = 0
     # corpus.py:805: K = np.zeros((n, n))
     K_dot = np.zeros_like(K_1)
@@ -25,13 +25,13 @@ def rbf_kernel_energy_lin(residuals, X_dot, ell_dot, y_dot):
 
 def rbf_kernel_energy_bwd(residuals, out_bar):
     # corpus.py:802: def rbf_kernel_energy(X, ell, y):
-    X, y, K_1, n, K_2, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, K_4, y_at_K = residuals
+    X, y, K_1, n, K_2, ell, diff_tape, power_tape, exp_ratio_tape, ratio_tape, K_3, y_at_K = residuals
     k = len(diff_tape)
     # corpus.py:810: return y @ K @ y
-    y_at_K_bar = rt.matmul_left_transpose(out_bar, y, y_at_K)
-    y_bar = rt.matmul_right_transpose(y_at_K, out_bar, y)
-    y_bar += rt.matmul_left_transpose(y_at_K_bar, K_3, y)
-    K_bar = rt.matmul_right_transpose(y, y_at_K_bar, K_4)
+    y_at_K_bar = rt.dot_left_transpose(out_bar, y)
+    y_bar = rt.dot_right_transpose(y_at_K, out_bar)
+    y_bar += rt.dot_left_transpose(y_at_K_bar, K_3)
+    K_bar = rt.dot_right_transpose(y, y_at_K_bar)
     # corpus.py:806: for i in range(n):
     X_bar = np.zeros_like(X)
     ell_bar = 0.0

@@ -48,8 +48,8 @@ def ridge_gradient_descent_bwd(residuals, out_bar):
     # corpus.py:389: r = X @ w - y
     X_at_w_1_bar = rt.unbroadcast(r_bar, X_at_w_1)
     y_bar = rt.unbroadcast(-r_bar, y)
-    X_bar = rt.matmul_left_transpose(X_at_w_1_bar, w_2, X)
-    w_bar += rt.matmul_right_transpose(X, X_at_w_1_bar, w_2)
+    X_bar = rt.dot_left_transpose(X_at_w_1_bar, w_2)
+    w_bar += rt.dot_right_transpose(X, X_at_w_1_bar)
     # corpus.py:385: for _ in range(steps):
     Xt_bar = np.zeros_like(Xt)
     lr_bar = 0.0
@@ -67,13 +67,13 @@ def ridge_gradient_descent_bwd(residuals, out_bar):
         Xt_at_r_bar = rt.unbroadcast(1.0 / n * grad_bar, Xt_at_r_tape[k])
         lam_bar += rt.total(w * grad_bar)
         w_bar += rt.unbroadcast(lam * grad_bar, w)
-        Xt_bar += rt.matmul_left_transpose(Xt_at_r_bar, r, Xt)
-        r_bar = rt.matmul_right_transpose(Xt, Xt_at_r_bar, r)
+        Xt_bar += rt.dot_left_transpose(Xt_at_r_bar, r)
+        r_bar = rt.dot_right_transpose(Xt, Xt_at_r_bar)
         # corpus.py:386: r = X @ w - y
         X_at_w_bar = rt.unbroadcast(r_bar, X_at_w_tape[k])
         y_bar += rt.unbroadcast(-r_bar, y)
-        X_bar += rt.matmul_left_transpose(X_at_w_bar, w, X)
-        w_bar += rt.matmul_right_transpose(X, X_at_w_bar, w)
+        X_bar += rt.dot_left_transpose(X_at_w_bar, w)
+        w_bar += rt.dot_right_transpose(X, X_at_w_bar)
     # corpus.py:384: Xt = np.transpose(X)
     X_bar += rt.transpose_transpose(Xt_bar)
     # corpus.py:382: w = w0.copy()

@@ -28,8 +28,8 @@ def assemble_state_bwd(residuals, out_bar):
     both_bar = rt.unbroadcast(flat * both_times_flat_bar, both)
     flat_bar = rt.unbroadcast(both * both_times_flat_bar, flat)
     # corpus.py:646: gram = grid.T @ grid
-    grid_bar = rt.matmul_right_transpose(transpose_grid, gram_bar, grid)
-    grid_bar += rt.transpose_transpose(rt.matmul_left_transpose(gram_bar, grid, transpose_grid))
+    grid_bar = rt.dot_right_transpose(transpose_grid, gram_bar)
+    grid_bar += rt.transpose_transpose(rt.dot_left_transpose(gram_bar, grid))
     # corpus.py:645: flat = np.reshape(grid, (4,))
     grid_bar += np.reshape(flat_bar, np.shape(grid))
     # corpus.py:644: grid = np.stack((pos, vel))

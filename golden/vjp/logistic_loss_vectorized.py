@@ -26,7 +26,7 @@ def logistic_loss_vectorized_bwd(residuals, out_bar):
     # corpus.py:356: sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
     z_bar += rt.unbroadcast(((z >= 0.0) - sign_z * exp / (1 + exp)) * sp_bar, z)
     # corpus.py:355: z = X @ w
-    X_bar = rt.matmul_left_transpose(z_bar, w, X)
-    w_bar = rt.matmul_right_transpose(X, z_bar, w)
+    X_bar = rt.dot_left_transpose(z_bar, w)
+    w_bar = rt.dot_right_transpose(X, z_bar)
     # corpus.py:357: return np.mean(sp - y * z)
     return w_bar, X_bar

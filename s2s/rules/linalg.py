@@ -136,8 +136,9 @@ def cross(a, b):
     return np.cross(a_dot, b) + np.cross(a, b_dot)
 
 
-@deftranspose(np.cross)
+@deftranspose(np.cross, elementwise=True)
 def cross_transpose(a, b):
+    """Vectors along the last axis; the others broadcast as an elementwise operation's do (summed back down)."""
     return np.cross(b, ct), np.cross(ct, a)
 
 

@@ -134,8 +134,9 @@ class TransposeTemplate:
             return None
         mapping = {"ct": ct}
         for p in self.params:
-            if p == param:  # None where the operand is an expression with no value to read the shape of
-                mapping[p] = primal if primal is not None else core.const(None)
+            if p == param:
+                if primal is not None:
+                    mapping[p] = primal
             elif p in operands:
                 mapping[p] = operands[p]
             else:
@@ -263,7 +264,12 @@ class _Simplify(gast.NodeTransformer):
 
     def visit_Subscript(self, node):
         self.generic_visit(node)
-        return Zero() if is_zero(node.value) else node
+        if is_zero(node.value):
+            return Zero()
+        if isinstance(node.value, gast.Tuple) and isinstance(node.slice, gast.Constant) \
+                and type(node.slice.value) is int and -len(node.value.elts) <= node.slice.value < len(node.value.elts):
+            return node.value.elts[node.slice.value]  # an element of a tuple of tangents
+        return node
 
     def _all_zero(self, node):
         self.generic_visit(node)
