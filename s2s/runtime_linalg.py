@@ -11,6 +11,7 @@ subscripts compile to loop nests generated from the subscripts.
 
 from __future__ import annotations
 
+import operator
 import string
 
 import numpy as np
@@ -88,43 +89,61 @@ def einsum_into(subscripts, like, *operands):
     return result
 
 
-def _sizes_source(ins, names, out, like):
-    """Lines reading each index's size from ``like`` or the first operand that has it, checking the others."""
-    lines, size = [], {}
-    for s, name in ([(out, like)] if like else []) + list(zip(ins, names)):
+def _joined(n, m):
+    """The size along an index of two arrays' sizes ``n`` and ``m`` along it (1 broadcasts, as in NumPy)."""
+    if n != m and n != 1 and m != 1:
+        raise ValueError("einsum: operands whose sizes differ along an index")
+    return max(n, m)
+
+
+def _sizes_source(arrays):
+    """Lines computing each index's size over ``(subscripts, name)`` pairs, and each axis's step (0 where the
+    array has size 1 along an index that is longer: it broadcasts, or, in ``like``, sums)."""
+    lines, seen = [], set()
+    for s, name in arrays:
         for axis, c in enumerate(s):
-            if c not in size:
-                size[c] = f"n_{c}"
-                lines.append(f"    n_{c} = {name}.shape[{axis}]")
-            elif name != like:
-                lines.append(f"    if {name}.shape[{axis}] != n_{c}:")
-                lines.append(f"        raise ValueError('einsum: operands whose sizes differ (broadcasting)')")
+            lines.append(f"    n_{c} = {name}.shape[{axis}]" if c not in seen else
+                         f"    n_{c} = joined(n_{c}, {name}.shape[{axis}])")
+            seen.add(c)
+    for s, name in arrays:
+        lines += [f"    {name}_{axis} = 0 if {name}.shape[{axis}] == 1 else 1" for axis in range(len(s))]
     return lines
 
 
+def _element(name, s):
+    """``x0[i_ * x0_0, j_ * x0_1]``: an element of an array along the indices of ``s``, with its steps."""
+    return f"{name}[{', '.join(f'{c}_ * {name}_{axis}' for axis, c in enumerate(s))}{',' if len(s) == 1 else ''}]" \
+        if s else f"{name}[()]"
+
+
 def _kernel(ins, out, scalars, dtype, into):
-    """A loop nest computing an einsum with expanded subscripts (and a ``like`` operand if ``into``)."""
+    """A loop nest computing an einsum with expanded subscripts.
+
+    With ``into``, the first parameter is ``like``, shaped as the output: it may repeat an index (a diagonal),
+    name one no input has (a broadcast), or have size 1 where the inputs are longer (a sum).
+    """
     names = [f"x{i}" for i in range(len(ins))]
     letters = list(dict.fromkeys(out + "".join(ins)))
     params = (["like"] if into else []) + names
-    lines = [f"def kernel({', '.join(params)}):"]
-    lines += _sizes_source([s for s, sc in zip(ins, scalars) if not sc], [n for n, sc in zip(names, scalars) if not sc],
-                           out, "like" if into else None)
-    shape = "(" + "".join(f"n_{c}, " for c in dict.fromkeys(out)) + ")"
+    arrays = ([(out, "like")] if into else []) + [(s, n) for s, n, sc in zip(ins, names, scalars) if not sc]
+    lines = [f"def kernel({', '.join(params)}):"] + _sizes_source(arrays)
+    shape = "like.shape" if into else "(" + "".join(f"n_{c}, " for c in out) + ")"
     lines.append(f"    out = np.zeros({shape}, dtype=dtype)")
+    if into:
+        lines += [f"    out_{axis} = like_{axis}" for axis in range(len(out))]
+    else:
+        lines += [f"    out_{axis} = 1" for axis in range(len(out))]
     depth = "    "
     for c in letters:
         lines.append(f"{depth}for {c}_ in range(n_{c}):")
         depth += "    "
-    factors = [n if sc else f"{n}[{', '.join(c + '_' for c in s)}{',' if len(s) == 1 else ''}]" if s else f"{n}[()]"
-               for n, s, sc in zip(names, ins, scalars)]
-    target = f"out[{', '.join(c + '_' for c in out)}{',' if len(out) == 1 else ''}]" if out else "out[()]"
-    lines.append(f"{depth}{target} += {' * '.join(factors) or '1.0'}")
+    factors = [n if sc else _element(n, s) for n, s, sc in zip(names, ins, scalars)]
+    lines.append(f"{depth}{_element('out', out)} += {' * '.join(factors) or '1.0'}")
     lines.append("    return out" if out else "    return out[()]")
-    namespace = {"np": np, "dtype": dtype}
-    exec("\n".join(lines), namespace)  # noqa: S102  (source built from validated subscript letters)
     from numba import njit
 
+    namespace = {"np": np, "dtype": dtype, "joined": njit(_joined)}
+    exec("\n".join(lines), namespace)  # noqa: S102  (source built from validated subscript letters)
     return njit(namespace["kernel"])
 
 
@@ -204,7 +223,6 @@ def _matmul_subscripts(na, nb):
     return f"{left},{right}->{batch}{'m' if na >= 2 else ''}{'n' if nb >= 2 else ''}"
 
 
-@overload(np.matmul)
 def _matmul_numba(a, b):
     """Stacks of matrices (more than two dimensions), which Numba's ``@`` does not take."""
     if not (isinstance(a, types.Array) and isinstance(b, types.Array)) or max(a.ndim, b.ndim) <= 2:
@@ -212,6 +230,10 @@ def _matmul_numba(a, b):
     kernel = _kernel(*_expand(_matmul_subscripts(a.ndim, b.ndim), [a.ndim, b.ndim]), [False, False],
                      _dtype_of([a, b]), into=False)
     return lambda a, b: kernel(a, b)
+
+
+overload(np.matmul)(_matmul_numba)
+overload(operator.matmul)(_matmul_numba)
 
 
 def _matmul_transpose_kernel(position, ct, known, like):
@@ -355,10 +377,8 @@ def _solve_triangular_numba(a, b, trans=0, lower=False):
     return impl
 
 
-def svd_values_jvp(a, a_dot, compute_uv=True):
+def svd_values_jvp(a, a_dot):
     """Tangent of the singular values ``np.linalg.svd(a, compute_uv=False)``: ``diag(Uᵀ a_dot V)``."""
-    if compute_uv is not False:
-        raise ValueError("s2s differentiates np.linalg.svd only with compute_uv=False")
     u, _, vh = np.linalg.svd(a, full_matrices=False)
     return np.einsum("...ji,...jk,...ik->...i", u, a_dot, vh)
 
@@ -370,14 +390,11 @@ def svd_values_transpose(a, ct):
 
 
 @overload(svd_values_jvp)
-def _svd_values_jvp_numba(a, a_dot, compute_uv=True):
-    if not (isinstance(a, types.Array) and a.ndim == 2) or not isinstance(compute_uv, (types.BooleanLiteral,
-                                                                                      types.Boolean)):
+def _svd_values_jvp_numba(a, a_dot):
+    if not (isinstance(a, types.Array) and a.ndim == 2):
         return None
 
-    def impl(a, a_dot, compute_uv=True):
-        if compute_uv:
-            raise ValueError("s2s differentiates np.linalg.svd only with compute_uv=False")
+    def impl(a, a_dot):
         u, _, vh = np.linalg.svd(a, full_matrices=False)
         return np.sum(u * (a_dot @ vh.T), axis=0)
     return impl

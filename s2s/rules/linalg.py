@@ -259,14 +259,14 @@ def qr(a):
                                                              @ np.linalg.inv(ans[1])))) @ ans[1])
 
 
-@defjvp(np.linalg.svd)
+@defjvp(np.linalg.svd, only={"compute_uv": False})
 def svd(a, full_matrices=True, compute_uv=True):
-    return rt.svd_values_jvp(a, a_dot, compute_uv)
+    return rt.svd_values_jvp(a, a_dot)
 
 
 @deftranspose(rt.svd_values_jvp)
-def svd_values_jvp_transpose(a, a_dot, compute_uv=True):
-    return None, rt.svd_values_transpose(a, ct), None
+def svd_values_jvp_transpose(a, a_dot):
+    return None, rt.svd_values_transpose(a, ct)
 
 
 @defjvp(scipy.linalg.solve_triangular)

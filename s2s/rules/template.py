@@ -40,8 +40,8 @@ def is_zero(node) -> bool:
 class Template:
     """A parsed rule template, ready to be instantiated at a call site."""
 
-    def __init__(self, fn):
-        self.fn = fn
+    def __init__(self, fn, only=None):
+        self.fn, self.only = fn, dict(only or {})
         source = textwrap.dedent(inspect.getsource(fn))
         fdef = gast.parse(source).body[0]
         body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
@@ -71,7 +71,14 @@ class Template:
         if len(args) > len(self.params):
             return f"{len(args)} positional arguments"
         extra = [k for k in keywords if k not in self.params]
-        return f"the argument {extra[0]}=" if extra else None
+        if extra:
+            return f"the argument {extra[0]}="
+        bound = self.bind(args, keywords)
+        for k, v in self.only.items():
+            given = bound.get(k)
+            if not (isinstance(given, gast.Constant) and given.value is v):
+                return f"{k} other than the literal {v!r}"
+        return None
 
     def instantiate(self, args, keywords, tangent_of, ans=None, scalar_family=False):
         """The template's expression for these operands, simplified."""
