@@ -196,10 +196,11 @@ def matrix_transpose(a):
 
 @overload(matrix_transpose)
 def _matrix_transpose_numba(a):
+    # A copy: Numba's in-place updates do not guard against overlap, and cotangents update in place.
     if isinstance(a, types.Array) and a.ndim == 2:
-        return lambda a: a.T
+        return lambda a: np.ascontiguousarray(a.T)
     if isinstance(a, types.Array) and a.ndim == 3:
-        return lambda a: np.transpose(a, (0, 2, 1))
+        return lambda a: np.ascontiguousarray(np.transpose(a, (0, 2, 1)))
     return None
 
 
@@ -232,8 +233,7 @@ def _matmul_numba(a, b):
     return lambda a, b: kernel(a, b)
 
 
-overload(np.matmul)(_matmul_numba)
-overload(operator.matmul)(_matmul_numba)
+overload(operator.matmul)(_matmul_numba)  # (np.matmul is a ufunc to Numba: an overload breaks its array expressions)
 
 
 def _matmul_transpose_kernel(position, ct, known, like):
@@ -305,6 +305,22 @@ def eigh_gaps(w):
     """``1 / (w[j] - w[i])`` off the diagonal and 0 on it, for each stack of eigenvalues ``w``."""
     eye = np.eye(np.shape(w)[-1])
     return 1.0 / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye) - eye
+
+
+@overload(eigh_gaps)
+def _eigh_gaps_numba(w):
+    if not (isinstance(w, types.Array) and w.ndim == 1):
+        return None
+
+    def impl(w):
+        n = w.shape[0]
+        out = np.zeros((n, n))
+        for i in range(n):
+            for j in range(n):
+                if i != j:
+                    out[i, j] = 1.0 / (w[j] - w[i])
+        return out
+    return impl
 
 
 def triangle(a, lower=False, trans=0):
@@ -397,6 +413,18 @@ def _svd_values_jvp_numba(a, a_dot):
     def impl(a, a_dot):
         u, _, vh = np.linalg.svd(a, full_matrices=False)
         return np.sum(u * (a_dot @ vh.T), axis=0)
+    return impl
+
+
+@overload(np.linalg.svd)
+def _svd_values_numba(a, full_matrices=True, compute_uv=True):
+    """The singular values alone (``compute_uv=False``), which Numba's ``svd`` does not take."""
+    if not (isinstance(a, types.Array) and isinstance(compute_uv, types.BooleanLiteral)
+            and not compute_uv.literal_value):
+        return None
+
+    def impl(a, full_matrices=True, compute_uv=True):
+        return np.linalg.svd(a, False)[1]
     return impl
 
 

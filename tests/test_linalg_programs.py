@@ -135,3 +135,32 @@ def svd_with_vectors(x):
 def test_svd_with_vectors_is_refused_naming_the_line():
     with pytest.raises(S2SError, match=r"test_linalg_programs.py:\d+.*compute_uv"):
         s2s.grad(svd_with_vectors)(np.eye(3))
+
+
+def numba_products(a, b, c):
+    """Einsums (diagonals, traces, stacks), N-D @ with broadcasting, cross products: one compiled module."""
+    t = np.sum(np.einsum("...ij,...jk->...ik", a, b) ** 2) + np.sum((a @ b) ** 2) + np.einsum("ii->", c)
+    return t + np.sum(np.einsum("ii->i", c) ** 2) + np.sum(np.cross(c, c[0]) ** 2)
+
+
+def numba_linalg(x, r):
+    """Solve, inverse, determinant, Cholesky, triangular solve, slogdet, eigenvalues: one compiled module."""
+    K = x @ x.T + 3.0 * np.eye(3)
+    L = np.linalg.cholesky(K)
+    z = scipy.linalg.solve_triangular(L, r, lower=True)
+    t = 0.5 * np.linalg.slogdet(K)[1] + 0.5 * z @ z + r @ np.linalg.solve(K, r) + np.linalg.det(K)
+    return t + np.sum(np.linalg.inv(K) * x) + np.sum(L * L)
+
+
+def numba_eigh(x):
+    return np.sum(np.linalg.eigh(x @ x.T + 3.0 * np.eye(3))[0] ** 2)
+
+
+NUMBA = [(numba_products, (RNG.standard_normal((2, 2, 3)), RNG.standard_normal((3, 4)), RNG.standard_normal((3, 3)))),
+         (numba_linalg, (RNG.standard_normal((3, 3)), RNG.standard_normal(3))),
+         (numba_eigh, (RNG.standard_normal((3, 3)),))]
+
+
+@pytest.mark.parametrize("fun, args", NUMBA, ids=[f.__name__ for f, _ in NUMBA])
+def test_numba(fun, args):
+    check(fun, args, compiled=s2s.jit(fun))
