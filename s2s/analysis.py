@@ -230,6 +230,10 @@ class Kinds(dict):
         super().__init__(*args)
         self.ndims = dict(ndims or {})
 
+    def ndim_of(self, expr):
+        """The number of dimensions of ``expr``'s value where the code makes it plain, or None."""
+        return ndim_of(expr, _dimensions(self, self.ndims))
+
     def element_is_scalar(self, base, index) -> bool:
         """Is ``base[index]`` one element (no dimensions left)?"""
         read = gast.Subscript(value=core.name(base), slice=index, ctx=gast.Load())

@@ -230,7 +230,7 @@ def render(functions, header: str, constants: dict) -> Rendered:
             used |= core.names_in(stmt)
     lines = [f'"""{header}"""', ""]
     imports = [text for alias, text in (("math", "import math"), ("np", "import numpy as np"),
-                                        ("scipy", "import scipy.special"),
+                                        ("scipy", "import scipy.linalg\nimport scipy.special"),
                                         ("rt", "from s2s import runtime as rt")) if alias in used]
     if imports:
         lines += imports + [""]

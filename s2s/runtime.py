@@ -748,3 +748,9 @@ for _fn, _kernel in ((scipy.special.erf, _erf), (scipy.special.erfc, _erfc), (sc
                      (scipy.special.digamma, _digamma), (trigamma, _trigamma),
                      (scipy.special.xlogy, _xlogy), (scipy.special.xlog1py, _xlog1py)):
     _elementwise_overload(_fn, _kernel)
+
+
+# Products and linear algebra (their own module; generated code reaches them as ``rt.<name>``).
+from .runtime_linalg import (  # noqa: E402,F401  (they need the helpers above)
+    convolve_transpose, einsum_into, eigh_gaps, inner_transpose, kron_transpose, tensordot_transpose, matmul_left_transpose, matmul_right_transpose, matrix_transpose, strictly_lower,
+    svd_values_jvp, svd_values_transpose, transposed_subscripts, triangle, triangle_adjoint, tril_half)

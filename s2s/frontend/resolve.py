@@ -15,13 +15,14 @@ import sysconfig
 import types
 
 import numpy as np
+import scipy.linalg
 import scipy.special
 
 _MISSING = object()
 
 #: Modules whose members generated code spells through a fixed alias.
 MODULE_ALIASES = {np: "np", math: "math", np.linalg: "np.linalg", np.random: "np.random",
-                  scipy.special: "scipy.special"}
+                  scipy.linalg: "scipy.linalg", scipy.special: "scipy.special"}
 
 #: Builtins that generated code may call by their own name.
 BUILTIN_FUNCTIONS = (abs, min, max, len, range, float, int, bool, round, pow, print,

@@ -101,18 +101,20 @@ def family_of(prim) -> str | None:
     return rule.family if rule else None
 
 
-def defjvp(*prims):
+def defjvp(*prims, only=None):
     """Register a JVP template for each primitive in ``prims`` (a decorator).
 
     The template is a function with the primitive's parameters whose body is
     one ``return`` of the tangent, written with ``<param>_dot`` for the
     tangent of each parameter and ``ans`` for the primitive's result.  Any
     callable can be a primitive: your own functions too, which s2s then calls
-    as they are instead of transforming them.
+    as they are instead of transforming them.  ``only`` maps parameters to the
+    one value the template is right for (``{"compute_uv": False}``): a call must
+    pass it, as a literal, or s2s refuses to differentiate it.
     """
 
     def register(fn):
-        template = Template(fn)
+        template = Template(fn, only)
         for prim in prims:  # a transposition rule registered before stays
             rule = _entry(prim)
             rule.jvp, rule.nondiff = template, False
@@ -222,7 +224,7 @@ def describe(prim) -> str:
 
 
 def _load_rule_modules():
-    from . import arithmetic, arrays, elementwise, special, transposes  # noqa: F401  (they register on import)
+    from . import arithmetic, arrays, elementwise, linalg, special, transposes  # noqa: F401  (they register on import)
 
 
 _load_rule_modules()

@@ -21,7 +21,7 @@ import textwrap
 import gast
 
 from .. import core
-from ..frontend.resolve import spelling
+from ..frontend.resolve import resolve_spelling, spelling
 
 class Zero(gast.expr):
     """A tangent (or cotangent) known to be zero; ``primal`` is the value it belongs to."""
@@ -40,8 +40,8 @@ def is_zero(node) -> bool:
 class Template:
     """A parsed rule template, ready to be instantiated at a call site."""
 
-    def __init__(self, fn):
-        self.fn = fn
+    def __init__(self, fn, only=None):
+        self.fn, self.only = fn, dict(only or {})
         source = textwrap.dedent(inspect.getsource(fn))
         fdef = gast.parse(source).body[0]
         body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
@@ -71,7 +71,14 @@ class Template:
         if len(args) > len(self.params):
             return f"{len(args)} positional arguments"
         extra = [k for k in keywords if k not in self.params]
-        return f"the argument {extra[0]}=" if extra else None
+        if extra:
+            return f"the argument {extra[0]}="
+        bound = self.bind(args, keywords)
+        for k, v in self.only.items():
+            given = bound.get(k)
+            if not (isinstance(given, gast.Constant) and given.value is v):
+                return f"{k} other than the literal {v!r}"
+        return None
 
     def instantiate(self, args, keywords, tangent_of, ans=None, scalar_family=False):
         """The template's expression for these operands, simplified."""
@@ -260,11 +267,16 @@ class _Simplify(gast.NodeTransformer):
         slots = getattr(node, "tangent_slots", None)
         if slots and all(is_zero(node.args[i]) for i in slots):
             return Zero()
-        return node
+        return _folded(node)
 
     def visit_Subscript(self, node):
         self.generic_visit(node)
-        return Zero() if is_zero(node.value) else node
+        if is_zero(node.value):
+            return Zero()
+        if isinstance(node.value, gast.Tuple) and isinstance(node.slice, gast.Constant) \
+                and type(node.slice.value) is int and -len(node.value.elts) <= node.slice.value < len(node.value.elts):
+            return node.value.elts[node.slice.value]  # an element of a tuple of tangents
+        return node
 
     def _all_zero(self, node):
         self.generic_visit(node)
@@ -275,6 +287,18 @@ class _Simplify(gast.NodeTransformer):
     def visit_IfExp(self, node):
         self.generic_visit(node)
         return Zero() if is_zero(node.body) and is_zero(node.orelse) else node
+
+
+def _folded(call):
+    """A call to a helper marked ``fold`` (string work on einsum subscripts) on literals: its value, now.
+
+    Generated code then spells the derived subscripts as a literal, as Numba needs them.
+    """
+    dotted = core.dotted_name(call.func)
+    fn = resolve_spelling(dotted) if dotted else None
+    if not getattr(fn, "fold", False) or call.keywords or not all(isinstance(a, gast.Constant) for a in call.args):
+        return call
+    return core.const(fn(*(a.value for a in call.args)))
 
 
 def simplify(expr):

@@ -56,9 +56,14 @@ def interp(x, xp, fp):
     return None, None, rt.interp_transpose(ct, x, xp, fp)
 
 
-@deftranspose(operator.matmul, np.matmul, np.dot)
+@deftranspose(np.dot)
 def dot(a, b):
     return rt.dot_left_transpose(ct, b), rt.dot_right_transpose(a, ct)
+
+
+@deftranspose(operator.matmul, np.matmul)
+def matmul(a, b):
+    return rt.matmul_left_transpose(ct, b, a), rt.matmul_right_transpose(a, ct, b)
 
 
 @deftranspose(np.vdot)

@@ -9,6 +9,7 @@ it is: forward mode walks the program in its own order.
 from __future__ import annotations
 
 import operator
+from collections import Counter
 
 import gast
 import numpy as np
@@ -93,6 +94,8 @@ class _JVP:
         self.namer = fn.namer()
         self.tangents: dict = {}
         self.tangent_temps: set = set()
+        self.elements: dict = {}  # a tuple-valued name → the names of its elements (see ``split``)
+        self.sites = Counter(n for s in core.walk_statements(fn.body) for n in _written(s))
 
     # -- tangents of values ----------------------------------------------------
 
@@ -105,6 +108,8 @@ class _JVP:
 
     def tangent_of(self, atom):
         """The tangent of an atom, or a ``Zero`` standing for it."""
+        if isinstance(atom, gast.Name) and atom.id in self.elements:
+            return core.tuple_(core.name(self.tangent_name(e)) for e in self.elements[atom.id])
         if isinstance(atom, gast.Name) and self.activity.active(atom.id):
             return core.name(self.tangent_name(atom.id))
         if isinstance(atom, (gast.Tuple, gast.List)):
@@ -167,7 +172,9 @@ class _JVP:
             return [stmt]
         t_dot = core.name(self.tangent_name(t), store=True)
         if core.is_atom(value):
-            return [stmt, core.assign(t_dot, self.concrete(self.tangent_of(value)))]
+            tangent = self.concrete(self.tangent_of(value))
+            return [stmt, *self.split(t, tangent)] if self.splits(t, value, tangent) else \
+                [stmt, core.assign(t_dot, tangent)]
         if self.fn.is_user_call(value):
             call = self.user_call(value)
             if call is None:
@@ -177,6 +184,8 @@ class _JVP:
         if is_zero(tangent):
             return [stmt, core.assign(t_dot, self.zero_of(core.name(t), value))]
         tangent = self.unshared(self.concrete(tangent), t, value)
+        if self.splits(t, value, tangent):
+            return [stmt, *self.split(t, core.substitute(tangent, {_ANS: t}))]
         reads = set(core.names_read(tangent))
 
         def tangent_statement(expr):
@@ -198,6 +207,25 @@ class _JVP:
         self.fn.temps.add(fresh)
         return [core.assign(fresh, value), tangent_statement(core.substitute(tangent, {_ANS: fresh})),
                 core.assign(t, core.name(fresh))]
+
+    def splits(self, t, value, tangent) -> bool:
+        """Is ``t`` a tuple (its tangent one) bound at one place, so that its elements can have names of their own?"""
+        return isinstance(tangent, gast.Tuple) and self.sites[t] == 1 and t not in core.names_read(value) \
+            and t not in self.fn.params
+
+    def split(self, t, tangent) -> list:
+        """``t_0 = t[0]; t_0_dot = <its tangent>; ...``: element ``i`` of a tuple and its tangent get names.
+
+        Reads ``t[i]`` then take the tangent ``t_i_dot`` (see ``tangent_of``), so no tangent (and no
+        cotangent) is a tuple that transposition would have to update element by element.
+        """
+        out, names = [], [self.namer.fresh(f"{t}_{i}") for i in range(len(tangent.elts))]
+        for i, (name_, elt) in enumerate(zip(names, tangent.elts)):
+            self.fn.temps.add(name_)
+            read = gast.Subscript(value=core.name(t), slice=core.const(i), ctx=gast.Load())
+            out += [core.assign(name_, read), core.assign(core.name(self.tangent_name(name_), True), elt)]
+        self.elements[t] = names
+        return out
 
     def unshared(self, tangent, t, value):
         """``tangent``, copied where it would be another tangent's memory (``+a``'s tangent is ``a_dot``)
@@ -304,7 +332,7 @@ class _JVP:
             tangents = core.tuple_(self.concrete(self.tangent_of(e)) for e in value.elts)
             return [core.assign(dots, tangents), stmt]  # reads old values, like the primal
         elif isinstance(value, gast.Name) and self.activity.active(value.id):
-            return [stmt, core.assign(dots, core.name(self.tangent_name(value.id)))]
+            return [stmt, core.assign(dots, self.concrete(self.tangent_of(value)))]
         zeros = [core.assign(core.name(self.tangent_name(n), True), self.zero_of(core.name(n)))
                  for n in names if self.activity.active(n)]
         return [stmt, *zeros]
@@ -345,3 +373,14 @@ class _JVP:
             return stmt
         tangent = self.concrete(self.tangent_of(stmt.value))
         return core.at(gast.Return(value=core.tuple_([stmt.value, tangent])), stmt.lineno)
+
+
+def _written(stmt) -> list:
+    """The names a statement binds (not counting writes into elements)."""
+    if isinstance(stmt, gast.Assign):
+        return [n for t in stmt.targets if not isinstance(t, gast.Subscript) for n in core.target_names(t)]
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name):
+        return [stmt.target.id]
+    if isinstance(stmt, gast.For):
+        return core.target_names(stmt.target)
+    return []

@@ -24,9 +24,11 @@ zero again.  A user function's linear part transposes to its own adjoint.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 
 import gast
+import numpy as np
 
 from .. import analysis, core
 from ..errors import NonLinearError, NoRuleError, S2SError
@@ -73,16 +75,18 @@ def witnesses(stmt, kinds, primal_of) -> list:
             continue
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and node.value.id in linear:
             found.append(node.value.id)
+        _mark_matrix_product(node, kinds, primal_of)
         template = _template(node, None)
         if template is None:
             continue
         for param, operand in template.bind(*registry.operands(node)).items():
             atoms = operand.elts if isinstance(operand, (gast.Tuple, gast.List)) else [operand]
             for atom in atoms:
-                if not (isinstance(atom, gast.Name) and atom.id in linear):
-                    continue
-                if template.needs_primal(param) or template.elementwise and broadcasting and kind(atom.id) != SCALAR:
-                    found.append(atom.id)
+                if isinstance(atom, gast.Name) and atom.id in linear:
+                    if template.needs_primal(param) or template.elementwise and broadcasting and kind(atom.id) != SCALAR:
+                        found.append(atom.id)
+                elif set(core.names_read(atom)) & linear and template.needs_primal(param):  # an expression of tangents
+                    found += [n for n in core.names_read(atom) if n in linear and kind(n) != SCALAR]
     return found
 
 
@@ -102,10 +106,21 @@ def _broadcasting(stmt, value, kinds, primal_of) -> bool:
     return arrays >= 2
 
 
+def _mark_matrix_product(node, kinds, primal_of):
+    """Note on an ``@`` whether its operands are known to have two dimensions at most (then it
+    transposes as ``np.dot``, whose rule needs no operand's shape; ``@``'s needs them, to sum over
+    broadcast batch axes).  Decided on the JVP program's names, whose dimensions are known."""
+    if registry.primitive_of(node, None) in (operator.matmul, np.matmul):
+        def ndim(expr):  # an expression of tangents has the dimensions of the same one on the primals
+            return kinds.ndim_of(core.substitute(expr, {t: primal_of[t] for t in core.names_read(expr) if t in primal_of}))
+        node.matrices = all(n is not None and n <= 2 for n in map(ndim, registry.operands(node)[0][:2]))
+
+
 def _template(node, constants):
     if not isinstance(node, (gast.BinOp, gast.UnaryOp, gast.Call)):
         return None
-    rule = registry.lookup(registry.primitive_of(node, constants))
+    prim = np.dot if getattr(node, "matrices", False) else registry.primitive_of(node, constants)
+    rule = registry.lookup(prim)
     return rule.transpose if rule is not None else None
 
 
@@ -217,7 +232,13 @@ class _Transposer:
             if isinstance(node, (gast.Tuple, gast.List)):
                 self.sequence(template, p, node, operands, ct, out)
                 continue
-            primal = self.witness_of(node) if template.needs_primal(p) else None
+            primal = None
+            if template.needs_primal(p):
+                primal = self.witness_of(node)
+                if primal is None:
+                    raise S2SError(f"{self.fn.filename}:{self.stmt.lineno}: s2s cannot tell the shape of a "
+                                   f"tangent here, which transposing {registry.describe(registry.primitive_of(expr, self.fn.constants))} "
+                                   f"needs\n    {self.fn.source_line(self.stmt.lineno)}")
             contribution = template.contribution(p, operands, ct, primal)
             if template.elementwise and isinstance(node, gast.Name):
                 contribution = self.reduce(contribution, node.id)
@@ -234,10 +255,23 @@ class _Transposer:
             self.expression(elt, piece, out)
 
     def witness_of(self, node):
+        """A primal value shaped like the tangent ``node``, or None.
+
+        For an expression of tangents, the same expression on their primal values (it is linear in
+        the tangents, whose shapes are their primals'): computed again, where a transposition needs it.
+        """
+        names = getattr(self.stmt, "witness_names", {})
         if isinstance(node, gast.Name) and node.id in self.linear:
-            witness = getattr(self.stmt, "witness_names", {}).get(node.id)
-            return core.name(witness) if witness is not None else None
-        return None
+            return core.name(names[node.id]) if node.id in names else None
+        mapping = {}
+        for t in core.names_read(node):
+            if t in self.linear and self.kind(t) == SCALAR:
+                mapping[t] = core.const(0.0)
+            elif t in self.linear:
+                if t not in names:
+                    return None
+                mapping[t] = core.name(names[t])
+        return core.substitute(node, mapping) if mapping else None
 
     def reduce(self, value, t):
         """``value`` summed down to the shape of ``t`` where broadcasting may have made it larger."""
