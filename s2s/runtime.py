@@ -752,5 +752,6 @@ for _fn, _kernel in ((scipy.special.erf, _erf), (scipy.special.erfc, _erfc), (sc
 
 # Products and linear algebra (their own module; generated code reaches them as ``rt.<name>``).
 from .runtime_linalg import (  # noqa: E402,F401  (they need the helpers above)
-    convolve_transpose, einsum_into, eigh_gaps, inner_transpose, kron_transpose, tensordot_transpose, matmul_left_transpose, matmul_right_transpose, matrix_transpose, strictly_lower,
-    svd_values_jvp, svd_values_transpose, transposed_subscripts, triangle, triangle_adjoint, tril_half)
+    convolve_transpose, einsum_into, eigh_gaps, inner_transpose, kron_transpose, tensordot_transpose,
+    matmul_left_transpose, matmul_right_transpose, matrix_transpose, strictly_lower, svd_values_jvp,
+    svd_values_transpose, transposed_subscripts, triangle, triangle_adjoint, tril_half)

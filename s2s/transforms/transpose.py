@@ -175,7 +175,8 @@ class _Transposer:
             out.append(core.assign(b, value))
             self.live.add(t)
             (self.shared.add if aliasing and self.kind(t) != SCALAR else self.shared.discard)(b)
-        elif self.kind(t) == SCALAR or b not in self.shared:
+        elif self.kind(t) == SCALAR or b not in self.shared and core.view_source(value) != b:
+            # (``b += b.T`` in place would read what it writes: Numba does not guard against that.)
             out.append(gast.AugAssign(target=core.name(b, True), op=gast.Add(), value=value))
         else:
             out.append(core.assign(b, gast.BinOp(left=core.name(b), op=gast.Add(), right=value)))
