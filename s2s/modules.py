@@ -7,6 +7,7 @@ of the source and of the constants bound into it: same code, same file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -31,8 +32,19 @@ def cache_dir() -> Path:
 CACHE_FORMAT = 4
 
 
+@functools.lru_cache(maxsize=1)
+def _runtime_digest() -> bytes:
+    """The runtime's source: Numba's cache of a generated module holds the runtime helpers it inlined,
+    so a changed runtime (a new s2s) must not reuse it."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("runtime*.py")):
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
 def _fingerprint(rendered: Rendered, constants: dict) -> str:
     digest = hashlib.sha256(f"{CACHE_FORMAT}\n{rendered.source}".encode())
+    digest.update(_runtime_digest())
     for key in sorted(constants):
         digest.update(key.encode())
         try:
