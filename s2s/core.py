@@ -87,10 +87,41 @@ def at(node, lineno):
     return node
 
 
+@dataclass
+class Notes:
+    """What one pass tells a later one about a statement (kept on it as ``stmt.notes``: see ``notes``).
+
+    Partial evaluation writes them on the linear program's statements; transposition and the
+    optimizer read them.
+    """
+
+    #: Tangent name → the primal name whose value has its shape (for zeros and sums down to a shape).
+    witnesses: dict = field(default_factory=dict)
+    #: The primal operands the statement's tangent came from (``x - m``'s is ``-m_dot``; ``x`` may broadcast).
+    primal_operands: list = field(default_factory=list)
+    #: The statement steps this tape counter (``k += 1``) or starts it (``k = 0``).
+    counter: str | None = None
+    counter_start: str | None = None
+    #: Computed before a loop or branch for the linear statements inside it.
+    prelude: bool = False
+    #: (Transposition) the statement's operands may have different shapes: cotangents are summed down.
+    broadcasting: bool = False
+
+
+def notes(stmt) -> Notes:
+    """The statement's notes, made empty the first time they are asked for."""
+    if not hasattr(stmt, "notes"):
+        stmt.notes = Notes()
+    return stmt.notes
+
+
 def clone(node):
-    """A deep copy of a syntax tree (with the attributes passes attach), faster than ``copy.deepcopy``."""
+    """A deep copy of a syntax tree (with the notes passes attach), faster than ``copy.deepcopy``."""
     if isinstance(node, list):
         return [clone(n) for n in node]
+    if isinstance(node, Notes):
+        return Notes(dict(node.witnesses), list(node.primal_operands), node.counter, node.counter_start,
+                     node.prelude, node.broadcasting)
     if not isinstance(node, gast.AST):
         return node
     new = node.__class__.__new__(node.__class__)

@@ -219,13 +219,12 @@ def fold_tangent_temporaries(fn) -> None:
                         or not _arithmetic_in(value, fn.linear):
                     return False
                 later.value = core.substitute(later.value, {t: value})
-                later.witness_names = {**getattr(body[i], "witness_names", {}),
-                                       **getattr(later, "witness_names", {})}
+                core.notes(later).witnesses = {**core.notes(body[i]).witnesses, **core.notes(later).witnesses}
                 # What the result was broadcast from: t's operands in place of t (an arithmetic tangent is
                 # an elementwise primal's, whose result has their broadcast shape).
                 primal = fn.primal_of.get(t)
-                later.primal_operands = getattr(body[i], "primal_operands", []) + \
-                    [n for n in getattr(later, "primal_operands", []) if n != primal]
+                core.notes(later).primal_operands = core.notes(body[i]).primal_operands + \
+                    [n for n in core.notes(later).primal_operands if n != primal]
                 return True
             written = core.written_names(later) | {n for m in core.mutated_names([later]) for n in aliases.get(m, {m})}
             if written & reads:  # a view of an array written here is written too

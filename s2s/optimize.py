@@ -258,8 +258,8 @@ class _DeadStores:
         return body or [gast.Pass()], live_after | start
 
     def dead(self, stmt, live) -> bool:
-        if getattr(stmt, "counter", None):  # a tape counter's step
-            return stmt.counter not in live
+        if core.notes(stmt).counter:  # a tape counter's step
+            return core.notes(stmt).counter not in live
         return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple)) and \
             not set(core.target_names(stmt.targets[0])) & live and not _impure(stmt.value, self.fn)
 

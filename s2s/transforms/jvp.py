@@ -192,7 +192,7 @@ class _JVP:
             # Kept with it: the primal's operands, which the tangent may not all read (``x - m`` has tangent
             # ``-m_dot`` where ``x`` is constant), so that transposition knows what was broadcast.
             new = core.assign(t_dot, expr)
-            new.primal_operands = core.operand_names(value)
+            core.notes(new).primal_operands = core.operand_names(value)
             return new
 
         if _ANS not in reads:

@@ -268,7 +268,7 @@ class _Splitter:
         starts = []
         for counter in self.counters:
             start = core.at(core.assign(counter, core.const(0)), fn.lineno)
-            start.counter_start = counter
+            core.notes(start).counter_start = counter
             starts.append(start)
         linear = core.Function(
             name=lin_name, params=[res_name] + tangent_params, body=unpack + starts + lin_body,
@@ -522,7 +522,7 @@ class _Context:
         witness_names = {t: self.obtain(p, stmt, witness=True) for t, p in self._witnesses(stmt)}
         lin = self.rename(core.clone(stmt), self.have)
         lin = core.substitute(lin, {n: w for n, w in shape_names.items() if n != w})
-        lin.witness_names = witness_names
+        core.notes(lin).witnesses = witness_names
         self.lin_out.append(lin)
 
     def _witnesses(self, stmt) -> list:
@@ -551,12 +551,12 @@ class _Context:
             for n in self.s.reads(stmt.iter):
                 self.obtain_for_prelude(n, stmt)
             lin_stmt.iter = self.rename(core.clone(stmt.iter), have)
-        witness_names = lin_stmt.witness_names = {}
+        witness_names = core.notes(lin_stmt).witnesses = {}
         if self.s.witnesses is not None:
             for t in self._live_in_tangents(stmt):
                 primal = self.s.fn.primal_of.get(t)
                 if primal and self.s.is_local(primal) and self.s.kinds.get(primal) != analysis.SCALAR:
-                    lin_stmt.witness_names[t] = self.obtain_for_prelude(primal, stmt, witness=True)
+                    witness_names[t] = self.obtain_for_prelude(primal, stmt, witness=True)
         loop_vars = self.loop_vars | ({stmt.target.id} if isinstance(stmt, gast.For) else set())
         fwd_body, lin_body = _Context(self.s, self, stmt, loop_vars).block(stmt.body)
         fwd_else, lin_else = _Context(self.s, self, stmt, self.loop_vars).block(stmt.orelse)
@@ -566,10 +566,10 @@ class _Context:
         before, after = [], []
         if isinstance(stmt, gast.While) or (isinstance(stmt, gast.For) and control.has_jumps(stmt.body)):
             lin_stmt = self._replay(stmt, fwd_stmt, lin_stmt, before, after)
-            lin_stmt.witness_names = witness_names
+            core.notes(lin_stmt).witnesses = witness_names
         fwd = self.finish_segment() + before + [fwd_stmt] + after
         for s in out:
-            s.prelude = True
+            core.notes(s).prelude = True
         lin = self.lin_out + out + self._advance()
         lin.append(core.at(lin_stmt, stmt.lineno))
         self.segment_open = False
@@ -591,9 +591,7 @@ class _Context:
             self.s.residuals.append((core.name(tape), tape))
             self.s.counters[counter] = [tape]
             after.append(core.at(_append(tape, core.name(trips)), lineno))
-            restore = core.at(core.assign(trips, _entry(tape, counter)), lineno)
-            restore.restore = counter
-            out += [restore, _step(counter)]
+            out += [core.at(core.assign(trips, _entry(tape, counter)), lineno), _step(counter)]
         else:
             self.s.residuals.append((core.name(trips), trips))
         body = control.without_jumps(lin_stmt.body)
@@ -636,9 +634,7 @@ class _Context:
         return self.fwd_out
 
     def _restore(self, marker, tapes):
-        restore = core.assign(self.lin_name(marker.key), _entry(tapes[marker.key], self.counter))
-        restore.restore = self.counter
-        return restore
+        return core.assign(self.lin_name(marker.key), _entry(tapes[marker.key], self.counter))
 
     def _advance(self) -> list:
         return [] if self.counter is None else [_step(self.counter)]
@@ -676,13 +672,13 @@ def prune_residuals(forward: core.Function, consumer: core.Function):
     if unpack is None:
         return
     used = set()
-    starts = [s for s in consumer.body if getattr(s, "counter_start", None)]
+    starts = [s for s in consumer.body if core.notes(s).counter_start]
     for stmt in core.walk_statements(consumer.body[1:]):
         if stmt in starts:
             continue
         used |= core.own_reads(stmt)
     for start in starts:  # a counter starts at the length of one of its tapes that is still there
-        kept = [t for t in consumer.counters.get(start.counter_start, []) if t in used]
+        kept = [t for t in consumer.counters.get(core.notes(start).counter_start, []) if t in used]
         if kept:
             start.value = core.call(core.name("len"), [core.name(kept[0])])
         else:
@@ -750,7 +746,7 @@ def _entry(tape, counter):
 
 def _step(counter):
     step = gast.AugAssign(target=core.name(counter, True), op=gast.Add(), value=core.const(1))
-    step.counter = counter
+    core.notes(step).counter = counter
     return step
 
 

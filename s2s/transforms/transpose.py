@@ -67,7 +67,7 @@ def witnesses(stmt, kinds, primal_of) -> list:
     if value is None:
         return found
     # Decided here, on the names of the JVP program, and kept with the statement for transposition.
-    broadcasting = stmt.broadcasting = _broadcasting(stmt, value, kinds, primal_of)
+    broadcasting = core.notes(stmt).broadcasting = _broadcasting(stmt, value, kinds, primal_of)
     if broadcasting and isinstance(value, gast.Name) and value.id in linear and kind(value.id) != SCALAR:
         found.append(value.id)  # x_dot += v_dot, x_dot[i] = v_dot, t_dot = v_dot of t = v + c: summed down to v
     for node in gast.walk(value):
@@ -95,7 +95,7 @@ def _broadcasting(stmt, value, kinds, primal_of) -> bool:
     a tangent has its primal's shape, so ``x * x_dot`` is one.)  The operands are those of the tangent
     expression, the array it writes into, and those of the primal expression it is the tangent of (whose
     result, broadcast from all of them, is the tangent's shape)."""
-    leaves = core.operand_names(value) + getattr(stmt, "primal_operands", [])
+    leaves = core.operand_names(value) + core.notes(stmt).primal_operands
     values = {primal_of.get(n, n) for n in leaves}
     if isinstance(stmt, gast.AugAssign):
         values.add(primal_of.get(stmt.target.id))
@@ -161,7 +161,7 @@ class _Transposer:
         if self.kind(t) == SCALAR:
             return core.const(0.0)
         if witness is None:
-            witness = getattr(self.stmt, "witness_names", {}).get(t)
+            witness = core.notes(self.stmt).witnesses.get(t)
         if witness is None:
             raise S2SError(f"internal error: no shape for the cotangent of {t} at line {self.stmt.lineno}")
         helper = "np.zeros_like" if self.kind(t) == ARRAY else "rt.zeros_like"
@@ -261,7 +261,7 @@ class _Transposer:
         For an expression of tangents, the same expression on their primal values (it is linear in
         the tangents, whose shapes are their primals'): computed again, where a transposition needs it.
         """
-        names = getattr(self.stmt, "witness_names", {})
+        names = core.notes(self.stmt).witnesses
         if isinstance(node, gast.Name) and node.id in self.linear:
             return core.name(names[node.id]) if node.id in names else None
         mapping = {}
@@ -319,7 +319,7 @@ class _Transposer:
         """The transpose of one linear statement."""
         self.stmt = stmt
         value = stmt.value
-        self.broadcasting = getattr(stmt, "broadcasting", False)
+        self.broadcasting = core.notes(stmt).broadcasting
         out: list = []
         if isinstance(stmt, gast.Return):
             self.expression(value, core.name(self.ct_param), out)
@@ -455,9 +455,9 @@ class _Transposer:
             if core.sub_blocks(stmt):
                 pieces.append((stretch, step, prelude, stmt))
                 stretch, prelude, step = [], [], None
-            elif getattr(stmt, "prelude", False):
+            elif core.notes(stmt).prelude:
                 prelude.append(stmt)
-            elif getattr(stmt, "counter", None):
+            elif core.notes(stmt).counter:
                 step = stmt
             else:
                 stretch.append(stmt)
@@ -468,8 +468,8 @@ class _Transposer:
                 out.append(_decrement(step))
             if compound is not None:
                 transposed = self.compound(compound)
-                out += [_decrement(s) for s in prelude if getattr(s, "counter", None)]
-                out += _needed([s for s in prelude if not getattr(s, "counter", None)], transposed)
+                out += [_decrement(s) for s in prelude if core.notes(s).counter]
+                out += _needed([s for s in prelude if not core.notes(s).counter], transposed)
                 out += transposed
             linear = [s for s in stretch if self.writes_tangents(s)]
             out += [core.clone(s) for s in stretch if not self.writes_tangents(s)]
@@ -539,14 +539,14 @@ class _Transposer:
         residuals, *tangent_params = fn.params
         body = list(fn.body)
         head = []
-        while body and (getattr(body[0], "counter_start", None) or
+        while body and (core.notes(body[0]).counter_start or
                         isinstance(body[0], gast.Assign) and core.names_read(body[0].value) == [residuals]):
             stmt = body.pop(0)
-            if getattr(stmt, "counter_start", None):  # counted down from the number of entries
-                counter = stmt.counter_start
+            if core.notes(stmt).counter_start:  # counted down from the number of entries
+                counter = core.notes(stmt).counter_start
                 stmt = core.at(core.assign(counter, core.call(core.name("len"), [core.name(fn.counters[counter][0])])),
                                stmt.lineno)
-                stmt.counter_start = counter
+                core.notes(stmt).counter_start = counter
             head.append(core.clone(stmt))
         ret = body[-1] if body and isinstance(body[-1], gast.Return) else core.at(gast.Return(value=None), fn.lineno)
         returned = ret.value
@@ -604,9 +604,10 @@ def _needed(prelude, consumers) -> list:
 
 
 def _decrement(step):
-    stmt = core.at(gast.AugAssign(target=core.name(step.counter, True), op=gast.Sub(), value=core.const(1)),
+    counter = core.notes(step).counter
+    stmt = core.at(gast.AugAssign(target=core.name(counter, True), op=gast.Sub(), value=core.const(1)),
                    getattr(step, "lineno", None))
-    stmt.counter = step.counter
+    core.notes(stmt).counter = counter
     return stmt
 
 
