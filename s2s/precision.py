@@ -83,6 +83,8 @@ class _Specializer:
         self.fn, self.floats = fn, floats
         self.body = copy.deepcopy(fn.body)
         self.weak = _names_of_kind(self.body, WEAK, set(), saved)
+        self.shapes = {s.targets[0].id for s in core.walk_statements(self.body) if isinstance(s, gast.Assign)
+                       and isinstance(s.targets[0], gast.Name) and _is_shape(s.value, set())}
         self.integers = _names_of_kind(self.body, INTEGER, self.weak, saved) | analysis.used_as_integers(self.body)
 
     def function(self):
@@ -138,6 +140,8 @@ class _Specializer:
     def operand(self, node, other, op):
         """An operand of arithmetic: a Python int meeting a float (or a bool divided) takes the float type."""
         mine, theirs = self.kind(node), self.kind(other)
+        if any(isinstance(n, gast.Tuple) or _is_shape(n, self.shapes) for n in (node, other)):
+            return self.expr(node)
         if mine == WEAK and (theirs is None or theirs == INTEGER and isinstance(op, gast.Div)):
             return self.cast(node)
         return self.expr(node)
@@ -161,6 +165,10 @@ def _is_number(node, kind) -> bool:
     return isinstance(node, gast.Constant) and isinstance(node.value, kind) and not isinstance(node.value, bool)
 
 
+def _is_shape(node, shapes) -> bool:
+    return isinstance(node, gast.Attribute) and node.attr == "shape" or isinstance(node, gast.Name) and node.id in shapes
+
+
 def _kind(node, weak, integers):
     """``WEAK`` for a value that is a Python int in NumPy (a literal, a length, a loop counter), ``INTEGER``
     for another integer or a bool, None for a float or what the code does not show."""
@@ -177,10 +185,10 @@ def _kind(node, weak, integers):
         return INTEGER if isinstance(node.op, gast.Not) else _kind(node.operand, weak, integers)
     if isinstance(node, (gast.Compare, gast.BoolOp)):
         return INTEGER
-    if isinstance(node, gast.Attribute):
-        return WEAK if node.attr in ("size", "ndim") else None
-    if isinstance(node, gast.Subscript):
-        return WEAK if isinstance(node.value, gast.Attribute) and node.value.attr == "shape" else None
+    if isinstance(node, gast.Attribute):  # a shape is a tuple of Python ints
+        return WEAK if node.attr in ("size", "ndim", "shape") else None
+    if isinstance(node, gast.Subscript):  # an element of a shape
+        return WEAK if _kind(node.value, weak, integers) == WEAK else None
     if isinstance(node, gast.Call):
         dotted = core.dotted_name(node.func)
         if dotted in ("min", "max", "abs"):
