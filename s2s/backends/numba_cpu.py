@@ -129,15 +129,16 @@ class _Reporting:
             ("No implementation", "Unknown attribute", "Cannot unify", "Invalid use", ">>>", "Use of unsupported"))]
         summary = " ".join(dict.fromkeys(reasons[:3])) or (found[0] if found else type(error).__name__)
         lines = [f"Numba could not compile the generated code: {summary}"]
-        hits = [int(n) for p, n in re.findall(r'File "([^"]+)", line (\d+)', text)
-                if p.endswith(self.path.name)]
+        # Numba names the frames innermost first: the line that failed, then the calls that led to it.
+        hits = list(dict.fromkeys(int(n) for p, n in re.findall(r'File "([^"]+)", line (\d+)', text)
+                                  if p.endswith(self.path.name)))
         if hits:
-            line = hits[-1]
+            line = hits[0]
             generated = self.path.read_text().splitlines()[line - 1].strip()
             lines.append(f"  generated line {line} of {self.path}: {generated}")
-            origin = self.origins.get(line)
-            if origin and origin[2]:
-                lines.append(f"  from your source, {origin[0]}:{origin[1]}: {origin[2]}")
+            found = [self.origins.get(hit) for hit in hits]
+            for k, (file, lineno, text) in enumerate(dict.fromkeys(o for o in found if o and o[2])):
+                lines.append(f"  {'called from' if k else 'from your source,'} {file}:{lineno}: {text}")
         lines.append("Generated code must type-check in Numba's nopython mode: each variable keeps one type, "
                      "and only the NumPy features Numba supports can be used.")
         return "\n".join(lines)
