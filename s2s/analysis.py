@@ -142,12 +142,17 @@ def _flows(stmt, fn, varied=None, callee_useful=None):
 
 
 def integer_params(fn: core.Function) -> set[str]:
-    """Parameters the source uses as integers: in ``range`` bounds and array indices.
+    """Parameters the source uses as integers: in ``range`` bounds and array indices."""
+    return used_as_integers(fn.body) & set(fn.params)
+
+
+def used_as_integers(body) -> set[str]:
+    """Names used as integers: in ``range`` bounds and array indices.
 
     Integer use flows back through arithmetic: ``x[i + 1]`` uses ``i`` as an integer.
     """
     used = set()
-    statements = list(core.walk_statements(fn.body))
+    statements = list(core.walk_statements(body))
     for stmt in statements:
         if isinstance(stmt, gast.For):
             used |= set(core.names_read(stmt.iter))
@@ -158,7 +163,7 @@ def integer_params(fn: core.Function) -> set[str]:
     arithmetic = [(s.targets[0].id, set(core.names_read(s.value))) for s in statements
                   if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                   and isinstance(s.value, (gast.BinOp, gast.UnaryOp, gast.Name))]
-    return _backward(arithmetic, used) & set(fn.params)
+    return _backward(arithmetic, used)
 
 
 # -- kinds --------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from . import analysis, core
+from . import analysis, core, precision
 from .backends import numba_cpu
 from .frontend.normalize import fingerprint, normalize
 from .emit import render
@@ -37,7 +37,8 @@ class Jitted:
         if hasattr(self.__s2s_function__, "emit"):  # a transform: grad, vmap, jacfwd, …
             return self.__s2s_function__.call(args, kwargs, backend="numba")
         args = _bind(self.__s2s_function__, args, kwargs, real=False)
-        built = _build(_key(self.__s2s_function__), "primal", None, len(args), "numba")
+        built = _build(_key(self.__s2s_function__), "primal", None, len(args), "numba",
+                       floats=precision.float_type(args))
         return built.call(*args, *built.defaults_after(len(args)))
 
     def __repr__(self):
@@ -75,7 +76,8 @@ def jvp(fun, primals, tangents):
     if isinstance(fun, _Grad):
         return fun.call(primals, {}, backend), fun.derivative(primals, tangents, backend)
     fun, backend = _plain(fun, backend, primals, "jvp")
-    built = _build(_key(fun), "jvp", varied, len(primals), backend, _kinds(primals))
+    built = _build(_key(fun), "jvp", varied, len(primals), backend, _kinds(primals),
+                   floats=_floats(backend, primals))
     args = primals + built.defaults_after(len(primals))
     tangents += (None,) * (len(args) - len(tangents))
     return built.call(*args, *[t for t, m in zip(tangents, built.tangent_mask) if m])
@@ -92,7 +94,8 @@ def linearize(fun, *primals):
     primals = _real_arguments(primals)
     varied = tuple(not _all_integers(p) for p in primals)
     fun, backend = _plain(fun, backend, primals, "linearize")
-    built = _build(_key(fun), "linearize", varied, len(primals), backend, _kinds(primals))
+    built = _build(_key(fun), "linearize", varied, len(primals), backend, _kinds(primals),
+                   floats=_floats(backend, primals))
     args = primals + built.defaults_after(len(primals))
     out, residuals = built.forward(*args)
 
@@ -117,7 +120,8 @@ def vjp(fun, *primals, has_aux=False):
     primals = _real_arguments(primals)
     varied = tuple(not _all_integers(p) for p in primals)
     fun, backend = _plain(fun, backend, primals, "vjp")
-    built = _build(_key(fun), "vjp", varied, len(primals), backend, _kinds(primals), has_aux)
+    built = _build(_key(fun), "vjp", varied, len(primals), backend, _kinds(primals), has_aux,
+                   _floats(backend, primals))
     args = primals + built.defaults_after(len(primals))
     result, residuals = built.forward(*args)
     out, aux = result if has_aux else (result, None)
@@ -141,7 +145,8 @@ def linear_transpose(fun, *primals):
     stand_ins = tuple(_stand_in(p, f"argument {i}") for i, p in enumerate(primals))
     varied = (True,) * len(stand_ins)
     fun, backend = _plain(fun, backend, stand_ins, "linear_transpose")
-    built = _build(_key(fun), "linear_transpose", varied, len(stand_ins), backend, _kinds(stand_ins))
+    built = _build(_key(fun), "linear_transpose", varied, len(stand_ins), backend, _kinds(stand_ins),
+                   floats=_floats(backend, stand_ins))
     out, residuals = built.forward(*stand_ins)
 
     def f_transpose(ct):
@@ -169,7 +174,8 @@ class _Transform:
 
     def run(self, args, backend):
         """Build (once per pattern of arguments), then run, the generated function for ``args``."""
-        built = _build(_key(self), "call", None, len(args), backend or _backend_of(self), _specs(args))
+        backend = backend or _backend_of(self)
+        built = _build(_key(self), "call", None, len(args), backend, _specs(args), floats=_floats(backend, args))
         return built.call(*args, *built.defaults_after(len(args)))
 
     @property
@@ -230,7 +236,9 @@ class _Grad(_Transform):
             fun = _function_object(fun, _specs(self.bind(args, {})))
         nums = _float_argnums(self.argnums, args, "grad")
         varied = tuple(i in nums for i in range(len(args)))
-        built = _build(_key(fun), "grad", varied, len(args), backend or own_backend, _kinds(args), self.has_aux)
+        backend = backend or own_backend
+        built = _build(_key(fun), "grad", varied, len(args), backend, _kinds(args), self.has_aux,
+                       _floats(backend, args))
         full = args + built.defaults_after(len(args))
         result, cts = built.value_and_grad(*full)
         out = result[0] if self.has_aux else result
@@ -453,7 +461,8 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0) -> str:
         specs = _specs(tuple(_tuples(a) for a in args)) if args is not None else (None,) * nparams
         if mode == "vmap" or isinstance(fun, _Vmap):
             _input_axes(fun.in_axes, specs)  # checked here: code is built without calling it
-        return _build(_key(fun), "call", None, nparams, f"{backend} source", specs).source
+        floats = _floats(backend, args) if args is not None else None
+        return _build(_key(fun), "call", None, nparams, f"{backend} source", specs, floats=floats).source
     fn = normalize(fun)
     nparams = len(fn.params)
     if argnums is None:  # every argument but those the source uses as integers
@@ -479,7 +488,7 @@ _ROLES = {"linearize": ("forward", "linear"), "transpose": ("linear", "adjoint")
 class _Built:
     """A transformed program, rendered (and loaded, and compiled): what a cache entry holds."""
 
-    def __init__(self, obj, fn, mode, backend, varied, kinds=None, has_aux=False):
+    def __init__(self, obj, fn, mode, backend, varied, kinds=None, has_aux=False, floats=None):
         program = Program()
         self.tangent_mask, entries = (), {}
         padded = tuple(varied or ()) + (False,) * (len(fn.params) - len(varied or ()))
@@ -513,8 +522,10 @@ class _Built:
         if mode == "transpose":  # the linear functions, then their transposes; not the forward functions
             functions = [f for role in ("linear", "adjoint") for f in functions if program.role(f.name) == role]
         label = obj.label if mode == "call" else mode
-        rendered = render(functions, f"{label} of {fn.name}, generated by s2s. Edit the source, not this file.",
-                          program.constants)
+        header = f"{label} of {fn.name}, generated by s2s. Edit the source, not this file."
+        if floats is not None:
+            header = f"{label} of {fn.name} for {floats} arguments, generated by s2s. Edit the source, not this file."
+        rendered = render(precision.specialize(functions, floats), header, program.constants, floats)
         self.source = rendered.source
         if backend.endswith("source"):
             return
@@ -523,7 +534,7 @@ class _Built:
             names = [f.name for f in program.functions]
             parallel = {f.name for f in program.functions if uses_prange(f)}
             calls = numba_cpu.compile_module(namespace, names, rendered.origins, path, entries.values(),
-                                             program.constants, parallel)
+                                             program.constants, parallel, floats)
             for role, name in entries.items():
                 setattr(self, role, calls[name])
             if "forward" in entries:
@@ -569,8 +580,13 @@ def _key(fun):
 
 
 @functools.lru_cache(maxsize=512)
-def _build(key, mode, varied, nargs, backend, kinds=None, has_aux=False) -> _Built:
-    return _Built(key[0], normalize(_innermost(key[0]), nargs), mode, backend, varied, kinds, has_aux)
+def _build(key, mode, varied, nargs, backend, kinds=None, has_aux=False, floats=None) -> _Built:
+    return _Built(key[0], normalize(_innermost(key[0]), nargs), mode, backend, varied, kinds, has_aux, floats)
+
+
+def _floats(backend, args):
+    """The float type compiled code is specialized for (``precision``): float32 arguments under Numba."""
+    return precision.float_type(args) if backend.startswith("numba") else None
 
 
 def _unwrap(fun):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from . import core
+from . import core, precision
 
 
 @dataclass
@@ -219,8 +219,11 @@ def _sum_terms(node) -> list[tuple[str, object]]:
     return terms[::-1]
 
 
-def render(functions, header: str, constants: dict) -> Rendered:
-    """The module holding ``functions``, headed by a docstring, imports and scalar constants."""
+def render(functions, header: str, constants: dict, floats=None) -> Rendered:
+    """The module holding ``functions``, headed by a docstring, imports and scalar constants.
+
+    ``floats``: the float type of a specialization (``precision``), which its float constants take.
+    """
     body = _Writer()
     for fn in functions:
         body.function(fn)
@@ -228,13 +231,15 @@ def render(functions, header: str, constants: dict) -> Rendered:
     for fn in functions:
         for stmt in core.walk_statements(fn.body):
             used |= core.names_in(stmt)
+    scalars = [f"{k} = {precision.constant(v, floats)}" for k, v in constants.items() if is_literal(v)]
+    if floats is not None and any(type(v) is float for v in constants.values()):
+        used.add("np")
     lines = [f'"""{header}"""', ""]
     imports = [text for alias, text in (("math", "import math"), ("np", "import numpy as np"),
                                         ("scipy", "import scipy.linalg\nimport scipy.special"),
                                         ("rt", "from s2s import runtime as rt")) if alias in used]
     if imports:
         lines += imports + [""]
-    scalars = [f"{k} = {v!r}" for k, v in constants.items() if is_literal(v)]
     others = [f"# {k}: {_describe(v)}, bound when the module is loaded"
               for k, v in constants.items() if not is_literal(v)]
     if scalars or others:

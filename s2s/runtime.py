@@ -37,8 +37,14 @@ def _zeros_like_numba(x):
     if isinstance(x, types.Array):
         return lambda x: np.zeros_like(x)
     if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-        return lambda x: 0.0
+        zero = _float_scalar(x)(0.0)
+        return lambda x: zero
     return None
+
+
+def _float_scalar(t):
+    """The NumPy scalar type of a Numba scalar type's derivatives: a float one stays (float32 too), else float64."""
+    return as_dtype(t).type if isinstance(t, types.Float) else np.float64
 
 
 def copy(x):
@@ -80,7 +86,7 @@ def unbroadcast(value, like):
     if not isinstance(like, np.ndarray):
         return total(value)
     if not isinstance(value, np.ndarray):
-        return np.full_like(like, value, dtype=float)
+        return np.full_like(like, value, dtype=_float_dtype(like))
     if value.shape == like.shape:
         return value
     value = np.sum(value, axis=tuple(range(value.ndim - like.ndim)))
@@ -108,7 +114,8 @@ def _unbroadcast_numba(value, like):
     if not isinstance(like, types.Array):
         return None
     if isinstance(value, types.Number):
-        return lambda value, like: np.full_like(like, value, dtype=np.float64)
+        dtype = _float_scalar(like.dtype)
+        return lambda value, like: np.full(like.shape, value, dtype)
     if isinstance(value, types.Array) and value.ndim == like.ndim:
         def impl(value, like):
             if value.shape == like.shape:
@@ -228,7 +235,11 @@ def dot_left_transpose(ct, b):
 
 @overload(dot_left_transpose)
 def _dot_left_transpose_numba(ct, b):
-    return _DOT_LEFT.get((_ndim(b), _ndim(ct)))
+    impl, common = _DOT_LEFT.get((_ndim(b), _ndim(ct))), _wider_float(ct, b)
+    if impl is None or common is None:
+        return impl
+    same = register_jitable(impl)
+    return lambda ct, b: same(ct.astype(common), b.astype(common))
 
 
 def dot_right_transpose(a, ct):
@@ -238,7 +249,19 @@ def dot_right_transpose(a, ct):
 
 @overload(dot_right_transpose)
 def _dot_right_transpose_numba(a, ct):
-    return _DOT_RIGHT.get((_ndim(a), _ndim(ct)))
+    impl, common = _DOT_RIGHT.get((_ndim(a), _ndim(ct))), _wider_float(a, ct)
+    if impl is None or common is None:
+        return impl
+    same = register_jitable(impl)
+    return lambda a, ct: same(a.astype(common), ct.astype(common))
+
+
+def _wider_float(x, y):
+    """For two arrays of different types, the one NumPy computes their product in (Numba's ``np.dot``
+    takes arrays of one type); else None."""
+    if isinstance(x, types.Array) and isinstance(y, types.Array) and x.dtype != y.dtype:
+        return np.result_type(as_dtype(x.dtype), as_dtype(y.dtype))
+    return None
 
 
 def concatenate_piece(ct, arrays, index, axis=0):
@@ -356,9 +379,11 @@ def extremum_jvp(a, a_dot, ans, axis=None):
 @overload(extremum_jvp)
 def _extremum_jvp_numba(a, a_dot, ans, axis=None):
     if _absent(axis):
+        kind = _float_scalar(a_dot.dtype)
+
         def impl(a, a_dot, ans, axis=None):
             hit = np.ravel(a) == ans
-            return np.sum(np.where(hit, np.ravel(a_dot), 0.0)) / np.sum(hit)
+            return np.sum(np.where(hit, np.ravel(a_dot), kind(0.0))) / kind(np.sum(hit))
         return impl
     return None
 
@@ -375,9 +400,11 @@ def extremum_jvp_transpose(a, ct, ans, axis=None):
 @overload(extremum_jvp_transpose)
 def _extremum_jvp_transpose_numba(a, ct, ans, axis=None):
     if _absent(axis):
+        kind = _float_scalar(ct)
+
         def impl(a, ct, ans, axis=None):
             hit = a == ans
-            return np.where(hit, ct / np.sum(hit), 0.0)
+            return np.where(hit, ct / kind(np.sum(hit)), kind(0.0))
         return impl
     return None
 
@@ -392,7 +419,8 @@ def seed(out):
 @overload(seed)
 def _seed_numba(out):
     if isinstance(out, (types.Float, types.Integer)):
-        return lambda out: 1.0
+        one = _float_scalar(out)(1.0)
+        return lambda out: one
 
     def refuse(out):  # raises when called; typed as returning a float, so the gradient code compiles
         if len(np.shape(out)) >= 0:
@@ -494,7 +522,8 @@ def _basis_numba(x):
     if isinstance(x, types.Array):
         return lambda x: np.eye(x.size).reshape((x.size,) + x.shape)
     if isinstance(x, types.Number):
-        return lambda x: np.ones(1)
+        dtype = _float_scalar(x)
+        return lambda x: np.ones(1, dtype)
     return None
 
 

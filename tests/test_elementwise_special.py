@@ -275,8 +275,6 @@ def test_under_numba():
     check_jvp_and_vjp(fun, (x, y), reference=special_mix)
 
 
-@pytest.mark.xfail(strict=True, reason="under Numba, float64 constants upcast float32 cotangents, and "
-                   "rt.dot_right_transpose gets float32 and float64 operands, which Numba's np.dot refuses")
 def test_float32_logistic_loss_under_numba():
     rng = np.random.default_rng(5)
     features, labels = rng.standard_normal((20, 3)).astype(np.float32), (rng.random(20) > 0.5).astype(np.float32)

@@ -19,24 +19,27 @@ from numba.core.errors import NumbaError
 from numba.typed import List as TypedList
 from numba.np.numpy_support import as_dtype
 
+from .. import precision
 from ..emit import is_literal
 from ..errors import CompileError
 
 
 def compile_module(namespace: dict, names, origins: dict, path: Path, entries, constants: dict,
-                   parallel=frozenset()) -> dict:
+                   parallel=frozenset(), floats=None) -> dict:
     """Replace each generated function in ``namespace`` by its Numba dispatcher; return the ``entries``'.
 
     Plain Python functions bound as constants (primitives with a rule of the user's) are compiled
     as they are.  Modules that bind arrays or objects as globals are not cached on disk: Numba
     freezes those into the compiled code, and such code reloaded in another process is not safe.
     Functions in ``parallel`` (batch loops over ``prange``) are compiled with ``parallel=True``.
+    ``floats``: the float type the module is specialized for (``precision``); Python floats passed
+    to its entries are taken in that type.
     """
     cache = all(is_literal(v) for v in constants.values())
     for name in [n for n, v in constants.items() if isinstance(v, types.FunctionType)] + list(names):
         if isinstance(namespace[name], types.FunctionType):  # not compiled by an earlier request
             namespace[name] = numba.njit(cache=cache and name in names, parallel=name in parallel)(namespace[name])
-    return {name: _Reporting(namespace[name], origins, path) for name in entries}
+    return {name: _Reporting(namespace[name], origins, path, floats) for name in entries}
 
 
 def tapes_as_arrays(residuals, entry, args) -> tuple:
@@ -48,11 +51,8 @@ def tapes_as_arrays(residuals, entry, args) -> tuple:
     functions only index them.  Tapes of anything else (a helper's residuals saved in
     a loop) become typed lists, slower to index but as exact.
     """
-    dispatcher = entry.dispatcher
-    compiled = dispatcher.overloads.get(tuple(dispatcher.typeof_pyval(a) for a in args))
-    if compiled is None:
-        return residuals
-    return _fit(residuals, compiled.signature.return_type.types[1])
+    returned = entry.return_type(entry.arguments(args))
+    return residuals if returned is None else _fit(residuals, returned.types[1])
 
 
 def _fit(value, kind):
@@ -71,6 +71,15 @@ def _fit(value, kind):
         return typed
     if isinstance(kind, numba_types.BaseTuple):
         return tuple(_fit(v, k) for v, k in zip(value, kind.types))
+    return value
+
+
+def _scalars_typed(value, kind):
+    """``value`` with its float32 scalars as NumPy's (Numba returns every float scalar as a Python float)."""
+    if kind == numba_types.float32 and isinstance(value, float):
+        return np.float32(value)
+    if isinstance(kind, numba_types.BaseTuple) and isinstance(value, tuple):
+        return tuple(_scalars_typed(v, k) for v, k in zip(value, kind.types))
     return value
 
 
@@ -93,14 +102,25 @@ def _fitted_type(kind):
 class _Reporting:
     """Calls a dispatcher; turns Numba's compile errors into ``CompileError``."""
 
-    def __init__(self, dispatcher, origins, path):
-        self.dispatcher, self.origins, self.path = dispatcher, origins, path
+    def __init__(self, dispatcher, origins, path, floats=None):
+        self.dispatcher, self.origins, self.path, self.floats = dispatcher, origins, path, floats
+
+    def arguments(self, args) -> tuple:
+        """``args`` as the compiled code takes them (Python floats in a float32 specialization become float32)."""
+        return precision.weak(args, self.floats)
 
     def __call__(self, *args):
+        args = self.arguments(args)
         try:
-            return self.dispatcher(*args)
+            result = self.dispatcher(*args)
         except NumbaError as error:
             raise CompileError(self.explain(error)) from error
+        return result if self.floats is None else _scalars_typed(result, self.return_type(args))
+
+    def return_type(self, args):
+        """The Numba type of what the compiled function returns for ``args`` (None if not compiled for them)."""
+        compiled = self.dispatcher.overloads.get(tuple(self.dispatcher.typeof_pyval(a) for a in args))
+        return None if compiled is None else compiled.signature.return_type
 
     def explain(self, error) -> str:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
@@ -109,15 +129,16 @@ class _Reporting:
             ("No implementation", "Unknown attribute", "Cannot unify", "Invalid use", ">>>", "Use of unsupported"))]
         summary = " ".join(dict.fromkeys(reasons[:3])) or (found[0] if found else type(error).__name__)
         lines = [f"Numba could not compile the generated code: {summary}"]
-        hits = [int(n) for p, n in re.findall(r'File "([^"]+)", line (\d+)', text)
-                if p.endswith(self.path.name)]
+        # Numba names the frames innermost first: the line that failed, then the calls that led to it.
+        hits = list(dict.fromkeys(int(n) for p, n in re.findall(r'File "([^"]+)", line (\d+)', text)
+                                  if p.endswith(self.path.name)))
         if hits:
-            line = hits[-1]
+            line = hits[0]
             generated = self.path.read_text().splitlines()[line - 1].strip()
             lines.append(f"  generated line {line} of {self.path}: {generated}")
-            origin = self.origins.get(line)
-            if origin and origin[2]:
-                lines.append(f"  from your source, {origin[0]}:{origin[1]}: {origin[2]}")
+            found = [self.origins.get(hit) for hit in hits]
+            for k, (file, lineno, text) in enumerate(dict.fromkeys(o for o in found if o and o[2])):
+                lines.append(f"  {'called from' if k else 'from your source,'} {file}:{lineno}: {text}")
         lines.append("Generated code must type-check in Numba's nopython mode: each variable keeps one type, "
                      "and only the NumPy features Numba supports can be used.")
         return "\n".join(lines)
