@@ -532,3 +532,118 @@ def _jacobian_zeros_numba(out, x):
     if isinstance(out, types.Array) and isinstance(x, types.Array):
         return lambda out, x: np.zeros(out.shape + x.shape)
     return None
+
+
+# -- shape operations and indexing: transposes (cotangents flow back through these linear maps) --
+
+
+def normalize_axis(axis, ndim):
+    """``axis`` (an int, negative counting from the end, or a tuple of them) as non-negative ints."""
+    if isinstance(axis, tuple):
+        return tuple(a % ndim for a in axis)
+    return axis % ndim
+
+
+def tile_transpose(ct, a, reps):
+    """Cotangent of ``np.tile(a, reps)`` for ``a``: the copies summed."""
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    shape = np.shape(a)
+    d = max(len(shape), len(reps))
+    shape = (1,) * (d - len(shape)) + tuple(shape)
+    reps = (1,) * (d - len(reps)) + reps
+    split = [n for pair in zip(reps, shape) for n in pair]
+    summed = np.sum(np.reshape(ct, split), axis=tuple(range(0, 2 * d, 2)))
+    return np.reshape(summed, np.shape(a))
+
+
+def repeat_transpose(ct, a, repeats, axis=None):
+    """Cotangent of ``np.repeat(a, repeats, axis)`` for ``a``: each element's copies summed."""
+    if axis is None:
+        flat = np.zeros(np.size(a), dtype=ct.dtype)
+        np.add.at(flat, np.repeat(np.arange(np.size(a)), repeats), ct)
+        return np.reshape(flat, np.shape(a))
+    out = np.zeros(np.shape(a), dtype=ct.dtype)
+    owner = np.repeat(np.arange(np.shape(a)[axis]), repeats)
+    np.add.at(np.moveaxis(out, axis, 0), owner, np.moveaxis(ct, axis, 0))
+    return out
+
+
+def pad_transpose(ct, a, pad_width):
+    """Cotangent of ``np.pad(a, pad_width)`` (constant mode) for ``a``: the padding cut off."""
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (np.ndim(a), 2))
+    return ct[tuple(slice(lo, n - hi) for (lo, hi), n in zip(widths, np.shape(ct)))]
+
+
+def diff_transpose(ct, n=1, axis=-1):
+    """Cotangent of ``np.diff(a, n, axis)`` for ``a``: ``n`` times the adjoint of one difference."""
+    for _ in range(n):
+        edges = [(0, 0)] * np.ndim(ct)
+        edges[axis] = (1, 1)
+        ct = -np.diff(np.pad(ct, edges), axis=axis)
+    return ct
+
+
+def diag_transpose(ct, v, k=0):
+    """Cotangent of ``np.diag(v, k)`` for ``v``: the ``k``-th diagonal back (a vector's), or put back in place."""
+    if np.ndim(v) == 1:
+        return np.diagonal(ct, k).copy()
+    out = np.zeros(np.shape(v), dtype=ct.dtype)
+    rows = np.arange(len(ct)) + max(-k, 0)
+    out[rows, rows + k] = ct
+    return out
+
+
+def trace_transpose(ct, a, offset=0):
+    """Cotangent of ``np.trace(a, offset)`` for a matrix ``a``: ``ct`` on that diagonal."""
+    rows, cols = np.shape(a)
+    return ct * np.eye(rows, cols, offset)
+
+
+def take_transpose(ct, a, indices, axis=None):
+    """Cotangent of ``np.take(a, indices, axis)`` for ``a``: ``ct`` added back at ``indices`` (repeats add up)."""
+    out = np.zeros(np.shape(a), dtype=ct.dtype)
+    if axis is None:
+        np.add.at(out.reshape(-1), indices, ct)
+    else:
+        axis = normalize_axis(axis, out.ndim)
+        np.add.at(out, (slice(None),) * axis + (indices,), ct)
+    return out
+
+
+def take_along_axis_transpose(ct, arr, indices, axis):
+    """Cotangent of ``np.take_along_axis(arr, indices, axis)`` for ``arr``: ``ct`` added back at ``indices``."""
+    out = np.zeros(np.shape(arr), dtype=ct.dtype)
+    if axis is None:
+        np.add.at(out.reshape(-1), indices, ct)
+        return out
+    axis = normalize_axis(axis, out.ndim)
+    where = list(np.ix_(*(np.arange(n) for n in np.shape(indices))))
+    where = [np.broadcast_to(w, np.shape(indices)) for w in where]
+    where[axis] = indices
+    np.add.at(out, tuple(where), ct)
+    return out
+
+
+def hstack_piece(ct, arrays, index):
+    """Cotangent of ``np.hstack(arrays)`` for ``arrays[index]``: along axis 1, or 0 for vectors."""
+    axis = 0 if np.ndim(arrays[0]) <= 1 else 1
+    return np.reshape(concatenate_piece(ct, tuple(np.atleast_1d(x) for x in arrays), index, axis),
+                      np.shape(arrays[index]))
+
+
+def vstack_piece(ct, arrays, index):
+    """Cotangent of ``np.vstack(arrays)`` for ``arrays[index]``: its rows of ``ct``, in its own shape."""
+    return np.reshape(concatenate_piece(ct, tuple(np.atleast_2d(x) for x in arrays), index, 0),
+                      np.shape(arrays[index]))
+
+
+def written_part(ct, index):
+    """``ct[index]`` for what a write ``x[index] = v`` put there: zero where a later element of ``index``
+    wrote the same place again (NumPy keeps the last write, so only that one reaches the result)."""
+    part = np.array(ct[index], dtype=ct.dtype)
+    cells = np.arange(ct.size).reshape(ct.shape)[index]
+    order = np.arange(np.size(cells))
+    last = np.full(ct.size, -1)
+    last[np.ravel(cells)] = order
+    kept = (last[np.ravel(cells)] == order).reshape(np.shape(cells))
+    return np.where(kept, part, 0.0).astype(ct.dtype).reshape(np.shape(part))

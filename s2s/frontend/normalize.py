@@ -448,7 +448,13 @@ class _Normalizer:
             return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
         if isinstance(index, gast.Tuple):
             return core.tuple_(self.index(e, out) for e in index.elts)
+        if isinstance(index, gast.List):
+            return self.index_array(index, out)
         return self.atom(index, out)
+
+    def index_array(self, node, out):
+        """A list of indices (``x[[2, 0]]``, ``np.take(x, [2, 0])``) as the array NumPy makes of it."""
+        return self.atom(core.call(core.attr("np.array"), [self.sequence(node, out, tuple_=False)]), out)
 
     def if_expression(self, expr, out, target=None):
         """``a if c else b`` becomes an if statement, so only one side is evaluated.
@@ -510,6 +516,8 @@ class _Normalizer:
                 raise self.refuse(f"{dotted} (it does not exist)", expr)
             owner, obj = obj, getattr(obj, part)
         alias = resolve.module_alias(owner)
+        if alias and obj is None:  # np.newaxis
+            return core.const(None)
         if alias and not isinstance(obj, types.ModuleType):
             return core.attr(f"{alias}.{expr.attr}")  # as written: np.abs, np.pi, math.e
         return self.reference(obj, expr.attr)
@@ -529,7 +537,8 @@ class _Normalizer:
         rule = registry.lookup_spelled(spelled)
         sequence_arg = bool(rule and rule.sequence)
         args = [self.sequence(a, out, tuple_=spelled != "np.array" and spelled != "np.asarray")
-                if sequence_arg and i == 0 and isinstance(a, (gast.List, gast.Tuple)) else self.atom(a, out)
+                if sequence_arg and i == 0 and isinstance(a, (gast.List, gast.Tuple))
+                else self.index_array(a, out) if rule and isinstance(a, gast.List) else self.atom(a, out)
                 for i, a in enumerate(expr.args)]
         keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
         return core.call(callee, args, keywords)

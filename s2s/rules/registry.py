@@ -222,7 +222,7 @@ def describe(prim) -> str:
 
 
 def _load_rule_modules():
-    from . import arithmetic, arrays, elementwise, transposes  # noqa: F401  (they register on import)
+    from . import arithmetic, arrays, elementwise, shaping, transposes  # noqa: F401  (they register on import)
 
 
 _load_rule_modules()

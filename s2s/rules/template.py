@@ -22,6 +22,7 @@ import gast
 
 from .. import core
 from ..frontend.resolve import spelling
+from .shapes import constant
 
 class Zero(gast.expr):
     """A tangent (or cotangent) known to be zero; ``primal`` is the value it belongs to."""
@@ -50,7 +51,7 @@ class Template:
         self.expr = body[0].value
         self.params = [a.id for a in fdef.args.args]
         self.defaults = dict(zip(self.params[len(self.params) - len(fdef.args.defaults):],
-                                 [d.value for d in fdef.args.defaults]))
+                                 [constant(d) for d in fdef.args.defaults]))
         used = self.names = core.names_in(self.expr)
         for node in gast.walk(self.expr):
             if isinstance(node, gast.Call):
@@ -117,7 +118,7 @@ class TransposeTemplate:
         self.entries = value.elts if isinstance(value, gast.Tuple) else [value]
         self.params = [a.id for a in fdef.args.args]
         self.defaults = dict(zip(self.params[len(self.params) - len(fdef.args.defaults):],
-                                 [d.value for d in fdef.args.defaults]))
+                                 [constant(d) for d in fdef.args.defaults]))
 
     def bind(self, args, keywords) -> dict:
         return Template.bind(self, args, keywords)
