@@ -24,6 +24,8 @@ def zeros_like(x):
     """A zero tangent shaped like ``x``: ``0.0`` for a scalar, an array of zeros for an array."""
     if isinstance(x, tuple):
         return tuple(zeros_like(v) for v in x)
+    if isinstance(x, list):  # the pieces of np.split
+        return [zeros_like(v) for v in x]
     if isinstance(x, np.ndarray):
         return np.zeros_like(x)
     return 0.0

@@ -651,6 +651,8 @@ class _Vectorizer:
             position = (axis.value.value if axis is not None else 0)
             if position < 0:
                 raise self.refusal(stmt.lineno, f"{spelled} along a negative axis")
+        elif spelled not in ("np.array", "np.asarray"):
+            raise self.refusal(stmt.lineno, f"{spelled} of batched values")
         else:
             position = 0
             if expr.keywords:
