@@ -649,3 +649,37 @@ def written_part(ct, index):
     last[np.ravel(cells)] = order
     kept = (last[np.ravel(cells)] == order).reshape(np.shape(cells))
     return np.where(kept, part, 0.0).astype(ct.dtype).reshape(np.shape(part))
+
+
+@overload(diff_transpose)
+def _diff_transpose_numba(ct, n=1, axis=-1):
+    if not (isinstance(ct, types.Array) and ct.ndim == 1):
+        return None
+
+    def impl(ct, n=1, axis=-1):  # of a vector: each difference's adjoint, n times
+        for _ in range(n):
+            out = np.zeros(ct.size + 1, dtype=ct.dtype)
+            out[:-1] -= ct
+            out[1:] += ct
+            ct = out
+        return ct
+    return impl
+
+
+@overload(add_at)
+def _add_at_cells_numba(target, index, value):
+    """Any index Numba can read with (arrays of indices, masks, mixed with slices): through cell numbers."""
+    if not (isinstance(target, types.Array) and target.layout == "C" and isinstance(index, (types.Array,
+                                                                                              types.BaseTuple))):
+        return None
+    if isinstance(index, types.Array) and target.ndim == 1 and isinstance(index.dtype, types.Integer):
+        return None  # the element loop above
+
+    def impl(target, index, value):
+        cells = np.arange(target.size).reshape(target.shape)[index]
+        values = np.broadcast_to(value, cells.shape).ravel()
+        flat_target = target.reshape(target.size)
+        flat_cells = cells.ravel()
+        for k in range(flat_cells.size):
+            flat_target[flat_cells[k]] += values[k]
+    return impl

@@ -239,3 +239,49 @@ def test_hessian_matches_differences_of_the_gradient():
     columns = [(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in np.eye(4)]
     np.testing.assert_allclose(hessian, np.stack(columns, axis=1), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(s2s.jacfwd(g)(x), hessian, rtol=1e-10)
+
+
+# -- user-style functions, in Python and compiled -----------------------------------------------
+
+def stencil(u):
+    """A periodic Laplacian energy, with rolled arrays."""
+    lap = np.roll(u, 1) - 2.0 * u + np.roll(u, -1)
+    return np.sum(lap ** 2) + np.sum(np.diff(u) ** 2)
+
+
+def image(img):
+    """Padding, then overlapping slices (a 3-point blur) and a crop."""
+    padded = np.pad(img, ((1, 1), (1, 1)))
+    blur = padded[1:-1, :-2] + padded[1:-1, 1:-1] + padded[1:-1, 2:]
+    return np.sum(np.tanh(blur[::-1, 1:]) ** 2)
+
+
+def masked_loss(pred, y):
+    mask = y > 0.0
+    return np.sum((pred - y)[mask] ** 2)
+
+
+def embedding(table, tokens):
+    rows = table[tokens]
+    return np.sum(np.tanh(rows) * np.arange(3.0))
+
+
+USER = [
+    (stencil, lambda: (normal(8),)),
+    (image, lambda: (normal(4, 5),)),
+    (masked_loss, lambda: (normal(6), normal(6))),
+    (embedding, lambda: (normal(5, 3), np.array([4, 0, 4, 2]))),
+]
+
+
+@pytest.mark.parametrize("fun, make", USER, ids=[f.__name__ for f, _ in USER])
+def test_user_functions_in_python_and_compiled(fun, make):
+    args = make()
+    tangents = tangents_for(args, (0,))
+    expected = central_difference(fun, args, tangents)
+    grad = s2s.grad(fun)(*args)
+    assert_close(np.dot(flat(grad), flat(tangents[0])), expected, rtol=1e-6)
+    if fun is image:
+        return  # np.pad has no Numba implementation
+    compiled = s2s.jit(s2s.grad(fun))(*args)
+    assert_close(compiled, grad, rtol=1e-10)
