@@ -94,7 +94,7 @@ def take_along_axis(arr, indices, axis):
 @defjvp(np.sort)
 def sort(a, axis=-1):
     """The tangent permuted as the values are (ties keep argsort's order)."""
-    return np.take_along_axis(a_dot, np.argsort(a, axis), axis)
+    return np.take_along_axis(a_dot, np.argsort(a, axis=axis), axis)
 
 
 @defjvp(np.split)
