@@ -41,6 +41,8 @@ def _zeros_like_numba(x):
         return lambda x: np.zeros_like(x)
     if isinstance(x, (types.Float, types.Integer, types.Boolean)):
         return lambda x: 0.0
+    if isinstance(x, types.List) and isinstance(x.dtype, types.Array):  # the pieces of np.split
+        return lambda x: [np.zeros_like(v) for v in x]
     return None
 
 
@@ -805,6 +807,28 @@ def _squeeze_numba(a, axis=None):
         if np.any(shape[gone] != 1):
             raise ValueError("np.squeeze: cannot select an axis whose length is not one")
         return np.ascontiguousarray(a).reshape(to_fixed_tuple(shape[~gone], ndim))
+    return impl
+
+
+@overload(np.concatenate)
+def _concatenate_list_numba(arrays, axis=0):
+    """Of a list of arrays (Numba joins tuples): the cotangent of ``np.split``'s pieces."""
+    if not (isinstance(arrays, types.List) and isinstance(arrays.dtype, types.Array)):
+        return None
+    ndim = arrays.dtype.ndim
+
+    def impl(arrays, axis=0):
+        k = _axis(axis, ndim)
+        total = 0
+        for piece in arrays:
+            total += piece.shape[k]
+        out = np.empty(_resized(arrays[0].shape, k, total), arrays[0].dtype)
+        front = moveaxis(out, k, 0)
+        start = 0
+        for piece in arrays:
+            front[start:start + piece.shape[k]] = moveaxis(piece, k, 0)
+            start += piece.shape[k]
+        return out
     return impl
 
 

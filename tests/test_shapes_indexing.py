@@ -281,7 +281,61 @@ def test_user_functions_in_python_and_compiled(fun, make):
     expected = central_difference(fun, args, tangents)
     grad = s2s.grad(fun)(*args)
     assert_close(np.dot(flat(grad), flat(tangents[0])), expected, rtol=1e-6)
-    if fun is image:
-        return  # np.pad has no Numba implementation
     compiled = s2s.jit(s2s.grad(fun))(*args)
     assert_close(compiled, grad, rtol=1e-10)
+
+
+# -- every shape operation's gradient compiled (several per function: Numba compiles are slow) -------
+
+WEIGHTS = np.cos(np.arange(1.0, 200.0))
+
+
+def energy(y):
+    """A scalar that weighs every element of ``y`` differently, so that any misplaced cotangent shows."""
+    return np.sum(np.ravel(y) * WEIGHTS[:y.size])
+
+
+def moved(x):
+    return (energy(np.swapaxes(x, 0, 1)) + energy(np.moveaxis(x, 0, -1)) + energy(np.flip(x, axis=-1))
+            + energy(np.flip(x)) + energy(np.roll(x, -1, axis=1)) + energy(np.roll(x, (1, 2), (0, 1)))
+            + energy(np.roll(x, 5)) + energy(np.tril(x, -1)) + energy(np.triu(x, 1))
+            + energy(np.broadcast_to(x[0], (2, 4))))
+
+
+def copied(x):
+    return (energy(np.tile(x, (2, 1))) + energy(np.tile(x[0], 3)) + energy(np.repeat(x, 2, axis=0))
+            + energy(np.repeat(x, 3)) + energy(np.pad(x, ((1, 2), (0, 1)))) + energy(np.pad(x[1], 2))
+            + energy(np.diff(x, n=2, axis=0)) + energy(np.diff(x)))
+
+
+def gathered(x):
+    return (energy(np.take(x, [2, 0, 2])) + energy(np.take(x, [1, 1], axis=-1))
+            + energy(np.take_along_axis(x, np.array([[0, 2], [1, 1], [3, 0]]), axis=1))
+            + energy(np.sort(x, axis=0)) + energy(np.sort(x)) + energy(np.diag(x[0], 1))
+            + energy(np.diag(x[:, :3], -1)) + np.trace(x) * 0.7 + np.trace(x, 1) * 1.3
+            + energy(np.squeeze(x[None], axis=0)))
+
+
+def joined_pieces(x):
+    a, b = np.split(x, 2, axis=1)
+    parts = np.array_split(x, 3)
+    return (energy(a * b) + energy(parts[1] * parts[2]) + energy(np.hstack([x, x[:, :2]]))
+            + energy(np.hstack([x[0], x[1, :2]])) + energy(np.vstack([x, x[:2]])) + energy(np.vstack([x[0], x[2]])))
+
+
+def masked_matrix(x):
+    y = x * x
+    y[x > 0.5] = 0.0
+    return energy(y) + np.sum(x[x < 0.0] ** 2)
+
+
+COMPILED = [moved, copied, gathered, joined_pieces, masked_matrix]
+
+
+@pytest.mark.parametrize("fun", COMPILED, ids=[f.__name__ for f in COMPILED])
+def test_gradients_compiled_match_python_and_differences(fun):
+    x = normal(3, 4)
+    tangents = tangents_for((x,), (0,))
+    grad = s2s.grad(fun)(x)
+    assert_close(np.dot(flat(grad), flat(tangents[0])), central_difference(fun, (x,), tangents), rtol=1e-6)
+    assert_close(s2s.jit(s2s.grad(fun))(x), grad, rtol=1e-10)

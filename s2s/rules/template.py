@@ -252,6 +252,9 @@ class _Simplify(gast.NodeTransformer):
         c = _const(node.operand)
         if isinstance(node.op, gast.USub) and c is not None:
             return core.const(-c)
+        if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Tuple) \
+                and all(_const(e) is not None for e in node.operand.elts):
+            return core.tuple_([core.const(-_const(e)) for e in node.operand.elts])  # np.roll's tuple of shifts
         return node
 
     def visit_Call(self, node):
