@@ -339,3 +339,25 @@ def test_gradients_compiled_match_python_and_differences(fun):
     grad = s2s.grad(fun)(x)
     assert_close(np.dot(flat(grad), flat(tangents[0])), central_difference(fun, (x,), tangents), rtol=1e-6)
     assert_close(s2s.jit(s2s.grad(fun))(x), grad, rtol=1e-10)
+
+
+# -- vmap's vectorized strategy: axes of shape operations moved past the batch axis -----------------
+
+def along_axes(x):
+    return (np.flip(x, axis=-1) * np.roll(x, (1, -1), (0, 1)) + np.sort(x) + np.sort(x, axis=0)
+            + np.swapaxes(np.moveaxis(x, 0, 1), 0, 1) + np.take(x, [2, 0, 1, 3], axis=-1)
+            + np.repeat(x, 2, axis=0)[::2] + np.diff(np.concatenate([x, x[:, :1]], axis=1)) + np.diff(x, axis=0).sum())
+
+
+def test_vmap_vectorizes_constant_axes():
+    x = np.stack([normal(3, 4) for _ in range(5)])
+    looped = np.stack([along_axes(e) for e in x])
+    assert_close(s2s.vmap(along_axes, method="vectorized")(x), looped, rtol=1e-12)
+    assert_close(s2s.vmap(along_axes, in_axes=1, method="vectorized")(np.moveaxis(x, 0, 1)), looped, rtol=1e-12)
+
+
+@pytest.mark.parametrize("code", [lambda x: np.flip(x), lambda x: np.roll(x, 1), lambda x: np.repeat(x, 2)],
+                         ids=["flip", "roll", "repeat"])
+def test_vmap_loops_where_axis_none_flattens(code):
+    x = normal(5, 3)
+    assert_close(s2s.vmap(code)(x), np.stack([code(e) for e in x]), rtol=1e-12)

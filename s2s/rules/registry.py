@@ -49,6 +49,9 @@ class Rule:
     sequence: bool = False
     #: Calls the table-driven tests and the docs run (``examples.Example``).
     examples: list = field(default_factory=list)
+    #: Its parameters that name axes of its first operand (``("axis",)``), by the JVP template's names:
+    #: ``vmap`` shifts constant ones past the batch axis.
+    axes: tuple = ()
 
     @property
     def differentiable(self) -> list[str]:
@@ -66,7 +69,8 @@ def _entry(prim) -> Rule:
     return _RULES.setdefault(prim, Rule(prim))
 
 
-def declare(*prims, family=None, result=None, view=False, cheap=False, numba=None, array=False, sequence=False):
+def declare(*prims, family=None, result=None, view=False, cheap=False, numba=None, array=False, sequence=False,
+            axes=()):
     """Record what s2s knows about ``prims`` besides their derivative (see ``Rule``).
 
     A family brings its usual result (elementwise: the operands' broadcast); ``result``
@@ -76,7 +80,7 @@ def declare(*prims, family=None, result=None, view=False, cheap=False, numba=Non
         rule = _entry(prim)
         rule.family, rule.view, rule.cheap, rule.numba = family, view, cheap, numba
         rule.result = result or shapes.FAMILY_RESULTS.get(family)
-        rule.array, rule.sequence = array, sequence
+        rule.array, rule.sequence, rule.axes = array, sequence, axes
 
 
 def add_examples(prim, *cases):

@@ -599,7 +599,35 @@ class _Vectorizer:
                 raise self.refusal(stmt.lineno, f"{ast_text(expr)}: a reshape to a shape that is not spelled out")
             expr.args[1] = core.tuple_([core.name(self.frame.size), *sizes])
             return expr
+        if rule and rule.axes and rule.jvp:
+            return self.along_axes(expr, rule, spelled, stmt)
         raise self.refusal(stmt.lineno, f"a call to {spelled or ast_text(expr.func)} on batched values")
+
+    def along_axes(self, expr, rule, spelled, stmt):
+        """A call on its first operand alone, along constant axes (``rule.axes``): each axis moved one on,
+        past the batch axis; an absent axis with an int default given one.  (``axis=None`` flattens the
+        batch too, so that stays on the loop strategy.)"""
+        if not expr.args or any(self.is_batched(a) for a in expr.args[1:]):
+            raise self.refusal(stmt.lineno, f"{spelled} with batched operands besides the first")
+        d = self.ndim(expr.args[0], stmt)
+        keywords = {k.arg: k for k in expr.keywords}
+        for name in rule.axes:
+            position = rule.jvp.params.index(name)
+            given = keywords[name].value if name in keywords else \
+                expr.args[position] if position < len(expr.args) else None
+            value = shapes.constant(given) if given is not None else rule.jvp.defaults.get(name)
+            axes = value if isinstance(value, tuple) else (value,)
+            if not axes or not all(isinstance(a, int) and -d <= a < d for a in axes):
+                raise self.refusal(stmt.lineno, f"{ast_text(expr)}: {name} is not a constant axis")
+            moved = [core.const(a % d + 1) for a in axes]
+            shifted = core.tuple_(moved) if isinstance(value, tuple) else moved[0]
+            if name in keywords:
+                keywords[name].value = shifted
+            elif position < len(expr.args):
+                expr.args[position] = shifted
+            else:
+                expr.keywords.append(gast.keyword(arg=name, value=shifted))
+        return expr
 
     def reduce(self, expr, stmt):
         d = self.ndim(expr.args[0], stmt)
