@@ -361,3 +361,13 @@ def test_vmap_vectorizes_constant_axes():
 def test_vmap_loops_where_axis_none_flattens(code):
     x = normal(5, 3)
     assert_close(s2s.vmap(code)(x), np.stack([code(e) for e in x]), rtol=1e-12)
+
+
+def argsorted(x):
+    return np.sum(np.take_along_axis(x, np.argsort(x, 0), 0) * np.arange(3.0)[:, None])
+
+
+def test_argsort_with_a_positional_axis_compiles():
+    """Numba's typing fails inside on ``np.argsort(x, 0)``: the front end spells the axis as a keyword."""
+    x = normal(3, 2)
+    assert_close(s2s.jit(s2s.grad(argsorted))(x), s2s.grad(argsorted)(x), rtol=1e-12)

@@ -25,6 +25,9 @@ from .parse import parse_function, short_filename
 _METHODS = {"sum", "mean", "prod", "max", "min", "cumsum", "copy", "ravel", "dot",
             "squeeze", "argmax", "argmin", "any", "all"}
 _METHOD_ALIASES = {"flatten": "ravel"}
+#: Parameters after the first that are spelled as keywords: Numba's typing fails on ``np.argsort(a, axis)``
+#: with an internal error, while ``np.argsort(a, axis=axis)`` reaches s2s's overload.
+_AS_KEYWORDS = {"np.argsort": ("axis",)}
 _VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 _IN_PLACE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over",
@@ -541,6 +544,10 @@ class _Normalizer:
                 else self.index_array(a, out) if rule and isinstance(a, gast.List) else self.atom(a, out)
                 for i, a in enumerate(expr.args)]
         keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
+        named = _AS_KEYWORDS.get(spelled, ())
+        if 1 < len(args) <= 1 + len(named):
+            keywords = [*zip(named, args[1:]), *keywords]
+            args = args[:1]
         return core.call(callee, args, keywords)
 
     def sequence(self, node, out, tuple_):

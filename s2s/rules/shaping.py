@@ -216,13 +216,16 @@ def vstack_t(tup):
 declare(np.swapaxes, family=shapes.SHAPE, result=shapes.same, view=True, axes=("axis1", "axis2"))
 declare(np.moveaxis, family=shapes.SHAPE, result=shapes.same, view=True, axes=("source", "destination"))
 declare(np.broadcast_to, family=shapes.SHAPE, result=shapes.from_shape(1, "shape"), array=True, view=True)
-declare(np.flip, family=shapes.SHAPE, result=shapes.same, view=True, axes=("axis",))
-declare(np.roll, np.sort, family=shapes.SHAPE, result=shapes.same, array=True, axes=("axis",))
+declare(np.flip, family=shapes.SHAPE, result=shapes.same, view=True, axes=("axis",), numba="overload: axis")
+declare(np.roll, np.sort, family=shapes.SHAPE, result=shapes.same, array=True, axes=("axis",),
+        numba="overload: axis (roll: tuples of shifts and axes)")
 declare(np.tril, np.triu, family=shapes.SHAPE, result=shapes.same, array=True)
-declare(np.tile, family=shapes.SHAPE, result=shapes.tiled, array=True)
-declare(np.repeat, family=shapes.SHAPE, result=shapes.flat_unless_axis(2), array=True, axes=("axis",))
-declare(np.pad, family=shapes.SHAPE, result=shapes.same, array=True)
-declare(np.diff, family=shapes.SHAPE, result=shapes.same, array=True, axes=("axis",))
+declare(np.tile, family=shapes.SHAPE, result=shapes.tiled, array=True, numba="overload: reps an int or a tuple")
+declare(np.repeat, family=shapes.SHAPE, result=shapes.flat_unless_axis(2), array=True, axes=("axis",),
+        numba="overload: axis")
+declare(np.pad, family=shapes.SHAPE, result=shapes.same, array=True,
+        numba="overload: constant mode, pad_width an int, a pair or a pair per axis")
+declare(np.diff, family=shapes.SHAPE, result=shapes.same, array=True, axes=("axis",), numba="overload: axis")
 declare(np.diag, family=shapes.SHAPE, result=shapes.diag, array=True)
 declare(np.trace, family=shapes.SHAPE, result=shapes.traced)
 declare(np.take, family=shapes.GATHER, result=shapes.taken, array=True, axes=("axis",))
