@@ -346,7 +346,8 @@ def test_gradients_compiled_match_python_and_differences(fun):
 def along_axes(x):
     return (np.flip(x, axis=-1) * np.roll(x, (1, -1), (0, 1)) + np.sort(x) + np.sort(x, axis=0)
             + np.swapaxes(np.moveaxis(x, 0, 1), 0, 1) + np.take(x, [2, 0, 1, 3], axis=-1)
-            + np.repeat(x, 2, axis=0)[::2] + np.diff(np.concatenate([x, x[:, :1]], axis=1)) + np.diff(x, axis=0).sum())
+            + np.repeat(x, 2, axis=0)[::2] + np.diff(np.concatenate([x, x[:, :1]], axis=1)) + np.diff(x, axis=0).sum()
+            + np.take_along_axis(x, np.array([[0, 2, 1, 1]]), axis=0))
 
 
 def test_vmap_vectorizes_constant_axes():

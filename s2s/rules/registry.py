@@ -52,6 +52,9 @@ class Rule:
     #: Its parameters that name axes of its first operand (``("axis",)``), by the JVP template's names:
     #: ``vmap`` shifts constant ones past the batch axis.
     axes: tuple = ()
+    #: Its parameters that must have as many dimensions as its first operand (``take_along_axis``'s indices):
+    #: unbatched, ``vmap`` gives them a leading axis of one, which broadcasts against the batch.
+    matched: tuple = ()
 
     @property
     def differentiable(self) -> list[str]:
@@ -70,7 +73,7 @@ def _entry(prim) -> Rule:
 
 
 def declare(*prims, family=None, result=None, view=False, cheap=False, numba=None, array=False, sequence=False,
-            axes=()):
+            axes=(), matched=()):
     """Record what s2s knows about ``prims`` besides their derivative (see ``Rule``).
 
     A family brings its usual result (elementwise: the operands' broadcast); ``result``
@@ -80,7 +83,7 @@ def declare(*prims, family=None, result=None, view=False, cheap=False, numba=Non
         rule = _entry(prim)
         rule.family, rule.view, rule.cheap, rule.numba = family, view, cheap, numba
         rule.result = result or shapes.FAMILY_RESULTS.get(family)
-        rule.array, rule.sequence, rule.axes = array, sequence, axes
+        rule.array, rule.sequence, rule.axes, rule.matched = array, sequence, axes, matched
 
 
 def add_examples(prim, *cases):

@@ -159,15 +159,6 @@ def cumulative(op: Operands):
 FAMILY_RESULTS = {ELEMENTWISE: broadcast, REDUCTION: reduced, SCALAR: fixed(0), QUERY: fixed(0)}
 
 
-def like(position: int):
-    """As many dimensions as operand ``position`` (``np.take_along_axis``: its indices)."""
-
-    def result(op: Operands):
-        return op.ndim(position)
-
-    return result
-
-
 def flat_unless_axis(position: int):
     """``np.repeat(a, r)`` is flat; along an axis it keeps ``a``'s dimensions."""
 

@@ -229,7 +229,8 @@ declare(np.diff, family=shapes.SHAPE, result=shapes.same, array=True, axes=("axi
 declare(np.diag, family=shapes.SHAPE, result=shapes.diag, array=True)
 declare(np.trace, family=shapes.SHAPE, result=shapes.traced)
 declare(np.take, family=shapes.GATHER, result=shapes.taken, array=True, axes=("axis",))
-declare(np.take_along_axis, family=shapes.GATHER, result=shapes.like(1), array=True)
+declare(np.take_along_axis, family=shapes.GATHER, result=shapes.same, array=True, axes=("axis",),
+        matched=("indices",))
 declare(np.split, np.array_split, family=shapes.SHAPE, result=None)
 declare(np.hstack, family=shapes.SHAPE, result=shapes.at_least(1), array=True, sequence=True)
 declare(np.vstack, family=shapes.SHAPE, result=shapes.at_least(2), array=True, sequence=True)

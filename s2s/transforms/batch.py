@@ -627,6 +627,12 @@ class _Vectorizer:
                 expr.args[position] = shifted
             else:
                 expr.keywords.append(gast.keyword(arg=name, value=shifted))
+        for name in rule.matched:
+            position = rule.jvp.params.index(name)
+            if name in keywords:
+                keywords[name].value = _leading(keywords[name].value)
+            elif position < len(expr.args):
+                expr.args[position] = _leading(expr.args[position])
         return expr
 
     def reduce(self, expr, stmt):
@@ -790,6 +796,11 @@ def _expanded(expr, count, after=False):
     """``x[:, None]`` (``count`` new axes after the batch axis), or ``x[..., None]`` with ``after``."""
     lead = gast.Constant(value=Ellipsis, kind=None) if after else gast.Slice(lower=None, upper=None, step=None)
     return gast.Subscript(value=expr, slice=core.tuple_([lead] + [core.const(None)] * count), ctx=gast.Load())
+
+
+def _leading(expr):
+    """``x[None]``: a leading axis of one, to broadcast against the batch axis."""
+    return gast.Subscript(value=expr, slice=core.const(None), ctx=gast.Load())
 
 
 def ast_text(node) -> str:
