@@ -347,7 +347,8 @@ def along_axes(x):
     return (np.flip(x, axis=-1) * np.roll(x, (1, -1), (0, 1)) + np.sort(x) + np.sort(x, axis=0)
             + np.swapaxes(np.moveaxis(x, 0, 1), 0, 1) + np.take(x, [2, 0, 1, 3], axis=-1)
             + np.repeat(x, 2, axis=0)[::2] + np.diff(np.concatenate([x, x[:, :1]], axis=1)) + np.diff(x, axis=0).sum()
-            + np.take_along_axis(x, np.array([[0, 2, 1, 1]]), axis=0))
+            + np.take_along_axis(x, np.array([[0, 2, 1, 1]]), axis=0) + np.pad(x, ((1, 0), (0, 2)))[:3, :4]
+            + np.tile(x, (1, 2))[:, 2:6])
 
 
 def test_vmap_vectorizes_constant_axes():
@@ -357,9 +358,10 @@ def test_vmap_vectorizes_constant_axes():
     assert_close(s2s.vmap(along_axes, in_axes=1, method="vectorized")(np.moveaxis(x, 0, 1)), looped, rtol=1e-12)
 
 
-@pytest.mark.parametrize("code", [lambda x: np.flip(x), lambda x: np.roll(x, 1), lambda x: np.repeat(x, 2)],
-                         ids=["flip", "roll", "repeat"])
-def test_vmap_loops_where_axis_none_flattens(code):
+@pytest.mark.parametrize("code", [lambda x: np.flip(x), lambda x: np.roll(x, 1), lambda x: np.repeat(x, 2),
+                                  lambda x: np.pad(x, 1), lambda x: np.tile(x, 2)],
+                         ids=["flip", "roll", "repeat", "pad", "tile"])
+def test_vmap_loops_where_axes_are_not_spelled_out(code):
     x = normal(5, 3)
     assert_close(s2s.vmap(code)(x), np.stack([code(e) for e in x]), rtol=1e-12)
 

@@ -55,6 +55,9 @@ class Rule:
     #: Its parameters that must have as many dimensions as its first operand (``take_along_axis``'s indices):
     #: unbatched, ``vmap`` gives them a leading axis of one, which broadcasts against the batch.
     matched: tuple = ()
+    #: Its parameters holding one entry per axis of its first operand, with the entry that leaves an axis as it
+    #: is (``{"reps": 1}``): given one constant entry per axis, ``vmap`` prepends that entry for the batch axis.
+    per_axis: dict = field(default_factory=dict)
 
     @property
     def differentiable(self) -> list[str]:
@@ -73,7 +76,7 @@ def _entry(prim) -> Rule:
 
 
 def declare(*prims, family=None, result=None, view=False, cheap=False, numba=None, array=False, sequence=False,
-            axes=(), matched=()):
+            axes=(), matched=(), per_axis=None):
     """Record what s2s knows about ``prims`` besides their derivative (see ``Rule``).
 
     A family brings its usual result (elementwise: the operands' broadcast); ``result``
@@ -84,6 +87,7 @@ def declare(*prims, family=None, result=None, view=False, cheap=False, numba=Non
         rule.family, rule.view, rule.cheap, rule.numba = family, view, cheap, numba
         rule.result = result or shapes.FAMILY_RESULTS.get(family)
         rule.array, rule.sequence, rule.axes, rule.matched = array, sequence, axes, matched
+        rule.per_axis = per_axis or {}
 
 
 def add_examples(prim, *cases):

@@ -220,10 +220,11 @@ declare(np.flip, family=shapes.SHAPE, result=shapes.same, view=True, axes=("axis
 declare(np.roll, np.sort, family=shapes.SHAPE, result=shapes.same, array=True, axes=("axis",),
         numba="overload: axis (roll: tuples of shifts and axes)")
 declare(np.tril, np.triu, family=shapes.SHAPE, result=shapes.same, array=True)
-declare(np.tile, family=shapes.SHAPE, result=shapes.tiled, array=True, numba="overload: reps an int or a tuple")
+declare(np.tile, family=shapes.SHAPE, result=shapes.tiled, array=True, per_axis={"reps": 1},
+        numba="overload: reps an int or a tuple")
 declare(np.repeat, family=shapes.SHAPE, result=shapes.flat_unless_axis(2), array=True, axes=("axis",),
         numba="overload: axis")
-declare(np.pad, family=shapes.SHAPE, result=shapes.same, array=True,
+declare(np.pad, family=shapes.SHAPE, result=shapes.same, array=True, per_axis={"pad_width": (0, 0)},
         numba="overload: constant mode, pad_width an int, a pair or a pair per axis")
 declare(np.diff, family=shapes.SHAPE, result=shapes.same, array=True, axes=("axis",), numba="overload: axis")
 declare(np.diag, family=shapes.SHAPE, result=shapes.diag, array=True)
