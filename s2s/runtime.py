@@ -604,6 +604,7 @@ def _source_cells(maps, shape):
 
 @register_jitable
 def _lengths(maps):
+    """The output's length along each axis: one entry of ``maps`` per output index."""
     return np.array([m.size for m in maps])
 
 
@@ -1112,7 +1113,7 @@ def hstack_piece(ct, arrays, index):
 @overload(hstack_piece)
 def _hstack_piece_numba(ct, arrays, index):
     ndims = {_ndim(t) for t in arrays} if isinstance(arrays, types.BaseTuple) else set()
-    if len(ndims) != 1 or not ndims.issubset({1, 2, 3}) or not isinstance(index, types.Integer):
+    if len(ndims) != 1 or ndims & {0, None} or not isinstance(index, types.Integer):
         return None  # pieces of one number of dimensions (NumPy asks that of all but vectors)
     axis = 0 if ndims == {1} else 1
     return lambda ct, arrays, index: concatenate_piece(ct, arrays, index, axis)
@@ -1127,7 +1128,7 @@ def vstack_piece(ct, arrays, index):
 @overload(vstack_piece)
 def _vstack_piece_numba(ct, arrays, index):
     ndims = {_ndim(t) for t in arrays} if isinstance(arrays, types.BaseTuple) else set()
-    if len(ndims) != 1 or not ndims.issubset({1, 2, 3}) or not isinstance(index, types.Integer):
+    if len(ndims) != 1 or ndims & {0, None} or not isinstance(index, types.Integer):
         return None
     if ndims == {1}:
         return lambda ct, arrays, index: ct[index].copy()  # each vector is a row
