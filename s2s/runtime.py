@@ -8,11 +8,14 @@ same generated line compiles in nopython mode.
 from __future__ import annotations
 
 import math
+import operator
 
 import numba
 import numpy as np
 import scipy.special
 from numba import literal_unroll, types
+from numba.core.errors import TypingError
+from numba.cpython.unsafe.tuple import tuple_setitem
 from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 from numba.np.unsafe.ndarray import to_fixed_tuple
@@ -27,6 +30,8 @@ def zeros_like(x):
     """A zero tangent shaped like ``x``: ``0.0`` for a scalar, an array of zeros for an array."""
     if isinstance(x, tuple):
         return tuple(zeros_like(v) for v in x)
+    if isinstance(x, list):  # the pieces of np.split
+        return [zeros_like(v) for v in x]
     if isinstance(x, np.ndarray):
         return np.zeros_like(x)
     return 0.0
@@ -39,6 +44,8 @@ def _zeros_like_numba(x):
     if isinstance(x, (types.Float, types.Integer, types.Boolean)):
         zero = _float_scalar(x)(0.0)
         return lambda x: zero
+    if isinstance(x, types.List) and isinstance(x.dtype, types.Array):  # the pieces of np.split
+        return lambda x: [np.zeros_like(v) for v in x]
     return None
 
 
@@ -777,6 +784,653 @@ for _fn, _kernel in ((scipy.special.erf, _erf), (scipy.special.erfc, _erfc), (sc
                      (scipy.special.digamma, _digamma), (trigamma, _trigamma),
                      (scipy.special.xlogy, _xlogy), (scipy.special.xlog1py, _xlog1py)):
     _elementwise_overload(_fn, _kernel)
+
+
+# -- NumPy's shape operations under Numba: the signatures generated code uses that Numba lacks --
+#
+# Tile, repeat, pad and roll each fill an output whose every cell copies one input cell (or
+# none: padding).  They are written once, as a table of those source cells
+# (``_source_cells``): the operation gathers through it and its transpose scatters back.
+
+
+def _integers(t) -> bool:
+    """Whether a Numba type is an integer or a tuple of them (an ``axis``, ``reps``, ``shift``)."""
+    return isinstance(t, types.Integer) or isinstance(t, types.UniTuple) and isinstance(t.dtype, types.Integer)
+
+
+def _dtype(t):
+    """The NumPy dtype of a Numba array or scalar type (a scalar cotangent's, too)."""
+    return as_dtype(t.dtype if isinstance(t, types.Array) else t)
+
+
+@register_jitable
+def _axis(axis, ndim):
+    """``axis`` counted from the front; an error out of range, as NumPy's."""
+    if axis < -ndim or axis >= ndim:
+        raise ValueError("axis is out of bounds for the array's dimensions")
+    return axis % ndim
+
+
+def ints(value):
+    """An int, a tuple of ints or an integer array as a vector of ints."""
+    return np.ravel(np.asarray(value, dtype=np.intp))
+
+
+@overload(ints)
+def _ints_numba(value):
+    if isinstance(value, types.Integer):
+        return lambda value: np.full(1, value, np.intp)
+    if isinstance(value, types.UniTuple) and isinstance(value.dtype, types.Integer):
+        return lambda value: np.array(value).astype(np.intp)
+    if isinstance(value, types.Array) and isinstance(value.dtype, types.Integer):
+        return lambda value: value.ravel().astype(np.intp)
+    return None
+
+
+@register_jitable
+def _resized(shape, axis, size):
+    """``shape`` with ``size`` at ``axis``."""
+    return tuple_setitem(shape, axis, size)
+
+
+@register_jitable
+def _source_cells(maps, shape):
+    """For an output whose index ``i`` along axis ``d`` reads the input's ``maps[d][i]`` (-1: nothing),
+    the flat number of the input cell each output cell copies, in C order (-1: none, a zero)."""
+    cells = np.zeros(1, np.intp)
+    valid = np.ones(1, np.bool_)
+    for d in range(len(maps)):
+        m = maps[d]
+        cells = (cells.reshape(-1, 1) * shape[d] + m.reshape(1, -1)).ravel()
+        valid = (valid.reshape(-1, 1) & (m >= 0).reshape(1, -1)).ravel()
+    return np.where(valid, cells, -1)
+
+
+@register_jitable
+def _lengths(maps):
+    """The output's length along each axis: one entry of ``maps`` per output index."""
+    return np.array([m.size for m in maps])
+
+
+@register_jitable
+def _gather_cells(a, cells, shape):
+    """The output that copies ``a``'s ``cells`` (zero where -1), shaped ``shape``."""
+    flat = np.ascontiguousarray(a).reshape(a.size)
+    out = np.zeros(cells.size, a.dtype)
+    for k in range(cells.size):
+        if cells[k] >= 0:
+            out[k] = flat[cells[k]]
+    return out.reshape(shape)
+
+
+@register_jitable
+def _scatter_cells(ct, cells, shape):
+    """The transpose of ``_gather_cells``: each cotangent element added back to the cell it came from."""
+    out = np.zeros(shape, ct.dtype)
+    flat_out = out.reshape(out.size)
+    flat = np.ascontiguousarray(ct).reshape(ct.size)
+    for k in range(cells.size):
+        if cells[k] >= 0:
+            flat_out[cells[k]] += flat[k]
+    return out
+
+
+@register_jitable
+def _tile_cells(shape, reps, ndim):
+    """Source cells of ``np.tile`` of an array shaped ``shape`` (``ndim``: the result's), and its lengths."""
+    sizes, times = np.ones(ndim, np.intp), np.ones(ndim, np.intp)
+    sizes[ndim - len(shape):] = np.array(shape)
+    times[ndim - reps.size:] = reps
+    maps = [np.arange(sizes[d] * times[d]) % max(sizes[d], 1) for d in range(ndim)]
+    return _source_cells(maps, sizes), sizes * times
+
+
+@register_jitable
+def _repeat_cells(shape, repeats, axis):
+    """Source cells of ``np.repeat`` along ``axis`` of an array shaped ``shape``, and the result's lengths."""
+    maps = [np.repeat(np.arange(shape[d]), repeats) if d == axis else np.arange(shape[d]) for d in range(len(shape))]
+    return _source_cells(maps, shape), _lengths(maps)
+
+
+@register_jitable
+def _pad_cells(shape, widths):
+    """Source cells of ``np.pad`` (constant mode) by ``widths`` (one row (before, after) per axis), and lengths."""
+    maps = []
+    for d in range(len(shape)):
+        m = np.arange(shape[d] + widths[d, 0] + widths[d, 1]) - widths[d, 0]
+        m[(m < 0) | (m >= shape[d])] = -1
+        maps.append(m)
+    return _source_cells(maps, shape), _lengths(maps)
+
+
+@register_jitable
+def _roll_cells(shape, shift, axis):
+    """Source cells of ``np.roll`` by ``shift`` along ``axis`` (vectors of ints, broadcast against each other)."""
+    if shift.size != axis.size and shift.size != 1 and axis.size != 1:
+        raise ValueError("np.roll: shift and axis must have the same length")
+    maps = [np.arange(n) for n in shape]
+    for k in range(max(shift.size, axis.size)):
+        d = _axis(axis[k % axis.size], len(shape))
+        maps[d] = (maps[d] - shift[k % shift.size]) % shape[d]
+    return _source_cells(maps, shape)
+
+
+def pad_widths(pad_width, ndim):
+    """``np.pad``'s ``pad_width`` (an int, a pair, or a pair per axis) as one row (before, after) per axis."""
+    return np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (ndim, 2))
+
+
+@overload(pad_widths)
+def _pad_widths_numba(pad_width, ndim):
+    if isinstance(pad_width, types.Integer):
+        return lambda pad_width, ndim: np.full((ndim, 2), pad_width, np.intp)
+    if isinstance(pad_width, (types.UniTuple, types.Array)):
+        return lambda pad_width, ndim: np.broadcast_to(np.asarray(pad_width), (ndim, 2)).astype(np.intp)
+    return None
+
+
+@overload(np.pad)
+def _pad_numba(array, pad_width, mode="constant"):
+    if not (isinstance(array, types.Array) and getattr(mode, "literal_value", mode) in ("constant", None)):
+        return None
+    ndim = array.ndim
+
+    def impl(array, pad_width, mode="constant"):
+        cells, lengths = _pad_cells(array.shape, pad_widths(pad_width, array.ndim))
+        return _gather_cells(array, cells, to_fixed_tuple(lengths, ndim))
+    return impl
+
+
+@overload(np.tile)
+def _tile_numba(A, reps):
+    if not (isinstance(A, types.Array) and _integers(reps)):
+        return None
+    ndim = max(A.ndim, reps.count if isinstance(reps, types.UniTuple) else 1)
+
+    def impl(A, reps):
+        cells, lengths = _tile_cells(A.shape, ints(reps), ndim)
+        return _gather_cells(A, cells, to_fixed_tuple(lengths, ndim))
+    return impl
+
+
+@overload(np.repeat)
+def _repeat_numba(a, repeats, axis=None):
+    if not (isinstance(a, types.Array) and isinstance(axis, types.Integer)):
+        return None
+    ndim = a.ndim
+
+    def impl(a, repeats, axis=None):
+        cells, lengths = _repeat_cells(a.shape, repeats, _axis(axis, a.ndim))
+        return _gather_cells(a, cells, to_fixed_tuple(lengths, ndim))
+    return impl
+
+
+@overload(np.roll)
+def _roll_numba(a, shift, axis=None):
+    if not (isinstance(a, types.Array) and _integers(shift) and _integers(axis)):
+        return None
+    return lambda a, shift, axis=None: _gather_cells(a, _roll_cells(a.shape, ints(shift), ints(axis)), a.shape)
+
+
+@overload(np.flip)
+def _flip_numba(m, axis=None):
+    """Along one axis, a view (as NumPy's): the axis swapped to the front, reversed, swapped back."""
+    if not (isinstance(m, types.Array) and isinstance(axis, types.Integer)):
+        return None
+
+    def impl(m, axis=None):
+        k = _axis(axis, m.ndim)
+        return np.swapaxes(np.swapaxes(m, 0, k)[::-1], 0, k)
+    return impl
+
+
+@overload(np.diff)
+def _diff_numba(a, n=1, axis=-1):
+    if not (isinstance(a, types.Array) and isinstance(axis, types.Integer)):
+        return None
+
+    def impl(a, n=1, axis=-1):
+        k = _axis(axis, a.ndim)
+        out = np.ascontiguousarray(a)
+        for _ in range(n):
+            front = moveaxis(out, k, 0)
+            out = np.ascontiguousarray(moveaxis(front[1:] - front[:-1], 0, k))
+        return out
+    return impl
+
+
+@overload(np.sort)
+def _sort_numba(a, axis=-1):
+    """Along any axis: Numba's sort of the last one, the axis moved there and back."""
+    if not (isinstance(a, types.Array) and isinstance(axis, types.Integer)):
+        return None
+
+    def impl(a, axis=-1):
+        k = _axis(axis, a.ndim)
+        return np.ascontiguousarray(moveaxis(np.sort(moveaxis(a, k, -1)), -1, k))
+    return impl
+
+
+@overload(np.argsort)
+def _argsort_numba(a, axis=-1):
+    """Of an array of any dimensions, along any axis: each line's argsort (Numba sorts vectors)."""
+    if not (isinstance(a, types.Array) and (isinstance(axis, (types.Integer, int)) and a.ndim > 1
+                                            or isinstance(axis, types.Integer))):
+        return None  # a vector's along its axis: Numba's own
+    if a.ndim == 1:
+        def vector(a, axis=-1):
+            _axis(axis, 1)
+            return np.argsort(a)
+        return vector
+
+    def impl(a, axis=-1):
+        k = _axis(axis, a.ndim)
+        moved = moveaxis(a, k, -1)
+        out = np.empty(moved.shape, np.intp)
+        for index in np.ndindex(moved.shape[:-1]):
+            out[index] = np.argsort(moved[index])
+        return np.ascontiguousarray(moveaxis(out, -1, k))
+    return impl
+
+
+@overload(np.squeeze)
+def _squeeze_numba(a, axis=None):
+    """With ``axis`` given (an int or a tuple): the result's dimensions must be known when compiling."""
+    if not isinstance(a, types.Array):
+        return None
+    if _absent(axis):
+        raise TypingError("np.squeeze under Numba needs axis= (which axes go must be known when compiling)")
+    if not _integers(axis):
+        return None
+    ndim = a.ndim - (axis.count if isinstance(axis, types.UniTuple) else 1)
+
+    def impl(a, axis=None):
+        shape = np.array(a.shape)
+        gone = np.zeros(a.ndim, np.bool_)
+        for d in ints(axis):
+            gone[_axis(d, a.ndim)] = True
+        if np.any(shape[gone] != 1):
+            raise ValueError("np.squeeze: cannot select an axis whose length is not one")
+        return np.ascontiguousarray(a).reshape(to_fixed_tuple(shape[~gone], ndim))
+    return impl
+
+
+@overload(np.concatenate)
+def _concatenate_list_numba(arrays, axis=0):
+    """Of a list of arrays (Numba joins tuples): the cotangent of ``np.split``'s pieces."""
+    if not (isinstance(arrays, types.List) and isinstance(arrays.dtype, types.Array)):
+        return None
+    ndim = arrays.dtype.ndim
+
+    def impl(arrays, axis=0):
+        k = _axis(axis, ndim)
+        total = 0
+        for piece in arrays:
+            total += piece.shape[k]
+        out = np.empty(_resized(arrays[0].shape, k, total), arrays[0].dtype)
+        front = moveaxis(out, k, 0)
+        start = 0
+        for piece in arrays:
+            front[start:start + piece.shape[k]] = moveaxis(piece, k, 0)
+            start += piece.shape[k]
+        return out
+    return impl
+
+
+# -- boolean masks of several dimensions (Numba reads and writes through masks of one) ------
+
+
+@overload(operator.getitem)
+def _mask_getitem_numba(a, mask):
+    """``a[mask]`` for a mask of all ``a``'s dimensions: the flattened array through the flattened mask."""
+    if not (isinstance(a, types.Array) and isinstance(mask, types.Array) and isinstance(mask.dtype, types.Boolean)
+            and mask.ndim > 1):
+        return None
+    if mask.ndim != a.ndim:
+        raise TypingError(f"a boolean mask of {mask.ndim} dimensions on an array of {a.ndim}: under Numba a mask "
+                          "of several dimensions must have the array's")
+
+    def impl(a, mask):
+        if mask.shape != a.shape:
+            raise IndexError("boolean mask's shape does not match the array's")
+        return np.ascontiguousarray(a).reshape(a.size)[np.ascontiguousarray(mask).reshape(mask.size)]
+    return impl
+
+
+@overload(operator.setitem)
+def _mask_setitem_numba(a, mask, value):
+    """``a[mask] = value`` for a mask of all ``a``'s dimensions: written cell by cell, in C order."""
+    if not (isinstance(a, types.Array) and isinstance(mask, types.Array) and isinstance(mask.dtype, types.Boolean)
+            and mask.ndim > 1):
+        return None
+    if mask.ndim != a.ndim:
+        raise TypingError(f"a boolean mask of {mask.ndim} dimensions on an array of {a.ndim}: under Numba a mask "
+                          "of several dimensions must have the array's")
+
+    def impl(a, mask, value):
+        if mask.shape != a.shape:
+            raise IndexError("boolean mask's shape does not match the array's")
+        values = np.broadcast_to(np.asarray(value), (np.sum(mask),))
+        k = 0
+        for index in np.ndindex(a.shape):
+            if mask[index]:
+                a[index] = values[k]
+                k += 1
+    return impl
+
+
+# -- shape operations and indexing: transposes (cotangents flow back through these linear maps) --
+
+
+def normalize_axis(axis, ndim):
+    """``axis`` (an int, negative counting from the end, or a tuple of them) as non-negative ints."""
+    if isinstance(axis, tuple):
+        return tuple(a % ndim for a in axis)
+    return axis % ndim
+
+
+def tile_transpose(ct, a, reps):
+    """Cotangent of ``np.tile(a, reps)`` for ``a``: the copies summed."""
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    shape = np.shape(a)
+    d = max(len(shape), len(reps))
+    shape = (1,) * (d - len(shape)) + tuple(shape)
+    reps = (1,) * (d - len(reps)) + reps
+    split = [n for pair in zip(reps, shape) for n in pair]
+    summed = np.sum(np.reshape(ct, split), axis=tuple(range(0, 2 * d, 2)))
+    return np.reshape(summed, np.shape(a))
+
+
+@overload(tile_transpose)
+def _tile_transpose_numba(ct, a, reps):
+    if not (isinstance(a, types.Array) and _integers(reps)):
+        return None
+    ndim = max(a.ndim, reps.count if isinstance(reps, types.UniTuple) else 1)
+
+    def impl(ct, a, reps):
+        cells, _ = _tile_cells(a.shape, ints(reps), ndim)
+        return _scatter_cells(ct, cells, a.shape)
+    return impl
+
+
+def repeat_transpose(ct, a, repeats, axis=None):
+    """Cotangent of ``np.repeat(a, repeats, axis)`` for ``a``: each element's copies summed."""
+    if axis is None:
+        flat = np.zeros(np.size(a), dtype=ct.dtype)
+        np.add.at(flat, np.repeat(np.arange(np.size(a)), repeats), ct)
+        return np.reshape(flat, np.shape(a))
+    out = np.zeros(np.shape(a), dtype=ct.dtype)
+    owner = np.repeat(np.arange(np.shape(a)[axis]), repeats)
+    np.add.at(np.moveaxis(out, axis, 0), owner, np.moveaxis(ct, axis, 0))
+    return out
+
+
+@overload(repeat_transpose)
+def _repeat_transpose_numba(ct, a, repeats, axis=None):
+    if not isinstance(a, types.Array):
+        return None
+    if _absent(axis):
+        def flat(ct, a, repeats, axis=None):
+            cells, _ = _repeat_cells((a.size,), repeats, 0)
+            return _scatter_cells(ct, cells, a.shape)
+        return flat
+    if isinstance(axis, types.Integer):
+        def impl(ct, a, repeats, axis=None):
+            cells, _ = _repeat_cells(a.shape, repeats, _axis(axis, a.ndim))
+            return _scatter_cells(ct, cells, a.shape)
+        return impl
+    return None
+
+
+def pad_transpose(ct, a, pad_width):
+    """Cotangent of ``np.pad(a, pad_width)`` (constant mode) for ``a``: the padding cut off."""
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (np.ndim(a), 2))
+    return ct[tuple(slice(lo, n - hi) for (lo, hi), n in zip(widths, np.shape(ct)))]
+
+
+@overload(pad_transpose)
+def _pad_transpose_numba(ct, a, pad_width):
+    if not isinstance(a, types.Array):
+        return None
+
+    def impl(ct, a, pad_width):
+        cells, _ = _pad_cells(a.shape, pad_widths(pad_width, a.ndim))
+        return _scatter_cells(ct, cells, a.shape)
+    return impl
+
+
+def diff_transpose(ct, n=1, axis=-1):
+    """Cotangent of ``np.diff(a, n, axis)`` for ``a``: ``n`` times the adjoint of one difference."""
+    for _ in range(n):
+        edges = [(0, 0)] * np.ndim(ct)
+        edges[axis] = (1, 1)
+        ct = -np.diff(np.pad(ct, edges), axis=axis)
+    return ct
+
+
+@overload(diff_transpose)
+def _diff_transpose_numba(ct, n=1, axis=-1):
+    if not (isinstance(ct, types.Array) and isinstance(axis, (types.Integer, int))):
+        return None
+
+    def impl(ct, n=1, axis=-1):  # each difference's adjoint, n times
+        k = _axis(axis, ct.ndim)
+        out = np.ascontiguousarray(ct)
+        for _ in range(n):
+            grown = np.zeros(_resized(out.shape, k, out.shape[k] + 1), out.dtype)
+            front, back = moveaxis(grown, k, 0), moveaxis(out, k, 0)
+            front[:-1] -= back
+            front[1:] += back
+            out = grown
+        return out
+    return impl
+
+
+def diag_transpose(ct, v, k=0):
+    """Cotangent of ``np.diag(v, k)`` for ``v``: the ``k``-th diagonal back (a vector's), or put back in place."""
+    if np.ndim(v) == 1:
+        return np.diagonal(ct, k).copy()
+    out = np.zeros(np.shape(v), dtype=ct.dtype)
+    rows = np.arange(len(ct)) + max(-k, 0)
+    out[rows, rows + k] = ct
+    return out
+
+
+@overload(diag_transpose)
+def _diag_transpose_numba(ct, v, k=0):
+    if not (isinstance(v, types.Array) and isinstance(ct, types.Array)):
+        return None
+    if v.ndim == 1:
+        def diagonal(ct, v, k=0):
+            out = np.empty(v.size, ct.dtype)
+            for i in range(v.size):
+                out[i] = ct[i + max(-k, 0), i + max(k, 0)]
+            return out
+        return diagonal
+
+    def placed(ct, v, k=0):
+        out = np.zeros(v.shape, ct.dtype)
+        for i in range(ct.size):
+            out[i + max(-k, 0), i + max(k, 0)] = ct[i]
+        return out
+    return placed
+
+
+def trace_transpose(ct, a, offset=0):
+    """Cotangent of ``np.trace(a, offset)`` for a matrix ``a``: ``ct`` on that diagonal."""
+    rows, cols = np.shape(a)
+    return ct * np.eye(rows, cols, offset)
+
+
+@overload(trace_transpose)
+def _trace_transpose_numba(ct, a, offset=0):
+    if isinstance(a, types.Array) and a.ndim == 2:
+        return trace_transpose  # the Python body compiles as it is
+    return None
+
+
+def take_transpose(ct, a, indices, axis=None):
+    """Cotangent of ``np.take(a, indices, axis)`` for ``a``: ``ct`` added back at ``indices`` (repeats add up)."""
+    out = np.zeros(np.shape(a), dtype=np.result_type(ct))
+    if axis is None:
+        np.add.at(out.reshape(-1), indices, ct)
+    else:
+        axis = normalize_axis(axis, out.ndim)
+        np.add.at(out, (slice(None),) * axis + (indices,), ct)
+    return out
+
+
+@overload(take_transpose)
+def _take_transpose_numba(ct, a, indices, axis=None):
+    if not isinstance(a, types.Array):
+        return None
+    dtype = _dtype(ct)
+    if _absent(axis):
+        def flat(ct, a, indices, axis=None):
+            out = np.zeros(a.shape, dtype)
+            add_at(out.reshape(out.size), indices, ct)
+            return out
+        return flat
+    if not isinstance(axis, types.Integer):
+        return None
+    if isinstance(indices, types.Integer):
+        def one(ct, a, indices, axis=None):
+            out = np.zeros(a.shape, dtype)
+            moveaxis(out, _axis(axis, a.ndim), 0)[indices] += ct
+            return out
+        return one
+
+    def impl(ct, a, indices, axis=None):  # ``ct``'s axes from ``axis`` on run over ``indices``: one axis of them
+        k = _axis(axis, a.ndim)
+        out = np.zeros(a.shape, dtype)
+        front = moveaxis(out, k, 0)
+        along = moveaxis(np.ascontiguousarray(ct).reshape(_resized(a.shape, k, indices.size)), k, 0)
+        flat = indices.ravel()
+        for j in range(flat.size):
+            front[flat[j]] += along[j]
+        return out
+    return impl
+
+
+def take_along_axis_transpose(ct, arr, indices, axis):
+    """Cotangent of ``np.take_along_axis(arr, indices, axis)`` for ``arr``: ``ct`` added back at ``indices``."""
+    out = np.zeros(np.shape(arr), dtype=ct.dtype)
+    if axis is None:
+        np.add.at(out.reshape(-1), indices, ct)
+        return out
+    axis = normalize_axis(axis, out.ndim)
+    where = list(np.ix_(*(np.arange(n) for n in np.shape(indices))))
+    where = [np.broadcast_to(w, np.shape(indices)) for w in where]
+    where[axis] = indices
+    np.add.at(out, tuple(where), ct)
+    return out
+
+
+@overload(take_along_axis_transpose)
+def _take_along_axis_transpose_numba(ct, arr, indices, axis):
+    if not isinstance(arr, types.Array):
+        return None
+    if _absent(axis):
+        def flat(ct, arr, indices, axis):
+            out = np.zeros(arr.shape, ct.dtype)
+            add_at(out.reshape(out.size), indices, ct)
+            return out
+        return flat
+
+    def impl(ct, arr, indices, axis):
+        k = _axis(axis, arr.ndim)
+        out = np.zeros(arr.shape, ct.dtype)
+        where = np.broadcast_to(indices, ct.shape)
+        for index in np.ndindex(ct.shape):
+            out[tuple_setitem(index, k, where[index])] += ct[index]
+        return out
+    return impl
+
+
+def hstack_piece(ct, arrays, index):
+    """Cotangent of ``np.hstack(arrays)`` for ``arrays[index]``: along axis 1, or 0 for vectors."""
+    axis = 0 if np.ndim(arrays[0]) <= 1 else 1
+    return np.reshape(concatenate_piece(ct, tuple(np.atleast_1d(x) for x in arrays), index, axis),
+                      np.shape(arrays[index]))
+
+
+@overload(hstack_piece)
+def _hstack_piece_numba(ct, arrays, index):
+    ndims = {_ndim(t) for t in arrays} if isinstance(arrays, types.BaseTuple) else set()
+    if len(ndims) != 1 or ndims & {0, None} or not isinstance(index, types.Integer):
+        return None  # pieces of one number of dimensions (NumPy asks that of all but vectors)
+    axis = 0 if ndims == {1} else 1
+    return lambda ct, arrays, index: concatenate_piece(ct, arrays, index, axis)
+
+
+def vstack_piece(ct, arrays, index):
+    """Cotangent of ``np.vstack(arrays)`` for ``arrays[index]``: its rows of ``ct``, in its own shape."""
+    return np.reshape(concatenate_piece(ct, tuple(np.atleast_2d(x) for x in arrays), index, 0),
+                      np.shape(arrays[index]))
+
+
+@overload(vstack_piece)
+def _vstack_piece_numba(ct, arrays, index):
+    ndims = {_ndim(t) for t in arrays} if isinstance(arrays, types.BaseTuple) else set()
+    if len(ndims) != 1 or ndims & {0, None} or not isinstance(index, types.Integer):
+        return None
+    if ndims == {1}:
+        return lambda ct, arrays, index: ct[index].copy()  # each vector is a row
+    return lambda ct, arrays, index: concatenate_piece(ct, arrays, index, 0)
+
+
+def written_part(ct, index):
+    """``ct[index]`` for what a write ``x[index] = v`` put there: zero where a later element of ``index``
+    wrote the same place again (NumPy keeps the last write, so only that one reaches the result)."""
+    part = np.array(ct[index], dtype=ct.dtype)
+    cells = np.arange(ct.size).reshape(ct.shape)[index]
+    order = np.arange(np.size(cells))
+    last = np.full(ct.size, -1)
+    last[np.ravel(cells)] = order
+    kept = (last[np.ravel(cells)] == order).reshape(np.shape(cells))
+    return np.where(kept, part, 0.0).astype(ct.dtype).reshape(np.shape(part))
+
+
+@overload(written_part)
+def _written_part_numba(ct, index):
+    if not isinstance(ct, types.Array):
+        return None
+    if isinstance(index, types.Integer) or isinstance(index, types.BaseTuple) and \
+            all(isinstance(t, types.Integer) for t in index) and len(index) == ct.ndim:
+        return lambda ct, index: ct[index]  # one element: written once
+
+    def impl(ct, index):
+        cells = np.arange(ct.size).reshape(ct.shape)[index]
+        flat_cells = np.ascontiguousarray(cells).reshape(cells.size)
+        last = np.full(ct.size, -1)
+        for k in range(flat_cells.size):
+            last[flat_cells[k]] = k
+        flat = np.ascontiguousarray(ct).reshape(ct.size)
+        out = np.zeros(flat_cells.size, ct.dtype)
+        for k in range(flat_cells.size):
+            if last[flat_cells[k]] == k:
+                out[k] = flat[flat_cells[k]]
+        return out.reshape(cells.shape)
+    return impl
+
+
+@overload(add_at)
+def _add_at_cells_numba(target, index, value):
+    """Any index Numba can read with (arrays of indices, masks, mixed with slices): through cell numbers."""
+    if not (isinstance(target, types.Array) and target.layout == "C" and isinstance(index, (types.Array,
+                                                                                              types.BaseTuple))):
+        return None
+    if isinstance(index, types.Array) and target.ndim == 1 and isinstance(index.dtype, types.Integer):
+        return None  # the element loop above
+
+    def impl(target, index, value):
+        cells = np.arange(target.size).reshape(target.shape)[index]
+        values = np.broadcast_to(value, cells.shape).ravel()
+        flat_target = target.reshape(target.size)
+        flat_cells = cells.ravel()
+        for k in range(flat_cells.size):
+            flat_target[flat_cells[k]] += values[k]
+    return impl
 
 
 # Products and linear algebra (their own module; generated code reaches them as ``rt.<name>``).

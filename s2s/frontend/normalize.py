@@ -30,6 +30,9 @@ _METHODS = {"sum", "mean", "prod", "max", "min", "cumsum", "copy", "ravel", "dot
 _METHOD_ALIASES = {"flatten": "ravel"}
 #: Draws of a random Generator: refused with a pointer to the np.random functions s2s supports.
 _GENERATOR_METHODS = {n for n in dir(np.random.Generator) if not n.startswith("_")} - _METHODS
+#: Parameters after the first that are spelled as keywords: Numba's typing fails on ``np.argsort(a, axis)``
+#: with an internal error, while ``np.argsort(a, axis=axis)`` reaches s2s's overload.
+_AS_KEYWORDS = {"np.argsort": ("axis",)}
 _VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 #: Attributes and methods of complex numbers: s2s's values are real.
 _COMPLEX_PARTS = {"real", "imag", "conj", "conjugate"}
@@ -509,7 +512,13 @@ class _Normalizer(Lowering):
             return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
         if isinstance(index, gast.Tuple):
             return core.tuple_(self.index(e, out) for e in index.elts)
+        if isinstance(index, gast.List):
+            return self.index_array(index, out)
         return self.atom(index, out)
+
+    def index_array(self, node, out):
+        """A list of indices (``x[[2, 0]]``, ``np.take(x, [2, 0])``) as the array NumPy makes of it."""
+        return self.atom(core.call(core.attr("np.array"), [self.sequence(node, out, tuple_=False)]), out)
 
     def if_expression(self, expr, out, target=None):
         """``a if c else b`` becomes an if statement, so only one side is evaluated.
@@ -586,6 +595,8 @@ class _Normalizer(Lowering):
                 raise self.refuse(f"{dotted} (it does not exist)", expr)
             owner, obj = obj, getattr(obj, part)
         alias = resolve.module_alias(owner)
+        if alias and obj is None:  # np.newaxis
+            return core.const(None)
         if alias and not isinstance(obj, types.ModuleType):
             return core.attr(f"{alias}.{expr.attr}")  # as written: np.abs, np.pi, math.e
         return self.reference(obj, expr.attr)
@@ -624,11 +635,16 @@ class _Normalizer(Lowering):
         rule = registry.lookup_spelled(spelled)
         sequence_arg = bool(rule and rule.sequence)
         args = [self.sequence(a, out, tuple_=spelled != "np.array" and spelled != "np.asarray")
-                if sequence_arg and i == 0 and isinstance(a, (gast.List, gast.Tuple)) else self.atom(a, out)
+                if sequence_arg and i == 0 and isinstance(a, (gast.List, gast.Tuple))
+                else self.index_array(a, out) if rule and isinstance(a, gast.List) else self.atom(a, out)
                 for i, a in enumerate(expr.args)]
         keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
         if spelled == "np.where" and len(args) == 1:  # NumPy's own spelling of it: not elementwise
             callee = core.attr("np.nonzero")
+        named = _AS_KEYWORDS.get(spelled, ())
+        if 1 < len(args) <= 1 + len(named):
+            keywords = [*zip(named, args[1:]), *keywords]
+            args = args[:1]
         return core.call(callee, args, keywords)
 
     def sequence(self, node, out, tuple_):

@@ -164,7 +164,7 @@ declare(np.asarray, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=T
 declare(np.stack, family=shapes.SHAPE, result=shapes.stacked(1), array=True, sequence=True)
 declare(np.concatenate, family=shapes.SHAPE, result=shapes.stacked(0), array=True, sequence=True)
 declare(np.copy, family=shapes.ELEMENTWISE, result=shapes.same, array=True)
-declare(np.flip, np.sort, family=shapes.SHAPE, result=shapes.same)
+
 declare(np.transpose, family=shapes.SHAPE, result=shapes.same, view=True)
 declare(np.reshape, family=shapes.SHAPE, result=shapes.from_shape(1, "newshape"), array=True, view=True)
 declare(np.ravel, family=shapes.SHAPE, result=shapes.fixed(1), array=True, view=True)

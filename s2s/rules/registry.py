@@ -49,6 +49,15 @@ class Rule:
     sequence: bool = False
     #: Calls the table-driven tests and the docs run (``examples.Example``).
     examples: list = field(default_factory=list)
+    #: Its parameters that name axes of its first operand (``("axis",)``), by the JVP template's names:
+    #: ``vmap`` shifts constant ones past the batch axis.
+    axes: tuple = ()
+    #: Its parameters that must have as many dimensions as its first operand (``take_along_axis``'s indices):
+    #: unbatched, ``vmap`` gives them a leading axis of one, which broadcasts against the batch.
+    matched: tuple = ()
+    #: Its parameters holding one entry per axis of its first operand, with the entry that leaves an axis as it
+    #: is (``{"reps": 1}``): given one constant entry per axis, ``vmap`` prepends that entry for the batch axis.
+    per_axis: dict = field(default_factory=dict)
 
     @property
     def differentiable(self) -> list[str]:
@@ -66,7 +75,8 @@ def _entry(prim) -> Rule:
     return _RULES.setdefault(prim, Rule(prim))
 
 
-def declare(*prims, family=None, result=None, view=False, cheap=False, numba=None, array=False, sequence=False):
+def declare(*prims, family=None, result=None, view=False, cheap=False, numba=None, array=False, sequence=False,
+            axes=(), matched=(), per_axis=None):
     """Record what s2s knows about ``prims`` besides their derivative (see ``Rule``).
 
     A family brings its usual result (elementwise: the operands' broadcast); ``result``
@@ -76,7 +86,8 @@ def declare(*prims, family=None, result=None, view=False, cheap=False, numba=Non
         rule = _entry(prim)
         rule.family, rule.view, rule.cheap, rule.numba = family, view, cheap, numba
         rule.result = result or shapes.FAMILY_RESULTS.get(family)
-        rule.array, rule.sequence = array, sequence
+        rule.array, rule.sequence, rule.axes, rule.matched = array, sequence, axes, matched
+        rule.per_axis = per_axis or {}
 
 
 def add_examples(prim, *cases):
@@ -224,7 +235,7 @@ def describe(prim) -> str:
 
 
 def _load_rule_modules():
-    from . import arithmetic, arrays, elementwise, linalg, special, transposes  # noqa: F401  (they register on import)
+    from . import arithmetic, arrays, elementwise, linalg, shaping, special, transposes  # noqa: F401  (they register on import)
 
 
 _load_rule_modules()

@@ -157,3 +157,55 @@ def cumulative(op: Operands):
 
 #: The result a family brings unless a rule says otherwise.
 FAMILY_RESULTS = {ELEMENTWISE: broadcast, REDUCTION: reduced, SCALAR: fixed(0), QUERY: fixed(0)}
+
+
+def flat_unless_axis(position: int):
+    """``np.repeat(a, r)`` is flat; along an axis it keeps ``a``'s dimensions."""
+
+    def result(op: Operands):
+        axis = op.operand(position, "axis")
+        if axis is None or isinstance(axis, gast.Constant) and axis.value is None:
+            return 1
+        return op.ndim(0)
+
+    return result
+
+
+def tiled(op: Operands):
+    """``np.tile(a, reps)``: the more of ``a``'s dimensions and ``reps``' entries."""
+    reps, n = op.operand(1, "reps"), op.ndim(0)
+    count = len(reps.elts) if isinstance(reps, gast.Tuple) else 1 if reps is not None and op.ndim_of(reps) == 0 \
+        else None
+    return None if count is None or n is None else max(n, count)
+
+
+def diag(op: Operands):
+    """``np.diag``: a vector's matrix, or a matrix's diagonal."""
+    return {1: 2, 2: 1}.get(op.ndim(0))
+
+
+def traced(op: Operands):
+    """``np.trace``: two axes fewer."""
+    n = op.ndim(0)
+    return None if n is None else n - 2
+
+
+def taken(op: Operands):
+    """``np.take(a, indices, axis)``: the indices' dimensions in place of ``axis`` (of the flat ``a`` by default)."""
+    axis = op.operand(2, "axis")
+    picked = op.ndim(1, "indices")
+    if axis is None or isinstance(axis, gast.Constant) and axis.value is None:
+        return picked
+    n = op.ndim(0)
+    return None if n is None or picked is None else n - 1 + picked
+
+
+def at_least(least: int):
+    """``np.hstack`` (1) or ``np.vstack`` (2) of a literal sequence: joined, with at least ``least`` dimensions."""
+    joined = stacked(0)
+
+    def result(op: Operands):
+        n = joined(op)
+        return None if n is None else max(n, least)
+
+    return result

@@ -22,6 +22,7 @@ import gast
 
 from .. import core
 from ..frontend.resolve import resolve_spelling, spelling
+from .shapes import constant
 
 class Zero(gast.expr):
     """A tangent (or cotangent) known to be zero; ``primal`` is the value it belongs to."""
@@ -50,7 +51,7 @@ class Template:
         self.expr = body[0].value
         self.params = [a.id for a in fdef.args.args]
         self.defaults = dict(zip(self.params[len(self.params) - len(fdef.args.defaults):],
-                                 [d.value for d in fdef.args.defaults]))
+                                 [constant(d) for d in fdef.args.defaults]))
         used = self.names = core.names_in(self.expr)
         for node in gast.walk(self.expr):
             if isinstance(node, gast.Call):
@@ -124,7 +125,7 @@ class TransposeTemplate:
         self.entries = value.elts if isinstance(value, gast.Tuple) else [value]
         self.params = [a.id for a in fdef.args.args]
         self.defaults = dict(zip(self.params[len(self.params) - len(fdef.args.defaults):],
-                                 [d.value for d in fdef.args.defaults]))
+                                 [constant(d) for d in fdef.args.defaults]))
 
     def bind(self, args, keywords) -> dict:
         return Template.bind(self, args, keywords)
@@ -258,6 +259,9 @@ class _Simplify(gast.NodeTransformer):
         c = _const(node.operand)
         if isinstance(node.op, gast.USub) and c is not None:
             return core.const(-c)
+        if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Tuple) \
+                and all(_const(e) is not None for e in node.operand.elts):
+            return core.tuple_([core.const(-_const(e)) for e in node.operand.elts])  # np.roll's tuple of shifts
         return node
 
     def visit_Call(self, node):

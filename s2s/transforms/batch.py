@@ -599,7 +599,50 @@ class _Vectorizer:
                 raise self.refusal(stmt.lineno, f"{ast_text(expr)}: a reshape to a shape that is not spelled out")
             expr.args[1] = core.tuple_([core.name(self.frame.size), *sizes])
             return expr
+        if rule and (rule.axes or rule.per_axis) and rule.jvp:
+            return self.along_axes(expr, rule, spelled, stmt)
         raise self.refusal(stmt.lineno, f"a call to {spelled or ast_text(expr.func)} on batched values")
+
+    def along_axes(self, expr, rule, spelled, stmt):
+        """A call on its first operand alone, along constant axes (``rule.axes``): each axis moved one on,
+        past the batch axis; an absent axis with an int default given one.  (``axis=None`` flattens the
+        batch too, so that stays on the loop strategy.)"""
+        if not expr.args or any(self.is_batched(a) for a in expr.args[1:]):
+            raise self.refusal(stmt.lineno, f"{spelled} with batched operands besides the first")
+        d = self.ndim(expr.args[0], stmt)
+        keywords = {k.arg: k for k in expr.keywords}
+
+        def given(name):
+            position = rule.jvp.params.index(name)
+            return keywords[name].value if name in keywords else \
+                expr.args[position] if position < len(expr.args) else None
+
+        def replace(name, node):
+            position = rule.jvp.params.index(name)
+            if name in keywords:
+                keywords[name].value = node
+            elif position < len(expr.args):
+                expr.args[position] = node
+            else:
+                expr.keywords.append(gast.keyword(arg=name, value=node))
+
+        for name in rule.axes:
+            value = shapes.constant(given(name)) if given(name) is not None else rule.jvp.defaults.get(name)
+            axes = value if isinstance(value, tuple) else (value,)
+            if not axes or not all(isinstance(a, int) and -d <= a < d for a in axes):
+                raise self.refusal(stmt.lineno, f"{ast_text(expr)}: {name} is not a constant axis")
+            moved = [core.const(a % d + 1) for a in axes]
+            replace(name, core.tuple_(moved) if isinstance(value, tuple) else moved[0])
+        for name, same in rule.per_axis.items():
+            value = shapes.constant(given(name)) if given(name) is not None else None
+            if not (isinstance(value, tuple) and len(value) == d
+                    and all(type(v) is type(same) and np.ndim(v) == np.ndim(same) for v in value)):
+                raise self.refusal(stmt.lineno, f"{ast_text(expr)}: {name} is not a constant entry per axis")
+            replace(name, _literal((same, *value)))
+        for name in rule.matched:
+            if given(name) is not None:
+                replace(name, _leading(given(name)))
+        return expr
 
     def reduce(self, expr, stmt):
         d = self.ndim(expr.args[0], stmt)
@@ -651,6 +694,8 @@ class _Vectorizer:
             position = (axis.value.value if axis is not None else 0)
             if position < 0:
                 raise self.refusal(stmt.lineno, f"{spelled} along a negative axis")
+        elif spelled not in ("np.array", "np.asarray"):
+            raise self.refusal(stmt.lineno, f"{spelled} of batched values")
         else:
             position = 0
             if expr.keywords:
@@ -760,6 +805,16 @@ def _expanded(expr, count, after=False):
     """``x[:, None]`` (``count`` new axes after the batch axis), or ``x[..., None]`` with ``after``."""
     lead = gast.Constant(value=Ellipsis, kind=None) if after else gast.Slice(lower=None, upper=None, step=None)
     return gast.Subscript(value=expr, slice=core.tuple_([lead] + [core.const(None)] * count), ctx=gast.Load())
+
+
+def _literal(value):
+    """A constant, tuples of constants included."""
+    return core.tuple_([_literal(v) for v in value]) if isinstance(value, tuple) else core.const(value)
+
+
+def _leading(expr):
+    """``x[None]``: a leading axis of one, to broadcast against the batch axis."""
+    return gast.Subscript(value=expr, slice=core.const(None), ctx=gast.Load())
 
 
 def ast_text(node) -> str:

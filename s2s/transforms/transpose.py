@@ -297,7 +297,7 @@ class _Transposer:
         if _plain_index(index, self.kinds):
             out.append(gast.AugAssign(target=target, op=gast.Add(), value=ct))
         else:
-            out.append(gast.Expr(value=core.call(core.attr("rt.add_at"), [core.name(self.bar(t)), core.load(index), ct])))
+            out.append(gast.Expr(value=core.call(core.attr("rt.add_at"), [core.name(self.bar(t)), _index_value(index), ct])))
 
     def atom(self, expr, out, hint):
         """``expr`` as a name (bound to a new temporary when it is not one)."""
@@ -418,7 +418,9 @@ class _Transposer:
             return
         self.own(t, out)
         part = gast.Subscript(value=core.name(self.bar(t)), slice=core.load(target.slice), ctx=gast.Load())
-        if not self.kinds.element_is_scalar(self.primal_of.get(t), target.slice):
+        if not _plain_index(target.slice, self.kinds):  # where indices repeat, only the last write counts
+            part = core.call(core.attr("rt.written_part"), [core.name(self.bar(t)), _index_value(target.slice)])
+        elif not self.kinds.element_is_scalar(self.primal_of.get(t), target.slice):
             part = core.call(core.attr("rt.copy"), [part])
         ct = self.keep(part, out, f"{self.bar(t)}_part")
         out.append(core.assign(gast.Subscript(value=core.name(self.bar(t)), slice=core.load(target.slice),
@@ -627,6 +629,16 @@ def _plain_index(index, kinds) -> bool:
     if isinstance(index, gast.Name):
         return kinds.get(index.id) == SCALAR
     return isinstance(index, (gast.BinOp, gast.UnaryOp))
+
+
+def _index_value(index):
+    """An index as a value a helper can be passed: ``x[:, i]``'s is ``(slice(None, None, None), i)``."""
+    if isinstance(index, gast.Tuple):
+        return core.tuple_(_index_value(e) for e in index.elts)
+    if isinstance(index, gast.Slice):
+        return core.call(core.name("slice"), [core.load(p) if p is not None else core.const(None)
+                                              for p in (index.lower, index.upper, index.step)])
+    return core.load(index)
 
 
 def _reversed_range(iter_):
