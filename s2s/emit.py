@@ -230,7 +230,8 @@ def render(functions, header: str, constants: dict) -> Rendered:
             used |= core.names_in(stmt)
     lines = [f'"""{header}"""', ""]
     imports = [text for alias, text in (("math", "import math"), ("np", "import numpy as np"),
-                                        ("rt", "from s2s import runtime as rt")) if alias in used]
+                                        ("scipy", "import scipy.special"), ("rt", "from s2s import runtime as rt"))
+               if alias in used]
     if imports:
         lines += imports + [""]
     scalars = [f"{k} = {v!r}" for k, v in constants.items() if is_literal(v)]

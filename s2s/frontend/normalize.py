@@ -22,8 +22,8 @@ from . import resolve
 from .parse import parse_function, short_filename
 
 #: Array methods that are spelled as NumPy functions in core form.
-_METHODS = {"sum", "mean", "prod", "max", "min", "cumsum", "copy", "ravel", "dot",
-            "squeeze", "argmax", "argmin", "any", "all"}
+_METHODS = {"sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "copy", "ravel", "dot",
+            "clip", "squeeze", "argmax", "argmin", "any", "all"}
 _METHOD_ALIASES = {"flatten": "ravel"}
 _VALUE_ATTRIBUTES = {"shape", "ndim", "size", "dtype"}
 _IN_PLACE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
@@ -546,6 +546,8 @@ class _Normalizer:
         keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
         if method in _METHODS:
             return core.call(core.attr(f"np.{method}"), [base, *args], keywords)
+        if method == "astype" and len(args) == 1 and not keywords:  # a copy converted: elementwise, like np.asarray
+            return core.call(core.attr("np.asarray"), [base], [("dtype", args[0])])
         if method in ("reshape", "transpose"):
             if len(args) > 1:
                 args = [core.tuple_(args)]

@@ -14,11 +14,13 @@ import math
 import types
 
 import numpy as np
+import scipy.special
 
 _MISSING = object()
 
 #: Modules whose members generated code spells through a fixed alias.
-MODULE_ALIASES = {np: "np", math: "math", np.linalg: "np.linalg", np.random: "np.random"}
+MODULE_ALIASES = {np: "np", math: "math", np.linalg: "np.linalg", np.random: "np.random",
+                  scipy.special: "scipy.special"}
 
 #: Builtins that generated code may call by their own name.
 BUILTIN_FUNCTIONS = (abs, min, max, len, range, float, int, bool, round, pow, print,
@@ -42,8 +44,10 @@ def _spellings() -> dict:
                 continue
             obj = getattr(module, attr_name)
             if callable(obj) and not isinstance(obj, types.ModuleType):
-                # Prefer the function's own name (np.transpose, not its alias np.permute_dims).
-                if id(obj) not in spelled or attr_name == getattr(obj, "__name__", None):
+                # Prefer the first module (np.sinc, not scipy.special.sinc) and there the function's own
+                # name (np.transpose, not its alias np.permute_dims).
+                if id(obj) not in spelled or attr_name == getattr(obj, "__name__", None) \
+                        and spelled[id(obj)][1].rpartition(".")[0] == alias:
                     spelled[id(obj)] = (obj, f"{alias}.{attr_name}")
     for obj in BUILTIN_FUNCTIONS:
         spelled[id(obj)] = (obj, obj.__name__)
@@ -100,7 +104,7 @@ def resolve_spelling(dotted: str):
     if head == "rt":  # helpers of generated code (imported late: the runtime compiles with Numba)
         from .. import runtime as obj
     else:
-        obj = {"np": np, "math": math}.get(head) or getattr(builtins, head, None)
+        obj = {"np": np, "math": math, "scipy": scipy}.get(head) or getattr(builtins, head, None)
     for part in rest:
         obj = getattr(obj, part, None)
     return obj

@@ -4,6 +4,7 @@
 import operator
 
 import numpy as np
+import scipy.special
 
 from .. import runtime as rt
 from . import shapes
@@ -16,34 +17,84 @@ def getitem(x, index):
 
 
 @defjvp(np.sum)
-def sum_(a, axis=None):
-    return np.sum(a_dot, axis=axis)
+def sum_(a, axis=None, dtype=None, out=None, keepdims=None):
+    return np.sum(a_dot, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 @defjvp(np.mean)
-def mean(a, axis=None):
-    return np.mean(a_dot, axis=axis)
+def mean(a, axis=None, dtype=None, out=None, keepdims=None):
+    return np.mean(a_dot, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 @defjvp(np.prod)
-def prod(a, axis=None):
-    return rt.prod_jvp(a, a_dot, axis=axis)
+def prod(a, axis=None, dtype=None, out=None, keepdims=None):
+    return rt.prod_jvp(a, a_dot, axis=axis, keepdims=keepdims)
 
 
 @defjvp(np.max, np.amax, np.min, np.amin)
-def extremum(a, axis=None):
-    return rt.extremum_jvp(a, a_dot, ans, axis=axis)
+def extremum(a, axis=None, out=None, keepdims=None):
+    return rt.extremum_jvp(a, a_dot, ans, axis=axis, keepdims=keepdims)
 
 
 @defjvp(rt.extremum_jvp)
-def extremum_jvp_jvp(a, a_dot, ans, axis=None):
+def extremum_jvp_jvp(a, a_dot, ans, axis=None, keepdims=None):
     """The tangent of max/min's tangent (in generated code differentiated again): the same selection."""
-    return rt.extremum_jvp(a, a_dot_dot, ans, axis=axis)
+    return rt.extremum_jvp(a, a_dot_dot, ans, axis=axis, keepdims=keepdims)
+
+
+@defjvp(np.var)
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=None):
+    return 2.0 * rt.weighted_sum(rt.centered(a, axis), a_dot, axis, keepdims) / (rt.reduced_count(a, axis) - ddof)
+
+
+@defjvp(np.std)
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=None):
+    return rt.weighted_sum(rt.centered(a, axis), a_dot, axis, keepdims) / ((rt.reduced_count(a, axis) - ddof) * ans)
+
+
+@defjvp(rt.centered)
+def centered(a, axis=None):
+    return rt.centered(a_dot, axis)
+
+
+@defjvp(rt.group_sum)
+def group_sum(v, axis=None):
+    return rt.group_sum(v_dot, axis)
+
+
+@defjvp(rt.weighted_sum)
+def weighted_sum(w, v, axis=None, keepdims=None):
+    return rt.weighted_sum(w_dot, v, axis, keepdims) + rt.weighted_sum(w, v_dot, axis, keepdims)
+
+
+@defjvp(np.linalg.norm)
+def norm(x, ord=None, axis=None, keepdims=None):
+    return rt.weighted_sum(rt.norm_direction(x, ans, ord=ord, axis=axis, keepdims=keepdims), x_dot, axis, keepdims)
+
+
+@defjvp(scipy.special.logsumexp)
+def logsumexp(a, axis=None, keepdims=None):
+    return rt.weighted_sum(scipy.special.softmax(a, axis=axis), a_dot, axis, keepdims)
+
+
+@defjvp(scipy.special.softmax)
+def softmax(x, axis=None):
+    return ans * (x_dot - rt.group_sum(ans * x_dot, axis))
+
+
+@defjvp(scipy.special.log_softmax)
+def log_softmax(x, axis=None):
+    return x_dot - rt.group_sum(np.exp(ans) * x_dot, axis)
 
 
 @defjvp(np.cumsum)
 def cumsum(a, axis=None):
     return np.cumsum(a_dot, axis=axis)
+
+
+@defjvp(np.cumprod)
+def cumprod(a, axis=None):
+    return rt.cumprod_jvp(a, a_dot, ans, axis)
 
 
 @defjvp(np.dot)
@@ -61,9 +112,14 @@ def outer(a, b):
     return np.outer(a_dot, b) + np.outer(a, b_dot)
 
 
-@defjvp(np.array, np.asarray)
+@defjvp(np.array)
 def array(x, dtype=None):
     return np.array(x_dot, dtype=dtype)
+
+
+@defjvp(np.asarray)
+def asarray(x, dtype=None):
+    return np.asarray(x_dot, dtype=dtype)
 
 
 @defjvp(np.copy)
@@ -121,7 +177,7 @@ def squeeze(a, axis=None):
     return np.squeeze(a_dot, axis=axis)
 
 
-defnondiff(rt.zeros_like, rt.seed)
+defnondiff(rt.zeros_like, rt.seed, rt.reduced_count)
 defnondiff(np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.arange,
            np.eye, np.identity, np.shape, np.size, np.ndim, np.argmax, np.argmin, np.argsort,
            np.any, np.all, np.count_nonzero)
@@ -151,12 +207,21 @@ defnondiff(rt.batch_empty, rt.batch_size, rt.basis, rt.jacobian_zeros)
 
 
 declare(operator.getitem, family=shapes.GATHER)
-declare(np.sum, np.mean, np.prod, np.max, np.amax, np.min, np.amin, family=shapes.REDUCTION)
+declare(np.sum, family=shapes.REDUCTION, numba="overload: keepdims, tuple axes")
+declare(np.mean, np.prod, np.max, np.amax, np.min, np.amin, family=shapes.REDUCTION,
+        numba="overload: axis, keepdims, tuple axes")
+declare(np.var, np.std, family=shapes.REDUCTION, numba="overload: axis, ddof, keepdims, tuple axes")
+declare(np.linalg.norm, family=shapes.REDUCTION, result=shapes.reduced_at(2),
+        numba="overload: axis, keepdims (vector norms along axes)")
+declare(scipy.special.logsumexp, family=shapes.REDUCTION, numba="overload")
+declare(scipy.special.softmax, scipy.special.log_softmax, result=shapes.same, array=True, numba="overload")
+declare(rt.centered, rt.group_sum, result=shapes.same, array=True)
+declare(rt.weighted_sum, result=shapes.reduced_at(2))
 declare(np.dot, family=shapes.CONTRACTION, result=shapes.dot)
 declare(np.vdot, family=shapes.CONTRACTION, result=shapes.fixed(0))
 declare(np.inner, family=shapes.CONTRACTION, result=shapes.inner)
 declare(np.outer, family=shapes.CONTRACTION, result=shapes.fixed(2), array=True)
-declare(np.cumsum, result=shapes.cumulative, array=True)
+declare(np.cumsum, np.cumprod, result=shapes.cumulative, array=True, numba="overload: axis")
 # Of one array, a conversion is a copy: elementwise, so batched values pass through.
 declare(np.array, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True)
 declare(np.asarray, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True, view=True)
