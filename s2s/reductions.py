@@ -27,7 +27,7 @@ def absent(arg):
 
 def keeps(keepdims):
     """``keepdims`` as a Python bool when compiling, or None while Numba has not typed it as a literal."""
-    if absent(keepdims):
+    if keepdims is False or absent(keepdims):  # (``False``: the typing function's own default)
         return False
     if isinstance(keepdims, types.BooleanLiteral):
         return keepdims.literal_value
@@ -142,19 +142,14 @@ def _result_sizes(shape, mask, keep):
 def _reducer(kernel, out_ndim, keep, dtype):
     """A compiled ``(a, axis, param) -> result``: ``kernel(row, param)`` over the reduced elements of each index."""
 
-    def rowwise(a, axis):
-        mask = reduced_mask(a.ndim, axis)
-        rows = _rows(a, mask)
-        return rows, mask
-
     if out_ndim == 0:
         def reduce(a, axis, param):
-            rows, _ = rowwise(a, axis)
-            return kernel(rows[0], param)
+            return kernel(_rows(a, reduced_mask(a.ndim, axis))[0], param)
         return register_jitable(reduce)
 
     def reduce(a, axis, param):  # noqa: F811  (one of the two, chosen when compiling)
-        rows, mask = rowwise(a, axis)
+        mask = reduced_mask(a.ndim, axis)
+        rows = _rows(a, mask)
         out = np.empty(rows.shape[0], dtype=dtype)
         for k in range(rows.shape[0]):
             out[k] = kernel(rows[k], param)
@@ -279,8 +274,7 @@ def _spread(kernel):
     """An overload of ``np.var``/``np.std``: ``(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False)``."""
 
     def typer(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-        if _native(axis, keepdims) and (absent(ddof) or isinstance(ddof, types.IntegerLiteral)
-                                         and ddof.literal_value == 0) or not _plain(dtype, out):
+        if _native(axis, keepdims) and (ddof == 0 or absent(ddof)) or not _plain(dtype, out):
             return None
         reduce = _reduction(kernel, a, axis, keepdims)
         return reduce and (lambda a, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
@@ -319,8 +313,7 @@ def _np_norm(x, ord=None, axis=None, keepdims=False):
 
 @overload(scipy.special.logsumexp)
 def _logsumexp_numba(a, axis=None, b=None, keepdims=False, return_sign=False):
-    if not (absent(b) and (absent(return_sign) or isinstance(return_sign, types.BooleanLiteral)
-                           and not return_sign.literal_value)):
+    if not (absent(b) and keeps(return_sign) is False):
         return None
     reduce = _reduction(_logsumexp, a, axis, keepdims)
     return reduce and (lambda a, axis=None, b=None, keepdims=False, return_sign=False: reduce(a, axis, 0))
