@@ -7,6 +7,7 @@ of the source and of the constants bound into it: same code, same file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -31,8 +32,17 @@ def cache_dir() -> Path:
 CACHE_FORMAT = 4
 
 
+@functools.lru_cache(maxsize=1)
+def _runtime_source() -> bytes:
+    """The helpers generated code calls: when they change, code Numba compiled against them is stale."""
+    from . import reductions, runtime
+
+    return b"".join(Path(m.__file__).read_bytes() for m in (runtime, reductions))
+
+
 def _fingerprint(rendered: Rendered, constants: dict) -> str:
     digest = hashlib.sha256(f"{CACHE_FORMAT}\n{rendered.source}".encode())
+    digest.update(_runtime_source())
     for key in sorted(constants):
         digest.update(key.encode())
         try:

@@ -158,18 +158,30 @@ def _reducer(kernel, out_ndim, keep, dtype):
     return register_jitable(reduce)
 
 
-def _reduction(kernel, a, axis, keepdims, floating=True):
+#: The dtype of a reduction's result from its operand's, as NumPy has it: averages are
+#: floats, sums and products of booleans and small integers are int64, extrema keep it.
+FLOATING, SUMMING, SAME = "floating", "summing", "same"
+
+
+def _result_dtype(dtype, kind):
+    if kind == SAME or isinstance(dtype, (types.Float, types.Complex)):
+        return dtype
+    return types.float64 if kind == FLOATING else types.int64
+
+
+def _reduction(kernel, a, axis, keepdims, kind=FLOATING):
     """The compiled reduction of array type ``a`` by ``kernel``, or None where it does not apply."""
     out_ndim = reduced_ndim(a, axis, keepdims)
     if out_ndim is None:
         return None
-    dtype = a.dtype if not floating or isinstance(a.dtype, types.Float) else types.float64
-    return _reducer(kernel, out_ndim, keeps(keepdims), numba.np.numpy_support.as_dtype(dtype))
+    dtype = numba.np.numpy_support.as_dtype(_result_dtype(a.dtype, kind))
+    return _reducer(kernel, out_ndim, keeps(keepdims), dtype)
 
 
 def _native(axis, keepdims, axis_ok=False):
-    """Numba compiles this call itself: no ``keepdims``, and no axis (or an integer one where ``axis_ok``)."""
-    return keeps(keepdims) is False and (absent(axis) or axis_ok and isinstance(axis, types.Integer))
+    """Numba compiles this call itself: ``keepdims`` not passed, and no axis (or an integer one where ``axis_ok``)."""
+    passed = not (keepdims is False or isinstance(keepdims, types.Omitted))
+    return not passed and (absent(axis) or axis_ok and isinstance(axis, types.Integer))
 
 
 # -- kernels: one row of reduced elements to a number ----------------------------------
@@ -242,17 +254,17 @@ def _plain(dtype, out):
 def _np_sum(a, axis=None, dtype=None, out=None, keepdims=False):
     if _native(axis, keepdims, axis_ok=True) or not _plain(dtype, out):
         return None
-    reduce = _reduction(_sum, a, axis, keepdims, floating=False)
+    reduce = _reduction(_sum, a, axis, keepdims, SUMMING)
     return reduce and (lambda a, axis=None, dtype=None, out=None, keepdims=False: reduce(a, axis, 0))
 
 
-def _simple_reduction(kernel, floating):
+def _simple_reduction(kernel, kind):
     """An overload of ``np.mean``-like functions: ``(a, axis=None, dtype=None, out=None, keepdims=False)``."""
 
     def typer(a, axis=None, dtype=None, out=None, keepdims=False):
         if _native(axis, keepdims) or not _plain(dtype, out):
             return None
-        reduce = _reduction(kernel, a, axis, keepdims, floating)
+        reduce = _reduction(kernel, a, axis, keepdims, kind)
         return reduce and (lambda a, axis=None, dtype=None, out=None, keepdims=False: reduce(a, axis, 0))
 
     return typer
@@ -264,7 +276,7 @@ def _extremum(kernel):
     def typer(a, axis=None, out=None, keepdims=False):
         if _native(axis, keepdims) or not absent(out):
             return None
-        reduce = _reduction(kernel, a, axis, keepdims, floating=False)
+        reduce = _reduction(kernel, a, axis, keepdims, SAME)
         return reduce and (lambda a, axis=None, out=None, keepdims=False: reduce(a, axis, 0))
 
     return typer
@@ -283,8 +295,8 @@ def _spread(kernel):
     return typer
 
 
-overload(np.mean)(_simple_reduction(_mean, floating=True))
-overload(np.prod)(_simple_reduction(_prod, floating=False))
+overload(np.mean)(_simple_reduction(_mean, FLOATING))
+overload(np.prod)(_simple_reduction(_prod, SUMMING))
 for _fn in (np.max, np.amax):
     overload(_fn)(_extremum(_max))
 for _fn in (np.min, np.amin):

@@ -140,7 +140,9 @@ def sum_transpose(ct, a, axis=None, keepdims=False):
 def _sum_transpose_numba(ct, a, axis=None, keepdims=False):
     if isinstance(a, types.Number):
         return lambda ct, a, axis=None, keepdims=False: ct
-    return _along(sum_transpose, a, axis, keepdims)
+    if _along(sum_transpose, a, axis, keepdims) is None:
+        return None
+    return lambda ct, a, axis=None, keepdims=False: np.broadcast_to(expand(ct, a, axis, keepdims), a.shape).copy()
 
 
 def mean_transpose(ct, a, axis=None, keepdims=False):
