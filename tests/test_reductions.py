@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import numba
 import numpy as np
 import pytest
 import scipy.special
@@ -214,6 +215,20 @@ def test_under_numba(fun, shape):
     gradient = s2s.grad(compiled)(x)
     np.testing.assert_allclose(np.vdot(gradient, t), out_dot, rtol=1e-9)
     np.testing.assert_allclose(gradient, s2s.grad(fun)(x), rtol=1e-9)
+
+
+def test_derivative_helpers_under_numba_take_axes():
+    """The helpers that Numba once refused with an axis (now supplied by s2s.reductions)."""
+    from s2s import runtime as rt
+
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((2, 3, 4))
+    cases = [(rt.sum_transpose, (rng.standard_normal(4), a, (0, 1))),
+             (rt.prod_jvp_transpose, (a, rng.standard_normal((2, 4)), -2)),
+             (rt.extremum_jvp_transpose, (a, rng.standard_normal((3, 4)), np.max(a, 0), 0))]
+    for helper, args in cases:
+        compiled = numba.njit(lambda *args: helper(*args))  # noqa: B023  (compiled at once)
+        np.testing.assert_allclose(compiled(*args), helper(*args), rtol=1e-12)
 
 
 # -- ML-style functions: gradients against finite differences, in Python and compiled ----------
