@@ -8,7 +8,8 @@ import scipy.special
 
 from .. import runtime as rt
 from . import shapes
-from .registry import declare, defjvp, defnondiff
+from .examples import POSITIVE, example
+from .registry import add_examples, declare, defjvp, defnondiff
 
 
 @defjvp(operator.getitem)
@@ -243,3 +244,30 @@ declare(np.arange, family=shapes.MAKER, result=shapes.fixed(1), array=True, chea
 declare(np.linspace, family=shapes.MAKER, result=shapes.fixed(1), array=True)
 declare(np.shape, family=shapes.QUERY, result=shapes.fixed(1), cheap=True)
 declare(np.size, np.ndim, family=shapes.QUERY, cheap=True)
+
+
+add_examples(np.sum, example("np.sum(x)", x=(3, 4)), example("np.sum(x, axis=-1, keepdims=True)", x=(2, 3, 4)),
+             example("np.sum(x, axis=(0, 2))", x=(2, 3, 4)))
+add_examples(np.mean, example("np.mean(x, axis=1)", x=(3, 4)), example("np.mean(x, axis=(0, 1), keepdims=True)", x=(2, 3, 4)))
+add_examples(np.prod, example("np.prod(x)", x=(4,)), example("np.prod(x, axis=-1, keepdims=True)", x=(2, 3)),
+             example("np.prod(x, axis=(0, 1))", x=(2, 3, 2), second_order=False))
+for _extremum in (np.max, np.amax, np.min, np.amin):
+    add_examples(_extremum, example(f"np.{_extremum.__name__}(x, axis=1)", x=(3, 4), second_order=False),
+                 example(f"np.{_extremum.__name__}(x, axis=(0, 2), keepdims=True)", x=(2, 3, 4), second_order=False))
+add_examples(np.var, example("np.var(x)", x=(3, 4)), example("np.var(x, axis=-1, ddof=1, keepdims=True)", x=(3, 4)),
+             example("np.var(x, axis=(0, 2))", x=(2, 3, 4)))
+add_examples(np.std, example("np.std(x, axis=0)", x=(3, 4), domain=POSITIVE),
+             example("np.std(x, axis=(0, 1), ddof=1, keepdims=True)", x=(2, 3, 4)))
+add_examples(np.cumsum, example("np.cumsum(x)", x=(3, 4)), example("np.cumsum(x, axis=-1)", x=(3, 4)))
+add_examples(np.cumprod, example("np.cumprod(x, axis=0)", x=(3, 4), domain=POSITIVE, second_order=False),
+             example("np.cumprod(x)", x=(5,), domain=POSITIVE, second_order=False))
+add_examples(np.linalg.norm, example("np.linalg.norm(x)", x=(5,), second_order=False),
+             example("np.linalg.norm(x, 1)", x=(5,), second_order=False),
+             example("np.linalg.norm(x, np.inf)", x=(5,), second_order=False),
+             example("np.linalg.norm(x, 'fro')", x=(3, 4), second_order=False),
+             example("np.linalg.norm(x, axis=-1, keepdims=True)", x=(3, 4), second_order=False))
+add_examples(scipy.special.logsumexp, example("scipy.special.logsumexp(x)", x=(3, 4)),
+             example("scipy.special.logsumexp(x, axis=-1, keepdims=True)", x=(3, 4)),
+             example("scipy.special.logsumexp(x, axis=(0, 1))", x=(2, 3, 4)))
+add_examples(scipy.special.softmax, example("scipy.special.softmax(x, axis=-1)", x=(3, 4)))
+add_examples(scipy.special.log_softmax, example("scipy.special.log_softmax(x, axis=0)", x=(3, 4)))
