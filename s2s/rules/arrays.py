@@ -249,7 +249,8 @@ declare(np.size, np.ndim, family=shapes.QUERY, cheap=True)
 add_examples(np.sum, example("np.sum(x)", x=(3, 4)), example("np.sum(x, axis=-1, keepdims=True)", x=(2, 3, 4)),
              example("np.sum(x, axis=(0, 2))", x=(2, 3, 4)))
 add_examples(np.mean, example("np.mean(x, axis=1)", x=(3, 4)), example("np.mean(x, axis=(0, 1), keepdims=True)", x=(2, 3, 4)))
-add_examples(np.prod, example("np.prod(x)", x=(4,)), example("np.prod(x, axis=-1, keepdims=True)", x=(2, 3)),
+add_examples(np.prod, example("np.prod(x)", x=(4,), second_order=False),
+             example("np.prod(x, axis=-1, keepdims=True)", x=(2, 3), second_order=False),
              example("np.prod(x, axis=(0, 1))", x=(2, 3, 2), second_order=False))
 for _extremum in (np.max, np.amax, np.min, np.amin):
     add_examples(_extremum, example(f"np.{_extremum.__name__}(x, axis=1)", x=(3, 4), second_order=False),
