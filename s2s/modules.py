@@ -37,7 +37,7 @@ def _runtime_digest() -> bytes:
     """The runtime's source: Numba's cache of a generated module holds the runtime helpers it inlined,
     so a changed runtime (a new s2s) must not reuse it."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("runtime*.py")):
+    for path in sorted([*Path(__file__).parent.glob("runtime*.py"), Path(__file__).parent / "reductions.py"]):
         digest.update(path.read_bytes())
     return digest.digest()
 

@@ -20,10 +20,8 @@ from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-
-def _absent(axis):
-    """Whether an overload's optional argument (``axis``, ``axes``) was left out or passed as ``None``."""
-    return axis is None or isinstance(axis, (types.NoneType, types.Omitted))
+from . import reductions
+from .reductions import absent as _absent, along_rows, expand, reduced_count
 
 
 def zeros_like(x):
@@ -134,37 +132,199 @@ def _unbroadcast_numba(value, like):
     return None
 
 
-def sum_transpose(ct, a, axis=None):
-    """Cotangent of ``np.sum(a, axis)`` for ``a``: ``ct`` repeated along the summed axes, as a new array."""
-    if not isinstance(a, np.ndarray):
-        return ct
-    if axis is None:
-        return np.full(a.shape, ct)
-    return np.broadcast_to(np.expand_dims(ct, axis), a.shape).copy()
+# -- reductions -------------------------------------------------------------------
+#
+# Each helper's NumPy body compiles under Numba as it is: the reductions it calls
+# with ``axis`` and ``keepdims`` come from ``reductions``.  Under Numba ``keepdims``
+# must be a literal (the result's dimensions depend on it), hence ``_along``.
 
 
-@overload(sum_transpose)
-def _sum_transpose_numba(ct, a, axis=None):
-    if isinstance(a, types.Number):
-        return lambda ct, a, axis=None: ct
-    if _absent(axis) or isinstance(ct, types.Number):  # a scalar ``ct`` also from a 1-D ``a`` and an axis
-        return lambda ct, a, axis=None: np.full(a.shape, ct)
-    if isinstance(axis, types.Integer):
-        return lambda ct, a, axis=None: np.broadcast_to(np.expand_dims(ct, axis), a.shape).copy()
+def _along(helper, a, axis, keepdims=False):
+    """``helper`` itself as its Numba implementation, where ``a``, ``axis`` and ``keepdims`` are supported."""
+    if isinstance(a, types.Number) or reductions.reduced_ndim(a, axis, keepdims) is not None:
+        return helper
     return None
 
 
-def mean_transpose(ct, a, axis=None):
-    """Cotangent of ``np.mean(a, axis)`` for ``a``: ``sum_transpose`` divided by the number of averaged elements."""
-    return sum_transpose(ct, a, axis) / (np.size(a) if axis is None else np.prod(np.take(np.shape(a), axis)))
+def sum_transpose(ct, a, axis=None, keepdims=False):
+    """Cotangent of ``np.sum(a, axis, keepdims)`` for ``a``: ``ct`` repeated along the summed axes, a new array."""
+    if np.ndim(a) == 0:
+        return ct
+    return np.broadcast_to(expand(ct, a, axis, keepdims), np.shape(a)).copy()
+
+
+@overload(sum_transpose)
+def _sum_transpose_numba(ct, a, axis=None, keepdims=False):
+    if isinstance(a, types.Number):
+        return lambda ct, a, axis=None, keepdims=False: ct
+    if _along(sum_transpose, a, axis, keepdims) is None:
+        return None
+    return lambda ct, a, axis=None, keepdims=False: np.broadcast_to(expand(ct, a, axis, keepdims), a.shape).copy()
+
+
+def mean_transpose(ct, a, axis=None, keepdims=False):
+    """Cotangent of ``np.mean(a, axis, keepdims)`` for ``a``: ``sum_transpose`` over the number of averaged elements."""
+    return sum_transpose(ct, a, axis, keepdims) / reduced_count(a, axis)
 
 
 @overload(mean_transpose)
-def _mean_transpose_numba(ct, a, axis=None):
-    if _absent(axis):
-        return lambda ct, a, axis=None: sum_transpose(ct, a) / np.size(a)
-    if isinstance(axis, types.Integer):
-        return lambda ct, a, axis=None: sum_transpose(ct, a, axis) / a.shape[axis]
+def _mean_transpose_numba(ct, a, axis=None, keepdims=False):
+    return _along(mean_transpose, a, axis, keepdims)
+
+
+@register_jitable
+def _prod_without_each(flat):
+    """``out[i] = prod(flat[j] for j != i)``, without dividing (exact at zeros)."""
+    n = flat.size
+    out = np.ones(n, dtype=flat.dtype)
+    left = 1.0
+    for i in range(n):
+        out[i] = left
+        left *= flat[i]
+    right = 1.0
+    for i in range(n - 1, -1, -1):
+        out[i] *= right
+        right *= flat[i]
+    return out
+
+
+#: Each element's factor in ``np.prod(a, axis)``: the product of the others it is multiplied with.
+_prod_others = along_rows(_prod_without_each)
+
+
+def prod_jvp(a, a_dot, axis=None, keepdims=False):
+    """Tangent of ``np.prod(a, axis, keepdims)``: sum over i of ``a_dot[i] * prod(a[j], j != i)``."""
+    return np.sum(a_dot * _prod_others(a, axis), axis=axis, keepdims=keepdims)
+
+
+@overload(prod_jvp)
+def _prod_jvp_numba(a, a_dot, axis=None, keepdims=False):
+    return _along(prod_jvp, a, axis, keepdims)
+
+
+def prod_jvp_transpose(a, ct, axis=None, keepdims=False):
+    """Transpose of ``prod_jvp`` in ``a_dot``: ``ct`` times the product of the other elements, shaped like ``a``."""
+    return expand(ct, a, axis, keepdims) * _prod_others(a, axis)
+
+
+@overload(prod_jvp_transpose)
+def _prod_jvp_transpose_numba(a, ct, axis=None, keepdims=False):
+    return _along(prod_jvp_transpose, a, axis, keepdims)
+
+
+def extremum_jvp(a, a_dot, ans, axis=None, keepdims=False):
+    """Tangent of ``np.max``/``np.min``: the mean of the tangents where the extremum is attained (as JAX)."""
+    hit = a == expand(ans, a, axis, keepdims)
+    return np.sum(np.where(hit, a_dot, 0.0), axis=axis, keepdims=keepdims) / np.sum(hit, axis=axis, keepdims=keepdims)
+
+
+@overload(extremum_jvp)
+def _extremum_jvp_numba(a, a_dot, ans, axis=None, keepdims=False):
+    return _along(extremum_jvp, a, axis, keepdims)
+
+
+def extremum_jvp_transpose(a, ct, ans, axis=None, keepdims=False):
+    """Transpose of ``extremum_jvp`` in ``a_dot``: ``ct`` shared evenly among the positions of the extremum."""
+    hit = a == expand(ans, a, axis, keepdims)
+    return np.where(hit, expand(ct, a, axis, keepdims) / np.sum(hit, axis=axis, keepdims=True), 0.0)
+
+
+@overload(extremum_jvp_transpose)
+def _extremum_jvp_transpose_numba(a, ct, ans, axis=None, keepdims=False):
+    return _along(extremum_jvp_transpose, a, axis, keepdims)
+
+
+def centered(a, axis=None):
+    """``a`` minus its mean along ``axis``: linear in ``a``, and its own transpose (``np.var``'s derivative)."""
+    return a - np.mean(a, axis=axis, keepdims=True)
+
+
+@overload(centered)
+def _centered_numba(a, axis=None):
+    return _along(centered, a, axis)
+
+
+def weighted_sum(w, v, axis=None, keepdims=False):
+    """``np.sum(w * v, axis, keepdims)`` for ``w`` and ``v`` of one shape: bilinear, so its transposes need no shapes."""
+    return np.sum(w * v, axis=axis, keepdims=keepdims)
+
+
+@overload(weighted_sum)
+def _weighted_sum_numba(w, v, axis=None, keepdims=False):
+    return _along(weighted_sum, w, axis, keepdims)
+
+
+def group_sum(v, axis=None):
+    """Each element replaced by the sum of its group along ``axis``: linear and its own transpose (softmax's derivative)."""
+    return np.broadcast_to(np.sum(v, axis=axis, keepdims=True), np.shape(v)).copy()
+
+
+@overload(group_sum)
+def _group_sum_numba(v, axis=None):
+    return _along(group_sum, v, axis)
+
+
+def norm_direction(x, ans, ord=None, axis=None, keepdims=False):
+    """The derivative of ``np.linalg.norm(x, ord, axis)`` in ``x``, shaped like ``x`` (ties of inf share, as JAX).
+
+    Vector norms of any ``ord`` and the Frobenius norm; the other matrix norms (spectral, nuclear,
+    induced) raise rather than give a wrong derivative.
+    """
+    matrix = (np.ndim(x) == 2 if axis is None else np.ndim(axis) == 1 and len(axis) == 2)
+    if matrix and ord is not None and ord != "fro":
+        raise ValueError(f"s2s differentiates np.linalg.norm of a matrix for ord=None or 'fro' only, not ord={ord!r}")
+    if ord is None or ord == 2 or ord == "fro":
+        return x / expand(ans, x, axis, keepdims)
+    return _vector_norm_direction(x, expand(ans, x, axis, keepdims), ord, axis)
+
+
+@register_jitable
+def _vector_norm_direction(x, norm, ord, axis):
+    if ord == 1:
+        return np.sign(x)
+    if ord == 0:  # a count of the nonzero elements: constant where it has a derivative
+        return np.zeros_like(x)
+    if ord == np.inf or ord == -np.inf:
+        hit = np.abs(x) == norm
+        return np.where(hit, np.sign(x), 0.0) / np.sum(hit, axis=axis, keepdims=True)
+    return np.sign(x) * (np.abs(x) / norm) ** (ord - 1)
+
+
+@overload(norm_direction)
+def _norm_direction_numba(x, ans, ord=None, axis=None, keepdims=False):
+    if isinstance(ord, (types.UnicodeType, types.StringLiteral)) or _absent(ord):  # 'fro', or 2 of a vector
+        return lambda x, ans, ord=None, axis=None, keepdims=False: x / expand(ans, x, axis, keepdims)
+    if _along(norm_direction, x, axis, keepdims) is None:
+        return None
+    if isinstance(x, types.Array) and x.ndim == 2 and _absent(axis) or isinstance(axis, types.UniTuple):
+        def matrix(x, ans, ord=None, axis=None, keepdims=False):
+            raise ValueError("s2s differentiates np.linalg.norm of a matrix for ord=None or 'fro' only")
+        return matrix
+    return lambda x, ans, ord=None, axis=None, keepdims=False: _vector_norm_direction(
+        x, expand(ans, x, axis, keepdims), ord, axis)
+
+
+def cumprod_jvp(a, a_dot, ans, axis=None):
+    """Tangent of ``np.cumprod(a, axis)`` through the ratios ``a_dot / a``: exact where no element is zero."""
+    return ans * np.cumsum(a_dot / a, axis=axis)
+
+
+@overload(cumprod_jvp)
+def _cumprod_jvp_numba(a, a_dot, ans, axis=None):
+    if _absent(axis) or isinstance(axis, types.Integer):
+        return cumprod_jvp
+    return None
+
+
+def cumprod_jvp_transpose(a, ct, ans, axis=None):
+    """Transpose of ``cumprod_jvp`` in ``a_dot``."""
+    return cumsum_transpose(ct * ans, a, axis) / a
+
+
+@overload(cumprod_jvp_transpose)
+def _cumprod_jvp_transpose_numba(a, ct, ans, axis=None):
+    if _absent(axis) or isinstance(axis, types.Integer):
+        return cumprod_jvp_transpose
     return None
 
 
@@ -180,21 +340,23 @@ def cumsum_transpose(ct, a, axis=None):
 
 
 @register_jitable
-def _reverse_cumsum(ct, axis):
-    """Sums of ``ct`` from each position to the end along ``axis``, as a new array; a loop compiles fast."""
-    out = ct.copy()
-    along = np.swapaxes(out, 0, axis)
-    for k in range(along.shape[0] - 2, -1, -1):
-        along[k] += along[k + 1]
+def _reverse_cumsum(row):
+    """Sums of ``row`` from each position to the end, as a new array."""
+    out = row.copy()
+    for k in range(out.size - 2, -1, -1):
+        out[k] += out[k + 1]
     return out
+
+
+_reverse_cumsum_along = along_rows(_reverse_cumsum)
 
 
 @overload(cumsum_transpose)
 def _cumsum_transpose_numba(ct, a, axis=None):
     if _absent(axis):
-        return lambda ct, a, axis=None: _reverse_cumsum(ct, 0).reshape(np.shape(a))
+        return lambda ct, a, axis=None: _reverse_cumsum(ct).reshape(np.shape(a))
     if isinstance(axis, types.Integer):
-        return lambda ct, a, axis=None: _reverse_cumsum(ct, axis)
+        return lambda ct, a, axis=None: _reverse_cumsum_along(ct, axis)
     return None
 
 
@@ -320,98 +482,6 @@ def _add_at_numba(target, index, value):
             values = np.broadcast_to(value, index.shape)
             for i in range(index.size):
                 target[index[i]] += values[i]
-        return impl
-    return None
-
-
-@register_jitable
-def _prod_without_each(flat):
-    """``out[i] = prod(flat[j] for j != i)``, without dividing (exact at zeros)."""
-    n = flat.size
-    out = np.ones(n, dtype=flat.dtype)
-    left = 1.0
-    for i in range(n):
-        out[i] = left
-        left *= flat[i]
-    right = 1.0
-    for i in range(n - 1, -1, -1):
-        out[i] *= right
-        right *= flat[i]
-    return out
-
-
-def prod_jvp(a, a_dot, axis=None):
-    """Tangent of ``np.prod(a, axis)``: sum over i of ``a_dot[i] * prod(a[j], j != i)``."""
-    a = np.asarray(a)
-    if axis is None:
-        return np.sum(np.ravel(a_dot) * _prod_without_each(np.ravel(a)))
-    moved = np.moveaxis(a, axis, -1)
-    others = np.apply_along_axis(_prod_without_each, -1, moved)
-    return np.sum(np.moveaxis(np.asarray(a_dot), axis, -1) * others, axis=-1)
-
-
-@overload(prod_jvp)
-def _prod_jvp_numba(a, a_dot, axis=None):
-    if _absent(axis):
-        def impl(a, a_dot, axis=None):
-            return np.sum(np.ravel(a_dot) * _prod_without_each(np.ravel(a)))
-        return impl
-    return None
-
-
-def prod_jvp_transpose(a, ct, axis=None):
-    """Transpose of ``prod_jvp`` in ``a_dot``: ``ct`` times the product of the other elements, shaped like ``a``."""
-    a = np.asarray(a)
-    if axis is None:
-        return np.reshape(ct * _prod_without_each(np.ravel(a)), a.shape)
-    return np.expand_dims(ct, axis) * np.apply_along_axis(_prod_without_each, axis, a)
-
-
-@overload(prod_jvp_transpose)
-def _prod_jvp_transpose_numba(a, ct, axis=None):
-    if _absent(axis):
-        def impl(a, ct, axis=None):
-            return np.reshape(ct * _prod_without_each(np.ravel(a)), a.shape)
-        return impl
-    return None
-
-
-def extremum_jvp(a, a_dot, ans, axis=None):
-    """Tangent of ``np.max``/``np.min``: the mean of the tangents where the extremum is attained."""
-    a, a_dot = np.asarray(a), np.asarray(a_dot)
-    hit = a == (ans if axis is None else np.expand_dims(ans, axis))
-    return np.sum(np.where(hit, a_dot, 0.0), axis=axis) / np.sum(hit, axis=axis)
-
-
-@overload(extremum_jvp)
-def _extremum_jvp_numba(a, a_dot, ans, axis=None):
-    if _absent(axis):
-        kind = _float_scalar(a_dot.dtype)
-
-        def impl(a, a_dot, ans, axis=None):
-            hit = np.ravel(a) == ans
-            return np.sum(np.where(hit, np.ravel(a_dot), kind(0.0))) / kind(np.sum(hit))
-        return impl
-    return None
-
-
-def extremum_jvp_transpose(a, ct, ans, axis=None):
-    """Transpose of ``extremum_jvp`` in ``a_dot``: ``ct`` shared evenly among the positions of the extremum."""
-    a = np.asarray(a)
-    if axis is not None:
-        ct, ans = np.expand_dims(ct, axis), np.expand_dims(ans, axis)
-    hit = a == ans
-    return np.where(hit, ct / np.maximum(np.sum(hit, axis=axis, keepdims=True), 1), 0.0)
-
-
-@overload(extremum_jvp_transpose)
-def _extremum_jvp_transpose_numba(a, ct, ans, axis=None):
-    if _absent(axis):
-        kind = _float_scalar(ct)
-
-        def impl(a, ct, ans, axis=None):
-            hit = a == ans
-            return np.where(hit, ct / kind(np.sum(hit)), kind(0.0))
         return impl
     return None
 

@@ -235,9 +235,6 @@ def test_numba_axis_left_out(helper, args):
 
 
 @pytest.mark.parametrize("helper, args", [
-    (rt.sum_transpose, (rand((4,)), rand((2, 3, 4)), (0, 1))),
-    (rt.prod_jvp_transpose, (PRIMAL, rand((3,)), 0)),
-    (rt.extremum_jvp_transpose, (PRIMAL, rand((3,)), np.max(PRIMAL, 0), 0)),
     (rt.dot_left_transpose, (rand((2, 4)), rand((2, 3, 4)))),
     (rt.add_at, (np.zeros(5), np.array([[0, 1]]), 1.0)),
 ])

@@ -8,7 +8,7 @@ def assemble_state_jvp(x, y, vx, vy, x_dot, y_dot, vx_dot, vy_dot):
     pos_dot = np.array([x_dot, y_dot])
     pos = np.array([x, y])
     # corpus.py:642: vel = np.asarray([vx, vy])
-    vel_dot = np.array([vx_dot, vy_dot])
+    vel_dot = np.asarray([vx_dot, vy_dot])
     vel = np.asarray([vx, vy])
     # corpus.py:643: both = np.concatenate((pos, vel))
     both_dot = np.concatenate((pos_dot, vel_dot), axis=0)

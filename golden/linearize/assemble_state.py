@@ -23,7 +23,7 @@ def assemble_state_lin(residuals, x_dot, y_dot, vx_dot, vy_dot):
     # corpus.py:641: pos = np.array([x, y])
     pos_dot = np.array([x_dot, y_dot])
     # corpus.py:642: vel = np.asarray([vx, vy])
-    vel_dot = np.array([vx_dot, vy_dot])
+    vel_dot = np.asarray([vx_dot, vy_dot])
     # corpus.py:643: both = np.concatenate((pos, vel))
     both_dot = np.concatenate((pos_dot, vel_dot), axis=0)
     # corpus.py:644: grid = np.stack((pos, vel))

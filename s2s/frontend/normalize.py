@@ -25,8 +25,8 @@ from .lowering import Lowering, stored_names
 from .parse import parse_function, short_filename
 
 #: Array methods that are spelled as NumPy functions in core form.
-_METHODS = {"sum", "mean", "prod", "max", "min", "cumsum", "copy", "ravel", "dot",
-            "squeeze", "argmax", "argmin", "any", "all"}
+_METHODS = {"sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "copy", "ravel", "dot",
+            "clip", "squeeze", "argmax", "argmin", "any", "all"}
 _METHOD_ALIASES = {"flatten": "ravel"}
 #: Draws of a random Generator: refused with a pointer to the np.random functions s2s supports.
 _GENERATOR_METHODS = {n for n in dir(np.random.Generator) if not n.startswith("_")} - _METHODS
@@ -659,6 +659,8 @@ class _Normalizer(Lowering):
         keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
         if method in _METHODS:
             return core.call(core.attr(f"np.{method}"), [base, *args], keywords)
+        if method == "astype" and len(args) == 1 and not keywords:  # a copy converted: elementwise, like np.asarray
+            return core.call(core.attr("np.asarray"), [base], [("dtype", args[0])])
         if method in ("reshape", "transpose"):
             if len(args) > 1:
                 args = [core.tuple_(args)]

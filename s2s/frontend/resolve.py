@@ -46,8 +46,10 @@ def _spellings() -> dict:
                 continue
             obj = getattr(module, attr_name)
             if callable(obj) and not isinstance(obj, types.ModuleType):
-                # Prefer the function's own name (np.transpose, not its alias np.permute_dims).
-                if id(obj) not in spelled or attr_name == getattr(obj, "__name__", None):
+                # Prefer the first module (np.sinc, not scipy.special.sinc) and there the function's own
+                # name (np.transpose, not its alias np.permute_dims).
+                if id(obj) not in spelled or attr_name == getattr(obj, "__name__", None) \
+                        and spelled[id(obj)][1].rpartition(".")[0] == alias:
                     spelled[id(obj)] = (obj, f"{alias}.{attr_name}")
     for obj in BUILTIN_FUNCTIONS:
         spelled[id(obj)] = (obj, obj.__name__)

@@ -4,10 +4,11 @@
 import operator
 
 import numpy as np
+import scipy.special
 
 from .. import runtime as rt
 from . import shapes
-from .examples import example
+from .examples import POSITIVE, example
 from .registry import add_examples, declare, defjvp, defnondiff
 
 
@@ -17,34 +18,84 @@ def getitem(x, index):
 
 
 @defjvp(np.sum)
-def sum_(a, axis=None):
-    return np.sum(a_dot, axis=axis)
+def sum_(a, axis=None, dtype=None, out=None, keepdims=None):
+    return np.sum(a_dot, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 @defjvp(np.mean)
-def mean(a, axis=None):
-    return np.mean(a_dot, axis=axis)
+def mean(a, axis=None, dtype=None, out=None, keepdims=None):
+    return np.mean(a_dot, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
 @defjvp(np.prod)
-def prod(a, axis=None):
-    return rt.prod_jvp(a, a_dot, axis=axis)
+def prod(a, axis=None, dtype=None, out=None, keepdims=None):
+    return rt.prod_jvp(a, a_dot, axis=axis, keepdims=keepdims)
 
 
 @defjvp(np.max, np.amax, np.min, np.amin)
-def extremum(a, axis=None):
-    return rt.extremum_jvp(a, a_dot, ans, axis=axis)
+def extremum(a, axis=None, out=None, keepdims=None):
+    return rt.extremum_jvp(a, a_dot, ans, axis=axis, keepdims=keepdims)
 
 
 @defjvp(rt.extremum_jvp)
-def extremum_jvp_jvp(a, a_dot, ans, axis=None):
+def extremum_jvp_jvp(a, a_dot, ans, axis=None, keepdims=None):
     """The tangent of max/min's tangent (in generated code differentiated again): the same selection."""
-    return rt.extremum_jvp(a, a_dot_dot, ans, axis=axis)
+    return rt.extremum_jvp(a, a_dot_dot, ans, axis=axis, keepdims=keepdims)
+
+
+@defjvp(np.var)
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=None):
+    return 2.0 * rt.weighted_sum(rt.centered(a, axis), a_dot, axis, keepdims) / (rt.reduced_count(a, axis) - ddof)
+
+
+@defjvp(np.std)
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=None):
+    return rt.weighted_sum(rt.centered(a, axis), a_dot, axis, keepdims) / ((rt.reduced_count(a, axis) - ddof) * ans)
+
+
+@defjvp(rt.centered)
+def centered(a, axis=None):
+    return rt.centered(a_dot, axis)
+
+
+@defjvp(rt.group_sum)
+def group_sum(v, axis=None):
+    return rt.group_sum(v_dot, axis)
+
+
+@defjvp(rt.weighted_sum)
+def weighted_sum(w, v, axis=None, keepdims=None):
+    return rt.weighted_sum(w_dot, v, axis, keepdims) + rt.weighted_sum(w, v_dot, axis, keepdims)
+
+
+@defjvp(np.linalg.norm)
+def norm(x, ord=None, axis=None, keepdims=None):
+    return rt.weighted_sum(rt.norm_direction(x, ans, ord=ord, axis=axis, keepdims=keepdims), x_dot, axis, keepdims)
+
+
+@defjvp(scipy.special.logsumexp)
+def logsumexp(a, axis=None, keepdims=None):
+    return rt.weighted_sum(scipy.special.softmax(a, axis=axis), a_dot, axis, keepdims)
+
+
+@defjvp(scipy.special.softmax)
+def softmax(x, axis=None):
+    return ans * (x_dot - rt.group_sum(ans * x_dot, axis))
+
+
+@defjvp(scipy.special.log_softmax)
+def log_softmax(x, axis=None):
+    return x_dot - rt.group_sum(np.exp(ans) * x_dot, axis)
 
 
 @defjvp(np.cumsum)
 def cumsum(a, axis=None):
     return np.cumsum(a_dot, axis=axis)
+
+
+@defjvp(np.cumprod)
+def cumprod(a, axis=None):
+    return rt.cumprod_jvp(a, a_dot, ans, axis)
 
 
 @defjvp(np.dot)
@@ -62,9 +113,14 @@ def outer(a, b):
     return np.outer(a_dot, b) + np.outer(a, b_dot)
 
 
-@defjvp(np.array, np.asarray)
+@defjvp(np.array)
 def array(x, dtype=None):
     return np.array(x_dot, dtype=dtype)
+
+
+@defjvp(np.asarray)
+def asarray(x, dtype=None):
+    return np.asarray(x_dot, dtype=dtype)
 
 
 @defjvp(np.copy, rt.copy)
@@ -122,7 +178,7 @@ def squeeze(a, axis=None):
     return np.squeeze(a_dot, axis=axis)
 
 
-defnondiff(rt.zeros_like, rt.seed)
+defnondiff(rt.zeros_like, rt.seed, rt.reduced_count)
 defnondiff(np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.arange,
            np.eye, np.identity, np.shape, np.size, np.ndim, np.argmax, np.argmin, np.argsort,
            np.any, np.all, np.count_nonzero)
@@ -152,12 +208,21 @@ defnondiff(rt.batch_empty, rt.batch_size, rt.basis, rt.jacobian_zeros)
 
 
 declare(operator.getitem, family=shapes.GATHER)
-declare(np.sum, np.mean, np.prod, np.max, np.amax, np.min, np.amin, family=shapes.REDUCTION)
+declare(np.sum, family=shapes.REDUCTION, numba="overload: keepdims, tuple axes")
+declare(np.mean, np.prod, np.max, np.amax, np.min, np.amin, family=shapes.REDUCTION,
+        numba="overload: axis, keepdims, tuple axes")
+declare(np.var, np.std, family=shapes.REDUCTION, numba="overload: axis, ddof, keepdims, tuple axes")
+declare(np.linalg.norm, family=shapes.REDUCTION, result=shapes.reduced_at(2),
+        numba="overload: axis, keepdims (vector norms along axes)")
+declare(scipy.special.logsumexp, family=shapes.REDUCTION, numba="overload")
+declare(scipy.special.softmax, scipy.special.log_softmax, result=shapes.same, array=True, numba="overload")
+declare(rt.centered, rt.group_sum, result=shapes.same, array=True)
+declare(rt.weighted_sum, result=shapes.reduced_at(2))
 declare(np.dot, family=shapes.CONTRACTION, result=shapes.dot)
 declare(np.vdot, family=shapes.CONTRACTION, result=shapes.fixed(0))
 declare(np.inner, family=shapes.CONTRACTION, result=shapes.inner)
 declare(np.outer, family=shapes.CONTRACTION, result=shapes.fixed(2), array=True)
-declare(np.cumsum, result=shapes.cumulative, array=True)
+declare(np.cumsum, np.cumprod, result=shapes.cumulative, array=True, numba="overload: axis")
 # Of one array, a conversion is a copy: elementwise, so batched values pass through.
 declare(np.array, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True)
 declare(np.asarray, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True, view=True)
@@ -184,22 +249,6 @@ declare(rt.unbroadcast, rt.transpose_transpose, rt.moveaxis, view=True)
 
 add_examples(operator.getitem, example("x[1]", x=(3, 4)), example("x[1:, ::2]", x=(3, 4)),
              example("x[-1, 2]", x=(3, 4)), example("x[np.array([2, 0])]", x=(3,)), example("x[::-1] * x", x=(4,)))
-add_examples(np.sum, example("np.sum(x)", x=(3, 4)), example("np.sum(x, axis=0)", x=(3, 4)),
-             example("np.sum(x, axis=-1, keepdims=True)", x=(2, 3, 4)), example("np.sum(x, axis=(0, 2))", x=(2, 3, 4)))
-add_examples(np.mean, example("np.mean(x)", x=(3, 4)), example("np.mean(x, axis=1)", x=(3, 4)),
-             example("np.mean(x, axis=-1, keepdims=True)", x=(2, 3)), example("np.mean(x, axis=(0, 1))", x=(2, 3, 4)))
-add_examples(np.prod, example("np.prod(x)", x=(2, 3)), example("np.prod(x, axis=0)", x=(3, 4)),
-             example("np.prod(x, axis=-1, keepdims=True)", x=(2, 3)))
-for _fn in (np.max, np.min):
-    _name = f"np.{_fn.__name__}"
-    add_examples(_fn, example(f"{_name}(x)", x=(3, 4), second_order=False),
-                 example(f"{_name}(x, axis=1)", x=(3, 4), second_order=False),
-                 example(f"{_name}(x, axis=-1, keepdims=True)", x=(2, 3), second_order=False),
-                 example(f"{_name}(x, axis=(0, 2))", x=(2, 3, 4), second_order=False))
-add_examples(np.amax, example("np.amax(x, axis=0)", x=(3, 4), second_order=False))
-add_examples(np.amin, example("np.amin(x, axis=0)", x=(3, 4), second_order=False))
-add_examples(np.cumsum, example("np.cumsum(x)", x=(2, 3)), example("np.cumsum(x, axis=1)", x=(2, 3)),
-             example("np.cumsum(x, axis=-1)", x=(4,)))
 add_examples(np.dot, example("np.dot(x, y)", x=(3,), y=(3,)), example("np.dot(x, y)", x=(2, 3), y=(3, 4)),
              example("np.dot(x, y)", x=(2, 3), y=(3,)))
 add_examples(np.vdot, example("np.vdot(x, y)", x=(3,), y=(3,)))
@@ -218,3 +267,29 @@ add_examples(np.concatenate, example("np.concatenate((x, y))", x=(2,), y=(3,)),
 add_examples(np.stack, example("np.stack((x, y))", x=(3,), y=(3,)), example("np.stack((x, y), axis=1)", x=(2, 3), y=(2, 3)))
 add_examples(np.expand_dims, example("np.expand_dims(x, 0)", x=(3,)), example("np.expand_dims(x, -1)", x=(2, 3)))
 add_examples(np.squeeze, example("np.squeeze(x)", x=(1, 3)), example("np.squeeze(x, axis=1)", x=(2, 1)))
+add_examples(np.sum, example("np.sum(x)", x=(3, 4)), example("np.sum(x, axis=-1, keepdims=True)", x=(2, 3, 4)),
+             example("np.sum(x, axis=(0, 2))", x=(2, 3, 4)))
+add_examples(np.mean, example("np.mean(x, axis=1)", x=(3, 4)), example("np.mean(x, axis=(0, 1), keepdims=True)", x=(2, 3, 4)))
+add_examples(np.prod, example("np.prod(x)", x=(4,), second_order=False),
+             example("np.prod(x, axis=-1, keepdims=True)", x=(2, 3), second_order=False),
+             example("np.prod(x, axis=(0, 1))", x=(2, 3, 2), second_order=False))
+for _extremum in (np.max, np.amax, np.min, np.amin):
+    add_examples(_extremum, example(f"np.{_extremum.__name__}(x, axis=1)", x=(3, 4), second_order=False),
+                 example(f"np.{_extremum.__name__}(x, axis=(0, 2), keepdims=True)", x=(2, 3, 4), second_order=False))
+add_examples(np.var, example("np.var(x)", x=(3, 4)), example("np.var(x, axis=-1, ddof=1, keepdims=True)", x=(3, 4)),
+             example("np.var(x, axis=(0, 2))", x=(2, 3, 4)))
+add_examples(np.std, example("np.std(x, axis=0)", x=(3, 4), domain=POSITIVE),
+             example("np.std(x, axis=(0, 1), ddof=1, keepdims=True)", x=(2, 3, 4)))
+add_examples(np.cumsum, example("np.cumsum(x)", x=(3, 4)), example("np.cumsum(x, axis=-1)", x=(3, 4)))
+add_examples(np.cumprod, example("np.cumprod(x, axis=0)", x=(3, 4), domain=POSITIVE, second_order=False),
+             example("np.cumprod(x)", x=(5,), domain=POSITIVE, second_order=False))
+add_examples(np.linalg.norm, example("np.linalg.norm(x)", x=(5,), second_order=False),
+             example("np.linalg.norm(x, 1)", x=(5,), second_order=False),
+             example("np.linalg.norm(x, np.inf)", x=(5,), second_order=False),
+             example("np.linalg.norm(x, 'fro')", x=(3, 4), second_order=False),
+             example("np.linalg.norm(x, axis=-1, keepdims=True)", x=(3, 4), second_order=False))
+add_examples(scipy.special.logsumexp, example("scipy.special.logsumexp(x)", x=(3, 4)),
+             example("scipy.special.logsumexp(x, axis=-1, keepdims=True)", x=(3, 4)),
+             example("scipy.special.logsumexp(x, axis=(0, 1))", x=(2, 3, 4)))
+add_examples(scipy.special.softmax, example("scipy.special.softmax(x, axis=-1)", x=(3, 4)))
+add_examples(scipy.special.log_softmax, example("scipy.special.log_softmax(x, axis=0)", x=(3, 4)))

@@ -86,22 +86,35 @@ def fixed(n: int):
     return result
 
 
-def reduced(op: Operands):
-    """``axis`` (None: all) and ``keepdims`` of a reduction (``np.sum(a, axis, dtype, out, keepdims)``)."""
-    keepdims = constant(op.keywords["keepdims"]) if "keepdims" in op.keywords else False
-    axis_node = op.operand(1, "axis")
-    axis = None if axis_node is None else constant(axis_node)
-    if axis is None and axis_node is not None and not (isinstance(axis_node, gast.Constant)):
-        return None  # an axis computed at run time
-    if keepdims not in (True, False):
-        return None
-    if keepdims:
-        return op.ndim(0, "a")
-    if axis is None:
-        return 0
-    n = op.ndim(0, "a")
-    removed = len(axis) if isinstance(axis, tuple) else 1
-    return None if n is None else n - removed
+def reduced_at(position: int):
+    """A reduction whose ``axis`` is operand ``position`` (``np.sum(a, axis)``: 1; ``np.linalg.norm(x, ord, axis)``: 2).
+
+    ``keepdims`` counts only as a keyword: with more positional operands than up to
+    ``axis``, the dimensions are not plain.
+    """
+
+    def result(op: Operands):
+        if len(op.args) > position + 1:
+            return None
+        keepdims = constant(op.keywords["keepdims"]) if "keepdims" in op.keywords else False
+        axis_node = op.operand(position, "axis")
+        axis = None if axis_node is None else constant(axis_node)
+        if axis is None and axis_node is not None and not isinstance(axis_node, gast.Constant):
+            return None  # an axis computed at run time
+        if keepdims not in (True, False):
+            return None
+        n = op.ndim(0)
+        if keepdims:
+            return n
+        if axis is None:
+            return 0
+        return None if n is None else n - (len(axis) if isinstance(axis, tuple) else 1)
+
+    return result
+
+
+#: ``np.sum(a, axis, dtype, out, keepdims)`` and its kin.
+reduced = reduced_at(1)
 
 
 def matrix_product(left, right):

@@ -77,13 +77,29 @@ def outer(a, b):
 
 
 @deftranspose(np.sum)
-def sum_(a, axis=None):
-    return rt.sum_transpose(ct, a, axis)
+def sum_(a, axis=None, dtype=None, out=None, keepdims=None):
+    return rt.sum_transpose(ct, a, axis, keepdims), None, None, None, None
 
 
 @deftranspose(np.mean)
-def mean(a, axis=None):
-    return rt.mean_transpose(ct, a, axis)
+def mean(a, axis=None, dtype=None, out=None, keepdims=None):
+    return rt.mean_transpose(ct, a, axis, keepdims), None, None, None, None
+
+
+@deftranspose(rt.centered)
+def centered(a, axis=None):
+    """Centering is an orthogonal projection: its own transpose."""
+    return rt.centered(ct, axis), None
+
+
+@deftranspose(rt.group_sum)
+def group_sum(v, axis=None):
+    return rt.group_sum(ct, axis), None
+
+
+@deftranspose(rt.weighted_sum)
+def weighted_sum(w, v, axis=None, keepdims=None):
+    return rt.expand(ct, v, axis, keepdims) * v, rt.expand(ct, w, axis, keepdims) * w, None, None
 
 
 @deftranspose(np.cumsum)
@@ -127,13 +143,18 @@ def linspace(start, stop, num=50):
 
 
 @deftranspose(rt.prod_jvp)
-def prod_jvp(a, a_dot, axis=None):
-    return None, rt.prod_jvp_transpose(a, ct, axis), None
+def prod_jvp(a, a_dot, axis=None, keepdims=None):
+    return None, rt.prod_jvp_transpose(a, ct, axis, keepdims), None, None
 
 
 @deftranspose(rt.extremum_jvp)
-def extremum_jvp(a, a_dot, ans, axis=None):
-    return None, rt.extremum_jvp_transpose(a, ct, ans, axis), None, None
+def extremum_jvp(a, a_dot, ans, axis=None, keepdims=None):
+    return None, rt.extremum_jvp_transpose(a, ct, ans, axis, keepdims), None, None, None
+
+
+@deftranspose(rt.cumprod_jvp)
+def cumprod_jvp(a, a_dot, ans, axis=None):
+    return None, rt.cumprod_jvp_transpose(a, ct, ans, axis), None, None
 
 
 @deftranspose(rt.moveaxis)

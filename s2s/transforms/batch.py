@@ -653,10 +653,13 @@ class _Vectorizer:
             reduced = core.const(1) if d == 1 else core.tuple_([core.const(i) for i in range(1, d + 1)])
             expr.keywords = [*expr.keywords, gast.keyword(arg="axis", value=reduced)]
             return expr
-        if not (isinstance(axis.value, gast.Constant) and isinstance(axis.value.value, int)) and \
-                not (isinstance(axis.value, gast.UnaryOp) and core.is_constant(axis.value)):
+        axes = shapes.constant(axis.value)
+        if not all(isinstance(a, int) for a in (axes if isinstance(axes, tuple) else (axes,))):
             raise self.refusal(stmt.lineno, f"{ast_text(expr)}: a reduction over axes that are not constants")
-        axis.value = core.const(int(ast_text(axis.value)) % d + 1)
+        if isinstance(axes, tuple):  # one example's axes, after the batch axis
+            axis.value = core.tuple_([core.const(a % d + 1) for a in axes])
+        else:
+            axis.value = core.const(axes % d + 1)
         return expr
 
     def dot(self, a, b, stmt):
