@@ -215,7 +215,14 @@ def kinds(fn: core.Function, known=None) -> dict:
 
 def _dimensions(found, ndims) -> dict:
     """Name → number of dimensions, from kinds (a scalar has none, a shape one) and the arrays' known ``ndims``."""
-    return {**{k: 0 if v == SCALAR else 1 for k, v in found.items() if v in (SCALAR, SHAPE)}, **ndims}
+    dims = {k: 0 if v == SCALAR else 1 for k, v in found.items() if v in (SCALAR, SHAPE)}
+    dims.update((k, tuple(_kind_ndim(e) for e in v)) for k, v in found.items() if isinstance(v, tuple))
+    return {**dims, **ndims}
+
+
+def _kind_ndim(kind):
+    """The number of dimensions a kind tells: an array's given ``ndim``, 0 for a scalar, else None."""
+    return kind if isinstance(kind, int) else 0 if kind == SCALAR else None
 
 
 def dimensions(kinds) -> dict:
@@ -246,7 +253,10 @@ class Kinds(dict):
 
 
 def kind_of_value(value):
-    """What ``kinds`` takes for a parameter, from its value: ``SCALAR``, an array's ``ndim``, or None."""
+    """What ``kinds`` takes for a parameter, from its value: ``SCALAR``, an array's ``ndim``, a tuple of
+    those for a tuple of numbers and arrays, or None."""
+    if isinstance(value, tuple) and value and all(isinstance(v, (np.ndarray, int, float, np.number)) for v in value):
+        return tuple(kind_of_value(v) for v in value)
     if isinstance(value, np.ndarray):
         return value.ndim if value.ndim else None
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
@@ -260,7 +270,8 @@ def ndim_of(expr, known: dict):
     ``known`` maps names to their numbers of dimensions.  Calls ask the rule table (``shapes``).
     """
     if isinstance(expr, gast.Name):
-        return known.get(expr.id)
+        found = known.get(expr.id)
+        return None if isinstance(found, tuple) else found  # (a tuple's elements: see _index_ndim)
     if isinstance(expr, gast.Constant):
         return 0 if isinstance(expr.value, (int, float, bool)) else None
     if isinstance(expr, gast.Attribute):
@@ -290,6 +301,10 @@ def ndim_of(expr, known: dict):
 
 def _index_ndim(expr, known):
     """Dimensions left by indexing (``x[i, 1:]`` of a 2-D ``x``: 1; ``x[:, None]``: one more)."""
+    elements = known.get(expr.value.id) if isinstance(expr.value, gast.Name) else None
+    if isinstance(elements, tuple):  # an element of a tuple of known kinds
+        index = shapes.constant(expr.slice)
+        return elements[index] if isinstance(index, int) and -len(elements) <= index < len(elements) else None
     base = ndim_of(expr.value, known)
     if base is None:
         return None

@@ -20,7 +20,7 @@ from numba import types
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-from .runtime import _DOT_LEFT, _DOT_RIGHT, _absent, _ndim, unbroadcast
+from .runtime import _absent, _ndim, dot_left_transpose, dot_right_transpose, unbroadcast
 
 # -- subscripts -----------------------------------------------------------------
 
@@ -253,8 +253,7 @@ def _matmul_left_transpose_numba(ct, b, a):
     if not _arrays(a, b) or _ndim(ct) is None:
         return None
     if max(a.ndim, b.ndim) <= 2:  # one matrix product (BLAS)
-        two = _DOT_LEFT.get((b.ndim, _ndim(ct)))
-        return two and (lambda ct, b, a: two(ct, b))
+        return lambda ct, b, a: dot_left_transpose(ct, b)
     kernel = _matmul_transpose_kernel(0, ct, b, a)
     return lambda ct, b, a: kernel(a, ct, b)
 
@@ -264,8 +263,7 @@ def _matmul_right_transpose_numba(a, ct, b):
     if not _arrays(a, b) or _ndim(ct) is None:
         return None
     if max(a.ndim, b.ndim) <= 2:
-        two = _DOT_RIGHT.get((a.ndim, _ndim(ct)))
-        return two and (lambda a, ct, b: two(a, ct))
+        return lambda a, ct, b: dot_right_transpose(a, ct)
     kernel = _matmul_transpose_kernel(1, ct, a, b)
     return lambda a, ct, b: kernel(b, ct, a)
 

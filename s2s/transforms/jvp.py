@@ -33,6 +33,7 @@ def jvp(fn: core.Function, varied_params, program, name: str, known_kinds=None) 
     tangent_params = [p for p in fn.params if p in varied_params and activity.active(p)]
     prologue = [core.at(core.assign(pass_.tangent_name(p), pass_.zero_of(core.name(p))), fn.lineno)
                 for p in fn.params if activity.active(p) and p not in tangent_params]
+    prologue += [core.at(s, fn.lineno) for p in tangent_params for s in pass_.split_parameter(p)]
     body = prologue + pass_.block(fn.body)
     result = core.Function(
         name=name, params=fn.params + [pass_.tangent_name(p) for p in tangent_params], body=body,
@@ -88,7 +89,8 @@ class _JVP:
     def __init__(self, fn, activity, program, known_kinds):
         self.fn, self.activity, self.program = fn, activity, program
         constants = {name: analysis.kind_of_value(value) for name, value in fn.constants.items()}
-        self.kinds = analysis.kinds(fn, {**constants, **(known_kinds or {})})
+        self.known_kinds = known_kinds or {}
+        self.kinds = analysis.kinds(fn, {**constants, **self.known_kinds})
         self.complex_names = complex_names(fn)
         self.mutated = core.mutated_names(fn.body)
         self.namer = fn.namer()
@@ -212,6 +214,28 @@ class _JVP:
         """Is ``t`` a tuple (its tangent one) bound at one place, so that its elements can have names of their own?"""
         return isinstance(tangent, gast.Tuple) and self.sites[t] == 1 and t not in core.names_read(value) \
             and t not in self.fn.params
+
+    def split_parameter(self, p) -> list:
+        """``p_0, p_1 = p`` and ``p_0_dot, p_1_dot = p_dot`` for a parameter known to be a tuple of numbers
+        and arrays, and never rebound: its elements read by index (``params[0]``) are then values of their
+        own, whose cotangents make up ``p``'s, a tuple (no tuple is updated in place)."""
+        kinds = self.known_kinds.get(p)
+        indexed = any(isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and n.value.id == p
+                      for s in core.walk_statements(self.fn.body) for n in gast.walk(core.own_expression(s)))
+        if not isinstance(kinds, tuple) or self.sites[p] or not indexed:  # (unpacked whole, it needs no split)
+            return []
+        names = [self.namer.fresh(f"{p}_{i}") for i in range(len(kinds))]
+        for name_, kind in zip(names, kinds):
+            self.fn.temps.add(name_)
+            if isinstance(kind, int):
+                self.kinds[name_], self.kinds.ndims[name_] = analysis.ARRAY, kind
+            elif kind is not None:
+                self.kinds[name_] = kind
+        dots = [self.tangent_name(n) for n in names]
+        self.elements[p] = names
+        return [core.assign(core.tuple_([core.name(n, True) for n in names], store=True), core.name(p)),
+                core.assign(core.tuple_([core.name(d, True) for d in dots], store=True),
+                            core.name(self.tangent_name(p)))]
 
     def split(self, t, tangent) -> list:
         """``t_0 = t[0]; t_0_dot = <its tangent>; ...``: element ``i`` of a tuple and its tangent get names.
