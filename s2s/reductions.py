@@ -89,6 +89,18 @@ def _reduced_mask_numba(ndim, axis):
 
 
 @register_jitable
+def _row_and_column(index, shape, mask):
+    """Where the element at ``index`` stands in ``_rows``: its kept axes' index, then its reduced axes'."""
+    k = r = 0
+    for d in range(len(shape)):
+        if mask[d]:
+            r = r * shape[d] + index[d]
+        else:
+            k = k * shape[d] + index[d]
+    return k, r
+
+
+@register_jitable
 def _rows(a, mask):
     """``a``'s elements as a 2-D array: a row per index of the kept axes, holding that index's reduced elements."""
     kept = reduced = 1
@@ -99,13 +111,7 @@ def _rows(a, mask):
             kept *= a.shape[d]
     rows = np.empty((kept, reduced), dtype=a.dtype)
     for index in np.ndindex(a.shape):
-        k = r = 0
-        for d in range(a.ndim):
-            if mask[d]:
-                r = r * a.shape[d] + index[d]
-            else:
-                k = k * a.shape[d] + index[d]
-        rows[k, r] = a[index]
+        rows[_row_and_column(index, a.shape, mask)] = a[index]
     return rows
 
 
@@ -114,13 +120,7 @@ def _unrows(rows, a, mask):
     """The inverse of ``_rows``: an array shaped like ``a`` whose elements come from ``rows``."""
     out = np.empty(a.shape, dtype=rows.dtype)
     for index in np.ndindex(a.shape):
-        k = r = 0
-        for d in range(a.ndim):
-            if mask[d]:
-                r = r * a.shape[d] + index[d]
-            else:
-                k = k * a.shape[d] + index[d]
-        out[index] = rows[k, r]
+        out[index] = rows[_row_and_column(index, a.shape, mask)]
     return out
 
 

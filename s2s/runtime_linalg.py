@@ -324,59 +324,51 @@ def _eigh_gaps_numba(w):
 def triangle(a, lower=False, trans=0):
     """The triangle of ``a`` that ``scipy.linalg.solve_triangular`` reads, transposed if ``trans``."""
     part = np.tril(a) if lower else np.triu(a)
-    return matrix_transpose(part) if trans in (1, "T", "C") else part
+    return matrix_transpose(part) if _transposes(trans) else part
 
 
 def triangle_adjoint(ct, lower=False, trans=0):
     """The transpose of ``triangle``: ``ct`` transposed if ``trans``, then its triangle."""
-    full = matrix_transpose(ct) if trans in (1, "T", "C") else ct
+    full = matrix_transpose(ct) if _transposes(trans) else ct
     return np.tril(full) if lower else np.triu(full)
 
 
-def _transposed_flag(trans):
-    if isinstance(trans, (types.Integer, types.IntegerLiteral)):
-        return None
+def _transposes(trans):
+    """Whether ``solve_triangular``'s ``trans`` asks for the transpose."""
+    return trans in (1, "T", "C")
+
+
+@overload(_transposes)
+def _transposes_numba(trans):
+    """Numba's ``_transposes``: an integer is read when the code runs, a string must be a literal."""
+    if isinstance(trans, types.Integer):
+        return lambda trans: trans != 0
     if _absent(trans):
-        return False
+        return lambda trans: False
     if isinstance(trans, types.StringLiteral):
-        return trans.literal_value in ("T", "C")
+        flag = trans.literal_value in ("T", "C")
+        return lambda trans: flag
     return None
 
 
 @overload(triangle)
 def _triangle_numba(a, lower=False, trans=0):
-    if not isinstance(a, types.Array) or a.ndim != 2:
-        return None
-    flag = _transposed_flag(trans)
-    if flag is None and isinstance(trans, types.Integer):
-        def impl(a, lower=False, trans=0):
-            part = np.tril(a) if lower else np.triu(a)
-            return np.ascontiguousarray(part.T) if trans != 0 else part
-        return impl
-    if flag is None:
+    if not (isinstance(a, types.Array) and a.ndim == 2 and _transposes_numba(trans)):
         return None
 
     def impl(a, lower=False, trans=0):
         part = np.tril(a) if lower else np.triu(a)
-        return np.ascontiguousarray(part.T) if flag else part
+        return np.ascontiguousarray(part.T) if _transposes(trans) else part
     return impl
 
 
 @overload(triangle_adjoint)
 def _triangle_adjoint_numba(ct, lower=False, trans=0):
-    if not isinstance(ct, types.Array) or ct.ndim != 2:
-        return None
-    flag = _transposed_flag(trans)
-    if flag is None and isinstance(trans, types.Integer):
-        def impl(ct, lower=False, trans=0):
-            full = np.ascontiguousarray(ct.T) if trans != 0 else ct
-            return np.tril(full) if lower else np.triu(full)
-        return impl
-    if flag is None:
+    if not (isinstance(ct, types.Array) and ct.ndim == 2 and _transposes_numba(trans)):
         return None
 
     def impl(ct, lower=False, trans=0):
-        full = np.ascontiguousarray(ct.T) if flag else ct
+        full = np.ascontiguousarray(ct.T) if _transposes(trans) else ct
         return np.tril(full) if lower else np.triu(full)
     return impl
 

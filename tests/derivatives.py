@@ -6,7 +6,7 @@ import numpy as np
 
 
 def random_like(value, rng):
-    """A random tangent shaped and typed like ``value`` (tuples recursively)."""
+    """A random tangent or cotangent shaped and typed like ``value`` (tuples recursively)."""
     if isinstance(value, tuple):
         return tuple(random_like(v, rng) for v in value)
     if isinstance(value, np.ndarray):

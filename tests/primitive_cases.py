@@ -8,14 +8,13 @@ file and imported from it.
 from __future__ import annotations
 
 import ast
-import importlib.util
-import itertools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from derivatives import central_difference, flat
+from derivatives import central_difference, flat, random_like
+from programs import load_module
 
 import s2s
 from s2s.rules import registry
@@ -67,15 +66,6 @@ def draw(example: Example, rng, dtype=np.float64) -> tuple:
     return tuple(values)
 
 
-def like(value, rng):
-    """A random tangent or cotangent shaped and typed like ``value`` (tuples recursively)."""
-    if isinstance(value, tuple):
-        return tuple(like(v, rng) for v in value)
-    if isinstance(value, np.ndarray):
-        return rng.standard_normal(value.shape).astype(value.dtype)
-    return float(rng.standard_normal())
-
-
 def renamed(code: str, names: dict) -> str:
     """``code`` with its operand names replaced (``x`` -> ``x3``)."""
 
@@ -92,17 +82,9 @@ def scalarized(expression: str, weight: str, scalar: bool) -> str:
     return f"({expression}) * {weight}" if scalar else f"np.sum(({expression}) * {weight})"
 
 
-_counter = itertools.count()
-
-
 def load(directory: Path, source: str):
-    """``source`` (a module body) written to a new file under ``directory`` and imported."""
-    path = directory / f"generated_{next(_counter)}.py"
-    path.write_text("import math\n\nimport numpy as np\n\n\n" + source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """``source`` (a module body, with ``math`` and ``np`` imported) written to a new file and imported."""
+    return load_module(directory, "import math\n\nimport numpy as np\n\n\n" + source)
 
 
 def function_source(name: str, params, body: list[str]) -> str:
@@ -205,7 +187,7 @@ def check_jvp(group: Group, jit=False, dtype=np.float64, rtol=1e-5, atol=1e-6):
     fun, _ = group.functions(jit)
     plain, _ = group.functions()
     args = group.draw(dtype)
-    tangents = like(args, np.random.default_rng(1))
+    tangents = random_like(args, np.random.default_rng(1))
     value, tangent = s2s.jvp(fun, args, tangents)
     wide, wide_tangents = _widened(args), _widened(tangents)
     expected = group.outputs(plain(*wide))
@@ -231,10 +213,10 @@ def check_vjp(group: Group, jit=False, dtype=np.float64):
     fun, _ = group.functions(jit)
     args = group.draw(dtype)
     rng = np.random.default_rng(2)
-    tangents = like(args, rng)
+    tangents = random_like(args, rng)
     value, tangent = s2s.jvp(fun, args, tangents)
     out, f_vjp = s2s.vjp(fun, *args)
-    ct = like(out, rng)
+    ct = random_like(out, rng)
     cts = f_vjp(ct)
     problems = []
     for k, (c, t, pairs) in enumerate(zip(group.outputs(ct), group.outputs(tangent),
@@ -260,9 +242,9 @@ def check_second_order(group: Group, jit=False, rtol=1e-5, atol=1e-6):
     operands = tuple(a for a, k in zip(args, group.owner()) if k in group.second)
     value = group.outputs(group.functions()[0](*args))
     rng = np.random.default_rng(3)
-    weights = tuple(like(value[k], rng) for k in group.second)
+    weights = tuple(random_like(value[k], rng) for k in group.second)
     argnums = tuple(range(len(operands)))
-    tangents = like(operands, rng) + (None,) * len(weights)
+    tangents = random_like(operands, rng) + (None,) * len(weights)
     _, tangent = s2s.jvp(s2s.grad(scalar, argnums=argnums), operands + weights, tangents)
     reference = s2s.grad(plain, argnums=argnums)
     differences = central_difference(reference, operands + weights, tangents)

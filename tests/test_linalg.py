@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import tempfile
 
 import numpy as np
 import pytest
 import scipy.linalg
+from programs import load_module
 
 import s2s
 from s2s.rules import registry
@@ -26,13 +25,8 @@ _SOURCES = tempfile.mkdtemp()
 
 def _function(code, names):
     """``def f(x, y): return <code>`` from a file (s2s reads the source)."""
-    path = os.path.join(_SOURCES, f"example_{abs(hash((code, tuple(names))))}.py")
-    with open(path, "w") as file:
-        file.write(f"import numpy as np\nimport scipy.linalg\n\n\ndef f({', '.join(names)}):\n    return {code}\n")
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.f
+    source = f"import numpy as np\nimport scipy.linalg\n\n\ndef f({', '.join(names)}):\n    return {code}\n"
+    return load_module(_SOURCES, source).f
 
 
 def _operands(example, rng):

@@ -10,12 +10,10 @@ with its JVP, by the dot-product test.
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
-
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from programs import load_program
 
 import s2s
 from s2s.errors import S2SError
@@ -56,24 +54,10 @@ def statements(depth=0):
 
 
 programs = st.lists(statements(), min_size=1, max_size=5).map(lambda b: [s for part in b for s in part])
-_counter = itertools.count()
-
-
-def load(params, body, tmp_path):
-    """``def program(params): body`` written to a file and imported."""
-    source = f"import numpy as np\n\n\ndef program({params}):\n" + "".join(f"    {s}\n" for s in body)
-    path = tmp_path / f"program_{next(_counter)}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.program
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(programs, st.tuples(*[st.floats(-1.0, 1.0)] * 3), st.tuples(*[st.floats(-1.0, 1.0)] * 3))
 def test_jvp_of_random_programs_matches_complex_step(tmp_path, lines, point, direction):
-    fun = load("x, y, z", lines + ["return x * y + z"], tmp_path)
+    fun = load_program("x, y, z", lines + ["return x * y + z"], tmp_path)
     h = 1e-30
     expected = fun(*(p + 1j * h * d for p, d in zip(point, direction)))
     if not np.isfinite(expected):
@@ -121,7 +105,7 @@ array_programs = st.lists(
 def array_program(tmp_path, lines, seed):
     """The program over ``v`` (a copy of ``x``) and its view ``w``, a point ``x`` and tangents for ``x`` and ``y``."""
     body = ["v = x.copy()", "w = v[1:4]"] + lines + ["return np.sum(v * v) + y * np.sum(w)"]
-    fun = load("x, y", body, tmp_path)
+    fun = load_program("x, y", body, tmp_path)
     rng = np.random.default_rng(seed)
     return fun, rng, rng.uniform(-1, 1, 5), rng.standard_normal(5), float(rng.standard_normal())
 
@@ -159,7 +143,7 @@ def assert_vjp_agrees_with_jvp(fun, primals, tangents, ct):
 @given(programs, st.tuples(*[st.floats(-1.0, 1.0)] * 3), st.tuples(*[st.floats(-1.0, 1.0)] * 3),
        st.floats(-2.0, 2.0))
 def test_vjp_of_random_programs_agrees_with_jvp(tmp_path, lines, point, direction, ct):
-    fun = load("x, y, z", lines + ["return x * y + z"], tmp_path)
+    fun = load_program("x, y, z", lines + ["return x * y + z"], tmp_path)
     if not np.isfinite(fun(*point)):
         return
     assert_vjp_agrees_with_jvp(fun, point, direction, ct)

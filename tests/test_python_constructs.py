@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
-
 import constructs
 import numpy as np
 import pytest
 from derivatives import assert_close, central_difference, tangents_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from programs import load_program
 
 import s2s
 from s2s.errors import NoRuleError, S2SError
@@ -106,7 +104,6 @@ def test_appending_in_a_branch_is_refused():
 
 ITERABLES = ("(x, y, z)", "[x * y, z]", "range(3)", "x_arr", "range(len(x_arr))")
 BODIES = ("np.sin({v}) * x", "{v} * {v} + y", "np.exp(0.1 * {v}) * z", "x_arr[{i}] * {v}")
-_counter = itertools.count()
 
 
 def _element(iterable, body):
@@ -138,20 +135,10 @@ def _program_lines(draw):
 programs = st.composite(lambda draw: _program_lines(draw))()
 
 
-def _load(lines, tmp_path):
-    source = "import numpy as np\n\n\ndef program(x, y, z, x_arr):\n" + "".join(f"    {s}\n" for s in lines)
-    path = tmp_path / f"unrolled_{next(_counter)}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.program
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(programs, st.integers(0, 2**16))
 def test_random_unrolled_loops_match_finite_differences(tmp_path, lines, seed):
-    fun = _load(lines, tmp_path)
+    fun = load_program("x, y, z, x_arr", lines, tmp_path)
     rng = np.random.default_rng(seed)
     args = (*rng.uniform(-1, 1, 3), rng.uniform(-1, 1, 3))
     tangents = tangents_for(args, (0, 1, 2, 3), seed)

@@ -9,8 +9,6 @@ several reductions share one compiled function, so that compiles stay few.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numba
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from scipy.special import log_softmax, logsumexp, softmax
 
 import s2s
 from derivatives import assert_close, central_difference, flat
+from programs import load_module
 
 #: ``(expression of x, shape of x)``: every reduction and method with its options.
 CASES = [
@@ -96,11 +95,7 @@ def programs(tmp_path_factory):
     for i, (code, _) in enumerate(CASES):
         lines += [f"def f{i}(x):", f"    return {code}", "",
                   f"def g{i}(x):", f"    return np.sum(np.sin({code}))", ""]
-    path = tmp_path_factory.mktemp("reductions") / "reduction_cases.py"
-    path.write_text("\n".join(lines))
-    spec = importlib.util.spec_from_file_location("reduction_cases", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(tmp_path_factory.mktemp("reductions"), "\n".join(lines))
     return {code: (getattr(module, f"f{i}"), getattr(module, f"g{i}")) for i, (code, _) in enumerate(CASES)}
 
 

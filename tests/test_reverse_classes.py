@@ -14,30 +14,16 @@ Hypothesis writes programs of each class; each is checked against central finite
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
-
 import numpy as np
 import pytest
 from derivatives import central_difference, flat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from programs import load_program
 
 import s2s
 
-_counter = itertools.count()
 SETTINGS = dict(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def load(params, body, tmp_path):
-    """``def program(params): body`` written to a file (s2s reads source) and imported."""
-    source = f"import numpy as np\n\n\ndef program({params}):\n" + "".join(f"    {s}\n" for s in body)
-    path = tmp_path / f"reverse_class_{next(_counter)}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.program
 
 
 def check_reverse(fun, args, argnums, seed=0):
@@ -91,7 +77,7 @@ def rebound_reductions(draw):
 @given(rebound_reductions(), st.integers(0, 2**16))
 def test_rebound_reductions(tmp_path, program, seed):
     shape, lines = program
-    fun = load("x, w", lines, tmp_path)
+    fun = load_program("x, w", lines, tmp_path)
     rng = np.random.default_rng(seed)
     x, w = rng.uniform(-1, 1, shape), rng.standard_normal(shape)
     if not np.isfinite(fun(x, w)):
@@ -168,7 +154,7 @@ def broadcast_programs(draw):
 @given(broadcast_programs(), st.sampled_from([[0], [1], [0, 1]]), st.integers(0, 2**16))
 def test_broadcasting_bound_to_names(tmp_path, program, argnums, seed):
     a_shape, b_shape, lines = program
-    fun = load("a, b", lines, tmp_path)
+    fun = load_program("a, b", lines, tmp_path)
     rng = np.random.default_rng(seed)
     a, b = (float(rng.uniform(-1, 1)) if shape is None else rng.uniform(-1, 1, shape) for shape in (a_shape, b_shape))
     if not np.isfinite(fun(a, b)):
@@ -195,7 +181,7 @@ ALIAS_PROGRAMS = {
 @settings(**SETTINGS)
 @given(st.sampled_from(sorted(ALIAS_PROGRAMS)), st.integers(2, 4), st.integers(2, 4), st.integers(0, 2**16))
 def test_scalars_are_copies(tmp_path, name, rows, cols, seed):
-    fun = load("x", ALIAS_PROGRAMS[name], tmp_path)
+    fun = load_program("x", ALIAS_PROGRAMS[name], tmp_path)
     x = np.random.default_rng(seed).uniform(-1, 1, (rows, cols))
     check_reverse(fun, (x,), [0], seed)
 
@@ -214,14 +200,14 @@ COMPILED = {
 @pytest.mark.parametrize("name", sorted(COMPILED))
 def test_compiled_gradient(tmp_path, name):
     param, lines, shape = COMPILED[name]
-    fun = load(param, lines, tmp_path)
+    fun = load_program(param, lines, tmp_path)
     x = np.random.default_rng(1).uniform(-1, 1, shape)
     expected = check_reverse(fun, (x,), [0])[0]
     np.testing.assert_allclose(s2s.jit(s2s.grad(fun))(x), expected, rtol=1e-10, atol=1e-12)
 
 
 def test_compiled_broadcast_of_one_argument(tmp_path):
-    fun = load("x, m", ["xc = x - m", "return np.sum(xc ** 2)"], tmp_path)
+    fun = load_program("x, m", ["xc = x - m", "return np.sum(xc ** 2)"], tmp_path)
     rng = np.random.default_rng(2)
     x, m = rng.standard_normal((4, 1, 2)), rng.standard_normal((3, 2))
     expected = check_reverse(fun, (x, m), [1])[0]
