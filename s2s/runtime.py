@@ -212,10 +212,16 @@ def _prod_jvp_transpose_numba(a, ct, axis=None, keepdims=False):
     return _along(prod_jvp_transpose, a, axis, keepdims)
 
 
+@register_jitable
+def _count(hit, like, axis, keepdims):
+    """How many of ``hit`` are true along ``axis``, in ``like``'s float type (a float32 tangent stays float32)."""
+    return np.sum(np.where(hit, np.ones_like(like), np.zeros_like(like)), axis=axis, keepdims=keepdims)
+
+
 def extremum_jvp(a, a_dot, ans, axis=None, keepdims=False):
     """Tangent of ``np.max``/``np.min``: the mean of the tangents where the extremum is attained (as JAX)."""
     hit = a == expand(ans, a, axis, keepdims)
-    return np.sum(np.where(hit, a_dot, 0.0), axis=axis, keepdims=keepdims) / np.sum(hit, axis=axis, keepdims=keepdims)
+    return np.sum(np.where(hit, a_dot, 0.0), axis=axis, keepdims=keepdims) / _count(hit, a_dot, axis, keepdims)
 
 
 @overload(extremum_jvp)
@@ -226,7 +232,7 @@ def _extremum_jvp_numba(a, a_dot, ans, axis=None, keepdims=False):
 def extremum_jvp_transpose(a, ct, ans, axis=None, keepdims=False):
     """Transpose of ``extremum_jvp`` in ``a_dot``: ``ct`` shared evenly among the positions of the extremum."""
     hit = a == expand(ans, a, axis, keepdims)
-    return np.where(hit, expand(ct, a, axis, keepdims) / np.sum(hit, axis=axis, keepdims=True), 0.0)
+    return np.where(hit, expand(ct, a, axis, keepdims) / _count(hit, a, axis, True), 0.0)
 
 
 @overload(extremum_jvp_transpose)
@@ -286,7 +292,7 @@ def _vector_norm_direction(x, norm, ord, axis):
         return np.zeros_like(x)
     if ord == np.inf or ord == -np.inf:
         hit = np.abs(x) == norm
-        return np.where(hit, np.sign(x), 0.0) / np.sum(hit, axis=axis, keepdims=True)
+        return np.where(hit, np.sign(x), 0.0) / _count(hit, x, axis, True)
     return np.sign(x) * (np.abs(x) / norm) ** (ord - 1)
 
 
@@ -821,8 +827,9 @@ def _xlog1py(x, y):
 
 
 def trigamma(x):
-    """The derivative of ``scipy.special.digamma``: ``polygamma(1, x)``."""
-    return scipy.special.polygamma(1, x)
+    """The derivative of ``scipy.special.digamma``: ``polygamma(1, x)``, in ``x``'s float type."""
+    value = scipy.special.polygamma(1, x)
+    return value.astype(x.dtype) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else value
 
 
 def _elementwise_overload(fn, kernel):

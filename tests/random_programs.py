@@ -10,6 +10,7 @@ the dot-product test all apply.
 from __future__ import annotations
 
 import numpy as np
+import scipy.special
 from derivatives import central_difference, flat
 from hypothesis import strategies as st
 from primitive_cases import cases, function_source, load, renamed
@@ -42,7 +43,7 @@ def _pools():
             elementwise.append(ex)
         elif case.family == shapes.REDUCTION and list(ex.shapes) == ["x"] and "keepdims" not in ex.code:
             try:
-                ndim = np.ndim(eval(_applied(ex, ["a"]), {"np": np, "a": np.ones(SHAPE)}))
+                ndim = np.ndim(eval(_applied(ex, ["a"]), {"np": np, "scipy": scipy, "a": np.ones(SHAPE)}))
             except (ValueError, np.exceptions.AxisError):  # an axis this shape lacks
                 continue
             reductions.append((ex, ndim))

@@ -14,7 +14,7 @@ from .. import runtime as rt
 from ..runtime_linalg import einsum_parts
 from . import shapes
 from .examples import example
-from .registry import add_examples, declare, defjvp, deftranspose
+from .registry import add_examples, declare, defjvp, defnondiff, deftranspose
 
 def _same_as(position):
     def result(op: shapes.Operands):
@@ -330,3 +330,6 @@ add_examples(scipy.linalg.solve_triangular,
              example(f"scipy.linalg.solve_triangular(np.linalg.cholesky({SPD}), y, lower=True)", x=(3, 3), y=(3,)),
              example(f"scipy.linalg.solve_triangular(np.linalg.cholesky({SPD}), y, trans=1, lower=True)",
                      x=(3, 3), y=(3, 2)))
+
+# Masks shaped like their operand: constants of the derivative code, not values to differentiate.
+defnondiff(rt.tril_half, rt.strictly_lower)

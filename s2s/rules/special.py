@@ -99,3 +99,4 @@ add_examples(scipy.special.digamma, example("scipy.special.digamma(x)", domain=P
                                             x=(3,)))
 add_examples(scipy.special.xlogy, example("scipy.special.xlogy(x, y)", domain=POSITIVE, x=(3,), y=(2, 3)))
 add_examples(scipy.special.xlog1py, example("scipy.special.xlog1py(x, y)", domain=POSITIVE, x=(2, 3), y=(3,)))
+add_examples(math.lgamma, example("math.lgamma(x)", x=(), domain=POSITIVE))
