@@ -14,19 +14,12 @@ from random_programs import check, programs
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True)
 
 
-#: A bug these programs find: reverse mode drops the sum of a rebound name's cotangent into its own
-#: reduction (``a = a - np.sum(a)`` has gradient 0); remove the mark once it is fixed.
-REBOUND = pytest.mark.xfail(reason="grad of `a = a - np.sum(a)` is wrong", strict=False)
-
-
-@REBOUND
 @settings(max_examples=40, **SETTINGS)
 @given(programs, st.integers(0, 2**16))
 def test_random_programs(tmp_path, lines, seed):
     check(lines, seed, tmp_path)
 
 
-@REBOUND
 @settings(max_examples=3, **SETTINGS)
 @given(programs, st.integers(0, 2**16))
 def test_random_programs_under_numba(tmp_path, lines, seed):
