@@ -198,6 +198,9 @@ def _float_argnums(argnums, args, what) -> tuple:
     for n in nums:
         if not 0 <= n < len(args):
             raise TypeError(f"argnums {argnums!r} is out of range for {len(args)} positional arguments")
+        if not _is_numeric(args[n]):
+            raise TypeError(f"{what} differentiates with respect to numbers, arrays and tuples of them; argument "
+                            f"{n} is a {type(args[n]).__name__} (pass its arrays as arguments of their own)")
         if _any_integers(_tuples(args[n])):
             raise TypeError(f"{what} requires float arguments to differentiate, but argument {n} is "
                             f"{args[n]!r} (integer): pass it as a float, or leave it out of argnums")
@@ -766,6 +769,13 @@ def _real_arguments(args) -> tuple:
             raise TypeError(f"s2s does not support complex values, and argument {i} is complex "
                             "(pass real and imaginary parts as separate float arguments)")
     return args
+
+
+def _is_numeric(value) -> bool:
+    """A number, an array, or a (nested) tuple or list of those: what derivatives are taken with respect to."""
+    if isinstance(value, (tuple, list)):
+        return all(_is_numeric(v) for v in value)
+    return isinstance(value, (numbers.Number, np.number, np.ndarray))
 
 
 def _any_complex(value) -> bool:
