@@ -204,6 +204,8 @@ def kinds(fn: core.Function, known=None) -> dict:
                     kind = SCALAR if ndim == 0 else ARRAY
                     if ndim:
                         ndims[target] = ndim
+                if kind is None and target in (known or {}):  # what the caller knows (a helper's result) stands
+                    continue
                 _note(found, conflicting, target, kind)
             elif isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple):
                 for target, kind in zip(stmt.targets[0].elts, _element_kinds(stmt.value, found)):

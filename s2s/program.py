@@ -79,7 +79,8 @@ class Program:
             fn = self.link(normalize(obj, nargs))
             varied = {p for p, m in zip(fn.params, varied_mask) if m}
             name = self.namer.fresh(f"{fn.name}_jvp")
-            result, mask = jvp(fn, varied, self, name, dict(zip(fn.params, param_kinds or ())))
+            kinds = dict(zip(fn.params, param_kinds or ()))
+            result, mask = jvp(fn, varied, self, name, {**helper_kinds(fn, kinds)[1], **kinds})
             self._in_progress.discard(key)
             self.names[key] = name
             self.signatures[(obj, tuple(varied_mask))] = mask
@@ -470,23 +471,7 @@ class _Callees:
     def __init__(self, program, caller, seeds, for_transpose, check_linear):
         self.program, self.for_transpose, self.check_linear = program, for_transpose, check_linear
         self.calls: dict = {}  # stand-in → (forward, linear, number of primal arguments)
-        self.arg_kinds: dict = {}  # callee → kinds of its arguments, where every call agrees
-        self.result_kinds: dict = {}  # name the caller binds to a callee's result → its kind, where known
-        for _ in range(3):  # results feed arguments of later calls (an integrator's stages): a few rounds settle
-            known = analysis.kinds(caller, {**self.result_kinds, **seeds})
-            self.arg_kinds, results = {}, {}
-            for stmt in core.walk_statements(caller.body):
-                value = getattr(stmt, "value", None)
-                if caller.is_user_call(value):
-                    obj = caller.callees[value.func.id]
-                    here = tuple(_arg_kind(a, known) for a in value.args)
-                    seen = self.arg_kinds.setdefault(obj, here)
-                    self.arg_kinds[obj] = tuple(k if k == h else None for k, h in zip(seen, here))
-                    if isinstance(stmt, gast.Assign):
-                        results.update(_result_kinds(obj, here, stmt.targets[0]))
-            if results == self.result_kinds:
-                break
-            self.result_kinds = results
+        self.arg_kinds, self.result_kinds = helper_kinds(caller, seeds)
 
     def jvp(self, obj, varied_mask, nargs=None):
         names = self.program.linearize(obj, varied_mask, nargs, self.for_transpose, self.check_linear,
@@ -507,6 +492,29 @@ def _arg_kind(arg, known):
     return analysis.kind_of(arg, known)
 
 
+def helper_kinds(caller: core.Function, seeds: dict) -> tuple[dict, dict]:
+    """Kinds of the helpers ``caller`` calls: their arguments' (callee → a kind per argument, where every
+    call agrees) and their results' (name the caller binds → its kind, where plain)."""
+    arg_kinds: dict = {}
+    result_kinds: dict = {}
+    for _ in range(3):  # results feed arguments of later calls (an integrator's stages): a few rounds settle
+        known = analysis.kinds(caller, {**result_kinds, **seeds})
+        arg_kinds, results = {}, {}
+        for stmt in core.walk_statements(caller.body):
+            value = getattr(stmt, "value", None)
+            if caller.is_user_call(value):
+                obj = caller.callees[value.func.id]
+                here = tuple(_arg_kind(a, known) for a in value.args)
+                seen = arg_kinds.setdefault(obj, here)
+                arg_kinds[obj] = tuple(k if k == h else None for k, h in zip(seen, here))
+                if isinstance(stmt, gast.Assign):
+                    results.update(_result_kinds(obj, here, stmt.targets[0]))
+        if results == result_kinds:
+            break
+        result_kinds = results
+    return arg_kinds, result_kinds
+
+
 def _result_kinds(obj, arg_kinds, target) -> dict:
     """Kinds of what ``target`` binds from a call to ``obj`` with arguments of ``arg_kinds``, where they are plain."""
     callee = normalize(obj, len(arg_kinds))
@@ -518,7 +526,7 @@ def _result_kinds(obj, arg_kinds, target) -> dict:
             else [(target, value)] if isinstance(target, gast.Name) else []
         for t, v in pairs:
             if isinstance(t, gast.Name):
-                kind = analysis.kind_of(v, kinds)
+                kind = _arg_kind(v, kinds)
                 found[t.id] = kind if found.get(t.id, kind) == kind else None
     return {k: v for k, v in found.items() if v is not None}
 

@@ -57,7 +57,7 @@ def leapfrog_orbit_bwd(residuals, out_bar):
     k_1 = len(p_tape_1)
     # corpus.py:257: return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
     dot_p_bar = 0.5 * out_bar
-    dot_q_bar = rt.total(ratio / (2 * sqrt_dot_q * sqrt_dot_q) * out_bar)
+    dot_q_bar = ratio / (2 * sqrt_dot_q * sqrt_dot_q) * out_bar
     q_bar = rt.dot_left_transpose(dot_q_bar, q_3)
     q_bar += rt.dot_right_transpose(q_3, dot_q_bar)
     p_bar = rt.dot_left_transpose(dot_p_bar, p_3)

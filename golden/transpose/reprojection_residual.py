@@ -6,7 +6,7 @@ from s2s import runtime as rt
 
 def reprojection_residual_lin(residuals, omega_dot, t_dot, focal_dot, k1_dot, X_dot):
     # corpus.py:734: def reprojection_residual(omega, t, focal, k1, X, obs):
-    omega, t, X, rotate_rodrigues_fwd_res, rotate_rodrigues_omega, P, P_2, u, P_0, P_2_1, v, P_1, r2, k1, d, focal, focal_times_d, focal_times_d_1 = residuals
+    omega, t, X, rotate_rodrigues_fwd_res, rotate_rodrigues_omega, P, P_2, u, P_2_1, v, r2, k1, d, focal, focal_times_d, focal_times_d_1 = residuals
     # corpus.py:736: P = rotate_rodrigues(omega, X) + t
     P_dot = rotate_rodrigues_lin(rotate_rodrigues_fwd_res, omega_dot, X_dot) + t_dot
     # corpus.py:737: u = -P[0] / P[2]
@@ -90,27 +90,27 @@ def rotate_rodrigues_bwd(residuals, out_bar):
 
 def reprojection_residual_bwd(residuals, out_bar):
     # corpus.py:734: def reprojection_residual(omega, t, focal, k1, X, obs):
-    omega, t, X, rotate_rodrigues_fwd_res, rotate_rodrigues_omega, P, P_2, u, P_0, P_2_1, v, P_1, r2, k1, d, focal, focal_times_d, focal_times_d_1 = residuals
+    omega, t, X, rotate_rodrigues_fwd_res, rotate_rodrigues_omega, P, P_2, u, P_2_1, v, r2, k1, d, focal, focal_times_d, focal_times_d_1 = residuals
     # corpus.py:741: return focal * d * u - obs[0], focal * d * v - obs[1]
-    focal_bar = rt.total(d * v * out_bar[1])
-    d_bar = rt.unbroadcast(focal * v * out_bar[1], d)
-    v_bar = rt.unbroadcast(focal_times_d_1 * out_bar[1], v)
-    focal_bar += rt.total(d * u * out_bar[0])
-    d_bar += rt.unbroadcast(focal * u * out_bar[0], d)
-    u_bar = rt.unbroadcast(focal_times_d * out_bar[0], u)
+    focal_bar = d * v * out_bar[1]
+    d_bar = focal * v * out_bar[1]
+    v_bar = focal_times_d_1 * out_bar[1]
+    focal_bar += d * u * out_bar[0]
+    d_bar += focal * u * out_bar[0]
+    u_bar = focal_times_d * out_bar[0]
     # corpus.py:740: d = 1.0 + k1 * r2
-    k1_bar = rt.total(r2 * d_bar)
+    k1_bar = r2 * d_bar
     r2_bar = k1 * d_bar
     # corpus.py:739: r2 = u * u + v * v
-    u_bar += rt.unbroadcast((u + u) * r2_bar, u)
-    v_bar += rt.unbroadcast((v + v) * r2_bar, v)
+    u_bar += (u + u) * r2_bar
+    v_bar += (v + v) * r2_bar
     # corpus.py:738: v = -P[1] / P[2]
     P_bar = np.zeros_like(P)
-    P_bar[2] += rt.unbroadcast(v * (-v_bar / P_2_1), P_2_1)
-    P_bar[1] += rt.unbroadcast(-(v_bar / P_2_1), P_1)
+    P_bar[2] += -(v / P_2_1) * v_bar
+    P_bar[1] += -(v_bar / P_2_1)
     # corpus.py:737: u = -P[0] / P[2]
-    P_bar[2] += rt.unbroadcast(u * (-u_bar / P_2), P_2)
-    P_bar[0] += rt.unbroadcast(-(u_bar / P_2), P_0)
+    P_bar[2] += -(u / P_2) * u_bar
+    P_bar[0] += -(u_bar / P_2)
     # corpus.py:736: P = rotate_rodrigues(omega, X) + t
     t_bar = rt.unbroadcast(P_bar, t)
     cts = rotate_rodrigues_bwd(

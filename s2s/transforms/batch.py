@@ -328,6 +328,7 @@ class _Vectorizer:
             if p in mapped and isinstance(axis, tuple):
                 raise self.refusal(fn.lineno, f"the tuple argument {p!r} (the loop strategy maps tuples)")
         self.batched = dependents(fn, mapped)
+        self.outputs: set = set()  # names of helpers' tuples of outputs
         self.ndims = self._example_ndims(param_ndims or (None,) * len(fn.params))
         self.reads = Counter(n for s in core.walk_statements(fn.body) for n in core.names_read(core.own_expression(s)))
 
@@ -473,6 +474,9 @@ class _Vectorizer:
                 stmt.value = self.broadcast(value)
             return stmt
         self.batched |= bound
+        if isinstance(target, gast.Name) and self.is_user_call(value) and \
+                self.program.output_arity(value.func.id) is not None:
+            self.outputs.add(target.id)  # a tuple of batched outputs: indexing it picks one
         stmt.value = self.value(value, stmt)
         return stmt
 
@@ -561,6 +565,8 @@ class _Vectorizer:
         if isinstance(expr, gast.Compare):
             expr.left, *expr.comparators = self.aligned([expr.left, *expr.comparators], stmt)
             return expr
+        if isinstance(expr, gast.Subscript) and isinstance(expr.value, gast.Name) and expr.value.id in self.outputs:
+            return expr  # one of a helper's outputs, batched as a whole
         if isinstance(expr, gast.Subscript):
             return self.batch_index(expr, stmt, gast.Load())
         if isinstance(expr, gast.Call):

@@ -291,7 +291,13 @@ class _Transposer:
         return self.reduce(ct, value.id) if isinstance(value, gast.Name) and value.id in self.linear else ct
 
     def scatter(self, t, index, ct, out):
-        """The transpose of reading ``t_dot[index]``: ``t_bar[index] += ct``."""
+        """The transpose of reading ``t_dot[index]``: ``t_bar[index] += ct``.
+
+        A number indexed (``s[None]``, ``s[...]``) only gains axes: its cotangent is the sum of ``ct``.
+        """
+        if self.kind(t) == SCALAR:
+            self.add(t, core.call(core.attr("rt.total"), [ct]), out)
+            return
         self.own(t, out)
         target = gast.Subscript(value=core.name(self.bar(t)), slice=core.load(index), ctx=gast.Store())
         if _plain_index(index, self.kinds):
