@@ -221,7 +221,8 @@ def _count(hit, like, axis, keepdims):
 def extremum_jvp(a, a_dot, ans, axis=None, keepdims=False):
     """Tangent of ``np.max``/``np.min``: the mean of the tangents where the extremum is attained (as JAX)."""
     hit = a == expand(ans, a, axis, keepdims)
-    return np.sum(np.where(hit, a_dot, 0.0), axis=axis, keepdims=keepdims) / _count(hit, a_dot, axis, keepdims)
+    picked = np.where(hit, a_dot, np.zeros_like(a_dot))  # (not 0.0: Numba would make float32 float64)
+    return np.sum(picked, axis=axis, keepdims=keepdims) / _count(hit, a_dot, axis, keepdims)
 
 
 @overload(extremum_jvp)
@@ -232,7 +233,8 @@ def _extremum_jvp_numba(a, a_dot, ans, axis=None, keepdims=False):
 def extremum_jvp_transpose(a, ct, ans, axis=None, keepdims=False):
     """Transpose of ``extremum_jvp`` in ``a_dot``: ``ct`` shared evenly among the positions of the extremum."""
     hit = a == expand(ans, a, axis, keepdims)
-    return np.where(hit, expand(ct, a, axis, keepdims) / _count(hit, a, axis, True), 0.0)
+    share = expand(ct, a, axis, keepdims) / _count(hit, a, axis, True)
+    return np.where(hit, share, np.zeros_like(share))
 
 
 @overload(extremum_jvp_transpose)

@@ -13,7 +13,7 @@ from corpus import CASES, batch_args, example
 from derivatives import central_difference, flat
 
 import s2s
-from s2s.errors import BatchingError, CompileError
+from s2s.errors import BatchingError
 
 #: Corpus functions the vectorized strategy refuses (the loop strategy maps them), and why.
 NOT_VECTORIZED = {
@@ -30,12 +30,6 @@ NOT_VECTORIZED = {
     "trapezoid_integral": "np.linspace",
     "coarse_grain": "np.full",
 }
-#: Vectorized code Numba cannot compile: reductions along an axis other than sum's, and matrix
-#: products of arrays with more than two dimensions.
-NUMBA_CANNOT_COMPILE = {"logsumexp", "gmm_loglik", "softmax_cross_entropy", "barrier_call", "whole_array_reductions",
-                        "moving_average", "logistic_loss_vectorized", "mlp_mse", "ridge_gradient_descent",
-                        "assemble_state", "rbf_kernel_energy"}
-
 VECTORIZED = [c for c in CASES if c.name not in NOT_VECTORIZED]
 NUMBA = [c for c in CASES if c.numba]
 
@@ -95,10 +89,6 @@ NUMBA_VECTORIZED = [c for c in VECTORIZED if c.numba]
 def test_jit_vmap_vectorized_matches_examples(case):
     args, in_axes = batch_args(case)
     batched = s2s.jit(s2s.vmap(case.fun, in_axes, method="vectorized"))
-    if case.name in NUMBA_CANNOT_COMPILE:
-        with pytest.raises(CompileError):
-            batched(*args)
-        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Numba's note that '@' is faster on contiguous arrays
         assert_stacked(batched(*args), case, args, in_axes)

@@ -46,13 +46,13 @@ def test_undefined_name():
 
 
 def test_missing_rule_names_the_function_and_line():
-    with pytest.raises(NoRuleError, match=r"refused.py:\d+: .*np.cumprod") as info:
+    with pytest.raises(NoRuleError, match=r"refused.py:\d+: .*np.median") as info:
         s2s.jvp(refused.no_rule, (np.ones(3),), (np.ones(3),))
-    assert "return np.cumprod(x)" in str(info.value)
+    assert "return np.median(x)" in str(info.value)
 
 
 @pytest.mark.parametrize("fun, args, message", [
-    (refused.keyword_the_rule_lacks, (np.ones(3),), "np.sum does not take the argument keepdims="),
+    (refused.keyword_the_rule_lacks, (np.ones(3),), "np.sum does not take the argument initial="),
 ])
 def test_arguments_a_rule_does_not_cover_are_refused(fun, args, message):
     with pytest.raises(NoRuleError, match=message):
@@ -61,7 +61,7 @@ def test_arguments_a_rule_does_not_cover_are_refused(fun, args, message):
 
 def test_missing_rule_is_fine_where_nothing_is_differentiated():
     out, out_dot = s2s.jvp(refused.no_rule, (np.ones(3),), (None,))
-    assert np.all(out == 1.0) and np.all(out_dot == 0.0)
+    assert out == 1.0 and np.all(out_dot == 0.0)
 
 
 def test_recursion_is_refused():
@@ -81,7 +81,7 @@ def test_numba_failure_names_generated_and_source_lines():
     with pytest.raises(CompileError) as info:
         s2s.jvp(s2s.jit(refused.numba_cannot), (x,), (x,))
     message = str(info.value)
-    assert "np.mean(x, axis=0)" in message
+    assert "np.heaviside(x, 0.5)" in message
     assert "generated line" in message and "refused.py:" in message
 
 
