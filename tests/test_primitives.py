@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from primitive_cases import Group, cases, check_jvp, check_second_order, check_vjp, check_vmap
 
+from s2s.frontend.resolve import spelling
 from s2s.rules import registry, shapes
 
 CASES = cases()
@@ -21,7 +22,10 @@ FLOAT32 = [c for c in CASES if c.family in (shapes.ELEMENTWISE, shapes.REDUCTION
            and all(c.example.shapes.values())]
 
 #: Known failures: (example code, check) -> the bug.  Strict: a fixed bug fails its xfail.
+_NUMBA_LACKS = "Numba lacks the signature s2s emits, and s2s supplies none yet"
 KNOWN = {
+    **{(code, "numba"): _NUMBA_LACKS for code in ("np.matmul(x, y)", "np.array(x)", "abs(x)", "np.squeeze(x)")},
+    ("np.float32(x)", "numba"): "the tangent rounded to float32 misses the dot-product test's float64 tolerance",
     ("np.linalg.eigh((x @ x.T + 3 * np.eye(3)))[1] ** 2", "second_order"):
         "the second derivative of eigh's eigenvectors fails inside generated code (a reshape of the wrong size)",
 }
@@ -93,6 +97,6 @@ def test_numba(family, check, families):
 
 
 def test_every_differentiable_primitive_has_examples():
-    missing = [registry.describe(rule.prim) for rule in registry.rules()
-               if rule.jvp and not rule.examples and not registry.describe(rule.prim).startswith("rt.")]
+    public = [rule for rule in registry.rules() if spelling(rule.prim) and not spelling(rule.prim).startswith("rt.")]
+    missing = [registry.describe(rule.prim) for rule in public if rule.jvp and not rule.examples]
     assert not missing, f"primitives with a JVP rule and no examples (add them with add_examples): {missing}"

@@ -16,7 +16,7 @@ import pytest
 from derivatives import central_difference, flat
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_properties import load
+from programs import load_program as load
 
 import s2s
 from s2s.errors import S2SError
