@@ -12,8 +12,9 @@ import inspect
 import numbers
 
 import numpy as np
+import optree
 
-from . import analysis, core, precision
+from . import analysis, core, precision, pytrees, tree_util
 from .backends import numba_cpu
 from .frontend.normalize import fingerprint, normalize
 from .emit import render
@@ -37,6 +38,9 @@ class Jitted:
         if hasattr(self.__s2s_function__, "emit"):  # a transform: grad, vmap, jacfwd, …
             return self.__s2s_function__.call(args, kwargs, backend="numba")
         args = _bind(self.__s2s_function__, args, kwargs, real=False)
+        if pytrees.involved(self.__s2s_function__, args):
+            call = pytrees.flat_call(self.__s2s_function__, args)
+            return call.output(Jitted(call.fun)(*call.leaves))
         built = _build(_key(self.__s2s_function__), "primal", None, len(args), "numba",
                        floats=precision.float_type(args))
         return built.call(*args, *built.defaults_after(len(args)))
@@ -70,6 +74,10 @@ def jvp(fun, primals, tangents):
                         f"got {type(primals).__name__} and {type(tangents).__name__}")
     if len(primals) != len(tangents):
         raise TypeError(f"jvp got {len(primals)} primals but {len(tangents)} tangents: they must match")
+    if pytrees.involved(fun, primals):
+        call = pytrees.flat_call(fun, primals)
+        out, out_dot = jvp(_rewrap(call.fun, backend), call.leaves, pytrees.tangent_leaves(call, tangents))
+        return call.output(out), call.output(out_dot)
     primals = _real_arguments(primals)
     tangents = tuple(_check_tangent(p, t, f"argument {i}") for i, (p, t) in enumerate(zip(primals, tangents)))
     varied = tuple(t is not None for t in tangents)
@@ -91,6 +99,10 @@ def linearize(fun, *primals):
     tangent half of ``jvp`` each time (as ``jax.linearize``).
     """
     fun, backend = _unwrap(fun)
+    if pytrees.involved(fun, primals):
+        call = pytrees.flat_call(fun, primals)
+        out, f_jvp = linearize(_rewrap(call.fun, backend), *call.leaves)
+        return call.output(out), lambda *tangents: call.output(f_jvp(*pytrees.tangent_leaves(call, tangents)))
     primals = _real_arguments(primals)
     varied = tuple(not _all_integers(p) for p in primals)
     fun, backend = _plain(fun, backend, primals, "linearize")
@@ -117,6 +129,8 @@ def vjp(fun, *primals, has_aux=False):
     ``None`` for integer primals.
     """
     fun, backend = _unwrap(fun)
+    if pytrees.involved(fun, primals):
+        return _tree_vjp(fun, backend, primals, has_aux)
     primals = _real_arguments(primals)
     varied = tuple(not _all_integers(p) for p in primals)
     fun, backend = _plain(fun, backend, primals, "vjp")
@@ -131,6 +145,26 @@ def vjp(fun, *primals, has_aux=False):
         return built.cotangents_for(primals, built.adjoint(residuals, ct))
 
     return (out, f_vjp, aux) if has_aux else (out, f_vjp)
+
+
+def _tree_vjp(fun, backend, primals, has_aux):
+    """``vjp`` of a function of trees: the flattened function's, cotangents rebuilt as the primals' trees."""
+    call = pytrees.flat_call(fun, primals, aux=has_aux)
+    result = vjp(_rewrap(call.fun, backend), *call.leaves, has_aux=has_aux)
+    out, flat_vjp = result[0], result[1]
+
+    def f_vjp(ct):
+        cts = flat_vjp(pytrees.flat_cotangent(call, ct))
+        return tuple(call.rebuild(n, [cts[k] for k in span]) for n, span in enumerate(call.spans))
+
+    if has_aux:
+        return call.output(out), f_vjp, pytrees.aux_tree(call, result[2])
+    return call.output(out), f_vjp
+
+
+def _rewrap(fun, backend):
+    """``fun`` compiled again where the function it stands for was under ``s2s.jit``."""
+    return Jitted(fun) if backend == "numba" else fun
 
 
 def linear_transpose(fun, *primals):
@@ -191,6 +225,13 @@ def _check_argnums(argnums):
         raise TypeError(f"argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
 
 
+def _argnums_in(argnums, nargs):
+    """``argnums`` with negative positions counted from the end (an int stays an int)."""
+    if isinstance(argnums, int):
+        return argnums % nargs if -nargs <= argnums < nargs else argnums
+    return tuple(n % nargs if -nargs <= n < nargs else n for n in argnums)
+
+
 def _float_argnums(argnums, args, what) -> tuple:
     """``argnums`` as a tuple of non-negative positions, each checked to be a float argument."""
     nums = (argnums,) if isinstance(argnums, int) else argnums
@@ -235,6 +276,8 @@ class _Grad(_Transform):
         if isinstance(fun, _Grad):
             return self.second_order(fun, args, kwargs, backend or own_backend)
         args = _bind(_innermost(fun), args, kwargs)
+        if pytrees.needed(args) and not hasattr(fun, "emit"):
+            return self.of_trees(fun, args, backend or own_backend)
         if hasattr(fun, "emit"):
             fun = _function_object(fun, _specs(self.bind(args, {})))
         nums = _float_argnums(self.argnums, args, "grad")
@@ -254,6 +297,26 @@ class _Grad(_Transform):
         if self.has_aux:
             return ((out, result[1]), grads) if self.with_value else (grads, result[1])
         return (value, grads) if self.with_value else grads
+
+    def of_trees(self, fun, args, backend):
+        """The gradient with respect to tree arguments: the flattened function's, with respect to their
+        leaves, rebuilt as the arguments' trees."""
+        call = pytrees.flat_call(fun, args, aux=self.has_aux)
+        argnums = _argnums_in(self.argnums, len(args))
+        leafnums = call.leaf_positions(argnums)
+        if not leafnums:
+            raise TypeError(f"grad with respect to argument(s) {self.argnums!r}, which hold no arrays or numbers")
+        _float_argnums(leafnums, call.leaves, "grad")
+        flat = _Grad(_rewrap(call.fun, backend), leafnums, self.has_aux, self.with_value)
+        result = flat.call(call.leaves, {}, backend)
+        if self.with_value:
+            (value, grads) = result
+            if self.has_aux:
+                value = (value[0], pytrees.aux_tree(call, value[1]))
+            return value, call.regroup(grads, argnums)
+        if self.has_aux:
+            return call.regroup(result[0], argnums), pytrees.aux_tree(call, result[1])
+        return call.regroup(result, argnums)
 
     def derivative(self, primals, tangents, backend):
         """The derivative of this gradient along ``tangents`` (a Hessian-vector product).
@@ -313,7 +376,7 @@ class _Vmap(_Transform):
     def __init__(self, fun, in_axes, out_axes, method):
         for axes, what in ((in_axes, "in_axes"), (out_axes, "out_axes")):
             if not _is_axes(axes):
-                raise TypeError(f"{what} must be an int, None, or a tuple of those, got {axes!r}")
+                raise TypeError(f"{what} must be an int, None, or a tuple (or other tree) of those, got {axes!r}")
         if method not in (None, "vectorized", "loop"):
             raise ValueError(f"method must be 'vectorized', 'loop' or None (the default choice), got {method!r}")
         self.fun, self.in_axes, self.out_axes, self.method = fun, _tuples(in_axes), _tuples(out_axes), method
@@ -330,7 +393,10 @@ class _Vmap(_Transform):
         # As in JAX: arguments passed by keyword are mapped over their axis 0; defaults are passed whole.
         named = [0 if p in given else None for p in list(signature.parameters)[:len(full)]]
         stated = self.in_axes if isinstance(self.in_axes, tuple) else (self.in_axes,) * len(args)
-        variant = self._for_axes(stated + tuple(named[len(stated):]))
+        axes = stated + tuple(named[len(stated):])
+        if pytrees.needed(full) or pytrees.involved(_unwrap(self.fun)[0], full):
+            return self.of_trees(full, axes, backend)
+        variant = self._for_axes(axes)
         inputs = _input_axes(variant.in_axes, _specs(full))
         sizes = [(path, leaf.shape[axis]) for path, leaf, axis in _mapped_leaves(full, inputs)]
         if len({size for _, size in sizes}) > 1:
@@ -340,6 +406,23 @@ class _Vmap(_Transform):
             raise ValueError("vmap over an empty batch is not supported: the output's shape comes from "
                              "the first example")
         return variant.run(full, backend)
+
+    def of_trees(self, args, in_axes, backend):
+        """``vmap`` over tree arguments: the flattened function's, one axis per leaf, outputs rebuilt."""
+        fun, own_backend = _unwrap(self.fun)
+        if hasattr(fun, "emit"):
+            if isinstance(fun, _Grad) and not (fun.has_aux or fun.with_value):
+                call = pytrees.flat_call(_innermost(fun), args)
+                argnums = _argnums_in(fun.argnums, len(args))
+                inner = _Grad(_rewrap(call.fun, own_backend), call.leaf_positions(argnums), False, False)
+                flat = _Vmap(inner, pytrees.leaf_axes(call, in_axes), self.out_axes, self.method)
+                return call.regroup(flat.call(call.leaves, {}, backend), argnums)
+            raise TypeError(f"vmap of {fun!r} over trees (dicts, lists, namedtuples) is not supported: vmap the "
+                            "function itself, or grad of it, or pass arrays")
+        call = pytrees.flat_call(fun, args)
+        flat = _Vmap(_rewrap(call.fun, own_backend), pytrees.leaf_axes(call, in_axes),
+                     pytrees.leaf_out_axes(call, self.out_axes), self.method)
+        return call.output(flat.call(call.leaves, {}, backend))
 
     def _for_axes(self, in_axes) -> _Vmap:
         """This vmap with one entry of ``in_axes`` per parameter (one object per pattern: built once)."""
@@ -389,8 +472,30 @@ class _Jacobian(_Transform):
 
     def call(self, args, kwargs, backend):
         args = self.bind(args, kwargs)
+        if pytrees.involved(_unwrap(self.fun)[0], args):
+            return self.of_trees(args, backend)
         _float_argnums(self.argnums, args, self.label)
         return self.run(args, backend)
+
+    def of_trees(self, args, backend):
+        """The Jacobian (Hessian) of a function of trees, nested as JAX nests it: the output's structure
+        outside, each argument's inside (twice for a Hessian)."""
+        fun, own_backend = _unwrap(self.fun)
+        call = pytrees.flat_call(fun, args)
+        argnums = _argnums_in(self.argnums, len(args))
+        leafnums = call.leaf_positions(argnums)
+        _float_argnums(leafnums, call.leaves, self.label)
+
+        def blocks(flat_call):
+            found = _Jacobian(_rewrap(flat_call.fun, own_backend), leafnums, self.label).call(call.leaves, {}, backend)
+            if self.label == "hessian":
+                return call.regroup([call.regroup(row, argnums) for row in found], argnums)
+            return call.regroup(found, argnums)
+
+        out_tree = call.out_tree
+        if out_tree is None:
+            return blocks(call)
+        return out_tree.unflatten([blocks(call.picking(k)) for k in range(out_tree.num_leaves)])
 
     def emit(self, program, specs, parallel=False) -> str:
         inner = _unwrap(self.fun)[0]
@@ -686,9 +791,9 @@ def _ndims_of(specs) -> tuple:
 
 
 def _is_axes(axes) -> bool:
-    if isinstance(axes, (tuple, list)):
-        return all(_is_axes(a) for a in axes)
-    return axes is None or isinstance(axes, int) and not isinstance(axes, bool)
+    """An int, None, or a tree of those (a prefix of the arguments' or outputs' trees)."""
+    return all(a is None or isinstance(a, int) and not isinstance(a, bool)
+               for a in optree.tree_leaves(axes, none_is_leaf=True, namespace=tree_util.NAMESPACE))
 
 
 def _input_axes(in_axes, specs) -> tuple:
@@ -787,8 +892,8 @@ def _any_complex(value) -> bool:
 
 
 def _tuples(value):
-    """Lists become tuples (generated code, like Numba, indexes tuples)."""
-    if isinstance(value, (list, tuple)):
+    """Lists become tuples (generated code, like Numba, indexes tuples); trees are left to ``pytrees``."""
+    if isinstance(value, (list, tuple)) and not pytrees.needed((value,)):
         return tuple(_tuples(v) for v in value)
     return value
 

@@ -446,6 +446,8 @@ class Function:
     linear: set = field(default_factory=set)
     #: Tangent name → the primal name it is the tangent of (set by the transforms that make tangents).
     primal_of: dict = field(default_factory=dict)
+    #: The structure of the tree the function returns, flattened to a tuple of leaves (None: not a tree).
+    out_tree: object = None
 
     def namer(self) -> Namer:
         taken = set(self.params) | set(self.callees) | set(self.constants) | MODULE_NAMES

@@ -56,9 +56,10 @@ def inner_lambda(x):
     return (lambda y: y * 2)(x)
 
 
-def uses_dict(x):
-    d = {"a": x}
-    return d["a"]
+def dict_read_by_unknown_key(x):
+    d = {"a": x, "b": 2.0 * x}
+    key = "a" if x[0] > 0.0 else "b"
+    return d[key]
 
 
 def starred_call(x):

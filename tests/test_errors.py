@@ -22,7 +22,7 @@ from s2s.errors import CompileError, NoRuleError, S2SError, SourceUnavailableErr
     (refused.generator_expression, "comprehension here", "squares = (v * v for v in x)"),
     (refused.nested_def, "plain parameters only", "return inner(x)"),
     (refused.inner_lambda, "lambda inside the function other than one bound to a name", "lambda y"),
-    (refused.uses_dict, "a dict", '{"a": x}'),
+    (refused.dict_read_by_unknown_key, "known only when the code runs", "return d[key]"),
     (refused.starred_call, "starred", "*args"),
     (refused.while_else, "'while ... else'", "while x > 1.0"),
     (refused.loops_over_reversed, "reversed", "reversed(x)"),

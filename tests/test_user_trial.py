@@ -452,22 +452,13 @@ def cases():
     }
 
 
-#: Reverse mode crashes inside generated code on these (forward mode is right).
-GRAD_CRASHES = {
-    "mlp_layers": "grad of a tuple of tuples looped over or sliced (for W, b in layers[:-1]): the backward pass "
-                  "does 'layers_bar[...] += (W_bar, b_bar)' on a tuple (TypeError in generated code)",
-}
-
-
 @pytest.mark.parametrize("name", list(cases()))
 def test_jvp(name):
     fun, args, argnums = cases()[name]
     check_jvp(fun, args, argnums)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, raises=TypeError,
-                                                                           reason=GRAD_CRASHES[n]))
-                                  if n in GRAD_CRASHES else n for n in cases()])
+@pytest.mark.parametrize("name", list(cases()))
 def test_grad(name):
     fun, args, argnums = cases()[name]
     check_grad(s2s.grad(fun, argnums=argnums), fun, args, argnums)
@@ -503,12 +494,16 @@ def test_natural_form_differentiates(name):
 
 # -- crashes inside generated code and wrong numbers ------------------------------------------------
 
-def test_dict_params_are_refused_before_any_number():
-    """Parameters in a dict (pytrees) are not supported yet: refused with a clear TypeError, never a crash."""
+def test_dict_params_gradient():
+    """Parameters in a dict: the gradient is a dict of the same keys, each checked like the tuple form's."""
     args = mlp_args()
     params = dict(W1=args[0], b1=args[1], W2=args[2], b2=args[3])
-    with pytest.raises(TypeError, match="argument 0 is a dict"):
-        s2s.grad(mlp_loss_dict)(params, *args[4:])
+    grads = s2s.grad(mlp_loss_dict)(params, *args[4:])
+    flat = s2s.grad(mlp_loss_nokeepdims, argnums=(0, 1, 2, 3))(*args)
+    assert set(grads) == {"W1", "b1", "W2", "b2"}
+    for key, expected in zip(("W1", "b1", "W2", "b2"), flat):
+        np.testing.assert_allclose(grads[key], expected, rtol=1e-12, atol=1e-14)
+    check_grad(s2s.grad(mlp_loss_nokeepdims, argnums=(0, 1, 2, 3)), mlp_loss_nokeepdims, args, (0, 1, 2, 3))
 
 
 def test_newaxis_gradient():

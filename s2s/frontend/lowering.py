@@ -99,6 +99,11 @@ def binop(left, op, right):
     return gast.BinOp(left=left, op=op, right=right)
 
 
+def _pair(parts):
+    """The elements of ``zip`` or ``enumerate``: a tuple expression, or a tuple of trees."""
+    return core.tuple_(parts) if all(isinstance(p, gast.AST) for p in parts) else tuple(parts)
+
+
 def _constant_int(node):
     if core.is_constant(node):
         value = node.operand.value * -1 if isinstance(node, gast.UnaryOp) else node.value
@@ -128,6 +133,8 @@ class Lowering:
         if isinstance(it, (gast.Tuple, gast.List)):
             return not any(isinstance(e, gast.Starred) for e in it.elts)
         if isinstance(it, gast.Name) and it.id in self.lists and isinstance(self.lists[it.id], list):
+            return True
+        if isinstance(self.static_tree(it), (tuple, list, dict)):
             return True
         if isinstance(it, (gast.ListComp, gast.GeneratorExp)):
             return not any(g.ifs for g in it.generators) and all(self.is_static(g.iter) for g in it.generators)
@@ -169,7 +176,13 @@ class Lowering:
         return Items(count=count, item=lambda k: gast.Subscript(value=seq, slice=k, ctx=gast.Load()))
 
     def static_items(self, it, out) -> list:
-        """The elements of an iterable of known length, each an expression the user's code may read."""
+        """The elements of an iterable of known length, each an expression the user's code may read
+        (or a tree: an element of a tree iterated over)."""
+        tree = self.static_tree(it)
+        if isinstance(tree, dict):
+            return [core.const(k) for k in tree]
+        if isinstance(tree, (tuple, list)):
+            return list(tree)
         if isinstance(it, (gast.Tuple, gast.List)):
             return list(it.elts)
         if isinstance(it, gast.Name):
@@ -181,10 +194,10 @@ class Lowering:
         if self._resolves_to(it.func, enumerate):
             start = self._enumerate_start(it)
             inner = self.static_items(it.args[0], out)
-            return [core.tuple_([self._plus(core.const(k), start), e]) for k, e in enumerate(inner)]
+            return [_pair([self._plus(core.const(k), start), e]) for k, e in enumerate(inner)]
         parts = [self.static_items(a, out) if self.is_static(a) else self.items(a, out) for a in it.args]
         length = min(len(p) for p in parts if isinstance(p, list))
-        return [core.tuple_([p[k] if isinstance(p, list) else p.item(core.const(k)) for p in parts])
+        return [_pair([p[k] if isinstance(p, list) else p.item(core.const(k)) for p in parts])
                 for k in range(length)]
 
     def _enumerate_start(self, it):
@@ -287,7 +300,7 @@ class Lowering:
         """Tuple elements are evaluated before the loop: copies of those the loop may rebind (``written``)."""
         result = []
         for v in values:
-            if core.is_constant(v) or getattr(v, "resolved", False):
+            if not isinstance(v, gast.AST) or core.is_constant(v) or getattr(v, "resolved", False):
                 result.append(v)
             elif core.names_in(v) & written or not isinstance(v, gast.Name):
                 result.append(self.fresh_atom(v, out, self._hint(v) if isinstance(v, gast.Name) else None))
@@ -297,6 +310,10 @@ class Lowering:
 
     def bind(self, target, value, lineno, skip=None) -> list:
         """``target = value``, element by element where both are tuples."""
+        if not isinstance(value, gast.AST):  # a tree
+            out = []
+            self.bind_tree(target, value, out)
+            return out
         if isinstance(target, gast.Tuple) and isinstance(value, gast.Tuple) and len(target.elts) == len(value.elts):
             return [s for t, v in zip(target.elts, value.elts) for s in self.bind(t, v, lineno, skip)]
         if isinstance(target, gast.Name) and target.id == skip:

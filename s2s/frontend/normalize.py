@@ -23,6 +23,7 @@ from . import resolve
 from . import lowering
 from .lowering import Lowering, stored_names
 from .parse import parse_function, short_filename
+from .trees import Flattened, TreeLowering, is_container
 
 #: Array methods that are spelled as NumPy functions in core form.
 _METHODS = {"sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "copy", "ravel", "dot",
@@ -55,7 +56,7 @@ _REFUSED = {
     gast.ImportFrom: "an import inside the function", gast.Delete: "a 'del' statement",
     gast.AsyncFor: "an 'async for' loop",
     gast.SetComp: "a set comprehension", gast.DictComp: "a dict comprehension", gast.Yield: "'yield' (generators)",
-    gast.YieldFrom: "'yield from' (generators)", gast.Await: "'await'", gast.Dict: "a dict",
+    gast.YieldFrom: "'yield from' (generators)", gast.Await: "'await'",
     gast.Set: "a set", gast.Starred: "starred arguments", gast.NamedExpr: "an assignment expression (:=)",
     gast.JoinedStr: "an f-string",
 }
@@ -78,6 +79,8 @@ def normalize(fun, nargs: int | None = None) -> core.Function:
     ``fun`` may be a user function, a ``functools.partial`` of one, or a
     primitive such as ``np.sin`` (then ``nargs`` says how many arguments it gets).
     """
+    if isinstance(fun, Flattened):
+        return _normalize_cached(fun, fingerprint(fun.fun))
     if isinstance(fun, functools.partial):
         return _partial_wrapper(fun)
     if resolve.spelling(fun) is not None:
@@ -138,6 +141,8 @@ def _partial_wrapper(p: functools.partial) -> core.Function:
 
 def fingerprint(fun):
     """What the generated code of ``fun`` depends on besides its source: closure values, a method's object."""
+    if isinstance(fun, Flattened):
+        return fingerprint(fun.fun)
     if isinstance(fun, types.MethodType):
         owner = getattr(fun.__self__, "__dict__", {})
         return closure_fingerprint(fun.__func__) + tuple((k, _value_key(v)) for k, v in owner.items())
@@ -161,8 +166,10 @@ def closure_fingerprint(fun):
     return tuple(cells)
 
 
-class _Normalizer(Lowering):
+class _Normalizer(Lowering, TreeLowering):
     def __init__(self, fun):
+        flattened = fun if isinstance(fun, Flattened) else None
+        fun = fun.fun if flattened else fun
         # A bound method: its object is a constant, named by the method's first parameter.
         self.bound = {}
         if isinstance(fun, types.MethodType):
@@ -186,6 +193,7 @@ class _Normalizer(Lowering):
         self.list_depth = {}  # list name → the block depth where it was made
         self.growing_depth = {}  # list name → the depth of the loop body that fills it
         self.depth = 0  # how deep in branches and loops the statement being normalized is
+        self.param_trees = self.setup_trees(flattened)
 
     # -- entry point ---------------------------------------------------------
 
@@ -196,10 +204,13 @@ class _Normalizer(Lowering):
                           (args.posonlyargs, "positional-only parameters")):
             if bad:
                 raise refuse(what, self.node, self.fn)
-        self.fn.params = [a.id for a in args.args if a.id not in self.bound]
+        self.fn.params = []
+        for param in (a.id for a in args.args if a.id not in self.bound):
+            treedef = self.param_trees.get(param)
+            self.fn.params += [param] if treedef is None else self.leaf_params(param, treedef)
         defaults = inspect.signature(self.fun).parameters
         self.fn.defaults = {k: p.default for k, p in defaults.items()
-                            if p.default is not inspect.Parameter.empty}
+                            if p.default is not inspect.Parameter.empty and k not in self.trees}
         if isinstance(self.node, gast.Lambda):
             ret = gast.Return(value=self.node.body)
             ret.lineno = self.node.lineno
@@ -265,7 +276,17 @@ class _Normalizer(Lowering):
         out = []
         for bound in stored_names(s.targets):
             self.lists.pop(bound, None)
+            self.known_keys.pop(bound, None)
         target = s.targets[0]
+        if len(s.targets) == 1 and self.is_tree_expr(s.value):
+            self.bind_tree(target, self.tree_value(s.value, out), out)
+            return out
+        for bound in stored_names(s.targets):
+            if bound in self.trees:
+                raise self.refuse(f"rebinding the tree {bound} to a value that is not a tree", s)
+        if isinstance(target, gast.Name) and isinstance(s.value, gast.Constant) \
+                and isinstance(s.value.value, (str, int)):
+            self.known_keys[target.id] = s.value.value  # a key to read trees with (an unrolled loop's)
         if len(s.targets) == 1 and isinstance(target, gast.Name):
             if isinstance(s.value, gast.Lambda):
                 self.inner[target.id] = s.value
@@ -418,6 +439,8 @@ class _Normalizer(Lowering):
         out = []
         if s.value is None:
             value = None
+        elif not self.inlining and (self.is_tree_expr(s.value) or self.flattened is not None and self.flattened.aux):
+            value = self.return_tree(s.value, out)
         elif isinstance(s.value, gast.Tuple):
             value = core.tuple_(self.atom(e, out) for e in s.value.elts)
         else:
@@ -459,6 +482,13 @@ class _Normalizer(Lowering):
 
     def value(self, expr, out, hint="t"):
         """``expr`` as one primitive applied to atoms (or an atom)."""
+        if not isinstance(expr, (gast.Constant, gast.Name, gast.BinOp)) and self.is_tree_expr(expr) \
+                or isinstance(expr, gast.Name) and expr.id in self.trees:
+            tree = self.tree_value(expr, out)
+            if is_container(tree):
+                raise self.refuse("a tree (a dict, list, tuple or other container) used as a value here: read "
+                                  "its leaves (params['W'], p.W, state[0]), or pass it to your own function", expr)
+            return tree
         if isinstance(expr, gast.Constant):
             return core.const(expr.value)
         if isinstance(expr, gast.Name):
@@ -772,6 +802,8 @@ def _is_callee(obj) -> bool:
     if isinstance(obj, types.MethodType):
         obj = obj.__func__
     plain = obj.func if isinstance(obj, functools.partial) else obj
+    if isinstance(obj, Flattened):
+        return True
     return (resolve.user_function(obj) is not None or isinstance(obj, functools.partial)) \
         and registry.lookup(obj) is None and not resolve.is_library(plain)
 
