@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from s2s import tree_util
+
 
 def random_like(value, rng):
-    """A random tangent or cotangent shaped and typed like ``value`` (tuples recursively)."""
-    if isinstance(value, tuple):
-        return tuple(random_like(v, rng) for v in value)
-    if isinstance(value, np.ndarray):
-        return rng.standard_normal(value.shape).astype(value.dtype)
-    return float(rng.standard_normal())
+    """A random tangent or cotangent shaped and typed like ``value`` (trees leaf by leaf)."""
+    def leaf(v):
+        if isinstance(v, np.ndarray):
+            return rng.standard_normal(v.shape).astype(v.dtype)
+        return float(rng.standard_normal())
+
+    return tree_util.tree_map(leaf, value)
 
 
 def tangents_for(args, argnums, seed=0):
@@ -22,16 +25,13 @@ def tangents_for(args, argnums, seed=0):
 def _axpy(value, scale, tangent):
     if tangent is None:
         return value
-    if isinstance(value, tuple):
-        return tuple(_axpy(v, scale, t) for v, t in zip(value, tangent))
-    return value + scale * tangent
+    return tree_util.tree_map(lambda v, t: v + scale * t, value, tangent)
 
 
 def flat(value) -> np.ndarray:
-    """All numbers of a (nested tuple of) scalars and arrays, as one float vector."""
-    if isinstance(value, tuple):
-        return np.concatenate([flat(v) for v in value]) if value else np.zeros(0)
-    return np.ravel(np.asarray(value, dtype=float))
+    """All numbers of a tree of scalars and arrays, as one float vector."""
+    leaves = tree_util.tree_leaves(value)
+    return np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in leaves]) if leaves else np.zeros(0)
 
 
 def central_difference(fun, args, tangents, eps=1e-6):
