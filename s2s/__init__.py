@@ -3,14 +3,17 @@
 The transforms follow JAX's API: ``jvp``, ``linearize``, ``linear_transpose``,
 ``vjp``, ``grad``, ``value_and_grad``, ``vmap``, ``jacfwd``, ``jacrev``,
 ``hessian`` and ``jit``, with ``source`` to read the code any transform
-generates and ``defjvp`` to give a function a derivative rule of your own.
+generates, ``custom_jvp`` and ``custom_vjp`` to give your functions derivative
+rules of your own, ``defjvp`` to give one to a library's function, and
+``tree_util`` for arguments and results that are trees of arrays.
 """
 
-from . import errors
+from . import errors, tree_util
+from .custom import custom_jvp, custom_vjp
 from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, linearize, source, value_and_grad,
                   vjp, vmap)
 from .rules.registry import defjvp
 
-__all__ = ["defjvp", "errors", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose",
+__all__ = ["custom_jvp", "custom_vjp", "defjvp", "errors", "tree_util", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose",
            "linearize", "source", "value_and_grad", "vjp", "vmap"]
 __version__ = "0.1.0"

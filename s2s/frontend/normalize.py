@@ -83,6 +83,8 @@ def normalize(fun, nargs: int | None = None) -> core.Function:
         return _normalize_cached(fun, fingerprint(fun.fun))
     if isinstance(fun, functools.partial):
         return _partial_wrapper(fun)
+    if hasattr(fun, "__s2s_primitive__"):
+        return _custom_wrapper(fun)
     if resolve.spelling(fun) is not None:
         return _primitive_wrapper(fun, nargs if nargs is not None else 1)
     if isinstance(fun, types.MethodType) and resolve.user_function(fun.__func__) is not None:
@@ -100,6 +102,15 @@ def _primitive_wrapper(prim, nargs) -> core.Function:
     body = _returning(core.call(core.attr(spelled), [core.name(p) for p in params]))
     return core.Function(name=spelled.split(".")[-1], params=params, body=body, filename="<s2s>",
                          temps={"out"})
+
+
+def _custom_wrapper(custom) -> core.Function:
+    """``def f(x): return f(x)`` for a function with a rule of the user's: its rule, not its body, is read."""
+    params = list(inspect.signature(custom.fun).parameters)
+    fn = core.Function(name=custom.__name__, params=params, body=[], filename="<s2s>", temps={"out"},
+                       constants={custom.__name__: custom.__s2s_primitive__, **custom.helpers})
+    fn.body = _returning(core.call(core.name(custom.__name__), [core.name(p) for p in params]))
+    return fn
 
 
 def _returning(value) -> list:
@@ -588,14 +599,18 @@ class _Normalizer(Lowering, TreeLowering):
                               self.fn.source_line(self.lineno))
         return obj
 
-    def reference(self, obj, hint):
-        """A free name's object as generated code refers to it."""
+    def reference(self, obj, hint, called_as_is=False):
+        """A free name's object as generated code refers to it (``called_as_is``: a function not transformed)."""
+        if hasattr(obj, "__s2s_primitive__"):  # a function with a rule of the user's, and what the rule calls
+            for name, helper in obj.helpers.items():
+                self.reference(helper, name, called_as_is=True)
+            obj = obj.__s2s_primitive__
         if resolve.module_alias(obj):
             raise self.refuse(f"using the module {obj.__name__} as a value")
         spelled = resolve.spelling(obj)
         if spelled:
             return core.attr(spelled)
-        table = self.fn.callees if _is_callee(obj) else self.fn.constants
+        table = self.fn.callees if _is_callee(obj) and not called_as_is else self.fn.constants
         for existing, value in table.items():
             if value is obj:
                 return core.name(existing)

@@ -127,11 +127,20 @@ def defjvp(*prims, only=None):
     def register(fn):
         template = Template(fn, only)
         for prim in prims:  # a transposition rule registered before stays
-            rule = _entry(prim)
-            rule.jvp, rule.nondiff = template, False
+            set_jvp(prim, template)
         return fn
 
     return register
+
+
+def set_jvp(prim, template: Template):
+    """Give ``prim`` the JVP template ``template`` (one s2s wrote: ``custom_jvp``, ``custom_vjp``)."""
+    rule = _entry(prim)
+    rule.jvp, rule.nondiff = template, False
+
+
+def set_transpose(prim, template: TransposeTemplate):
+    _entry(prim).transpose = template
 
 
 def deftranspose(*prims, elementwise=False):
@@ -144,7 +153,7 @@ def deftranspose(*prims, elementwise=False):
     def register(fn):
         template = TransposeTemplate(fn, elementwise)
         for prim in prims:
-            _entry(prim).transpose = template
+            set_transpose(prim, template)
         return fn
 
     return register

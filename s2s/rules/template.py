@@ -41,10 +41,11 @@ def is_zero(node) -> bool:
 class Template:
     """A parsed rule template, ready to be instantiated at a call site."""
 
-    def __init__(self, fn, only=None):
-        self.fn, self.only = fn, dict(only or {})
-        source = textwrap.dedent(inspect.getsource(fn))
-        fdef = gast.parse(source).body[0]
+    def __init__(self, fn, only=None, fdef=None, env=None):
+        """``fdef``: the template's definition where it is not ``fn``'s own source (rules s2s writes for
+        ``custom_jvp``); ``env``: names it uses for objects the calling code binds (the user's functions)."""
+        self.fn, self.only, self.env = fn, dict(only or {}), dict(env or {})
+        fdef = fdef or _definition(fn)
         body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         if len(body) != 1 or not isinstance(body[0], gast.Return):
             raise ValueError(f"template {fn.__name__} must be a single return statement")
@@ -81,10 +82,11 @@ class Template:
                 return f"{k} other than the literal {v!r}"
         return None
 
-    def instantiate(self, args, keywords, tangent_of, ans=None, scalar_family=False):
-        """The template's expression for these operands, simplified."""
+    def instantiate(self, args, keywords, tangent_of, ans=None, scalar_family=False, constants=None):
+        """The template's expression for these operands, simplified (``constants``: the calling code's bound
+        names, where the template's ``env`` objects are found)."""
         bound = self.bind(args, keywords)
-        mapping = {}
+        mapping = _bound_names(self.env, constants)
         for p in self.params:
             if p in bound:
                 mapping[p] = bound[p]
@@ -114,10 +116,9 @@ class TransposeTemplate:
     element when the parameter is a tuple of tangents (``np.concatenate``).
     """
 
-    def __init__(self, fn, elementwise=False):
-        self.fn, self.elementwise = fn, elementwise
-        source = textwrap.dedent(inspect.getsource(fn))
-        fdef = gast.parse(source).body[0]
+    def __init__(self, fn, elementwise=False, fdef=None, env=None):
+        self.fn, self.elementwise, self.env = fn, elementwise, dict(env or {})
+        fdef = fdef or _definition(fn)
         body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         if len(body) != 1 or not isinstance(body[0], gast.Return):
             raise ValueError(f"transpose template {fn.__name__} must be a single return statement")
@@ -135,12 +136,12 @@ class TransposeTemplate:
         entry = self.entries[self.params.index(param)]
         return param in core.names_in(entry)
 
-    def contribution(self, param, operands: dict, ct, primal=None, index=None):
+    def contribution(self, param, operands: dict, ct, primal=None, index=None, constants=None):
         """The cotangent contribution to ``param``; ``operands`` are the bound operands of the others."""
         entry = self.entries[self.params.index(param)]
         if isinstance(entry, gast.Constant) and entry.value is None:
             return None
-        mapping = {"ct": ct}
+        mapping = {"ct": ct, **_bound_names(self.env, constants)}
         for p in self.params:
             if p == param:
                 if primal is not None:
@@ -154,6 +155,22 @@ class TransposeTemplate:
         absent = {p for p in self.params if p not in operands and p != param and self.defaults.get(p) is None}
         expr = _Respell(self.fn.__globals__, False, absent).visit(core.clone(entry))
         return simplify(core.substitute(expr, mapping))
+
+
+def _definition(fn):
+    return gast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+
+
+def _bound_names(env, constants) -> dict:
+    """Template name → the calling code's name for the same object (``env``'s objects are among its
+    ``constants``: the front end binds them where it meets a call of a function with a rule of the user's)."""
+    mapping = {}
+    for name, obj in env.items():
+        found = [k for k, v in (constants or {}).items() if v is obj]
+        if not found:
+            raise RuntimeError(f"s2s internal error: {name} of a derivative rule is not bound in the calling code")
+        mapping[name] = core.name(found[0])
+    return mapping
 
 
 def _math_twin(obj) -> str | None:

@@ -302,7 +302,7 @@ class _JVP:
                               self.fn.filename, stmt.lineno, self.fn.source_line(stmt.lineno))
         family = (spelling(prim) or "").startswith("math.")
         tangent = rule.jvp.instantiate(args, keywords, self.tangent_of, ans=core.name(_ANS),
-                                       scalar_family=family)
+                                       scalar_family=family, constants=self.fn.constants)
         return self.broadcast(tangent, prim, args)
 
     def broadcast(self, tangent, prim, args):

@@ -240,7 +240,7 @@ class _Transposer:
                     raise S2SError(f"{self.fn.filename}:{self.stmt.lineno}: s2s cannot tell the shape of a "
                                    f"tangent here, which transposing {registry.describe(registry.primitive_of(expr, self.fn.constants))} "
                                    f"needs\n    {self.fn.source_line(self.stmt.lineno)}")
-            contribution = template.contribution(p, operands, ct, primal)
+            contribution = template.contribution(p, operands, ct, primal, constants=self.fn.constants)
             if template.elementwise and isinstance(node, gast.Name):
                 contribution = self.reduce(contribution, node.id)
             self.expression(node, contribution, out)
@@ -249,9 +249,11 @@ class _Transposer:
         """Transpose through a tuple of tangents: element ``i`` gets piece ``i`` of the contribution."""
         primal = core.tuple_(self.witness_of(e) or core.const(None) for e in node.elts)
         uses_index = "index" in core.names_in(template.entries[template.params.index(p)])
-        whole = None if uses_index else self.atom(template.contribution(p, operands, ct, primal), out, "ct")
+        constants = self.fn.constants
+        whole = None if uses_index else self.atom(template.contribution(p, operands, ct, primal, constants=constants),
+                                                  out, "ct")
         for i, elt in enumerate(node.elts):
-            piece = template.contribution(p, operands, ct, primal, index=i) if uses_index else \
+            piece = template.contribution(p, operands, ct, primal, index=i, constants=constants) if uses_index else \
                 gast.Subscript(value=whole, slice=core.const(i), ctx=gast.Load())
             self.expression(elt, piece, out)
 
