@@ -9,11 +9,12 @@ rules of your own, ``defjvp`` to give one to a library's function, and
 """
 
 from . import errors, tree_util
+from .checkpoint import checkpoint, remat
 from .custom import custom_jvp, custom_vjp
 from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, linearize, source, value_and_grad,
                   vjp, vmap)
 from .rules.registry import defjvp
 
-__all__ = ["custom_jvp", "custom_vjp", "defjvp", "errors", "tree_util", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose",
-           "linearize", "source", "value_and_grad", "vjp", "vmap"]
+__all__ = ["checkpoint", "custom_jvp", "custom_vjp", "defjvp", "errors", "tree_util", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose",
+           "linearize", "remat", "source", "value_and_grad", "vjp", "vmap"]
 __version__ = "0.1.0"

@@ -106,6 +106,8 @@ class Notes:
     prelude: bool = False
     #: (Transposition) the statement's operands may have different shapes: cotangents are summed down.
     broadcasting: bool = False
+    #: (Partial evaluation) computed again where the linear code needs its values, never saved (checkpoint).
+    recompute: bool = False
 
 
 def notes(stmt) -> Notes:

@@ -465,7 +465,8 @@ class _Callees:
     """What the jvp pass asks about a user function it calls, answered for reverse mode.
 
     The JVP of the caller calls a stand-in named after the callee's forward function;
-    ``split_user_calls`` replaces each such call by the forward and linear halves.
+    ``split_user_calls`` replaces each such call by the forward and linear halves (the forward half
+    marked to be computed again, for a checkpointed callee).
     """
 
     def __init__(self, program, caller, seeds, for_transpose, check_linear):
@@ -478,7 +479,8 @@ class _Callees:
                                        self.arg_kinds.get(obj))
         callee = normalize(obj, len(varied_mask))
         writes = {i for i, p in enumerate(callee.params) if p in core.mutated_names(callee.body)}
-        self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), writes)
+        recompute = getattr(obj, "__s2s_checkpoint__", False)
+        self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), writes, recompute)
         return names.forward, names.tangent_mask
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:

@@ -17,6 +17,7 @@ import gast
 import numpy as np
 
 from .. import core
+from ..checkpoint import checkpoint
 from ..errors import SourceError, UnsupportedSyntaxError
 from ..rules import registry
 from . import resolve
@@ -650,6 +651,8 @@ class _Normalizer(Lowering, TreeLowering):
         if any(isinstance(a, gast.Starred) for a in expr.args) or any(k.arg is None for k in expr.keywords):
             raise self.refuse("*args or **kwargs in a call", expr)
         func = expr.func
+        if isinstance(func, gast.Call) and self.static_object(func.func) is checkpoint:
+            return self.checkpointed_call(func, expr, out)
         if isinstance(func, gast.Attribute) and not self._is_module_path(func):
             return self.method_call(func, expr, out)
         if isinstance(func, gast.Name) and func.id in self.inner:
@@ -691,6 +694,24 @@ class _Normalizer(Lowering, TreeLowering):
             keywords = [*zip(named, args[1:]), *keywords]
             args = args[:1]
         return core.call(callee, args, keywords)
+
+    def checkpointed_call(self, make, expr, out):
+        """``s2s.checkpoint(f)(args)``: a call of the checkpointed ``f``, which must be known here."""
+        inner = self.static_object(make.args[0]) if len(make.args) == 1 and not make.keywords else None
+        if inner is None or not _is_callee(inner):
+            raise self.refuse("s2s.checkpoint of something other than your own function, named here", make)
+        target = checkpoint(inner)
+        return self.user_call(self.reference(target, getattr(inner, "__name__", "f")), target, expr, out)
+
+    def static_object(self, node):
+        """The object a global name or dotted path (``s2s.checkpoint``, a closure's ``f2``) stands for, or None."""
+        dotted = core.dotted_name(node)
+        if dotted is None or dotted.split(".")[0] in self.locals:
+            return None
+        obj = self.lookup_quietly(dotted.split(".")[0])
+        for part in dotted.split(".")[1:]:
+            obj = getattr(obj, part, None)
+        return obj
 
     def sequence(self, node, out, tuple_):
         elts = [self.sequence(e, out, tuple_) if isinstance(e, (gast.List, gast.Tuple)) else self.atom(e, out)

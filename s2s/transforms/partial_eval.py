@@ -75,7 +75,8 @@ def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
     """Rewrite ``t, t_dot = g_jvp(args, tangents)`` as ``t, g_res = g_fwd(args)`` and ``t_dot = g_lin(g_res, tangents)``.
 
     ``calls`` maps the name of a callee's JVP to ``(fwd name, lin name, number of primal arguments,
-    positions of the parameters the callee writes into)``.  The callee's residuals may hold its
+    positions of the parameters the callee writes into, whether it is checkpointed)``: a checkpointed
+    callee's forward call is marked ``recompute``, so its residuals are computed again, not saved.  The callee's residuals may hold its
     arguments: an array the caller writes into later is passed as a copy, so that what the callee
     saved stays as it was (unless the callee writes into it: then the writes must reach the array).
     """
@@ -98,7 +99,7 @@ def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
             if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name) and call.func.id in calls):
                 out.append(stmt)
                 continue
-            fwd, lin, nargs, writes = calls[call.func.id]
+            fwd, lin, nargs, writes, recompute = calls[call.func.id]
             res = namer.fresh(f"{fwd}_res")
             fn.temps.add(res)
             primal_args = [a if i in writes else protected(a) for i, a in enumerate(call.args[:nargs])]
@@ -111,8 +112,10 @@ def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
                 out.append(core.at(gast.Expr(value=lin_call), stmt.lineno))
                 continue
             primal_target, tangent_target = stmt.targets[0].elts
-            out.append(core.at(core.assign(core.tuple_([primal_target, core.name(res, True)], store=True),
-                                           core.call(core.name(fwd), primal_args)), stmt.lineno))
+            forward = core.at(core.assign(core.tuple_([primal_target, core.name(res, True)], store=True),
+                                          core.call(core.name(fwd), primal_args)), stmt.lineno)
+            core.notes(forward).recompute = recompute
+            out.append(forward)
             out.append(core.at(core.assign(tangent_target, lin_call), stmt.lineno))
         return out
 
@@ -390,7 +393,7 @@ class _Context:
             have[key] = name_
         elif v == 0 and self.parent is not None and name_ not in self.changed_inside:
             have[key] = self.parent.obtain_for_prelude(name_, self.compound)
-        elif self._cheap(key, have):
+        elif self._cheap(key, have) or key in self.defs and core.notes(self.defs[key].stmt).recompute:
             self._replicate(self.defs[key], have, out, stmt)
         else:
             have[key] = self._capture(key, out)
