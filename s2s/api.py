@@ -17,6 +17,7 @@ import optree
 from . import analysis, core, precision, pytrees, tree_util
 from .backends import numba_cpu
 from .frontend.normalize import fingerprint, normalize
+from .frontend.resolve import spelling
 from .emit import render
 from .modules import load
 from .program import Program
@@ -859,7 +860,7 @@ def _bind(fun, args, kwargs, defaults=False, real=True) -> tuple:
     Without, the arguments as given (the generated code's callers add the defaults after them).
     Complex arguments are refused, unless ``real`` is false (the primal alone, which has no rules).
     """
-    if kwargs or defaults:
+    if (kwargs or defaults) and spelling(fun) is None:  # (a NumPy function's own defaults are its business)
         bound = inspect.signature(fun).bind(*args, **kwargs)
         bound.apply_defaults()
         args = bound.args

@@ -32,6 +32,8 @@ def involved(fun, args) -> bool:
 
 
 def _is_tree(value) -> bool:
+    if value is None:  # (an argument left to its default None is passed as it is)
+        return False
     if type(value) is tuple:
         return any(tree_util.is_container(v) for v in value)
     return tree_util.is_container(value)

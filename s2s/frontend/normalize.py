@@ -9,6 +9,7 @@ and construct named, so that later passes never meet it.
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import types
@@ -17,11 +18,9 @@ import gast
 import numpy as np
 
 from .. import core
-from ..checkpoint import checkpoint
 from ..errors import SourceError, UnsupportedSyntaxError
 from ..rules import registry
-from . import resolve
-from . import lowering
+from . import lifting, lowering, resolve
 from .lowering import Lowering, stored_names
 from .parse import parse_function, short_filename
 from .trees import Flattened, TreeLowering, is_container
@@ -651,8 +650,10 @@ class _Normalizer(Lowering, TreeLowering):
         if any(isinstance(a, gast.Starred) for a in expr.args) or any(k.arg is None for k in expr.keywords):
             raise self.refuse("*args or **kwargs in a call", expr)
         func = expr.func
-        if isinstance(func, gast.Call) and self.static_object(func.func) is checkpoint:
-            return self.checkpointed_call(func, expr, out)
+        if isinstance(func, gast.Call) and _is_transform_factory(self.static_object(func.func)):
+            return self.transform_call(func, expr, out)
+        if _is_api(self.static_object(func), "jvp"):
+            return self.jvp_call(expr, out)
         if isinstance(func, gast.Attribute) and not self._is_module_path(func):
             return self.method_call(func, expr, out)
         if isinstance(func, gast.Name) and func.id in self.inner:
@@ -695,13 +696,53 @@ class _Normalizer(Lowering, TreeLowering):
             args = args[:1]
         return core.call(callee, args, keywords)
 
-    def checkpointed_call(self, make, expr, out):
-        """``s2s.checkpoint(f)(args)``: a call of the checkpointed ``f``, which must be known here."""
-        inner = self.static_object(make.args[0]) if len(make.args) == 1 and not make.keywords else None
-        if inner is None or not _is_callee(inner):
-            raise self.refuse("s2s.checkpoint of something other than your own function, named here", make)
-        target = checkpoint(inner)
-        return self.user_call(self.reference(target, getattr(inner, "__name__", "f")), target, expr, out)
+    def transform_call(self, make, expr, out):
+        """``s2s.grad(f, argnums=1)(args)``, ``s2s.vmap(f)(xs)``, ``s2s.checkpoint(f)(x)``: the transform is made
+        here, once (``f`` and the options must be known: names of functions, literals), and called as a helper."""
+        factory = self.static_object(make.func)
+        options = [self.literal(a) for a in make.args[1:]]
+        keywords = dict((k.arg, self.literal(k.value)) for k in make.keywords)
+        free = []
+        if make.args and isinstance(make.args[0], gast.Lambda):  # lifted, the locals it reads passed along
+            node = make.args[0]
+            free = lifting.free_locals(node, [a.id for a in node.args.args], self.locals)
+            fun = lifting.lifted(node, self.fun, free, self.lineno)
+            if _is_api(factory, "vmap"):
+                _broadcast_lifted(options, keywords, len(node.args.args), len(free))
+        else:
+            fun = self.static_object(make.args[0]) if make.args else None
+        if fun is None or not callable(fun):
+            raise self.refuse("a transform (s2s.grad, s2s.vmap, ...) of something other than a function named "
+                              "here or a lambda", make)
+        target = _made(factory, fun, _frozen(options), _frozen(sorted(keywords.items())))
+        if not _is_callee(target):
+            raise self.refuse("this transform of a function s2s does not transform", make)
+        call = gast.Call(func=expr.func, args=[*expr.args, *(core.name(n) for n in free)], keywords=expr.keywords)
+        return self.user_call(self.reference(target, getattr(fun, "__name__", "f")), target, call, out)
+
+    def jvp_call(self, expr, out):
+        """``s2s.jvp(f, (x,), (t,))`` inside transformed code: a call of ``f``'s generated JVP."""
+        from .. import api
+
+        if len(expr.args) != 3 or expr.keywords or not all(isinstance(a, (gast.Tuple, gast.List))
+                                                           for a in expr.args[1:]):
+            raise self.refuse("s2s.jvp here other than as s2s.jvp(f, (primals, ...), (tangents, ...))", expr)
+        fun, primals, tangents = self.static_object(expr.args[0]), expr.args[1].elts, expr.args[2].elts
+        if fun is None or len(primals) != len(tangents):
+            raise self.refuse("s2s.jvp of something other than a function named here, with one tangent per "
+                              "primal", expr)
+        varied = tuple(not (isinstance(t, gast.Constant) and t.value is None) for t in tangents)
+        built = api._build(api._key(fun), "jvp", varied, len(primals), "python")
+        given = [p for p in primals] + [t for t, m in zip(tangents, built.tangent_mask) if m]
+        callee = self.reference(built.call, f"{getattr(fun, '__name__', 'f')}_jvp")
+        return core.call(callee, [self.atom(a, out) for a in given])
+
+    def literal(self, node):
+        """The value of a literal option (an int, a tuple of ints, None, a string)."""
+        try:
+            return ast.literal_eval(gast.gast_to_ast(node))
+        except ValueError:
+            raise self.refuse("an option of a transform that is not a literal", node) from None
 
     def static_object(self, node):
         """The object a global name or dotted path (``s2s.checkpoint``, a closure's ``f2``) stands for, or None."""
@@ -821,6 +862,44 @@ class _Normalizer(Lowering, TreeLowering):
             hint = f"{self._hint(node.left)}_{word}_{self._hint(node.comparators[0])}"
             return hint if len(hint) <= 16 else "test"
         return "value"
+
+
+#: The transforms that code s2s transforms may make and call (``s2s.grad(f)(x)``).
+_TRANSFORM_FACTORIES = ("grad", "value_and_grad", "vmap", "jacfwd", "jacrev", "hessian", "jit", "checkpoint",
+                        "remat")
+
+
+def _is_api(obj, name) -> bool:
+    import s2s
+
+    return obj is not None and obj is getattr(s2s, name, None)
+
+
+def _is_transform_factory(obj) -> bool:
+    return any(_is_api(obj, name) for name in _TRANSFORM_FACTORIES)
+
+
+def _broadcast_lifted(options, keywords, nparams, nfree):
+    """``vmap``'s ``in_axes`` for a lifted lambda: the locals it reads are passed whole to every example."""
+    in_axes = options[0] if options else keywords.get("in_axes", 0)
+    in_axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * nparams
+    if options:
+        options[0] = in_axes + (None,) * nfree
+    else:
+        keywords["in_axes"] = in_axes + (None,) * nfree
+
+
+def _frozen(value):
+    """Options as a hashable key (lists as tuples)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def _made(factory, fun, options, keywords):
+    """One transform object per factory, function and options, so that every call of it is one helper."""
+    return factory(fun, *options, **dict(keywords))
 
 
 def _root(node):

@@ -135,13 +135,12 @@ class TreeLowering:
         return self.static_tree(expr) is not NOT_TREE
 
     def makes_container(self, expr) -> bool:
-        """Whether ``expr``'s value is a tree with structure: a dict display, a nested tuple, a namedtuple, a
-        tree read whole, a call of the user's function taking or returning trees."""
+        """Whether ``expr``'s value is a tree with structure: a dict display, a namedtuple, a tree read whole, a
+        call of the user's function taking or returning trees, a tuple or list holding one of those."""
         if isinstance(expr, gast.Dict):
             return True
-        if isinstance(expr, (gast.Tuple, gast.List)):
-            return any(self.makes_container(e) or isinstance(expr, gast.Tuple) and isinstance(e, gast.Tuple)
-                       for e in expr.elts)
+        if isinstance(expr, (gast.Tuple, gast.List)):  # (nested tuples of values alone stay tuples)
+            return any(self.makes_container(e) for e in expr.elts)
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id not in self.locals:
             obj = self.lookup_quietly(expr.func.id)
             if obj is dict or _constructs_tree(obj):

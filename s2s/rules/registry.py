@@ -244,7 +244,8 @@ def describe(prim) -> str:
 
 
 def _load_rule_modules():
-    from . import arithmetic, arrays, elementwise, linalg, shaping, special, transposes  # noqa: F401  (they register on import)
+    from . import (adjoints, arithmetic, arrays, elementwise, linalg, shaping, special,  # noqa: F401  (they register on import)
+                   transposes)
 
 
 _load_rule_modules()

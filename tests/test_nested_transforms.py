@@ -1,0 +1,82 @@
+"""Transforms called inside the code s2s transforms, as JAX users write them: a jvp inside a vmapped
+lambda, a gradient inside a function then differentiated in forward mode, a vmap inside jitted code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import s2s
+
+from derivatives import central_difference
+
+
+def inner(w, x):
+    return np.sum(np.sin(w * x))
+
+
+def gradient_penalty(w, x):
+    g = s2s.grad(inner)(w, x)
+    return np.sum(g ** 2)
+
+
+def f(k):
+    return np.sin(k) * k
+
+
+def derivatives(ks):
+    return s2s.vmap(lambda k: s2s.jvp(f, (k,), (1.0,))[1])(ks)
+
+
+def scaled_derivatives(ks, scale):
+    return s2s.vmap(lambda k: scale * s2s.grad(f)(k))(ks)
+
+
+def total_of_vmap(xs):
+    return np.sum(s2s.vmap(f)(xs))
+
+
+def jacobian_norm(x):
+    return np.sum(s2s.jacfwd(np.sin)(x) ** 2)
+
+
+KS = np.linspace(-1.0, 1.0, 5)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_jvp_inside_a_vmapped_lambda(jit):
+    fun = s2s.jit(derivatives) if jit else derivatives
+    np.testing.assert_allclose(fun(KS), np.cos(KS) * KS + np.sin(KS), rtol=1e-14)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_lambda_reading_a_local(jit):
+    fun = s2s.jit(scaled_derivatives) if jit else scaled_derivatives
+    np.testing.assert_allclose(fun(KS, 3.0), 3.0 * (np.cos(KS) * KS + np.sin(KS)), rtol=1e-14)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_vmap_inside_jitted_and_differentiated_code(jit):
+    assert (s2s.jit(total_of_vmap) if jit else total_of_vmap)(KS) == pytest.approx(np.sum(f(KS)))
+    grad = s2s.grad(total_of_vmap)
+    np.testing.assert_allclose((s2s.jit(grad) if jit else grad)(KS), np.cos(KS) * KS + np.sin(KS), rtol=1e-14)
+
+
+def test_forward_mode_through_a_gradient_inside():
+    w, x = np.array([0.5, 1.5]), np.array([1.0, -2.0])
+    tangent = np.array([1.0, -0.5])
+    _, along = s2s.jvp(gradient_penalty, (w, x), (tangent, np.zeros(2)))
+    assert along == pytest.approx(central_difference(gradient_penalty, (w, x), (tangent, None))[0], rel=1e-7)
+    hessian_row = s2s.jacfwd(gradient_penalty)(w, x)
+    assert np.vdot(hessian_row, tangent) == pytest.approx(along, rel=1e-12)
+
+
+def test_reverse_mode_through_a_gradient_inside_is_refused():
+    with pytest.raises(TypeError, match="backward pass"):
+        s2s.grad(gradient_penalty)(np.array([0.5, 1.5]), np.array([1.0, -2.0]))
+
+
+def test_jacobian_of_a_primitive_inside():
+    x = np.array([0.2, 0.7])
+    assert jacobian_norm(x) == pytest.approx(np.sum(np.cos(x) ** 2))
+    np.testing.assert_allclose(s2s.grad(jacobian_norm)(x), -2.0 * np.cos(x) * np.sin(x), rtol=1e-12)
