@@ -558,7 +558,8 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0) -> str:
     shows the loop strategy.  ``in_axes`` is ``vmap``'s.  ``fun`` may itself be
     a transform (``s2s.vmap(f)``, ``s2s.grad(f)``, …): then ``mode`` is ignored
     and its code is shown, as ``s2s.jit`` compiles it for ``s2s.jit(transform)``
-    (batch loops, parallel, and compiled Jacobians' columns).
+    (batch loops, parallel, and compiled Jacobians' columns).  Tree arguments
+    (dicts, namedtuples…) show the code for their leaves (``params_W1``).
     """
     fun, backend = _unwrap(fun)
     if mode not in MODES + TRANSFORMS:
@@ -572,6 +573,10 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0) -> str:
             _input_axes(fun.in_axes, specs)  # checked here: code is built without calling it
         floats = _floats(backend, args) if args is not None else None
         return _build(_key(fun), "call", None, nparams, f"{backend} source", specs, floats=floats).source
+    if args is not None and pytrees.needed(args):  # the code for the trees' leaves
+        call = pytrees.flat_call(fun, args)
+        fun, args = call.fun, call.leaves
+        argnums = None if argnums is None else call.leaf_positions(_argnums_in(argnums, len(call.treedefs)))
     fn = normalize(fun)
     nparams = len(fn.params)
     if argnums is None:  # every argument but those the source uses as integers

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from api_samples import SAMPLES
 from corpus import CASES, batch_args
 from test_corpus_reverse import UNSUPPORTED
 
@@ -37,8 +38,18 @@ def test_generated_source_matches_golden(case, mode, file_regression):
     file_regression.check(generated, fullpath=GOLDEN / mode / f"{case.name}.py")
 
 
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_api_samples_match_golden(name, file_regression):
+    """Trees, rules of one's own and checkpoint, as their gradients' code reads."""
+    fun, args, argnums = SAMPLES[name]
+    file_regression.check(s2s.source(fun, mode="grad", argnums=argnums, args=args),
+                          fullpath=GOLDEN / "api" / f"{name}.py")
+
+
 def test_no_stale_golden_files():
     for mode in MODES:
         names = {c.name for c, m in PAIRS if m == mode}
         stale = {p.stem for p in (GOLDEN / mode).glob("*.py")} - names
         assert not stale, f"golden/{mode} has files for functions it no longer pins: {sorted(stale)}"
+    stale = {p.stem for p in (GOLDEN / "api").glob("*.py")} - set(SAMPLES)
+    assert not stale, f"golden/api has files for samples it no longer pins: {sorted(stale)}"

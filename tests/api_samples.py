@@ -1,0 +1,81 @@
+"""Functions that use the API beyond the corpus (trees, rules of one's own, checkpoint), whose generated
+code ``tests/test_golden.py`` pins in ``golden/api/``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import s2s
+
+
+def dense(layer, x):
+    return np.tanh(layer["W"] @ x + layer["b"])
+
+
+def mlp_loss(params, x, y):
+    h = dense(params["hidden"], x)
+    out = params["out"]["W"] @ h + params["out"]["b"]
+    return 0.5 * np.sum((out - y) ** 2)
+
+
+@s2s.custom_jvp
+def log1pexp(x):
+    return np.log(1.0 + np.exp(x))
+
+
+@log1pexp.defjvp
+def log1pexp_jvp(primals, tangents):
+    x, = primals
+    x_dot, = tangents
+    return log1pexp(x), (1.0 - 1.0 / (1.0 + np.exp(x))) * x_dot
+
+
+def softplus_loss(x):
+    return np.sum(log1pexp(x) ** 2)
+
+
+@s2s.custom_vjp
+def clip_gradient(x, lo, hi):
+    return x
+
+
+def clip_fwd(x, lo, hi):
+    return x, (lo, hi)
+
+
+def clip_bwd(res, g):
+    lo, hi = res
+    return (np.clip(g, lo, hi), 0.0, 0.0)
+
+
+clip_gradient.defvjp(clip_fwd, clip_bwd)
+
+
+def clipped_loss(x):
+    return np.sum(clip_gradient(3.0 * x, -0.5, 0.5) ** 2)
+
+
+def step(x, w):
+    h = np.tanh(w * x)
+    return x + 0.1 * np.sin(h) * h
+
+
+def checkpointed_integrator(x, w, n):
+    for _ in range(n):
+        x = s2s.checkpoint(step)(x, w)
+    return np.sum(x ** 2)
+
+
+def _params():
+    rng = np.random.default_rng(0)
+    return {"hidden": {"W": rng.standard_normal((3, 2)), "b": np.zeros(3)},
+            "out": {"W": rng.standard_normal((1, 3)), "b": np.zeros(1)}}
+
+
+#: name → (function, arguments, argnums), each pinned in grad mode.
+SAMPLES = {
+    "dict_params": (mlp_loss, (_params(), np.ones(2), np.ones(1)), 0),
+    "custom_jvp": (softplus_loss, (np.ones(3),), 0),
+    "custom_vjp": (clipped_loss, (np.ones(3),), 0),
+    "checkpoint": (checkpointed_integrator, (np.ones(3), 0.7, 10), (0, 1)),
+}
