@@ -78,7 +78,9 @@ class FlatCall:
     def output(self, result):
         """The function's result (a tuple of leaves where it returns a tree) as the user's tree."""
         out_tree = self.out_tree
-        return result if out_tree is None else out_tree.unflatten(list(result))
+        if out_tree is None:
+            return result
+        return out_tree.unflatten([result] if out_tree.num_leaves == 1 else list(result))
 
     def picking(self, k) -> FlatCall:
         """This call of the function that returns only output leaf ``k`` (a Jacobian's row block)."""
@@ -150,7 +152,8 @@ def flat_cotangent(call: FlatCall, ct):
     if out_tree is None:
         return ct
     try:
-        return tuple(out_tree.flatten_up_to(ct))
+        leaves = out_tree.flatten_up_to(ct)
+        return leaves[0] if len(leaves) == 1 else tuple(leaves)
     except ValueError as e:
         raise TypeError(f"the cotangent does not have the output's structure: {e}") from None
 
@@ -186,4 +189,5 @@ def leaf_out_axes(call: FlatCall, out_axes):
     out_tree = call.out_tree
     if out_tree is None:
         return out_axes
-    return tuple(_broadcast(out_axes, out_tree.unflatten([0] * out_tree.num_leaves), "out_axes"))
+    axes = _broadcast(out_axes, out_tree.unflatten([0] * out_tree.num_leaves), "out_axes")
+    return axes[0] if len(axes) == 1 else tuple(axes)

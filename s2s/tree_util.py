@@ -103,7 +103,7 @@ def leaf_names(prefix: str, tree) -> list:
 
 
 def _entry_word(entry) -> str:
-    for attribute in ("field", "name", "key", "index"):
+    for attribute in ("field", "name", "key", "index", "entry"):
         if hasattr(entry, attribute):
             return str(getattr(entry, attribute))
     return "leaf"

@@ -46,6 +46,26 @@ class Pair:
 tree_util.register_pytree_node_class(Pair)
 
 
+class Model:
+    """A model whose parameters are attributes: its methods are differentiated as functions of them."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def loss(self, x):
+        return np.sum(np.tanh(self.W @ x + self.b) ** 2)
+
+    def tree_flatten(self):
+        return (self.W, self.b), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)
+
+
+tree_util.register_pytree_node_class(Model)
+
+
 def rng():
     return np.random.default_rng(7)
 
@@ -92,6 +112,10 @@ def spring_energy(spring, x):
 
 def pair_product(pair):
     return np.sum(pair.first * pair.second)
+
+
+def loss_of(model, x):
+    return model.loss(x)
 
 
 def oscillator(state, dt, n):
@@ -249,6 +273,23 @@ def test_helpers_take_and_return_trees():
     assert np.vdot(s2s.jit(s2s.grad(energy_of_split))(x), tangent) == pytest.approx(along)
 
 
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_methods_and_models_as_trees(jit):
+    r = rng()
+    model, x = Model(r.standard_normal((2, 2)), r.standard_normal(2)), r.standard_normal(2)
+
+    def run(transform):
+        return s2s.jit(transform) if jit else transform
+
+    tangent = r.standard_normal(2)
+    expected = central_difference(model.loss, (x,), (tangent,))[0]
+    assert np.vdot(run(s2s.grad(model.loss))(x), tangent) == pytest.approx(expected, rel=1e-6)
+    for fun in (Model.loss, loss_of):
+        grads = run(s2s.grad(fun))(model, x)
+        assert type(grads) is Model
+        check_grad_tree(fun, (model, x))
+
+
 # -- the seeds' examples -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
@@ -344,27 +385,32 @@ def _trees(leaf):
 _LEAVES = st.one_of(st.just("scalar"), st.integers(1, 3).map(lambda n: ("vector", n)))
 
 
-def _source_for(tree) -> str:
-    """``def program(t, x)``: a weighted sum of every leaf's sine, each read by its path as users write it."""
+def _source_for(tree, through_helper=False) -> str:
+    """``def program(t, x)``: a weighted sum of every leaf's sine, each read by its path as users write it,
+    in the function itself or in a helper it returns the result of (a tree passed on, a call returned)."""
     terms = []
     accessors = optree.tree_flatten_with_accessor(tree, namespace=tree_util.NAMESPACE)[0]
     for k, accessor in enumerate(accessors):
         path = "t" + "".join(f".{e.field}" if hasattr(e, "field") else f"[{e.key!r}]" if hasattr(e, "key")
                              else f"[{e.index}]" for e in accessor)
         terms.append(f"{k + 1.5} * np.sum(np.sin({path} * x))")
-    return "import numpy as np\n\n\ndef program(t, x):\n    return " + " + ".join(terms) + "\n"
+    body = " + ".join(terms)
+    if through_helper:
+        return (f"import numpy as np\n\n\ndef helper(t, x):\n    return {{'value': {body}}}\n\n\n"
+                "def program(t, x):\n    return helper(t, x)['value']\n")
+    return f"import numpy as np\n\n\ndef program(t, x):\n    return {body}\n"
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(shape=_trees(_LEAVES), seed=st.integers(0, 2 ** 16))
-def test_random_trees_gradients(shape, seed, tmp_path):
+@given(shape=_trees(_LEAVES), seed=st.integers(0, 2 ** 16), through_helper=st.booleans())
+def test_random_trees_gradients(shape, seed, through_helper, tmp_path):
     """Any nesting of dicts, lists, tuples and namedtuples, read leaf by leaf: grad's tree is the argument's,
     and agrees with finite differences and with the jvp (dot-product test)."""
     r = np.random.default_rng(seed)
     tree = tree_util.tree_map(lambda s: float(r.standard_normal()) if s == "scalar"
                               else r.standard_normal(s[1]), shape, is_leaf=lambda s: s == "scalar" or
                               isinstance(s, tuple) and s[:1] == ("vector",))
-    program = load_module(tmp_path, _source_for(tree)).program
+    program = load_module(tmp_path, _source_for(tree, through_helper)).program
     x = 0.7
     grads = s2s.grad(program)(tree, x)
     assert tree_util.tree_structure(grads) == tree_util.tree_structure(tree)

@@ -66,8 +66,12 @@ class Flattened:
 
 
 def _flat_output(value):
-    """An output as the generated function returns it: a leaf as it is, a tree as a tuple of its leaves."""
-    return tuple(tree_util.tree_leaves(value)) if tree_util.is_container(value) else value
+    """An output as the generated function returns it: a leaf as it is, a tree as a tuple of its leaves
+    (its one leaf alone)."""
+    if not tree_util.is_container(value):
+        return value
+    leaves = tree_util.tree_leaves(value)
+    return leaves[0] if len(leaves) == 1 else tuple(leaves)
 
 
 def is_container(value) -> bool:
@@ -127,8 +131,10 @@ class TreeLowering:
 
     def is_tree_expr(self, expr) -> bool:
         """Whether ``expr`` makes a tree or reads one (a tree's leaf included)."""
-        if self.makes_container(expr):
+        if self.makes_container(expr) or self.method_of_tree(expr) is not None:
             return True
+        if isinstance(expr, (gast.Subscript, gast.Attribute)) and self.makes_container(expr.value):
+            return True  # an entry of a tree made here: helper(t)["value"]
         if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id not in self.locals \
                 and len(expr.args) == 1 and self.lookup_quietly(expr.func.id) is len:
             return is_container(self.static_tree(expr.args[0]))
@@ -149,6 +155,16 @@ class TreeLowering:
                 return any(self.makes_container(a) for a in expr.args) \
                     or any(self.makes_container(k.value) for k in expr.keywords) or self.returns_tree(obj)
         return is_container(self.static_tree(expr))
+
+    def method_of_tree(self, expr):
+        """The function behind ``tree.method(...)`` where ``tree`` is a container of the user's class, or None."""
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute)):
+            return None
+        tree = self.static_tree(expr.func.value)
+        if not is_container(tree) or isinstance(tree, (dict, list, tuple)):
+            return None
+        method = getattr(type(tree), expr.func.attr, None)
+        return method if method is not None and self.user_callee(method) else None
 
     def lookup_quietly(self, name):
         try:
@@ -227,6 +243,12 @@ class TreeLowering:
         if isinstance(expr, (gast.Subscript, gast.Attribute)):
             base = self.tree_value(expr.value, out)
             return self.child(base, expr)
+        method = self.method_of_tree(expr)
+        if method is not None:  # model.loss(x): the class's function, model its first argument
+            tree = self.static_tree(expr.func.value)
+            args = [self.leaf_or_tree(a, out) for a in expr.args]
+            keywords = {k.arg: self.leaf_or_tree(k.value, out) for k in expr.keywords}
+            return self.tree_call(method, [tree, *args], keywords, expr, out)
         obj = self.lookup(expr.func.id)
         if obj is len:
             return core.const(len(self.static_tree(expr.args[0])))
@@ -237,8 +259,10 @@ class TreeLowering:
         return self.tree_call(obj, args, keywords, expr, out)
 
     def leaf_or_tree(self, expr, out):
+        """``expr`` as a part of a tree: a tree, or an atom."""
         if isinstance(expr, (gast.Tuple, gast.List)) or self.is_tree_expr(expr):
-            return self.tree_value(expr, out)
+            tree = self.tree_value(expr, out)
+            return tree if is_container(tree) or core.is_atom(tree) else self._to_temp(tree, out, "part")
         return self.fresh_atom(expr, out)
 
     # -- binding, calling and returning trees --------------------------------------
@@ -304,14 +328,15 @@ class TreeLowering:
             return result
         names = [self.temp(n) for n in tree_util.leaf_names(f"{fun.__name__}_out", out_tree.unflatten(
             [0.0] * out_tree.num_leaves))]
-        self.emit(out, core.assign(core.tuple_([core.name(n, True) for n in names], store=True), result))
+        targets = [core.name(n, True) for n in names]
+        self.emit(out, core.assign(targets[0] if len(targets) == 1 else core.tuple_(targets, store=True), result))
         return out_tree.unflatten([core.name(n) for n in names])
 
     def return_tree(self, value, out):
         """``return tree`` as ``return (leaf, leaf, …)``, the structure recorded on the function."""
         tree = self.tree_value(value, out)
-        if not is_container(tree):
-            return core.load(tree) if isinstance(tree, gast.Name) else tree
+        if not is_container(tree):  # a leaf: returned as an atom, as core form returns
+            return core.load(tree) if core.is_atom(tree) else self._to_temp(tree, out, "out")
         if self.flattened is not None and self.flattened.aux:
             if not isinstance(tree, tuple) or len(tree) != 2:
                 raise self.refuse("returning something other than (output, aux) with has_aux=True", value)
@@ -322,8 +347,8 @@ class TreeLowering:
             result = core.tuple_([output, core.tuple_(aux_leaves)])
         else:
             leaves, structure = tree_util.tree_flatten(tree)
-            result = core.tuple_(leaves) if self.flattened is None or self.flattened.pick is None \
-                else leaves[self.flattened.pick]
+            pick = None if self.flattened is None else self.flattened.pick
+            result = leaves[pick] if pick is not None else leaves[0] if len(leaves) == 1 else core.tuple_(leaves)
         if self.fn.out_tree is not None and self.fn.out_tree != structure:
             raise self.refuse(f"returning trees of different structures ({self.fn.out_tree} and {structure})",
                               value)
