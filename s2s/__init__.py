@@ -10,7 +10,8 @@ from . import errors
 from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, linearize, source, value_and_grad,
                   vjp, vmap)
 from .rules.registry import defjvp
+from .runtime import stop_gradient
 
 __all__ = ["defjvp", "errors", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose",
-           "linearize", "source", "value_and_grad", "vjp", "vmap"]
+           "linearize", "source", "stop_gradient", "value_and_grad", "vjp", "vmap"]
 __version__ = "0.1.0"
