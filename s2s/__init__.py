@@ -11,7 +11,8 @@ from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, lin
                   vjp, vmap)
 from .rules.registry import defjvp
 from .runtime import stop_gradient
+from .vectorize import vectorize
 
 __all__ = ["defjvp", "errors", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose",
-           "linearize", "source", "stop_gradient", "value_and_grad", "vjp", "vmap"]
+           "linearize", "source", "stop_gradient", "value_and_grad", "vectorize", "vjp", "vmap"]
 __version__ = "0.1.0"

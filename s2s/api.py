@@ -62,6 +62,8 @@ def jit(fun, static_argnums=(), static_argnames=()):
     ``static_argnames`` (names) mark parameters as compile-time constants: the code is
     specialised on their values, which must be hashable (see ``s2s.static``).
     """
+    if hasattr(fun, "__s2s_jit__"):  # a wrapper that compiles what it wraps (s2s.vectorize)
+        return fun.__s2s_jit__(static_argnums, static_argnames)
     if static_argnums == () and static_argnames == ():
         return fun if isinstance(fun, Jitted) else Jitted(fun)
     fun = _unwrap(fun)[0]
