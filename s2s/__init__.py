@@ -2,7 +2,7 @@
 
 The transforms follow JAX's API: ``jvp``, ``linearize``, ``linear_transpose``,
 ``vjp``, ``grad``, ``value_and_grad``, ``vmap``, ``jacfwd``, ``jacrev``,
-``hessian`` and ``jit``, with ``source`` to read the code any transform
+``hessian``, ``jit`` and ``vectorize``, with ``stop_gradient``, ``eval_shape``, ``source`` to read the code any transform
 generates and ``defjvp`` to give a function a derivative rule of your own.
 """
 
@@ -11,8 +11,9 @@ from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, lin
                   vjp, vmap)
 from .rules.registry import defjvp
 from .runtime import stop_gradient
+from .shape_eval import ShapeDtypeStruct, eval_shape
 from .vectorize import vectorize
 
-__all__ = ["defjvp", "errors", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose",
-           "linearize", "source", "stop_gradient", "value_and_grad", "vectorize", "vjp", "vmap"]
+__all__ = ["ShapeDtypeStruct", "defjvp", "errors", "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp",
+           "linear_transpose", "linearize", "source", "stop_gradient", "value_and_grad", "vectorize", "vjp", "vmap"]
 __version__ = "0.1.0"
