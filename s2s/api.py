@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 import optree
 
-from . import analysis, core, precision, pytrees, tree_util
+from . import analysis, core, precision, pytrees, static, tree_util
 from .backends import numba_cpu
 from .frontend.normalize import fingerprint, normalize
 from .frontend.resolve import spelling
@@ -31,11 +31,16 @@ TRANSFORMS = ("vmap", "jacfwd", "jacrev", "hessian")
 class Jitted:
     """A function whose generated code, and every transform's, is compiled by Numba."""
 
-    def __init__(self, fun):
+    def __init__(self, fun, static_argnums=(), static_argnames=()):
         self.__s2s_function__ = fun
+        self.static = static.StaticArguments(fun, static_argnums, static_argnames) \
+            if static_argnums != () or static_argnames != () else None
         functools.update_wrapper(self, fun, updated=())
 
     def __call__(self, *args, **kwargs):
+        if self.static is not None:  # compiled for these static values (once per value)
+            specialized, args = self.static.split(args, kwargs)
+            return Jitted(specialized)(*args)
         if hasattr(self.__s2s_function__, "emit"):  # a transform: grad, vmap, jacfwd, …
             return self.__s2s_function__.call(args, kwargs, backend="numba")
         args = _bind(self.__s2s_function__, args, kwargs, real=False)
@@ -50,15 +55,23 @@ class Jitted:
         return f"s2s.jit({self.__s2s_function__!r})"
 
 
-def jit(fun):
+def jit(fun, static_argnums=(), static_argnames=()):
     """Compile ``fun`` with Numba in nopython mode; transforms of the result stay compiled.
 
     Works as a decorator.  If Numba cannot compile the generated code, calling
-    the function raises :class:`s2s.errors.CompileError`.
+    the function raises :class:`s2s.errors.CompileError`.  ``static_argnums`` (ints) and
+    ``static_argnames`` (names) mark parameters as compile-time constants: the code is
+    specialised on their values, which must be hashable (see ``s2s.static``).
     """
-    if isinstance(fun, Jitted):
-        return fun
-    return Jitted(fun)
+    if hasattr(fun, "__s2s_jit__"):  # a wrapper that compiles what it wraps (s2s.vectorize)
+        return fun.__s2s_jit__(static_argnums, static_argnames)
+    if static_argnums == () and static_argnames == ():
+        return fun if isinstance(fun, Jitted) else Jitted(fun)
+    fun = _unwrap(fun)[0]
+    if hasattr(fun, "emit"):
+        raise TypeError(f"static arguments are for functions, not for {fun!r}: jit the function with its static "
+                        "arguments, then transform it")
+    return Jitted(fun, static_argnums, static_argnames)
 
 
 def jvp(fun, primals, tangents):

@@ -20,7 +20,7 @@ from numba.extending import overload, register_jitable
 from numba.np.numpy_support import as_dtype
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from . import reductions
+from . import reductions, tree_util
 from .reductions import absent as _absent, along_rows, expand, reduced_count
 
 
@@ -62,6 +62,21 @@ def _copy_numba(x):
     if isinstance(x, types.Array):
         return lambda x: x.copy()
     if isinstance(x, (types.Number, types.Boolean)):
+        return lambda x: x
+    return None
+
+
+def stop_gradient(x):
+    """``x`` itself, as a value that carries no derivative (``s2s.stop_gradient``): the rule table marks it
+    so, and every transform reads that.  Called directly, it takes a tree (dicts, lists, …) too."""
+    if isinstance(x, (np.ndarray, float, int, np.number)):
+        return x
+    return tree_util.tree_map(lambda leaf: leaf, x)
+
+
+@overload(stop_gradient)
+def _stop_gradient_numba(x):
+    if isinstance(x, (types.Array, types.Number, types.Boolean, types.BaseTuple)):
         return lambda x: x
     return None
 

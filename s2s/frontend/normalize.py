@@ -18,6 +18,7 @@ import gast
 import numpy as np
 
 from .. import core
+from ..static import Specialized
 from ..errors import SourceError, UnsupportedSyntaxError
 from ..rules import registry
 from . import lifting, lowering, resolve
@@ -79,7 +80,7 @@ def normalize(fun, nargs: int | None = None) -> core.Function:
     ``fun`` may be a user function, a ``functools.partial`` of one, or a
     primitive such as ``np.sin`` (then ``nargs`` says how many arguments it gets).
     """
-    if isinstance(fun, Flattened):
+    if isinstance(fun, (Flattened, Specialized)):
         return _normalize_cached(fun, fingerprint(fun.fun))
     if isinstance(fun, functools.partial):
         return _partial_wrapper(fun)
@@ -152,7 +153,7 @@ def _partial_wrapper(p: functools.partial) -> core.Function:
 
 def fingerprint(fun):
     """What the generated code of ``fun`` depends on besides its source: closure values, a method's object."""
-    if isinstance(fun, Flattened):
+    if isinstance(fun, (Flattened, Specialized)):
         return fingerprint(fun.fun)
     if isinstance(fun, types.MethodType):
         owner = getattr(fun.__self__, "__dict__", {})
@@ -181,11 +182,13 @@ class _Normalizer(Lowering, TreeLowering):
     def __init__(self, fun):
         flattened = fun if isinstance(fun, Flattened) else None
         fun = fun.fun if flattened else fun
-        # A bound method: its object is a constant, named by the method's first parameter.
+        # Static arguments of s2s.jit, and a bound method's object (named by its first parameter): constants.
         self.bound = {}
+        if isinstance(fun, Specialized):
+            fun, self.bound = fun.fun, dict(fun.values)
         if isinstance(fun, types.MethodType):
             fun, owner = fun.__func__, fun.__self__
-            self.bound = {parse_function(fun).node.args.args[0].id: owner}
+            self.bound[parse_function(fun).node.args.args[0].id] = owner
         self.fun = fun
         parsed = parse_function(fun)
         self.node = parsed.node
@@ -221,7 +224,8 @@ class _Normalizer(Lowering, TreeLowering):
             self.fn.params += [param] if treedef is None else self.leaf_params(param, treedef)
         defaults = inspect.signature(self.fun).parameters
         self.fn.defaults = {k: p.default for k, p in defaults.items()
-                            if p.default is not inspect.Parameter.empty and k not in self.trees}
+                            if p.default is not inspect.Parameter.empty and k not in self.trees
+                            and k not in self.bound}
         if isinstance(self.node, gast.Lambda):
             ret = gast.Return(value=self.node.body)
             ret.lineno = self.node.lineno

@@ -205,6 +205,9 @@ def unflatten_first(jac, out):
 
 
 defnondiff(rt.batch_empty, rt.batch_size, rt.basis, rt.jacobian_zeros)
+# s2s.stop_gradient: the value passes through (batched ones too); its derivative is zero in every transform.
+defnondiff(rt.stop_gradient)
+declare(rt.stop_gradient, family=shapes.ELEMENTWISE, result=shapes.same, view=True, cheap=True)
 
 
 declare(operator.getitem, family=shapes.GATHER)
