@@ -476,9 +476,9 @@ class _Callees:
 
     def jvp(self, obj, varied_mask, nargs=None):
         if hasattr(obj, "emit"):  # a transform called in the code: its backward pass is not taped again
-            from .api import _refuse_backward_pass
+            from .transform_objects import refuse_backward_pass
 
-            _refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code calling")
+            refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code calling")
         names = self.program.linearize(obj, varied_mask, nargs, self.for_transpose, self.check_linear,
                                        self.arg_kinds.get(obj))
         callee = normalize(obj, len(varied_mask))

@@ -168,11 +168,11 @@ def test_static_arguments_specialise_and_cache_by_value():
     f = s2s.jit(repeated, static_argnums=(1,))
     x = np.ones(2)
     f(x, 2)
-    info = s2s.api._build.cache_info()
+    info = s2s.building.build.cache_info()
     f(x, 2)
-    assert s2s.api._build.cache_info().misses == info.misses  # the same value: no new compile
+    assert s2s.building.build.cache_info().misses == info.misses  # the same value: no new compile
     f(x, 5)
-    assert s2s.api._build.cache_info().misses > info.misses
+    assert s2s.building.build.cache_info().misses > info.misses
 
 
 def test_static_arguments_must_be_hashable():

@@ -253,10 +253,11 @@ def test_jit_batch_loop_is_parallel(data):
     assert "rt.prange" not in s2s.source(s2s.vmap(loss, (None, 0, 0), method="loop"), args=(w, X, Y))
     batched = s2s.jit(s2s.vmap(loss, (None, 0, 0)))
     assert "rt.prange(1, size)" in s2s.source(batched, args=(w, X, Y))
-    from s2s.api import _build, _key, _specs
+    from s2s import batch_axes, building
 
     batched(w, X, Y)
-    built = _build(_key(batched.__s2s_function__), "call", None, 3, "numba", _specs((w, X, Y)))
+    built = building.build(building.key_of(batched.__s2s_function__), "call", None, 3, "numba",
+                           batch_axes.specs_of((w, X, Y)))
     assert built.call.dispatcher.targetoptions.get("parallel") is True
 
 

@@ -1,0 +1,188 @@
+"""Generated code built, cached and run: one ``Built`` per function, mode, backend and argument pattern.
+
+A ``Built`` makes a :class:`~s2s.program.Program` for the function, renders it to a module, loads it
+(and compiles it with Numba for ``s2s.jit``, whose wrapper ``Jitted`` is here too).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from . import arguments, core, precision, pytrees, static
+from .backends import numba_cpu
+from .emit import render
+from .frontend.normalize import fingerprint, normalize
+from .modules import load
+from .program import Program
+from .transforms.batch import uses_prange
+
+
+class Jitted:
+    """A function whose generated code, and every transform's, is compiled by Numba."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=()):
+        self.__s2s_function__ = fun
+        self.static = static.StaticArguments(fun, static_argnums, static_argnames) \
+            if static_argnums != () or static_argnames != () else None
+        functools.update_wrapper(self, fun, updated=())
+
+    def __call__(self, *args, **kwargs):
+        if self.static is not None:  # compiled for these static values (once per value)
+            specialized, args = self.static.split(args, kwargs)
+            return Jitted(specialized)(*args)
+        if hasattr(self.__s2s_function__, "emit"):  # a transform: grad, vmap, jacfwd, …
+            return self.__s2s_function__.call(args, kwargs, backend="numba")
+        args = arguments.bind(self.__s2s_function__, args, kwargs, real=False)
+        if pytrees.involved(self.__s2s_function__, args):
+            call = pytrees.flat_call(self.__s2s_function__, args)
+            return call.output(Jitted(call.fun)(*call.leaves))
+        built = build(key_of(self.__s2s_function__), "primal", None, len(args), "numba",
+                      floats=precision.float_type(args))
+        return built.call(*args, *built.defaults_after(len(args)))
+
+    def __repr__(self):
+        return f"s2s.jit({self.__s2s_function__!r})"
+
+
+def rewrap(fun, backend):
+    """``fun`` compiled again where the function it stands for was under ``s2s.jit``."""
+    return Jitted(fun) if backend == "numba" else fun
+
+
+#: Modes that need the adjoint (``linear_transpose``: the API's, which checks that the function is linear).
+REVERSE = ("transpose", "linear_transpose", "vjp", "grad")
+
+
+#: The generated functions each reverse mode shows and runs (the last one is its main function).
+ROLES = {"linearize": ("forward", "linear"), "transpose": ("linear", "adjoint"), "vjp": ("forward", "adjoint"),
+         "linear_transpose": ("forward", "adjoint"), "grad": ("forward", "adjoint", "value_and_grad")}
+
+
+class Built:
+    """A transformed program, rendered (and loaded, and compiled): what a cache entry holds."""
+
+    def __init__(self, obj, fn, mode, backend, varied, kinds=None, has_aux=False, floats=None):
+        program = Program()
+        self.tangent_mask, entries = (), {}
+        padded = tuple(varied or ()) + (False,) * (len(fn.params) - len(varied or ()))
+        if mode == "primal":
+            self.main = entries["call"] = program.primal(obj, len(fn.params))
+        elif mode == "call":  # a transform object builds its own functions
+            compiled = backend in ("numba", "numba source")  # "… source": only the code, as that backend has it
+            program.prefer_loops = compiled
+            self.main = entries["call"] = obj.emit(program, kinds, parallel=compiled)
+        elif mode in ("jvp", "jvp_tangent"):
+            self.main, self.tangent_mask = program.jvp(obj, padded, len(fn.params), kinds)
+            if mode == "jvp_tangent":  # (primals, tangents) → the output tangent alone
+                namer = core.Namer(fn.params)
+                tangents = [namer.fresh(f"{p}_dot") for p, m in zip(fn.params, self.tangent_mask) if m]
+                self.main = program.tangent_output(self.main, [*fn.params, *tangents], fn.lineno)
+            entries["call"] = self.main
+        else:
+            names = (program.adjoint if mode in REVERSE else program.linearize)(
+                obj, padded, len(fn.params), check_linear=mode == "linear_transpose", param_kinds=kinds,
+                has_aux=has_aux)
+            self.tangent_mask = names.tangent_mask
+            roles = {"forward": names.forward, "linear": names.linear, "adjoint": names.adjoint}
+            if mode == "grad":
+                roles["value_and_grad"] = program.value_and_grad(names, fn.params, fn.lineno)
+            entries = {r: roles[r] for r in ROLES[mode]}
+            self.main = entries[ROLES[mode][-1]]
+        program.finish(*entries.values())
+        program.prune()
+        self.params, self.defaults = fn.params, fn.defaults
+        functions = program.functions
+        if mode == "transpose":  # the linear functions, then their transposes; not the forward functions
+            functions = [f for role in ("linear", "adjoint") for f in functions if program.role(f.name) == role]
+        label = obj.label if mode == "call" else mode
+        header = f"{label} of {fn.name}, generated by s2s. Edit the source, not this file."
+        if floats is not None:
+            header = f"{label} of {fn.name} for {floats} arguments, generated by s2s. Edit the source, not this file."
+        rendered = render(precision.specialize(functions, floats), header, program.constants, floats)
+        self.source = rendered.source
+        if backend.endswith("source"):
+            return
+        namespace, path = load(rendered, program.constants, self.main, backend)
+        if backend == "numba":
+            names = [f.name for f in program.functions]
+            parallel = {f.name for f in program.functions if uses_prange(f)}
+            calls = numba_cpu.compile_module(namespace, names, rendered.origins, path, entries.values(),
+                                             program.constants, parallel, floats)
+            for role, name in entries.items():
+                setattr(self, role, calls[name])
+            if "forward" in entries:
+                compiled = self.forward
+                self.forward = lambda *a: with_arrays(compiled, a)
+        else:
+            for role, name in entries.items():
+                setattr(self, role, namespace[name])
+
+    def defaults_after(self, given: int) -> tuple:
+        """Default values of the parameters after the first ``given`` (JAX needs them all given)."""
+        if given > len(self.params):
+            raise TypeError(f"{self.main} takes {len(self.params)} arguments but {given} primals were given")
+        missing = [p for p in self.params[given:] if p not in self.defaults]
+        if missing:
+            raise TypeError(f"no primal given for the argument(s) {', '.join(missing)}")
+        return tuple(self.defaults[p] for p in self.params[given:])
+
+    def tangent_arguments(self, args, tangents) -> tuple:
+        """The tangents the generated function takes (one per tangent parameter): zeros where none is given."""
+        given = list(tangents) + [None] * (len(args) - len(tangents))
+        return tuple(arguments.zeros_like(a) if t is None else t
+                     for a, t, m in zip(args, given, self.tangent_mask) if m)
+
+    def cotangents_for(self, primals, cts) -> tuple:
+        """One cotangent per primal, with its dtype: ``None`` for integers, zeros where nothing flows back."""
+        cts = iter(cts)
+        out = []
+        for primal, active in zip(primals, self.tangent_mask):
+            ct = next(cts) if active else None
+            out.append(None if arguments.all_integers(primal) else arguments.cast_like(primal, ct))
+        return tuple(out)
+
+
+def with_arrays(forward, args):
+    result, residuals = forward(*args)
+    return result, numba_cpu.tapes_as_arrays(residuals, forward, args)
+
+
+def key_of(fun):
+    if hasattr(fun, "emit"):  # a transform: what it transforms is fixed when it is made
+        return (fun, ())
+    return (fun, fingerprint(fun))
+
+
+@functools.lru_cache(maxsize=512)
+def build(key, mode, varied, nargs, backend, kinds=None, has_aux=False, floats=None) -> Built:
+    return Built(key[0], normalize(innermost(key[0]), nargs), mode, backend, varied, kinds, has_aux, floats)
+
+
+def float_type_for(backend, args):
+    """The float type compiled code is specialized for (``precision``): float32 arguments under Numba."""
+    return precision.float_type(args) if backend.startswith("numba") else None
+
+
+def unwrap(fun):
+    if isinstance(fun, Jitted):
+        return fun.__s2s_function__, "numba"
+    return fun, "python"
+
+
+def backend_of(fun) -> str:
+    """``numba`` if ``fun`` or a function it transforms is under ``s2s.jit``."""
+    while True:
+        if isinstance(fun, Jitted):
+            return "numba"
+        if not hasattr(fun, "emit"):
+            return "python"
+        fun = fun.fun
+
+
+def innermost(fun):
+    """The user's function under any transforms."""
+    while True:
+        fun = unwrap(fun)[0]
+        if not hasattr(fun, "emit"):
+            return fun
+        fun = fun.fun
