@@ -305,7 +305,7 @@ add_examples(np.matmul,
              example("x @ y", x=(2, 2, 3), y=(3, 4)),
              example("x @ y", x=(3,), y=(2, 3, 4)),
              example("x @ y", x=(2, 2, 3), y=(3,)),
-             example("np.matmul(x, y)", x=(1, 2, 3), y=(2, 3, 4), numba=False))
+             example("np.matmul(x, y)", x=(1, 2, 3), y=(2, 3, 4)), example("np.matmul(x, y)", x=(2, 2, 3), y=(3,)))
 add_examples(np.tensordot, example("np.tensordot(x, y, 1)", x=(2, 3), y=(3, 4), numba=False),
              example("np.tensordot(x, y, axes=((0, 1), (1, 0)))", x=(2, 3), y=(3, 2), numba=False))
 add_examples(np.inner, example("np.inner(x, y)", x=(2, 3), y=(4, 3), numba=False))
