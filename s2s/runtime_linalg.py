@@ -16,7 +16,7 @@ import string
 
 import numpy as np
 import scipy.linalg
-from numba import types
+from numba import literally, types
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
@@ -488,17 +488,21 @@ def _tensordot_axes(axes, na, nb):
     return [i % na for i in left], [i % nb for i in right]
 
 
+def _tensordot_subscripts(na, nb, axes) -> str:
+    """Einsum subscripts of ``np.tensordot(a, b, axes)`` for operands of ``na`` and ``nb`` dimensions."""
+    left, right = _tensordot_axes(axes, na, nb)
+    a = string.ascii_letters[:na]
+    b = list(string.ascii_letters[na:na + nb])
+    for i, j in zip(left, right):
+        b[j] = a[i]
+    out = [c for i, c in enumerate(a) if i not in left] + [c for j, c in enumerate(b) if j not in right]
+    return f"{a},{''.join(b)}->{''.join(out)}"
+
+
 def tensordot_transpose(ct, other, like, axes, position):
     """Cotangent of operand ``position`` (``like``) of ``np.tensordot(a, b, axes)``; ``other`` is the other operand."""
     na, nb = (np.ndim(like), np.ndim(other)) if position == 0 else (np.ndim(other), np.ndim(like))
-    left, right = _tensordot_axes(axes, na, nb)
-    mine, theirs = (left, right) if position == 0 else (right, left)
-    kept = [i for i in range(np.ndim(other)) if i not in theirs]  # the other's axes in ct
-    free = np.ndim(like) - len(mine)
-    ct_axes = list(range(free, free + len(kept))) if position == 0 else list(range(len(kept)))
-    g = np.tensordot(ct, other, (ct_axes, kept))  # my free axes, then mine contracted, in the other's order
-    order = [i for i in range(np.ndim(like)) if i not in mine] + [mine[theirs.index(j)] for j in sorted(theirs)]
-    return np.transpose(g, np.argsort(order))
+    return einsum_into(transposed_subscripts(_tensordot_subscripts(na, nb, axes), position), like, ct, other)
 
 
 def inner_transpose(ct, other, like, position):
@@ -523,3 +527,64 @@ def convolve_transpose(ct, other, like, mode="full"):
     start = {"full": 0, "same": (min(n, m) - 1) // 2, "valid": min(n, m) - 1}[mode]
     full[start:start + np.size(ct)] = ct
     return np.correlate(full, other, "valid")
+
+
+# -- NumPy's other products under Numba: einsum loop nests, their subscripts known when compiling --
+
+
+def _literal(t):
+    """The value of a Numba literal type (an int ``axes``, an operand ``position``), or None."""
+    return t.literal_value if isinstance(t, types.Literal) else None
+
+
+def _product_kernel(subscripts, ops, like=None):
+    """The compiled einsum of ``subscripts`` over operands of types ``ops`` (into ``like``'s shape if given)."""
+    ins, out = einsum_parts(subscripts)
+    return _kernel(ins, out, [_ndim(t) == 0 for t in ops], _dtype_of(ops), into=like is not None)
+
+
+@overload(np.tensordot)
+def _tensordot_numba(a, b, axes=2):
+    if not _arrays(a, b):
+        return None
+    count = axes if isinstance(axes, int) else axes.value if isinstance(axes, types.Omitted) else _literal(axes)
+    if count is None:  # (axes as pairs of sequences: their values are not known when compiling)
+        return (lambda a, b, axes=2: literally(axes)) if isinstance(axes, types.Integer) else None
+    kernel = _product_kernel(_tensordot_subscripts(a.ndim, b.ndim, count), [a, b])
+    return lambda a, b, axes=2: kernel(a, b)
+
+
+@overload(np.inner)
+def _inner_numba(a, b):
+    if not (_arrays(a, b) and a.ndim and b.ndim):
+        return None
+    kernel = _product_kernel(_tensordot_subscripts(a.ndim, b.ndim, ([-1], [-1])), [a, b])
+    return lambda a, b: kernel(a, b)
+
+
+def _transpose_numba(subscripts_of, ct, other, like, position):
+    """A product's transpose in operand ``position``: the einsum of the cotangent and ``other`` into ``like``."""
+    if not _arrays(other, like) or _ndim(ct) is None or _literal(position) is None:
+        return None
+    position = _literal(position)
+    na, nb = (like.ndim, other.ndim) if position == 0 else (other.ndim, like.ndim)
+    return _product_kernel(transposed_subscripts(subscripts_of(na, nb), position), [ct, other], like)
+
+
+@overload(tensordot_transpose)
+def _tensordot_transpose_numba(ct, other, like, axes, position):
+    if isinstance(axes, types.Integer) and _literal(axes) is None or isinstance(position, types.Integer) and \
+            _literal(position) is None:
+        return lambda ct, other, like, axes, position: (literally(axes), literally(position))
+    if not isinstance(axes, types.Integer):
+        return None
+    kernel = _transpose_numba(lambda na, nb: _tensordot_subscripts(na, nb, _literal(axes)), ct, other, like, position)
+    return None if kernel is None else lambda ct, other, like, axes, position: kernel(like, ct, other)
+
+
+@overload(inner_transpose)
+def _inner_transpose_numba(ct, other, like, position):
+    if isinstance(position, types.Integer) and _literal(position) is None:
+        return lambda ct, other, like, position: literally(position)
+    kernel = _transpose_numba(lambda na, nb: _tensordot_subscripts(na, nb, ([-1], [-1])), ct, other, like, position)
+    return None if kernel is None else lambda ct, other, like, position: kernel(like, ct, other)

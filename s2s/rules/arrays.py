@@ -220,7 +220,7 @@ declare(rt.centered, rt.group_sum, result=shapes.same, array=True)
 declare(rt.weighted_sum, result=shapes.reduced_at(2))
 declare(np.dot, family=shapes.CONTRACTION, result=shapes.dot)
 declare(np.vdot, family=shapes.CONTRACTION, result=shapes.fixed(0))
-declare(np.inner, family=shapes.CONTRACTION, result=shapes.inner)
+declare(np.inner, family=shapes.CONTRACTION, result=shapes.inner, numba="overload: arrays")
 declare(np.outer, family=shapes.CONTRACTION, result=shapes.fixed(2), array=True)
 declare(np.cumsum, np.cumprod, result=shapes.cumulative, array=True, numba="overload: axis")
 # Of one array, a conversion is a copy: elementwise, so batched values pass through.
