@@ -19,6 +19,7 @@ import scipy.linalg
 from numba import literally, types
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from .runtime import _absent, _ndim, dot_left_transpose, dot_right_transpose, unbroadcast
 
@@ -510,14 +511,19 @@ def inner_transpose(ct, other, like, position):
     return tensordot_transpose(ct, other, like, ([-1], [-1]), position)
 
 
+def _kron_subscripts(n, position) -> str:
+    """Einsum subscripts of the transpose of ``np.kron(a, b)`` (``n`` dimensions each) in operand ``position``:
+    the cotangent with each axis split in two (``a``'s index, ``b``'s), then the other operand."""
+    a, b = string.ascii_letters[:n], string.ascii_letters[n:2 * n]
+    pairs = "".join(i + j for i, j in zip(a, b))
+    return f"{pairs},{b}->{a}" if position == 0 else f"{pairs},{a}->{b}"
+
+
 def kron_transpose(ct, other, like, position):
     """Cotangent of operand ``position`` of ``np.kron(a, b)`` (operands of equal dimensions)."""
     a_shape, b_shape = (np.shape(like), np.shape(other)) if position == 0 else (np.shape(other), np.shape(like))
     interleaved = np.reshape(ct, [n for pair in zip(a_shape, b_shape) for n in pair])
-    n = len(a_shape)
-    mine = list(range(position, 2 * n, 2))
-    theirs = list(range(1 - position, 2 * n, 2))
-    return np.tensordot(interleaved, other, (theirs, list(range(n)))).transpose(np.argsort(np.argsort(mine)))
+    return np.einsum(_kron_subscripts(len(a_shape), position), interleaved, other)
 
 
 def convolve_transpose(ct, other, like, mode="full"):
@@ -588,3 +594,21 @@ def _inner_transpose_numba(ct, other, like, position):
         return lambda ct, other, like, position: literally(position)
     kernel = _transpose_numba(lambda na, nb: _tensordot_subscripts(na, nb, ([-1], [-1])), ct, other, like, position)
     return None if kernel is None else lambda ct, other, like, position: kernel(like, ct, other)
+
+
+@overload(kron_transpose)
+def _kron_transpose_numba(ct, other, like, position):
+    if isinstance(position, types.Integer) and _literal(position) is None:
+        return lambda ct, other, like, position: literally(position)
+    if not (_arrays(ct, other, like) and ct.ndim == other.ndim == like.ndim) or _literal(position) is None:
+        return None
+    n, split, first = like.ndim, 2 * like.ndim, _literal(position) == 0
+    kernel = _product_kernel(_kron_subscripts(n, _literal(position)), [ct, other])
+
+    def impl(ct, other, like, position):
+        a_shape, b_shape = (like.shape, other.shape) if first else (other.shape, like.shape)
+        interleaved = np.empty(split, np.intp)
+        for d in range(n):
+            interleaved[2 * d], interleaved[2 * d + 1] = a_shape[d], b_shape[d]
+        return kernel(np.ascontiguousarray(ct).reshape(to_fixed_tuple(interleaved, split)), other)
+    return impl

@@ -312,7 +312,7 @@ add_examples(np.tensordot, example("np.tensordot(x, y, 1)", x=(2, 3), y=(3, 4)),
              example("np.tensordot(x, y, axes=((0, 1), (1, 0)))", x=(2, 3), y=(3, 2), numba=False))
 add_examples(np.inner, example("np.inner(x, y)", x=(2, 3), y=(4, 3)), example("np.inner(x, y)", x=(3,), y=(3,)))
 add_examples(np.cross, example("np.cross(x, y)", x=(3,), y=(3,)), example("np.cross(x, y)", x=(4, 3), y=(3,)))
-add_examples(np.kron, example("np.kron(x, y)", x=(2, 2), y=(2, 3), numba=False))
+add_examples(np.kron, example("np.kron(x, y)", x=(2, 2), y=(2, 3)), example("np.kron(x, y)", x=(3,), y=(2,)))
 add_examples(np.convolve, *(example(f"np.convolve(x, y, {mode!r})", x=(5,), y=(3,), numba=False)
                             for mode in ("full", "same", "valid")))
 add_examples(np.linalg.solve,
