@@ -436,20 +436,8 @@ def _svd_values_transpose_numba(a, ct):
 def _stacked_numba(fn, tuple_result=False):
     """An overload of ``fn`` for a stack (3-D) of matrices: ``fn`` of each, in a loop."""
 
-    def typer(a, *rest):
-        if not (isinstance(a, types.Array) and a.ndim == 3) or any(isinstance(t, types.Array) and t.ndim == 1
-                                                                   for t in rest):
-            return None
-
-        if rest and isinstance(rest[0], types.Array):
-            def impl(a, b):
-                first = fn(a[0], b[0])
-                out = np.empty((a.shape[0],) + first.shape, first.dtype)
-                for i in range(a.shape[0]):
-                    out[i] = fn(a[i], b[i])
-                return out
-            return impl
-        if rest:
+    def unary(a):
+        if not (isinstance(a, types.Array) and a.ndim == 3):
             return None
         if tuple_result:
             def impl(a):
@@ -469,10 +457,25 @@ def _stacked_numba(fn, tuple_result=False):
             return out
         return impl
 
-    overload(fn)(typer)
+    overload(fn)(unary)
 
 
-for _fn in (np.linalg.solve, np.linalg.inv, np.linalg.det, np.linalg.cholesky):
+def _stacked_solve_numba(a, b):
+    """``np.linalg.solve`` of a stack of matrices and a stack of right-hand sides (matrices): each pair, in a loop."""
+    if not (isinstance(a, types.Array) and a.ndim == 3 and isinstance(b, types.Array) and b.ndim == 3):
+        return None
+
+    def impl(a, b):
+        first = np.linalg.solve(a[0], b[0])
+        out = np.empty((a.shape[0],) + first.shape, first.dtype)
+        for i in range(a.shape[0]):
+            out[i] = np.linalg.solve(a[i], b[i])
+        return out
+    return impl
+
+
+overload(np.linalg.solve)(_stacked_solve_numba)
+for _fn in (np.linalg.inv, np.linalg.det, np.linalg.cholesky):
     _stacked_numba(_fn)
 for _fn in (np.linalg.slogdet, np.linalg.eigh):
     _stacked_numba(_fn, tuple_result=True)

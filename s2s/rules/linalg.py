@@ -318,9 +318,9 @@ add_examples(np.convolve, *(example(f"np.convolve(x, y, {mode!r})", x=(5,), y=(3
 add_examples(np.linalg.solve,
              example(f"np.linalg.solve({SPD}, y)", x=(3, 3), y=(3,)),
              example(f"np.linalg.solve({SPD}, y)", x=(3, 3), y=(3, 2)),
-             example(f"np.linalg.solve({STACKED_SPD}, y)", x=(2, 3, 3), y=(2, 3, 2), numba=False))
+             example(f"np.linalg.solve({STACKED_SPD}, y)", x=(2, 3, 3), y=(2, 3, 2)))
 add_examples(np.linalg.inv, example(f"np.linalg.inv({SPD})", x=(3, 3)),
-             example(f"np.linalg.inv({STACKED_SPD})", x=(2, 3, 3), numba=False))
+             example(f"np.linalg.inv({STACKED_SPD})", x=(2, 3, 3)))
 add_examples(np.linalg.det, example(f"np.linalg.det({SPD})", x=(3, 3)))
 add_examples(np.linalg.slogdet, example(f"np.linalg.slogdet({SPD})[1]", x=(3, 3)))
 add_examples(np.linalg.cholesky, example(f"np.linalg.cholesky({SPD})", x=(3, 3)))
