@@ -546,10 +546,10 @@ def _literal(t):
     return t.literal_value if isinstance(t, types.Literal) else None
 
 
-def _product_kernel(subscripts, ops, like=None):
-    """The compiled einsum of ``subscripts`` over operands of types ``ops`` (into ``like``'s shape if given)."""
+def _product_kernel(subscripts, ops, into=False):
+    """The compiled einsum of ``subscripts`` over operands of types ``ops`` (``into``: see ``_kernel``)."""
     ins, out = einsum_parts(subscripts)
-    return _kernel(ins, out, [_ndim(t) == 0 for t in ops], _dtype_of(ops), into=like is not None)
+    return _kernel(ins, out, [_ndim(t) == 0 for t in ops], _dtype_of(ops), into)
 
 
 @overload(np.tensordot)
@@ -577,7 +577,7 @@ def _transpose_numba(subscripts_of, ct, other, like, position):
         return None
     position = _literal(position)
     na, nb = (like.ndim, other.ndim) if position == 0 else (other.ndim, like.ndim)
-    return _product_kernel(transposed_subscripts(subscripts_of(na, nb), position), [ct, other], like)
+    return _product_kernel(transposed_subscripts(subscripts_of(na, nb), position), [ct, other], into=True)
 
 
 @overload(tensordot_transpose)
