@@ -42,7 +42,7 @@ def _zeros_like_numba(x):
     if isinstance(x, (types.Float, types.Integer, types.Boolean)):
         zero = _float_scalar(x)(0.0)
         return lambda x: zero
-    if isinstance(x, types.List) and isinstance(x.dtype, types.Array):  # the pieces of np.split
+    if isinstance(x, (types.List, types.ListType)) and isinstance(x.dtype, types.Array):  # the pieces of np.split
         return lambda x: [np.zeros_like(v) for v in x]
     return None
 
@@ -474,6 +474,30 @@ def _concatenate_piece_numba(ct, arrays, index, axis=0):
     return None
 
 
+def split_transpose(ct, axis=0):
+    """Cotangent of ``np.split(ary, sections, axis)`` (and ``np.array_split``) for ``ary``: its pieces' joined.
+
+    Pieces that left compiled code come back into it stacked on a new first axis where they are all
+    alike, else as a typed list (``backends.numba_cpu.tapes_as_arrays``); NumPy joins either.
+    """
+    return np.concatenate(ct, axis)
+
+
+@overload(split_transpose)
+def _split_transpose_numba(ct, axis=0):
+    if isinstance(ct, (types.List, types.ListType)):
+        return lambda ct, axis=0: np.concatenate(ct, axis)
+    if not (isinstance(ct, types.Array) and ct.ndim >= 2):
+        return None
+    ndim = ct.ndim - 1  # the pieces'
+
+    def stacked(ct, axis=0):  # piece i's slice j along ``axis`` is row i * (slices a piece) + j of the result
+        k = _axis(axis, ndim)
+        joined = _resized(ct.shape[1:], k, ct.shape[0] * ct.shape[k + 1])
+        return np.ascontiguousarray(moveaxis(ct, 0, k)).reshape(joined)
+    return stacked
+
+
 def stack_piece(ct, index, axis=0):
     """Cotangent of ``np.stack(arrays, axis)`` for ``arrays[index]``: ``ct`` at ``index`` along ``axis``, a new array."""
     return np.take(ct, index, axis)
@@ -880,6 +904,27 @@ for _fn, _kernel in ((scipy.special.erf, _erf), (scipy.special.erfc, _erfc), (sc
     _elementwise_overload(_fn, _kernel)
 
 
+# -- builtins and constructors on arrays under Numba (it takes these on numbers and lists) ----
+
+
+@overload(abs)
+def _abs_numba(x):
+    """``abs`` of an array: NumPy's, elementwise."""
+    if isinstance(x, types.Array):
+        return lambda x: np.abs(x)
+    return None
+
+
+@overload(np.array)
+def _array_of_array_numba(object, dtype=None):
+    """``np.array`` of an array: a copy, in its own dtype or the one asked for."""
+    if not isinstance(object, types.Array):
+        return None
+    if _absent(dtype):
+        return lambda object, dtype=None: object.copy()
+    return lambda object, dtype=None: object.astype(dtype)
+
+
 # -- NumPy's shape operations under Numba: the signatures generated code uses that Numba lacks --
 #
 # Tile, repeat, pad and roll each fill an output whose every cell copies one input cell (or
@@ -1152,7 +1197,7 @@ def _squeeze_numba(a, axis=None):
 @overload(np.concatenate)
 def _concatenate_list_numba(arrays, axis=0):
     """Of a list of arrays (Numba joins tuples): the cotangent of ``np.split``'s pieces."""
-    if not (isinstance(arrays, types.List) and isinstance(arrays.dtype, types.Array)):
+    if not (isinstance(arrays, (types.List, types.ListType)) and isinstance(arrays.dtype, types.Array)):
         return None
     ndim = arrays.dtype.ndim
 

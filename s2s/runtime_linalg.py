@@ -16,9 +16,10 @@ import string
 
 import numpy as np
 import scipy.linalg
-from numba import types
+from numba import literally, types
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from .runtime import _absent, _ndim, dot_left_transpose, dot_right_transpose, unbroadcast
 
@@ -435,20 +436,8 @@ def _svd_values_transpose_numba(a, ct):
 def _stacked_numba(fn, tuple_result=False):
     """An overload of ``fn`` for a stack (3-D) of matrices: ``fn`` of each, in a loop."""
 
-    def typer(a, *rest):
-        if not (isinstance(a, types.Array) and a.ndim == 3) or any(isinstance(t, types.Array) and t.ndim == 1
-                                                                   for t in rest):
-            return None
-
-        if rest and isinstance(rest[0], types.Array):
-            def impl(a, b):
-                first = fn(a[0], b[0])
-                out = np.empty((a.shape[0],) + first.shape, first.dtype)
-                for i in range(a.shape[0]):
-                    out[i] = fn(a[i], b[i])
-                return out
-            return impl
-        if rest:
+    def unary(a):
+        if not (isinstance(a, types.Array) and a.ndim == 3):
             return None
         if tuple_result:
             def impl(a):
@@ -468,10 +457,25 @@ def _stacked_numba(fn, tuple_result=False):
             return out
         return impl
 
-    overload(fn)(typer)
+    overload(fn)(unary)
 
 
-for _fn in (np.linalg.solve, np.linalg.inv, np.linalg.det, np.linalg.cholesky):
+def _stacked_solve_numba(a, b):
+    """``np.linalg.solve`` of a stack of matrices and a stack of right-hand sides (matrices): each pair, in a loop."""
+    if not (isinstance(a, types.Array) and a.ndim == 3 and isinstance(b, types.Array) and b.ndim == 3):
+        return None
+
+    def impl(a, b):
+        first = np.linalg.solve(a[0], b[0])
+        out = np.empty((a.shape[0],) + first.shape, first.dtype)
+        for i in range(a.shape[0]):
+            out[i] = np.linalg.solve(a[i], b[i])
+        return out
+    return impl
+
+
+overload(np.linalg.solve)(_stacked_solve_numba)
+for _fn in (np.linalg.inv, np.linalg.det, np.linalg.cholesky):
     _stacked_numba(_fn)
 for _fn in (np.linalg.slogdet, np.linalg.eigh):
     _stacked_numba(_fn, tuple_result=True)
@@ -488,17 +492,21 @@ def _tensordot_axes(axes, na, nb):
     return [i % na for i in left], [i % nb for i in right]
 
 
+def _tensordot_subscripts(na, nb, axes) -> str:
+    """Einsum subscripts of ``np.tensordot(a, b, axes)`` for operands of ``na`` and ``nb`` dimensions."""
+    left, right = _tensordot_axes(axes, na, nb)
+    a = string.ascii_letters[:na]
+    b = list(string.ascii_letters[na:na + nb])
+    for i, j in zip(left, right):
+        b[j] = a[i]
+    out = [c for i, c in enumerate(a) if i not in left] + [c for j, c in enumerate(b) if j not in right]
+    return f"{a},{''.join(b)}->{''.join(out)}"
+
+
 def tensordot_transpose(ct, other, like, axes, position):
     """Cotangent of operand ``position`` (``like``) of ``np.tensordot(a, b, axes)``; ``other`` is the other operand."""
     na, nb = (np.ndim(like), np.ndim(other)) if position == 0 else (np.ndim(other), np.ndim(like))
-    left, right = _tensordot_axes(axes, na, nb)
-    mine, theirs = (left, right) if position == 0 else (right, left)
-    kept = [i for i in range(np.ndim(other)) if i not in theirs]  # the other's axes in ct
-    free = np.ndim(like) - len(mine)
-    ct_axes = list(range(free, free + len(kept))) if position == 0 else list(range(len(kept)))
-    g = np.tensordot(ct, other, (ct_axes, kept))  # my free axes, then mine contracted, in the other's order
-    order = [i for i in range(np.ndim(like)) if i not in mine] + [mine[theirs.index(j)] for j in sorted(theirs)]
-    return np.transpose(g, np.argsort(order))
+    return einsum_into(transposed_subscripts(_tensordot_subscripts(na, nb, axes), position), like, ct, other)
 
 
 def inner_transpose(ct, other, like, position):
@@ -506,14 +514,19 @@ def inner_transpose(ct, other, like, position):
     return tensordot_transpose(ct, other, like, ([-1], [-1]), position)
 
 
+def _kron_subscripts(n, position) -> str:
+    """Einsum subscripts of the transpose of ``np.kron(a, b)`` (``n`` dimensions each) in operand ``position``:
+    the cotangent with each axis split in two (``a``'s index, ``b``'s), then the other operand."""
+    a, b = string.ascii_letters[:n], string.ascii_letters[n:2 * n]
+    pairs = "".join(i + j for i, j in zip(a, b))
+    return f"{pairs},{b}->{a}" if position == 0 else f"{pairs},{a}->{b}"
+
+
 def kron_transpose(ct, other, like, position):
     """Cotangent of operand ``position`` of ``np.kron(a, b)`` (operands of equal dimensions)."""
     a_shape, b_shape = (np.shape(like), np.shape(other)) if position == 0 else (np.shape(other), np.shape(like))
     interleaved = np.reshape(ct, [n for pair in zip(a_shape, b_shape) for n in pair])
-    n = len(a_shape)
-    mine = list(range(position, 2 * n, 2))
-    theirs = list(range(1 - position, 2 * n, 2))
-    return np.tensordot(interleaved, other, (theirs, list(range(n)))).transpose(np.argsort(np.argsort(mine)))
+    return np.einsum(_kron_subscripts(len(a_shape), position), interleaved, other)
 
 
 def convolve_transpose(ct, other, like, mode="full"):
@@ -523,3 +536,82 @@ def convolve_transpose(ct, other, like, mode="full"):
     start = {"full": 0, "same": (min(n, m) - 1) // 2, "valid": min(n, m) - 1}[mode]
     full[start:start + np.size(ct)] = ct
     return np.correlate(full, other, "valid")
+
+
+# -- NumPy's other products under Numba: einsum loop nests, their subscripts known when compiling --
+
+
+def _literal(t):
+    """The value of a Numba literal type (an int ``axes``, an operand ``position``), or None."""
+    return t.literal_value if isinstance(t, types.Literal) else None
+
+
+def _product_kernel(subscripts, ops, into=False):
+    """The compiled einsum of ``subscripts`` over operands of types ``ops`` (``into``: see ``_kernel``)."""
+    ins, out = einsum_parts(subscripts)
+    return _kernel(ins, out, [_ndim(t) == 0 for t in ops], _dtype_of(ops), into)
+
+
+@overload(np.tensordot)
+def _tensordot_numba(a, b, axes=2):
+    if not _arrays(a, b):
+        return None
+    count = axes if isinstance(axes, int) else axes.value if isinstance(axes, types.Omitted) else _literal(axes)
+    if count is None:  # (axes as pairs of sequences: their values are not known when compiling)
+        return (lambda a, b, axes=2: literally(axes)) if isinstance(axes, types.Integer) else None
+    kernel = _product_kernel(_tensordot_subscripts(a.ndim, b.ndim, count), [a, b])
+    return lambda a, b, axes=2: kernel(a, b)
+
+
+@overload(np.inner)
+def _inner_numba(a, b):
+    if not (_arrays(a, b) and a.ndim and b.ndim):
+        return None
+    kernel = _product_kernel(_tensordot_subscripts(a.ndim, b.ndim, ([-1], [-1])), [a, b])
+    return lambda a, b: kernel(a, b)
+
+
+def _transpose_numba(subscripts_of, ct, other, like, position):
+    """A product's transpose in operand ``position``: the einsum of the cotangent and ``other`` into ``like``."""
+    if not _arrays(other, like) or _ndim(ct) is None or _literal(position) is None:
+        return None
+    position = _literal(position)
+    na, nb = (like.ndim, other.ndim) if position == 0 else (other.ndim, like.ndim)
+    return _product_kernel(transposed_subscripts(subscripts_of(na, nb), position), [ct, other], into=True)
+
+
+@overload(tensordot_transpose)
+def _tensordot_transpose_numba(ct, other, like, axes, position):
+    if isinstance(axes, types.Integer) and _literal(axes) is None or isinstance(position, types.Integer) and \
+            _literal(position) is None:
+        return lambda ct, other, like, axes, position: (literally(axes), literally(position))
+    if not isinstance(axes, types.Integer):
+        return None
+    kernel = _transpose_numba(lambda na, nb: _tensordot_subscripts(na, nb, _literal(axes)), ct, other, like, position)
+    return None if kernel is None else lambda ct, other, like, axes, position: kernel(like, ct, other)
+
+
+@overload(inner_transpose)
+def _inner_transpose_numba(ct, other, like, position):
+    if isinstance(position, types.Integer) and _literal(position) is None:
+        return lambda ct, other, like, position: literally(position)
+    kernel = _transpose_numba(lambda na, nb: _tensordot_subscripts(na, nb, ([-1], [-1])), ct, other, like, position)
+    return None if kernel is None else lambda ct, other, like, position: kernel(like, ct, other)
+
+
+@overload(kron_transpose)
+def _kron_transpose_numba(ct, other, like, position):
+    if isinstance(position, types.Integer) and _literal(position) is None:
+        return lambda ct, other, like, position: literally(position)
+    if not (_arrays(ct, other, like) and ct.ndim == other.ndim == like.ndim) or _literal(position) is None:
+        return None
+    n, split, first = like.ndim, 2 * like.ndim, _literal(position) == 0
+    kernel = _product_kernel(_kron_subscripts(n, _literal(position)), [ct, other])
+
+    def impl(ct, other, like, position):
+        a_shape, b_shape = (like.shape, other.shape) if first else (other.shape, like.shape)
+        interleaved = np.empty(split, np.intp)
+        for d in range(n):
+            interleaved[2 * d], interleaved[2 * d + 1] = a_shape[d], b_shape[d]
+        return kernel(np.ascontiguousarray(ct).reshape(to_fixed_tuple(interleaved, split)), other)
+    return impl

@@ -22,13 +22,8 @@ FLOAT32 = [c for c in CASES if c.family in (shapes.ELEMENTWISE, shapes.REDUCTION
            and all(c.example.shapes.values())]
 
 #: Known failures: (example code, check) -> the bug.  Strict: a fixed bug fails its xfail.
-_NUMBA_LACKS = "Numba lacks the signature s2s emits, and s2s supplies none yet"
 KNOWN = {
-    **{(code, "numba"): _NUMBA_LACKS for code in ("np.matmul(x, y)", "np.array(x)", "abs(x)", "np.squeeze(x)")},
     ("np.float32(x)", "numba"): "the tangent rounded to float32 misses the dot-product test's float64 tolerance",
-    **{(code, "numba"): "the cotangents of np.split's pieces reach Numba stacked (or, uneven, not at all): "
-                        "np.concatenate of the stack does not compile" for code in
-       ("np.array_split(x, 3)[2]", "np.split(x, 3, axis=1)[0]", "np.split(x, 2)[1]")},
     ("np.linalg.eigh((x @ x.T + 3 * np.eye(3)))[1] ** 2", "second_order"):
         "the second derivative of eigh's eigenvectors fails inside generated code (a reshape of the wrong size)",
 }

@@ -10,7 +10,8 @@ def bilinear_forms_fwd(a, b, M):
     q = np.dot(a, M_at_a)
     c = np.vdot(a, b)
     P = np.outer(a, b)
-    T = np.matmul(M, P)
+    # corpus.py:635: T = np.matmul(M, P)
+    T = M @ P
     # corpus.py:636: return q + c * np.sum(T * M.T)
     transpose_M = np.transpose(M)
     product = T * transpose_M

@@ -16,7 +16,7 @@ def bilinear_forms_jvp(a, b, M, a_dot, b_dot, M_dot):
     P = np.outer(a, b)
     # corpus.py:635: T = np.matmul(M, P)
     T_dot = M_dot @ P + M @ P_dot
-    T = np.matmul(M, P)
+    T = M @ P
     # corpus.py:636: return q + c * np.sum(T * M.T)
     transpose_M = np.transpose(M)
     sum_product = np.sum(T * transpose_M)

@@ -8,7 +8,8 @@ def bilinear_forms(a, b, M):
     q = np.dot(a, M @ a)
     c = np.vdot(a, b)
     P = np.outer(a, b)
-    T = np.matmul(M, P)
+    # corpus.py:635: T = np.matmul(M, P)
+    T = M @ P
     # corpus.py:636: return q + c * np.sum(T * M.T)
     return q + c * np.sum(T * np.transpose(M))
 

@@ -46,10 +46,11 @@ def tapes_as_arrays(residuals, entry, args) -> tuple:
     """Residuals of a compiled forward function, made fit to go back into compiled code.
 
     A list that leaves compiled code comes back as a Python list, and an empty one
-    cannot go back in (Numba cannot type it).  Tapes of numbers and of arrays become
-    arrays, typed by the compiled signature even when empty: the linear and adjoint
-    functions only index them.  Tapes of anything else (a helper's residuals saved in
-    a loop) become typed lists, slower to index but as exact.
+    cannot go back in (Numba cannot type it).  Tapes of numbers and of arrays alike in
+    shape become arrays, typed by the compiled signature even when empty: the linear and
+    adjoint functions only index them.  Tapes of anything else (a helper's residuals saved
+    in a loop, the uneven pieces of ``np.array_split``) become typed lists, slower to index
+    but as exact.
     """
     returned = entry.return_type(entry.arguments(args))
     return residuals if returned is None else _fit(residuals, returned.types[1])
@@ -58,7 +59,7 @@ def tapes_as_arrays(residuals, entry, args) -> tuple:
 def _fit(value, kind):
     if isinstance(kind, numba_types.List):
         item = kind.dtype
-        if isinstance(item, numba_types.Array):
+        if isinstance(item, numba_types.Array) and len({np.shape(v) for v in value}) <= 1:
             dtype = as_dtype(item.dtype)
             return np.stack(value).astype(dtype, copy=False) if value else np.empty((0,) * (item.ndim + 1), dtype)
         if isinstance(item, (numba_types.Number, numba_types.Boolean)):

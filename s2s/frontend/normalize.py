@@ -694,6 +694,10 @@ class _Normalizer(Lowering, TreeLowering):
         keywords = [(k.arg, self.atom(k.value, out)) for k in expr.keywords]
         if spelled == "np.where" and len(args) == 1:  # NumPy's own spelling of it: not elementwise
             callee = core.attr("np.nonzero")
+        if spelled == "np.matmul" and len(args) == 2 and not keywords:
+            # The operator: Numba types np.matmul as a ufunc (so it fuses it into elementwise array expressions)
+            # and has no implementation of it, while ``@`` takes s2s's overload for stacks of matrices.
+            return gast.BinOp(left=args[0], op=gast.MatMult(), right=args[1])
         named = _AS_KEYWORDS.get(spelled, ())
         if 1 < len(args) <= 1 + len(named):
             keywords = [*zip(named, args[1:]), *keywords]

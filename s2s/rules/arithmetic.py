@@ -110,7 +110,8 @@ declare(operator.add, operator.sub, operator.mul, operator.truediv, operator.flo
 declare(operator.matmul, np.matmul, family=shapes.CONTRACTION, result=shapes.dot)
 # Builtins on numbers; abs, min, max and pow apply to arrays too (elementwise, through their NumPy twins).
 declare(int, float, bool, round, family=shapes.SCALAR, cheap=True)
-declare(abs, max, min, family=shapes.SCALAR, result=shapes.broadcast, cheap=True)
+declare(abs, family=shapes.SCALAR, result=shapes.broadcast, cheap=True, numba="overload: of an array")
+declare(max, min, family=shapes.SCALAR, result=shapes.broadcast, cheap=True)
 declare(pow, math.pow, family=shapes.SCALAR, result=shapes.broadcast)
 declare(len, family=shapes.QUERY, cheap=True)
 declare(range, cheap=True)

@@ -223,11 +223,12 @@ declare(rt.centered, rt.group_sum, result=shapes.same, array=True)
 declare(rt.weighted_sum, result=shapes.reduced_at(2))
 declare(np.dot, family=shapes.CONTRACTION, result=shapes.dot)
 declare(np.vdot, family=shapes.CONTRACTION, result=shapes.fixed(0))
-declare(np.inner, family=shapes.CONTRACTION, result=shapes.inner)
+declare(np.inner, family=shapes.CONTRACTION, result=shapes.inner, numba="overload: arrays")
 declare(np.outer, family=shapes.CONTRACTION, result=shapes.fixed(2), array=True)
 declare(np.cumsum, np.cumprod, result=shapes.cumulative, array=True, numba="overload: axis")
 # Of one array, a conversion is a copy: elementwise, so batched values pass through.
-declare(np.array, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True)
+declare(np.array, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True,
+        numba="overload: of an array (a copy)")
 declare(np.asarray, family=shapes.ELEMENTWISE, result=shapes.stacked(1), array=True, sequence=True, view=True)
 declare(np.stack, family=shapes.SHAPE, result=shapes.stacked(1), array=True, sequence=True)
 declare(np.concatenate, family=shapes.SHAPE, result=shapes.stacked(0), array=True, sequence=True)
@@ -236,7 +237,8 @@ declare(np.copy, family=shapes.ELEMENTWISE, result=shapes.same, array=True)
 declare(np.transpose, family=shapes.SHAPE, result=shapes.same, view=True)
 declare(np.reshape, family=shapes.SHAPE, result=shapes.from_shape(1, "newshape"), array=True, view=True)
 declare(np.ravel, family=shapes.SHAPE, result=shapes.fixed(1), array=True, view=True)
-declare(np.squeeze, np.expand_dims, family=shapes.SHAPE, view=True)
+declare(np.squeeze, family=shapes.SHAPE, view=True, numba="overload: axis")
+declare(np.expand_dims, family=shapes.SHAPE, view=True)
 declare(np.zeros_like, np.ones_like, np.empty_like, family=shapes.ELEMENTWISE, result=shapes.same, array=True,
         cheap=True)
 declare(np.full_like, family=shapes.MAKER, result=shapes.same, array=True)
@@ -269,7 +271,9 @@ add_examples(np.concatenate, example("np.concatenate((x, y))", x=(2,), y=(3,)),
              example("np.concatenate((x, y), axis=1)", x=(2, 3), y=(2, 1)))
 add_examples(np.stack, example("np.stack((x, y))", x=(3,), y=(3,)), example("np.stack((x, y), axis=1)", x=(2, 3), y=(2, 3)))
 add_examples(np.expand_dims, example("np.expand_dims(x, 0)", x=(3,)), example("np.expand_dims(x, -1)", x=(2, 3)))
-add_examples(np.squeeze, example("np.squeeze(x)", x=(1, 3)), example("np.squeeze(x, axis=1)", x=(2, 1)))
+# Without ``axis``, which axes go depends on the sizes, and Numba must know the result's dimensions when compiling.
+add_examples(np.squeeze, example("np.squeeze(x)", x=(1, 3), numba=False), example("np.squeeze(x, axis=1)", x=(2, 1)),
+             example("np.squeeze(x, axis=(0, 2))", x=(1, 3, 1)))
 add_examples(np.sum, example("np.sum(x)", x=(3, 4)), example("np.sum(x, axis=-1, keepdims=True)", x=(2, 3, 4)),
              example("np.sum(x, axis=(0, 2))", x=(2, 3, 4)))
 add_examples(np.mean, example("np.mean(x, axis=1)", x=(3, 4)), example("np.mean(x, axis=(0, 1), keepdims=True)", x=(2, 3, 4)))
@@ -289,6 +293,7 @@ add_examples(np.cumprod, example("np.cumprod(x, axis=0)", x=(3, 4), domain=POSIT
 add_examples(np.linalg.norm, example("np.linalg.norm(x)", x=(5,), second_order=False),
              example("np.linalg.norm(x, 1)", x=(5,), second_order=False),
              example("np.linalg.norm(x, np.inf)", x=(5,), second_order=False),
+             # (Numba's own norm takes 'fro' when compiling, then refuses it when run; an overload cannot come first)
              example("np.linalg.norm(x, 'fro')", x=(3, 4), second_order=False, numba=False),
              example("np.linalg.norm(x, axis=-1, keepdims=True)", x=(3, 4), second_order=False))
 add_examples(scipy.special.logsumexp, example("scipy.special.logsumexp(x)", x=(3, 4)),

@@ -197,7 +197,7 @@ def take_along_axis_t(arr, indices, axis):
 
 @deftranspose(np.split, np.array_split)
 def split_t(ary, indices_or_sections, axis=0):
-    return np.concatenate(ct, axis), None, None
+    return rt.split_transpose(ct, axis), None, None
 
 
 @deftranspose(np.hstack)
@@ -253,7 +253,9 @@ add_examples(np.take, example("np.take(x, [2, 0, 2])", x=(2, 3)), example("np.ta
 add_examples(np.take_along_axis, example("np.take_along_axis(x, np.array([[0, 2], [1, 1]]), axis=1)", x=(2, 3)))
 add_examples(np.sort, example("np.sort(x)", x=(5,), second_order=False),
              example("np.sort(x, axis=0)", x=(4, 2), second_order=False))
-add_examples(np.split, example("np.split(x, 2)[1]", x=(4,)), example("np.split(x, 3, axis=1)[0]", x=(2, 6)))
-add_examples(np.array_split, example("np.array_split(x, 3)[2]", x=(7,)))
+add_examples(np.split, example("np.split(x, 2)[1]", x=(4,)), example("np.split(x, 3, axis=1)[0]", x=(2, 6)),
+             example("np.split(x, [1, 3])[2]", x=(5,)), example("np.split(x, 2)[0] * np.split(x, 2)[1]", x=(4,)))
+add_examples(np.array_split, example("np.array_split(x, 3)[2]", x=(7,)),
+             example("np.array_split(x, 3, axis=1)[0].T @ np.array_split(x, 3, axis=1)[2]", x=(3, 5)))
 add_examples(np.hstack, example("np.hstack([x, y])", x=(2, 3), y=(2, 2)), example("np.hstack([x, y])", x=(3,), y=(2,)))
 add_examples(np.vstack, example("np.vstack([x, y])", x=(2, 3), y=(1, 3)), example("np.vstack([x, y])", x=(3,), y=(3,)))
