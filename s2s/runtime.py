@@ -1200,6 +1200,29 @@ def _repeat_numba(a, repeats, axis=None):
     return impl
 
 
+def negated(shift):
+    """``-shift`` for an int or a tuple of ints (``np.roll``'s transpose rolls back)."""
+    return tuple(-k for k in shift) if isinstance(shift, tuple) else -shift
+
+
+negated.fold = True  # evaluated when generating code, on a literal shift
+
+
+@overload(negated)
+def _negated_numba(shift):
+    if isinstance(shift, types.Integer):
+        return lambda shift: -shift
+    if not _integers(shift):
+        return None
+
+    def impl(shift):
+        out = shift
+        for k in range(len(shift)):
+            out = tuple_setitem(out, k, -shift[k])
+        return out
+    return impl
+
+
 @overload(np.roll)
 def _roll_numba(a, shift, axis=None):
     if not (isinstance(a, types.Array) and _integers(shift) and _integers(axis)):
