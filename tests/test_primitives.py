@@ -29,8 +29,6 @@ KNOWN = {
     **{(code, "numba"): "the cotangents of np.split's pieces reach Numba stacked (or, uneven, not at all): "
                         "np.concatenate of the stack does not compile" for code in
        ("np.array_split(x, 3)[2]", "np.split(x, 3, axis=1)[0]", "np.split(x, 2)[1]")},
-    ("np.linalg.eigh((x @ x.T + 3 * np.eye(3)))[1] ** 2", "second_order"):
-        "the second derivative of eigh's eigenvectors fails inside generated code (a reshape of the wrong size)",
 }
 
 
