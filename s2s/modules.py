@@ -18,6 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from .emit import Rendered
+from .frontend.parse import remember_origins
 
 
 def cache_dir() -> Path:
@@ -65,6 +66,7 @@ def load(rendered: Rendered, constants: dict, stem: str, backend: str) -> tuple[
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(rendered.source)
         os.replace(tmp, path)
+    remember_origins(path, rendered.origins)
     name = f"s2s_generated_{backend}_{path.stem}"
     module = sys.modules.get(name)
     if module is None:

@@ -357,33 +357,71 @@ def _log_softmax_numba(x, axis=None):
 
 
 def along_rows(step):
-    """``(a, axis) -> array``: ``step`` (a row to a row of its size) applied to the reduced elements of each index.
+    """``(a, [b, c,] axis) -> array``: ``step`` applied to the elements along ``axis`` of each index.
 
-    The result is shaped like ``a``.  ``step`` must compile with Numba; so does the result.
+    ``step`` takes one row per array (the arrays share a shape) and returns a row of their
+    size; the result is shaped like ``a``.  ``step`` must compile with Numba; so does the result.
     """
 
-    def apply(a, axis=None):
-        mask = reduced_mask(np.ndim(a), axis)
+    def apply(*operands):
+        *arrays, axis = operands
+        mask = reduced_mask(np.ndim(arrays[0]), axis)
         axes, k = np.flatnonzero(mask), int(mask.sum())
-        moved = np.moveaxis(np.asarray(a), axes, range(-k, 0))
-        rows = moved.reshape(-1, int(np.prod(moved.shape[moved.ndim - k:], dtype=int)))
-        done = np.array([step(row) for row in rows]).reshape(moved.shape)
+        moved = [np.moveaxis(np.asarray(x), axes, range(-k, 0)) for x in arrays]
+        shape = moved[0].shape
+        rows = [x.reshape(-1, int(np.prod(shape[len(shape) - k:], dtype=int))) for x in moved]
+        done = np.array([step(*row) for row in zip(*rows)]).reshape(shape)
         return np.moveaxis(done, range(-k, 0), axes)
 
     @overload(apply)
-    def _apply_numba(a, axis=None):
-        if not isinstance(a, types.Array) or axis_count(a.ndim, axis) is None:
+    def _apply_numba(*operands):
+        *arrays, axis = operands
+        if not all(isinstance(x, types.Array) for x in arrays) or axis_count(arrays[0].ndim, axis) is None:
             return None
-
-        def impl(a, axis=None):
-            mask = reduced_mask(a.ndim, axis)
-            rows = _rows(a, mask)
-            for k in range(rows.shape[0]):
-                rows[k] = step(rows[k])
-            return _unrows(rows, a, mask)
-        return impl
+        dtype = np.result_type(*(numba.np.numpy_support.as_dtype(x.dtype) for x in arrays))
+        return _ROW_WISE[len(arrays)](step, dtype)
 
     return apply
+
+
+def _row_wise_1(step, dtype):
+    def impl(*operands):
+        a, axis = operands
+        mask = reduced_mask(a.ndim, axis)
+        rows = _rows(a, mask)
+        out = np.empty(rows.shape, dtype)
+        for k in range(rows.shape[0]):
+            out[k] = step(rows[k])
+        return _unrows(out, a, mask)
+    return impl
+
+
+def _row_wise_2(step, dtype):
+    def impl(*operands):
+        a, b, axis = operands
+        mask = reduced_mask(a.ndim, axis)
+        rows, rows_b = _rows(a, mask), _rows(b, mask)
+        out = np.empty(rows.shape, dtype)
+        for k in range(rows.shape[0]):
+            out[k] = step(rows[k], rows_b[k])
+        return _unrows(out, a, mask)
+    return impl
+
+
+def _row_wise_3(step, dtype):
+    def impl(*operands):
+        a, b, c, axis = operands
+        mask = reduced_mask(a.ndim, axis)
+        rows, rows_b, rows_c = _rows(a, mask), _rows(b, mask), _rows(c, mask)
+        out = np.empty(rows.shape, dtype)
+        for k in range(rows.shape[0]):
+            out[k] = step(rows[k], rows_b[k], rows_c[k])
+        return _unrows(out, a, mask)
+    return impl
+
+
+#: ``along_rows``'s Numba implementations, by how many arrays it takes.
+_ROW_WISE = {1: _row_wise_1, 2: _row_wise_2, 3: _row_wise_3}
 
 
 def expand(value, a, axis=None, keepdims=False):

@@ -203,8 +203,42 @@ def _prod_without_each(flat):
     return out
 
 
+@register_jitable
+def _prod_without_each_jvp(flat, tangent):
+    """The tangent of ``_prod_without_each(flat)`` along ``tangent``: forward mode through its two sweeps."""
+    n = flat.size
+    out, d_out = np.ones_like(flat), np.zeros_like(tangent)
+    left, d_left = 1.0, 0.0
+    for i in range(n):
+        out[i], d_out[i] = left, d_left
+        d_left = d_left * flat[i] + left * tangent[i]
+        left *= flat[i]
+    right, d_right = 1.0, 0.0
+    for i in range(n - 1, -1, -1):
+        d_out[i] = d_out[i] * right + out[i] * d_right
+        out[i] *= right
+        d_right = d_right * flat[i] + right * tangent[i]
+        right *= flat[i]
+    return d_out
+
+
 #: Each element's factor in ``np.prod(a, axis)``: the product of the others it is multiplied with.
 _prod_others = along_rows(_prod_without_each)
+_prod_others_jvp = along_rows(_prod_without_each_jvp)
+
+
+def prod_others_jvp(a, t, axis=None):
+    """The tangent of each element's product of the others along ``axis`` (``np.prod``'s second derivative).
+
+    Element ``i`` gets the sum over ``k != i`` of ``t[k]`` times the product of all elements but ``i``
+    and ``k``: symmetric in ``i`` and ``k``, so it is its own transpose.  No division: exact at zeros.
+    """
+    return _prod_others_jvp(a, t, axis)
+
+
+@overload(prod_others_jvp)
+def _prod_others_jvp_numba(a, t, axis=None):
+    return _along(prod_others_jvp, a, axis)
 
 
 def prod_jvp(a, a_dot, axis=None, keepdims=False):
@@ -327,28 +361,150 @@ def _norm_direction_numba(x, ans, ord=None, axis=None, keepdims=False):
         x, expand(ans, x, axis, keepdims), ord, axis)
 
 
-def cumprod_jvp(a, a_dot, ans, axis=None):
-    """Tangent of ``np.cumprod(a, axis)`` through the ratios ``a_dot / a``: exact where no element is zero."""
-    return ans * np.cumsum(a_dot / a, axis=axis)
+def norm_curvature(x, norm, ord=None, axis=None, keepdims=False):
+    """How ``norm_direction(x, norm)`` varies (its JVP rule), shaped like ``x``: its tangent is this times
+    ``x_dot - x * norm_dot / norm``.  ``(ord - 1) (|x| / norm) ** (ord - 2) / norm``: ``1 / norm`` for
+    the 2-norm and Frobenius, zero where the direction is piecewise constant (``ord`` 1, 0, inf, -inf)."""
+    if ord is None or ord == 2 or ord == "fro":
+        return np.ones_like(x) / expand(norm, x, axis, keepdims)
+    return _vector_norm_curvature(x, expand(norm, x, axis, keepdims), ord)
+
+
+@register_jitable
+def _vector_norm_curvature(x, norm, ord):
+    if ord == 1 or ord == 0 or ord == np.inf or ord == -np.inf:
+        return np.zeros_like(x / norm)
+    return (ord - 1) * (np.abs(x) / norm) ** (ord - 2) / norm
+
+
+@overload(norm_curvature)
+def _norm_curvature_numba(x, norm, ord=None, axis=None, keepdims=False):
+    if isinstance(ord, (types.UnicodeType, types.StringLiteral)) or _absent(ord):
+        return lambda x, norm, ord=None, axis=None, keepdims=False: np.ones_like(x) / expand(norm, x, axis, keepdims)
+    if _along(norm_curvature, x, axis, keepdims) is None:
+        return None
+    return lambda x, norm, ord=None, axis=None, keepdims=False: _vector_norm_curvature(
+        x, expand(norm, x, axis, keepdims), ord)
+
+
+# -- cumulative products: forward and reverse mode through the running product, exact at zeros ----
+#
+# Each helper runs along ``axis`` (``None``: the flattened array, as ``np.cumprod``).  They are
+# linear in their tangent or cotangent operands, and transpose into one another: ``cumprod_hvp``
+# is symmetric in its two tangents, so it and ``cumprod_hvp_transpose`` cover every second-order case.
+
+
+@register_jitable
+def _cumprod_row_jvp(row, tangent):
+    out = np.empty_like(tangent)
+    product, d_product = 1.0, 0.0
+    for i in range(row.size):
+        d_product = d_product * row[i] + product * tangent[i]
+        product *= row[i]
+        out[i] = d_product
+    return out
+
+
+@register_jitable
+def _cumprod_row_hvp(row, t, b):
+    out = np.empty_like(t)
+    product, d_t, d_b, d_tb = 1.0, 0.0, 0.0, 0.0
+    for i in range(row.size):
+        d_tb = d_tb * row[i] + d_t * b[i] + d_b * t[i]
+        d_t = d_t * row[i] + product * t[i]
+        d_b = d_b * row[i] + product * b[i]
+        product *= row[i]
+        out[i] = d_tb
+    return out
+
+
+@register_jitable
+def _cumprod_row_transpose(row, ct):
+    """``out[k] = sum over i >= k of ct[i] * prod(row[j], j <= i, j != k)``: the products after ``k``
+    gathered backwards, times the product before ``k``."""
+    out = np.empty_like(ct)
+    after = 0.0
+    for k in range(row.size - 1, -1, -1):
+        after += ct[k]
+        out[k] = after
+        after *= row[k]
+    before = 1.0
+    for k in range(row.size):
+        out[k] *= before
+        before *= row[k]
+    return out
+
+
+@register_jitable
+def _cumprod_row_hvp_transpose(row, ct, b):
+    """The tangent of ``_cumprod_row_transpose(row, ct)`` along ``b`` for ``row``."""
+    after, d_after = np.empty_like(ct), np.empty_like(ct)
+    gathered, d_gathered = 0.0, 0.0
+    for k in range(row.size - 1, -1, -1):
+        gathered += ct[k]
+        after[k], d_after[k] = gathered, d_gathered
+        d_gathered = d_gathered * row[k] + gathered * b[k]
+        gathered *= row[k]
+    before, d_before = 1.0, 0.0
+    for k in range(row.size):
+        d_after[k] = d_before * after[k] + before * d_after[k]
+        d_before = d_before * row[k] + before * b[k]
+        before *= row[k]
+    return d_after
+
+
+_cumprod_jvp_along = along_rows(_cumprod_row_jvp)
+_cumprod_hvp_along = along_rows(_cumprod_row_hvp)
+_cumprod_transpose_along = along_rows(_cumprod_row_transpose)
+_cumprod_hvp_transpose_along = along_rows(_cumprod_row_hvp_transpose)
+
+
+def cumprod_jvp(a, t, axis=None):
+    """Tangent of ``np.cumprod(a, axis)`` along ``t``."""
+    if axis is None:
+        return _cumprod_jvp_along(a, t, None).ravel()
+    return _cumprod_jvp_along(a, t, axis)
+
+
+def cumprod_hvp(a, t, b, axis=None):
+    """Tangent of ``cumprod_jvp(a, t, axis)`` along ``b`` for ``a``: symmetric in ``t`` and ``b``."""
+    if axis is None:
+        return _cumprod_hvp_along(a, t, b, None).ravel()
+    return _cumprod_hvp_along(a, t, b, axis)
+
+
+def cumprod_jvp_transpose(a, ct, axis=None):
+    """Transpose of ``cumprod_jvp`` in ``t``: the cotangent of ``a``, shaped like it."""
+    if axis is None:
+        return _cumprod_transpose_along(a, np.reshape(ct, np.shape(a)), None)
+    return _cumprod_transpose_along(a, ct, axis)
+
+
+def cumprod_hvp_transpose(a, ct, b, axis=None):
+    """Tangent of ``cumprod_jvp_transpose(a, ct, axis)`` along ``b`` for ``a``; transposes ``cumprod_hvp`` too."""
+    if axis is None:
+        return _cumprod_hvp_transpose_along(a, np.reshape(ct, np.shape(a)), b, None)
+    return _cumprod_hvp_transpose_along(a, ct, b, axis)
 
 
 @overload(cumprod_jvp)
-def _cumprod_jvp_numba(a, a_dot, ans, axis=None):
-    if _absent(axis) or isinstance(axis, types.Integer):
-        return cumprod_jvp
-    return None
+def _cumprod_jvp_numba(a, t, axis=None):
+    return _along(cumprod_jvp, a, axis)
 
 
-def cumprod_jvp_transpose(a, ct, ans, axis=None):
-    """Transpose of ``cumprod_jvp`` in ``a_dot``."""
-    return cumsum_transpose(ct * ans, a, axis) / a
+@overload(cumprod_hvp)
+def _cumprod_hvp_numba(a, t, b, axis=None):
+    return _along(cumprod_hvp, a, axis)
 
 
 @overload(cumprod_jvp_transpose)
-def _cumprod_jvp_transpose_numba(a, ct, ans, axis=None):
-    if _absent(axis) or isinstance(axis, types.Integer):
-        return cumprod_jvp_transpose
-    return None
+def _cumprod_jvp_transpose_numba(a, ct, axis=None):
+    return _along(cumprod_jvp_transpose, a, axis)
+
+
+@overload(cumprod_hvp_transpose)
+def _cumprod_hvp_transpose_numba(a, ct, b, axis=None):
+    return _along(cumprod_hvp_transpose, a, axis)
 
 
 def cumsum_transpose(ct, a, axis=None):
@@ -1101,6 +1257,29 @@ def _repeat_numba(a, repeats, axis=None):
     def impl(a, repeats, axis=None):
         cells, lengths = _repeat_cells(a.shape, repeats, _axis(axis, a.ndim))
         return _gather_cells(a, cells, to_fixed_tuple(lengths, ndim))
+    return impl
+
+
+def negated(shift):
+    """``-shift`` for an int or a tuple of ints (``np.roll``'s transpose rolls back)."""
+    return tuple(-k for k in shift) if isinstance(shift, tuple) else -shift
+
+
+negated.fold = True  # evaluated when generating code, on a literal shift
+
+
+@overload(negated)
+def _negated_numba(shift):
+    if isinstance(shift, types.Integer):
+        return lambda shift: -shift
+    if not _integers(shift):
+        return None
+
+    def impl(shift):
+        out = shift
+        for k in range(len(shift)):
+            out = tuple_setitem(out, k, -shift[k])
+        return out
     return impl
 
 

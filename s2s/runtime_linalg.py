@@ -335,8 +335,9 @@ def triangle_adjoint(ct, lower=False, trans=0):
 
 
 def _transposes(trans):
-    """Whether ``solve_triangular``'s ``trans`` asks for the transpose."""
-    return trans in (1, "T", "C")
+    """Whether ``solve_triangular``'s ``trans`` asks for the transpose: 1 or 'T', and 2 or 'C' (the conjugate
+    transpose, of a real matrix the transpose)."""
+    return trans in (1, 2, "T", "C")
 
 
 @overload(_transposes)

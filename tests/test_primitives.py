@@ -24,8 +24,6 @@ FLOAT32 = [c for c in CASES if c.family in (shapes.ELEMENTWISE, shapes.REDUCTION
 #: Known failures: (example code, check) -> the bug.  Strict: a fixed bug fails its xfail.
 KNOWN = {
     ("np.float32(x)", "numba"): "the tangent rounded to float32 misses the dot-product test's float64 tolerance",
-    ("np.linalg.eigh((x @ x.T + 3 * np.eye(3)))[1] ** 2", "second_order"):
-        "the second derivative of eigh's eigenvectors fails inside generated code (a reshape of the wrong size)",
 }
 
 

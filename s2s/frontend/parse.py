@@ -2,11 +2,14 @@
 
 The whole file is parsed (once per file version) and the definition found by
 its first line, so nested functions, decorated functions and lambdas in the
-middle of an expression all work the same way.
+middle of an expression all work the same way.  A function s2s generated (read
+again to differentiate it twice) is read as the user's lines it came from, so
+what is said about it names the user's file and line.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import linecache
 import os
@@ -22,6 +25,15 @@ class ParsedFunction:
     node: gast.FunctionDef | gast.Lambda
     filename: str
     lines: dict  # line number → source text, for the function's lines
+
+
+#: Generated module file -> its lines' origins, ``{line: (filename, lineno, text)}`` (see ``emit.Rendered``).
+_GENERATED: dict = {}
+
+
+def remember_origins(path, origins: dict):
+    """Record where the lines of the generated module at ``path`` came from."""
+    _GENERATED[str(path)] = origins
 
 
 def parse_function(fun) -> ParsedFunction:
@@ -43,7 +55,23 @@ def parse_function(fun) -> ParsedFunction:
     last = max(getattr(n, "end_lineno", 0) or 0 for n in gast.walk(node))
     first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
     text = {i: lines[i - 1].rstrip("\n") for i in range(first, min(last, len(lines)) + 1)}
+    if filename in _GENERATED:
+        return _as_origins(ParsedFunction(node, filename, text), _GENERATED[filename])
     return ParsedFunction(node, filename, text)
+
+
+def _as_origins(parsed: ParsedFunction, origins: dict) -> ParsedFunction:
+    """A generated function renumbered with the user's lines it came from (as it is, if they span files)."""
+    found = [origins[i] for i in parsed.lines if i in origins]
+    if len({file for file, _, _ in found}) != 1:
+        return parsed
+    node = copy.deepcopy(parsed.node)  # the parsed tree is cached: renumber a copy
+    for sub in gast.walk(node):
+        for attr in ("lineno", "end_lineno"):
+            origin = origins.get(getattr(sub, attr, None))
+            if origin is not None:
+                setattr(sub, attr, origin[1])
+    return ParsedFunction(node, found[0][0], {lineno: text for _, lineno, text in found})
 
 
 @functools.lru_cache(maxsize=64)

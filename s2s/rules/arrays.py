@@ -32,6 +32,24 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=None):
     return rt.prod_jvp(a, a_dot, axis=axis, keepdims=keepdims)
 
 
+@defjvp(rt.prod_jvp)
+def prod_jvp_jvp(a, t, axis=None, keepdims=None):
+    """The tangent of np.prod's tangent (differentiated again): the products of all elements but two."""
+    return rt.prod_jvp(a, t_dot, axis=axis, keepdims=keepdims) + \
+        rt.weighted_sum(rt.prod_others_jvp(a, a_dot, axis), t, axis, keepdims)
+
+
+@defjvp(rt.prod_jvp_transpose)
+def prod_jvp_transpose_jvp(a, ct, axis=None, keepdims=None):
+    return rt.prod_jvp_transpose(a, ct_dot, axis, keepdims) + \
+        rt.expand(ct, a, axis, keepdims) * rt.prod_others_jvp(a, a_dot, axis)
+
+
+@defjvp(rt.expand)
+def expand(value, a, axis=None, keepdims=None):
+    return rt.expand(value_dot, a, axis, keepdims)
+
+
 @defjvp(np.max, np.amax, np.min, np.amin)
 def extremum(a, axis=None, out=None, keepdims=None):
     return rt.extremum_jvp(a, a_dot, ans, axis=axis, keepdims=keepdims)
@@ -73,6 +91,12 @@ def norm(x, ord=None, axis=None, keepdims=None):
     return rt.weighted_sum(rt.norm_direction(x, ans, ord=ord, axis=axis, keepdims=keepdims), x_dot, axis, keepdims)
 
 
+@defjvp(rt.norm_direction)
+def norm_direction(x, norm, ord=None, axis=None, keepdims=None):
+    return rt.norm_curvature(x, norm, ord=ord, axis=axis, keepdims=keepdims) * \
+        (x_dot - x * rt.expand(norm_dot, x, axis, keepdims) / rt.expand(norm, x, axis, keepdims))
+
+
 @defjvp(scipy.special.logsumexp)
 def logsumexp(a, axis=None, keepdims=None):
     return rt.weighted_sum(scipy.special.softmax(a, axis=axis), a_dot, axis, keepdims)
@@ -95,7 +119,17 @@ def cumsum(a, axis=None):
 
 @defjvp(np.cumprod)
 def cumprod(a, axis=None):
-    return rt.cumprod_jvp(a, a_dot, ans, axis)
+    return rt.cumprod_jvp(a, a_dot, axis)
+
+
+@defjvp(rt.cumprod_jvp)
+def cumprod_jvp(a, t, axis=None):
+    return rt.cumprod_jvp(a, t_dot, axis) + rt.cumprod_hvp(a, t, a_dot, axis)
+
+
+@defjvp(rt.cumprod_jvp_transpose)
+def cumprod_jvp_transpose(a, w, axis=None):
+    return rt.cumprod_jvp_transpose(a, w_dot, axis) + rt.cumprod_hvp_transpose(a, w, a_dot, axis)
 
 
 @defjvp(np.dot)
@@ -219,7 +253,7 @@ declare(np.linalg.norm, family=shapes.REDUCTION, result=shapes.reduced_at(2),
         numba="overload: axis, keepdims (vector norms along axes)")
 declare(scipy.special.logsumexp, family=shapes.REDUCTION, numba="overload")
 declare(scipy.special.softmax, scipy.special.log_softmax, result=shapes.same, array=True, numba="overload")
-declare(rt.centered, rt.group_sum, result=shapes.same, array=True)
+declare(rt.centered, rt.group_sum, rt.prod_others_jvp, result=shapes.same, array=True)
 declare(rt.weighted_sum, result=shapes.reduced_at(2))
 declare(np.dot, family=shapes.CONTRACTION, result=shapes.dot)
 declare(np.vdot, family=shapes.CONTRACTION, result=shapes.fixed(0))
@@ -250,7 +284,7 @@ declare(np.linspace, family=shapes.MAKER, result=shapes.fixed(1), array=True)
 declare(np.shape, family=shapes.QUERY, result=shapes.fixed(1), cheap=True)
 declare(np.size, np.ndim, family=shapes.QUERY, cheap=True)
 # Cotangent helpers that may return their first operand, or a view of it: never updated in place.
-declare(rt.unbroadcast, rt.transpose_transpose, rt.moveaxis, view=True)
+declare(rt.unbroadcast, rt.transpose_transpose, rt.moveaxis, rt.expand, view=True)
 
 add_examples(operator.getitem, example("x[1]", x=(3, 4)), example("x[1:, ::2]", x=(3, 4)),
              example("x[-1, 2]", x=(3, 4)), example("x[np.array([2, 0])]", x=(3,)), example("x[::-1] * x", x=(4,)))
@@ -277,9 +311,11 @@ add_examples(np.squeeze, example("np.squeeze(x)", x=(1, 3), numba=False), exampl
 add_examples(np.sum, example("np.sum(x)", x=(3, 4)), example("np.sum(x, axis=-1, keepdims=True)", x=(2, 3, 4)),
              example("np.sum(x, axis=(0, 2))", x=(2, 3, 4)))
 add_examples(np.mean, example("np.mean(x, axis=1)", x=(3, 4)), example("np.mean(x, axis=(0, 1), keepdims=True)", x=(2, 3, 4)))
-add_examples(np.prod, example("np.prod(x)", x=(4,), second_order=False),
-             example("np.prod(x, axis=-1, keepdims=True)", x=(2, 3), second_order=False),
-             example("np.prod(x, axis=(0, 1))", x=(2, 3, 2), second_order=False))
+add_examples(np.prod, example("np.prod(x)", x=(4,)), example("np.prod(x, axis=-1, keepdims=True)", x=(2, 3)),
+             example("np.prod(x, axis=(0, 1))", x=(2, 3, 2)),
+             # exact at zeros: one zero in a product, and two (whose second derivative is all that is left)
+             example("np.prod(x * (np.arange(3) != 1), axis=1)", x=(2, 3)),
+             example("np.prod(x * (np.arange(4) % 2 == 1))", x=(4,)))
 for _extremum in (np.max, np.amax, np.min, np.amin):
     add_examples(_extremum, example(f"np.{_extremum.__name__}(x, axis=1)", x=(3, 4), second_order=False),
                  example(f"np.{_extremum.__name__}(x, axis=(0, 2), keepdims=True)", x=(2, 3, 4), second_order=False))
@@ -288,14 +324,17 @@ add_examples(np.var, example("np.var(x)", x=(3, 4)), example("np.var(x, axis=-1,
 add_examples(np.std, example("np.std(x, axis=0)", x=(3, 4), domain=POSITIVE),
              example("np.std(x, axis=(0, 1), ddof=1, keepdims=True)", x=(2, 3, 4)))
 add_examples(np.cumsum, example("np.cumsum(x)", x=(3, 4)), example("np.cumsum(x, axis=-1)", x=(3, 4)))
-add_examples(np.cumprod, example("np.cumprod(x, axis=0)", x=(3, 4), domain=POSITIVE, second_order=False),
-             example("np.cumprod(x)", x=(5,), domain=POSITIVE, second_order=False))
-add_examples(np.linalg.norm, example("np.linalg.norm(x)", x=(5,), second_order=False),
-             example("np.linalg.norm(x, 1)", x=(5,), second_order=False),
-             example("np.linalg.norm(x, np.inf)", x=(5,), second_order=False),
+add_examples(np.cumprod, example("np.cumprod(x, axis=0)", x=(3, 4)), example("np.cumprod(x)", x=(5,)),
+             example("np.cumprod(x, axis=-1)", x=(2, 2, 3)), example("np.cumprod(x)", x=(2, 3)),
+             # exact at zeros (no division by the input)
+             example("np.cumprod(x * (np.arange(5) % 2 == 0))", x=(5,)),
+             example("np.cumprod(x * (np.arange(3) != 1), axis=1)", x=(2, 3)))
+add_examples(np.linalg.norm, example("np.linalg.norm(x)", x=(5,)), example("np.linalg.norm(x, 1)", x=(5,)),
+             example("np.linalg.norm(x, np.inf)", x=(5,)), example("np.linalg.norm(x, 3)", x=(5,)),
              # (Numba's own norm takes 'fro' when compiling, then refuses it when run; an overload cannot come first)
-             example("np.linalg.norm(x, 'fro')", x=(3, 4), second_order=False, numba=False),
-             example("np.linalg.norm(x, axis=-1, keepdims=True)", x=(3, 4), second_order=False))
+             example("np.linalg.norm(x, 'fro')", x=(3, 4), numba=False),
+             example("np.linalg.norm(x, axis=-1, keepdims=True)", x=(3, 4)),
+             example("np.linalg.norm(x, axis=0)", x=(3, 4)))
 add_examples(scipy.special.logsumexp, example("scipy.special.logsumexp(x)", x=(3, 4)),
              example("scipy.special.logsumexp(x, axis=-1, keepdims=True)", x=(3, 4)),
              example("scipy.special.logsumexp(x, axis=(0, 1))", x=(2, 3, 4)))

@@ -147,7 +147,7 @@ def moveaxis_t(a, source, destination):
 
 @deftranspose(np.roll)
 def roll_t(a, shift, axis=None):
-    return np.roll(ct, -shift, axis), None, None
+    return np.roll(ct, rt.negated(shift), axis), None, None
 
 
 @deftranspose(np.tile)
@@ -239,7 +239,8 @@ declare(np.vstack, family=shapes.SHAPE, result=shapes.at_least(2), array=True, s
 add_examples(np.swapaxes, example("np.swapaxes(x, 0, 2)", x=(2, 3, 4)))
 add_examples(np.moveaxis, example("np.moveaxis(x, 0, -1)", x=(2, 3, 4)))
 add_examples(np.flip, example("np.flip(x)", x=(3, 2)), example("np.flip(x, axis=0)", x=(3, 2)))
-add_examples(np.roll, example("np.roll(x, 2)", x=(5,)), example("np.roll(x, -1, axis=1)", x=(2, 3)))
+add_examples(np.roll, example("np.roll(x, 2)", x=(5,)), example("np.roll(x, -1, axis=1)", x=(2, 3)),
+             example("np.roll(x, (1, -2), axis=(0, 1))", x=(2, 3)))
 add_examples(np.tile, example("np.tile(x, (2, 1))", x=(2, 3)), example("np.tile(x, 3)", x=(2,)))
 add_examples(np.repeat, example("np.repeat(x, 2)", x=(2, 3)), example("np.repeat(x, 2, axis=0)", x=(2, 3)))
 add_examples(np.pad, example("np.pad(x, ((1, 2), (0, 1)))", x=(2, 3)), example("np.pad(x, 2)", x=(3,)))

@@ -14,6 +14,7 @@ code never carries ``0.0 * ...`` noise.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import operator
 import textwrap
@@ -276,9 +277,6 @@ class _Simplify(gast.NodeTransformer):
         c = _const(node.operand)
         if isinstance(node.op, gast.USub) and c is not None:
             return core.const(-c)
-        if isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Tuple) \
-                and all(_const(e) is not None for e in node.operand.elts):
-            return core.tuple_([core.const(-_const(e)) for e in node.operand.elts])  # np.roll's tuple of shifts
         return node
 
     def visit_Call(self, node):
@@ -311,15 +309,21 @@ class _Simplify(gast.NodeTransformer):
 
 
 def _folded(call):
-    """A call to a helper marked ``fold`` (string work on einsum subscripts) on literals: its value, now.
+    """A call to a helper marked ``fold`` (string work on einsum subscripts, negated shifts) on literals: its
+    value, now.
 
-    Generated code then spells the derived subscripts as a literal, as Numba needs them.
+    Generated code then spells the derived value as a literal, as Numba needs einsum's subscripts.
     """
     dotted = core.dotted_name(call.func)
     fn = resolve_spelling(dotted) if dotted else None
-    if not getattr(fn, "fold", False) or call.keywords or not all(isinstance(a, gast.Constant) for a in call.args):
+    if not getattr(fn, "fold", False) or call.keywords:
         return call
-    return core.const(fn(*(a.value for a in call.args)))
+    try:
+        args = [ast.literal_eval(gast.gast_to_ast(a)) for a in call.args]
+    except ValueError:  # not all literals: the helper runs with the generated code
+        return call
+    value = fn(*args)
+    return core.tuple_([core.const(v) for v in value]) if isinstance(value, tuple) else core.const(value)
 
 
 def simplify(expr):

@@ -143,8 +143,25 @@ def linspace(start, stop, num=50):
 
 
 @deftranspose(rt.prod_jvp)
-def prod_jvp(a, a_dot, axis=None, keepdims=None):
+def prod_jvp(a, t, axis=None, keepdims=None):
     return None, rt.prod_jvp_transpose(a, ct, axis, keepdims), None, None
+
+
+@deftranspose(rt.prod_others_jvp)
+def prod_others_jvp(a, t, axis=None):
+    """Symmetric: its own transpose."""
+    return None, rt.prod_others_jvp(a, ct, axis), None
+
+
+@deftranspose(rt.prod_jvp_transpose)
+def prod_jvp_transpose(a, w, axis=None, keepdims=None):
+    return None, rt.prod_jvp(a, ct, axis, keepdims), None, None
+
+
+@deftranspose(rt.expand)
+def expand(value, a, axis=None, keepdims=None):
+    """Summed over the reduced axes: ``ct`` may come shaped like ``a`` (the expanded value broadcast)."""
+    return np.sum(ct, axis=axis, keepdims=keepdims), None, None, None
 
 
 @deftranspose(rt.extremum_jvp)
@@ -152,9 +169,25 @@ def extremum_jvp(a, a_dot, ans, axis=None, keepdims=None):
     return None, rt.extremum_jvp_transpose(a, ct, ans, axis, keepdims), None, None, None
 
 
+# The cumulative products' helpers transpose into one another (``cumprod_hvp`` is symmetric in ``t`` and ``b``).
 @deftranspose(rt.cumprod_jvp)
-def cumprod_jvp(a, a_dot, ans, axis=None):
-    return None, rt.cumprod_jvp_transpose(a, ct, ans, axis), None, None
+def cumprod_jvp(a, t, axis=None):
+    return None, rt.cumprod_jvp_transpose(a, ct, axis), None
+
+
+@deftranspose(rt.cumprod_jvp_transpose)
+def cumprod_jvp_transpose(a, w, axis=None):
+    return None, rt.cumprod_jvp(a, ct, axis), None
+
+
+@deftranspose(rt.cumprod_hvp)
+def cumprod_hvp(a, t, b, axis=None):
+    return None, rt.cumprod_hvp_transpose(a, ct, b, axis), rt.cumprod_hvp_transpose(a, ct, t, axis), None
+
+
+@deftranspose(rt.cumprod_hvp_transpose)
+def cumprod_hvp_transpose(a, w, b, axis=None):
+    return None, rt.cumprod_hvp(a, ct, b, axis), rt.cumprod_hvp_transpose(a, w, ct, axis), None
 
 
 @deftranspose(rt.moveaxis)

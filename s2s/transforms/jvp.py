@@ -289,10 +289,11 @@ class _JVP:
         rule = registry.lookup(prim)
         what = core.dotted_name(value.func) if isinstance(value, gast.Call) else registry.describe(prim)
         if rule is None or (rule.jvp is None and not rule.nondiff):
-            raise NoRuleError(
-                f"s2s has no derivative rule for {what}, and its result is differentiated "
-                f"(register one with s2s.defjvp, or make the value not depend on the inputs)",
-                self.fn.filename, stmt.lineno, self.fn.source_line(stmt.lineno))
+            advice = "register one with s2s.defjvp, or make the value not depend on the inputs"
+            if (what or "").startswith("rt."):  # in s2s's own derivative code, read again to differentiate it
+                advice = "this line's derivative calls it, so s2s cannot differentiate the line once more"
+            raise NoRuleError(f"s2s has no derivative rule for {what}, and its result is differentiated ({advice})",
+                              self.fn.filename, stmt.lineno, self.fn.source_line(stmt.lineno))
         if rule.nondiff:
             return Zero()
         args, keywords = registry.operands(value)

@@ -85,9 +85,19 @@ def witnesses(stmt, kinds, primal_of) -> list:
                 if isinstance(atom, gast.Name) and atom.id in linear:
                     if template.needs_primal(param) or template.elementwise and broadcasting and kind(atom.id) != SCALAR:
                         found.append(atom.id)
-                elif set(core.names_read(atom)) & linear and template.needs_primal(param):  # an expression of tangents
+                elif set(core.names_read(atom)) & linear and (
+                        template.needs_primal(param) or template.elementwise and broadcasting
+                        and _reads_whole(atom)):  # an expression of tangents
                     found += [n for n in core.names_read(atom) if n in linear and kind(n) != SCALAR]
     return found
+
+
+def _reads_whole(expr) -> bool:
+    """Whether ``expr`` reshapes tangents (``np.expand_dims(w_dot, -1)``, ``rt.expand``), whose transpose
+    takes a cotangent of exactly its shape: under a broadcasting elementwise operation that cotangent is
+    first summed down to it (an elementwise operand sums itself down at its names)."""
+    rule = registry.lookup(registry.primitive_of(expr, None)) if isinstance(expr, gast.Call) else None
+    return rule is not None and rule.view and rule.transpose is not None
 
 
 def _broadcasting(stmt, value, kinds, primal_of) -> bool:
@@ -243,6 +253,8 @@ class _Transposer:
             contribution = template.contribution(p, operands, ct, primal, constants=self.fn.constants)
             if template.elementwise and isinstance(node, gast.Name):
                 contribution = self.reduce(contribution, node.id)
+            elif template.elementwise and self.broadcasting and _reads_whole(node):
+                contribution = core.call(core.attr("rt.unbroadcast"), [contribution, self.witness_of(node)])
             self.expression(node, contribution, out)
 
     def sequence(self, template, p, node, operands, ct, out):
