@@ -57,7 +57,8 @@ def jvp(fun, primals, tangents):
     primals = arguments.real_arguments(primals)
     tangents = tuple(arguments.check_tangent(p, t, f"argument {i}") for i, (p, t) in enumerate(zip(primals, tangents)))
     varied = tuple(t is not None for t in tangents)
-    if isinstance(fun, transform_objects.Grad):
+    if isinstance(fun, transform_objects.Grad):  # compiled where anything it transforms is under s2s.jit
+        backend = "numba" if backend == "numba" else building.backend_of(fun)
         return fun.call(primals, {}, backend), fun.derivative(primals, tangents, backend)
     fun, backend = transform_objects.plain(fun, backend, primals, "jvp")
     built = build(key_of(fun), "jvp", varied, len(primals), backend, param_kinds(primals),

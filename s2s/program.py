@@ -478,7 +478,7 @@ class _Callees:
         if hasattr(obj, "emit"):  # a transform called in the code: its backward pass is not taped again
             from .transform_objects import refuse_backward_pass
 
-            refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code calling")
+            refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code that calls")
         names = self.program.linearize(obj, varied_mask, nargs, self.for_transpose, self.check_linear,
                                        self.arg_kinds.get(obj))
         callee = normalize(obj, len(varied_mask))

@@ -274,7 +274,7 @@ class Jacobian(Transform):
             # The Jacobian of a gradient is the Hessian: computed so, nothing of the backward pass is differentiated.
             return Jacobian(inner.fun, self.argnums, "hessian").emit(program, specs, parallel)
         if self.label != "jacfwd":
-            refuse_backward_pass(inner, self.label)
+            refuse_backward_pass(inner, f"{self.label} of")
         fun = function_object(self.fun, specs)
         fn = normalize(fun, len(specs))
         if output_arity(fn) is not None:
@@ -309,16 +309,17 @@ def plain(fun, backend, args, mode):
     """
     if not hasattr(fun, "emit"):
         return fun, backend
-    refuse_backward_pass(fun, mode)
+    refuse_backward_pass(fun, f"{mode} of")
     return function_object(fun, batch_axes.specs_of(args)), "numba" if backend == "numba" else building.backend_of(fun)
 
 
-def refuse_backward_pass(fun, mode):
-    """A ``TypeError`` if the code of the transform ``fun`` has a backward pass (``grad``, ``jacrev``, ``hessian``)."""
+def refuse_backward_pass(fun, what):
+    """A ``TypeError`` if the code of the transform ``fun`` has a backward pass (``grad``, ``jacrev``, ``hessian``);
+    ``what`` says what was asked of it (``"vjp of"``)."""
     inner = fun
     while hasattr(inner, "emit"):
         if isinstance(inner, Grad) or getattr(inner, "label", None) in ("jacrev", "hessian"):
-            raise TypeError(f"{mode} of {inner!r} is not supported: its code has a backward pass, whose saved "
+            raise TypeError(f"{what} {inner!r} is not supported: its code has a backward pass, whose saved "
                             "values are not differentiated again (for second derivatives use jvp(grad(f)), "
                             "jacfwd(grad(f)) or hessian(f))")
         inner = building.unwrap(inner.fun)[0]

@@ -293,7 +293,7 @@ class _Normalizer(Lowering, TreeLowering):
             self.lists.pop(bound, None)
             self.known_keys.pop(bound, None)
         target = s.targets[0]
-        if len(s.targets) == 1 and self.is_tree_expr(s.value):
+        if len(s.targets) == 1 and self.is_tree_expr(s.value) and not self.unpacks_directly(target, s.value):
             self.bind_tree(target, self.tree_value(s.value, out), out)
             return out
         for bound in stored_names(s.targets):
@@ -328,7 +328,8 @@ class _Normalizer(Lowering, TreeLowering):
             if isinstance(s.value, gast.Tuple):
                 value = core.tuple_(self.atom(e, out, t.id) for e, t in zip(s.value.elts, target.elts))
             else:
-                value = self.value(s.value, out, "_".join(e.id for e in target.elts))
+                value = self.call_(s.value, out) if self.unpacks_directly(target, s.value) else \
+                    self.value(s.value, out, "_".join(e.id for e in target.elts))
                 if not (core.is_atom(value) or self.fn.is_user_call(value)):
                     value = self._to_temp(value, out, "packed")
             self.emit(out, core.assign(core.store(target), value))

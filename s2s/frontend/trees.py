@@ -152,18 +152,19 @@ class TreeLowering:
             if obj is dict or _constructs_tree(obj):
                 return True
             if obj is not None and self.user_callee(obj):
-                return any(self.makes_container(a) for a in expr.args) \
-                    or any(self.makes_container(k.value) for k in expr.keywords) or self.returns_tree(obj)
+                return self.passes_trees(expr) or self.returns_tree(obj) or self.returns_tuple(obj)
         return is_container(self.static_tree(expr))
 
     def method_of_tree(self, expr):
-        """The function behind ``tree.method(...)`` where ``tree`` is a container of the user's class, or None."""
-        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute)):
+        """The function behind ``tree.method(...)`` (or ``tree(...)``) where ``tree`` is a container of the user's
+        class, or None."""
+        if not isinstance(expr, gast.Call):
             return None
-        tree = self.static_tree(expr.func.value)
+        called = isinstance(expr.func, gast.Attribute)
+        tree = self.static_tree(expr.func.value if called else expr.func)
         if not is_container(tree) or isinstance(tree, (dict, list, tuple)):
             return None
-        method = getattr(type(tree), expr.func.attr, None)
+        method = getattr(type(tree), expr.func.attr if called else "__call__", None)  # net(x): __call__
         return method if method is not None and self.user_callee(method) else None
 
     def lookup_quietly(self, name):
@@ -176,6 +177,30 @@ class TreeLowering:
         from .normalize import _is_callee
 
         return _is_callee(obj) and not isinstance(obj, functools.partial)
+
+    def passes_trees(self, call) -> bool:
+        return any(self.makes_container(a) for a in call.args) or any(self.makes_container(k.value)
+                                                                       for k in call.keywords)
+
+    def unpacks_directly(self, target, value) -> bool:
+        """``a, b = helper(x)``: the helper's values, a plain tuple of them, bound to names as they are."""
+        if not (isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name) for e in target.elts)
+                and isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
+                and value.func.id not in self.locals):
+            return False
+        obj = self.lookup_quietly(value.func.id)
+        return obj is not None and self.user_callee(obj) and not self.passes_trees(value) \
+            and not self.returns_tree(obj)
+
+    def returns_tuple(self, obj) -> bool:
+        """Whether the user's function ``obj`` returns a tuple of a fixed length (its elements then get names
+        where it is called, so that ``helper(x)[1]`` reads one of them)."""
+        if obj is self.fun or getattr(obj, "__func__", None) is self.fun:
+            return False
+        from ..transforms.batch import output_arity
+        from .normalize import normalize
+
+        return output_arity(normalize(obj)) is not None
 
     def returns_tree(self, obj) -> bool:
         """Whether the user's function ``obj`` returns a tree (its core form says, once normalized)."""
@@ -245,7 +270,7 @@ class TreeLowering:
             return self.child(base, expr)
         method = self.method_of_tree(expr)
         if method is not None:  # model.loss(x): the class's function, model its first argument
-            tree = self.static_tree(expr.func.value)
+            tree = self.static_tree(expr.func.value if isinstance(expr.func, gast.Attribute) else expr.func)
             args = [self.leaf_or_tree(a, out) for a in expr.args]
             keywords = {k.arg: self.leaf_or_tree(k.value, out) for k in expr.keywords}
             return self.tree_call(method, [tree, *args], keywords, expr, out)
@@ -318,15 +343,21 @@ class TreeLowering:
         for pname, param in inspect.signature(fun).parameters.items():
             values.append(bound.arguments[pname] if pname in bound.arguments else self._default(param.default, pname))
         treedefs = tuple(tree_util.tree_structure(v) if is_container(v) else None for v in values)
-        callee = flattened(fun, treedefs)
+        callee = flattened(fun, treedefs) if any(t is not None for t in treedefs) else fun
         from .normalize import normalize
 
         result = core.call(self.reference(callee, fun.__name__), [
             leaf for v in values for leaf in (tree_util.tree_leaves(v) if is_container(v) else [v])])
-        out_tree = normalize(callee).out_tree
+        callee_fn = normalize(callee)
+        out_tree = callee_fn.out_tree
         if out_tree is None:
-            return result
-        names = [self.temp(n) for n in tree_util.leaf_names(f"{fun.__name__}_out", out_tree.unflatten(
+            from ..transforms.batch import output_arity
+
+            arity = output_arity(callee_fn)
+            if arity is None:
+                return result
+            out_tree = tree_util.tree_structure((0.0,) * arity)
+        names = [self.local(n) for n in tree_util.leaf_names(f"{fun.__name__}_out", out_tree.unflatten(
             [0.0] * out_tree.num_leaves))]
         targets = [core.name(n, True) for n in names]
         self.emit(out, core.assign(targets[0] if len(targets) == 1 else core.tuple_(targets, store=True), result))

@@ -115,10 +115,20 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
     frame = _Frame(fn, axes, namer)
     body = frame.prologue()
     count = axes.arity or 1
-    hints = [_hint(e, i, axes.arity) for i, e in enumerate(outputs_of(one_return(fn, axes.arity), axes.arity))]
-    firsts = [namer.fresh(f"{h}_first") for h in hints]
-    stacked = [namer.fresh(f"{h}_batch") for h in hints]
-    index = namer.fresh("b")
+    outputs = outputs_of(one_return(fn, axes.arity), axes.arity)
+    hints = [_hint(e, i, axes.arity) for i, e in enumerate(outputs)]
+    # An output that is itself a tuple (a JVP's primals and tangents of a helper returning several values)
+    # is batched element by element.
+    widths = [len(e.elts) if isinstance(e, gast.Tuple) else None for e in outputs]
+
+    def names(suffix):
+        return [[namer.fresh(f"{h}_{j}_{suffix}") for j in range(w)] if w is not None else [namer.fresh(f"{h}_{suffix}")]
+                for h, w in zip(hints, widths)]
+
+    def shaped(i, parts):
+        return core.tuple_(parts) if widths[i] is not None else parts[0]
+
+    firsts, stacked, index = names("first"), names("batch"), namer.fresh("b")
     for i, axis in enumerate(axes.outputs):
         if axis is None and mapped_outputs[i]:
             raise BatchingError(f"vmap was given out_axes=None for output {i}, but it depends on a mapped argument "
@@ -129,25 +139,29 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
         return core.call(core.name(callee), args)
 
     def unpack(targets, value):
-        target = core.tuple_([core.name(t, True) for t in targets], store=True) if axes.arity else targets[0]
+        parts = [shaped(i, [core.name(t, True) for t in leaves]) for i, leaves in enumerate(targets)]
+        for part in parts:
+            if isinstance(part, gast.Tuple):
+                part.ctx = gast.Store()
+        target = core.tuple_(parts, store=True) if axes.arity else parts[0]
         return core.assign(target, value)
 
     body.append(unpack(firsts, call_at(core.const(0))))
-    kept = [i for i in range(count) if axes.outputs[i] is not None]
-    for i in kept:
-        body.append(core.assign(stacked[i], core.call(core.attr("rt.batch_empty"),
-                                                      [core.name(firsts[i]), core.name(frame.size)])))
-        body.append(core.assign(_at(stacked[i], core.const(0)), core.name(firsts[i])))
-    each = [namer.fresh(f"{h}_{index}") for h in hints]
+    kept = [(i, j) for i in range(count) if axes.outputs[i] is not None for j in range(len(firsts[i]))]
+    for i, j in kept:
+        body.append(core.assign(stacked[i][j], core.call(core.attr("rt.batch_empty"),
+                                                         [core.name(firsts[i][j]), core.name(frame.size)])))
+        body.append(core.assign(_at(stacked[i][j], core.const(0)), core.name(firsts[i][j])))
+    each = names(index)
     loop_body = [unpack(each, call_at(core.name(index)))]
-    loop_body += [core.assign(_at(stacked[i], core.name(index)), core.name(each[i])) for i in kept]
+    loop_body += [core.assign(_at(stacked[i][j], core.name(index)), core.name(each[i][j])) for i, j in kept]
     loop = gast.For(target=core.name(index, True),
                     iter=core.call(core.attr("rt.prange") if parallel else core.name("range"),
                                    [core.const(1), core.name(frame.size)]),
                     body=loop_body, orelse=[], type_comment=None)
     body.append(loop)
-    values = [frame.placed(core.name(stacked[i]), axes.outputs[i]) if axes.outputs[i] is not None
-              else core.name(firsts[i]) for i in range(count)]
+    values = [shaped(i, [frame.placed(core.name(b), axes.outputs[i]) for b in stacked[i]])
+              if axes.outputs[i] is not None else shaped(i, [core.name(f) for f in firsts[i]]) for i in range(count)]
     body.append(frame.result(values, fn.lineno))
     for stmt in core.walk_statements(body):
         core.at(stmt, fn.lineno)
