@@ -333,7 +333,9 @@ class Program:
         ndims = param_ndims or (None,) * len(params)
         local = core.Namer(set(params) | self.namer.taken)
         body, jacobians = [], []
-        if self.prefer_loops:
+        # (code that takes a gradient inside has a backward pass, which is not linearized again)
+        linearize_first = self.prefer_loops and not _calls_transforms(obj, len(params))
+        if linearize_first:
             names = self.linearize(obj, tuple(i in nums for i in range(len(params))), len(params),
                                    param_kinds=param_kinds)
             out, residuals = local.fresh("out"), local.fresh("residuals")
@@ -343,7 +345,7 @@ class Program:
         for k in nums:
             x = core.name(params[k])
             basis, jac = local.fresh(f"{params[k]}_basis"), local.fresh(f"jac_{params[k]}")
-            if self.prefer_loops and ndims[k] == 1:
+            if linearize_first and ndims[k] == 1:
                 columns = self._unit_columns(names, nums.index(k), f"{getattr(obj, '__name__', 'f')}_column_"
                                              f"{params[k]}")
                 if columns is not None:
@@ -355,7 +357,7 @@ class Program:
                         body.append(gast.Expr(value=core.call(core.name(column), [core.name(residuals), view])))
                     jacobians.append(jac)
                     continue
-            if self.prefer_loops:
+            if linearize_first:
                 for n in nums:
                     if n != k and n not in zeros:
                         zeros[n] = local.fresh(f"{params[n]}_zero")
@@ -535,6 +537,21 @@ def _result_kinds(obj, arg_kinds, target) -> dict:
                 kind = _arg_kind(v, kinds)
                 found[t.id] = kind if found.get(t.id, kind) == kind else None
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _calls_transforms(obj, nargs) -> bool:
+    """Whether ``obj``, or a helper it calls, calls a transform (``s2s.grad(f)(x)`` in its code)."""
+    seen, todo = set(), [(obj, nargs)]
+    while todo:
+        fun, n = todo.pop()
+        if id(fun) in seen:
+            continue
+        seen.add(id(fun))
+        if hasattr(fun, "emit"):
+            return True
+        fn = normalize(fun, n)
+        todo += [(callee, None) for callee in fn.callees.values()]
+    return False
 
 
 def _nums(argnums) -> tuple:

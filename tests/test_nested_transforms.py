@@ -80,3 +80,19 @@ def test_jacobian_of_a_primitive_inside():
     x = np.array([0.2, 0.7])
     assert jacobian_norm(x) == pytest.approx(np.sum(np.cos(x) ** 2))
     np.testing.assert_allclose(s2s.grad(jacobian_norm)(x), -2.0 * np.cos(x) * np.sin(x), rtol=1e-12)
+
+
+def energy(q, k):
+    return 0.5 * k * np.sum(q ** 2) + 0.25 * np.sum(q ** 4)
+
+
+def force_loss(k, q):
+    return np.sum(s2s.grad(energy)(q, k) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_compiled_jacobian_through_a_gradient_inside(jit):
+    q = np.array([0.5, -1.0])
+    jacobian = s2s.jacfwd(force_loss, argnums=1)
+    expected = central_difference(lambda v: force_loss(1.7, v), (q,), (np.eye(2)[0],))[0]
+    assert (s2s.jit(jacobian) if jit else jacobian)(1.7, q)[0] == pytest.approx(expected, rel=1e-7)
