@@ -9,6 +9,7 @@ compile per transform, and a failure still names the example.
 from __future__ import annotations
 
 import os
+
 import numpy as np
 import pytest
 from primitive_cases import Group, cases, check_jvp, check_second_order, check_vjp, check_vmap
