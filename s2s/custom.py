@@ -21,7 +21,6 @@ import functools
 import inspect
 
 import gast
-import numba
 from numba.core import types as numba_types
 from numba.extending import typeof_impl
 
@@ -348,4 +347,6 @@ def _typeof_custom(value, context):
 
 @functools.lru_cache(maxsize=None)
 def _compiled(fun):
-    return numba.njit(fun)
+    from .backends.numba_cpu import compiled_function
+
+    return compiled_function(fun)

@@ -239,3 +239,41 @@ def test_non_linear_rule_is_refused_where_it_is_defined():
 def test_source_shows_the_rule():
     text = s2s.source(stable_loss, mode="grad")
     assert "log1pexp(x)" in text and "np.exp(x)" in text and "def log1pexp" not in text
+
+
+def tanh_layer(W, u):
+    return np.tanh(W @ u)
+
+
+@s2s.custom_vjp
+def layer(W, u):
+    return tanh_layer(W, u)
+
+
+def layer_fwd(W, u):
+    x = tanh_layer(W, u)
+    return x, (W, u, x)
+
+
+def layer_bwd(res, g):
+    W, u, x = res
+    v = g * (1.0 - x ** 2)
+    return np.outer(v, u), W.T @ v
+
+
+layer.defvjp(layer_fwd, layer_bwd)
+
+
+def layer_loss(W, u):
+    return np.sum(layer(W, u) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_rule_functions_calling_helpers(jit):
+    """The function and its rule call helpers of their own; compiled, they are compiled with them."""
+    W, u = np.array([[0.5, -0.2], [0.1, 0.3]]), np.array([0.4, -0.7])
+    grad = s2s.grad(layer_loss, argnums=(0, 1))
+    W_bar, u_bar = (s2s.jit(grad) if jit else grad)(W, u)
+    tangent = np.array([[1.0, 0.5], [-0.3, 0.2]])
+    assert np.vdot(W_bar, tangent) == pytest.approx(
+        central_difference(layer_loss, (W, u), (tangent, None))[0], rel=1e-7)

@@ -6,7 +6,6 @@ Longer runs: ``python tools/fuzz.py``.
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from random_programs import check, programs

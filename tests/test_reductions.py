@@ -12,7 +12,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
-import scipy.special
 from scipy.special import log_softmax, logsumexp, softmax
 
 import s2s

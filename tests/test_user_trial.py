@@ -17,7 +17,7 @@ import scipy.linalg
 from scipy.special import logsumexp, ndtr
 
 import s2s
-from s2s.errors import CompileError, NoRuleError, S2SError, UnsupportedSyntaxError
+from s2s.errors import CompileError
 from tests.derivatives import central_difference, flat, tangents_for
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_forward  # noqa: E402  (points s2s's cache at a fresh directory first)
+import bench_forward  # noqa: E402, F401  (points s2s's cache at a fresh directory first)
 from bench_forward import fmt_time, machine, table, time_calls, write_page  # noqa: E402
 
 import numpy as np  # noqa: E402

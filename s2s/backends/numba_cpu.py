@@ -8,6 +8,7 @@ there is no silent fallback to Python.
 
 from __future__ import annotations
 
+import inspect
 import re
 import types
 from pathlib import Path
@@ -36,10 +37,36 @@ def compile_module(namespace: dict, names, origins: dict, path: Path, entries, c
     to its entries are taken in that type.
     """
     cache = all(is_literal(v) for v in constants.values())
-    for name in [n for n, v in constants.items() if isinstance(v, types.FunctionType)] + list(names):
+    for name in [n for n, v in constants.items() if isinstance(v, types.FunctionType)]:
         if isinstance(namespace[name], types.FunctionType):  # not compiled by an earlier request
-            namespace[name] = numba.njit(cache=cache and name in names, parallel=name in parallel)(namespace[name])
+            namespace[name] = compiled_function(namespace[name])
+    for name in names:
+        if isinstance(namespace[name], types.FunctionType):
+            namespace[name] = numba.njit(cache=cache, parallel=name in parallel)(namespace[name])
     return {name: _Reporting(namespace[name], origins, path, floats) for name in entries}
+
+
+#: Functions being compiled by ``compiled_function`` (one may call itself through a rule's helpers).
+_COMPILING: set = set()
+
+
+def compiled_function(fun):
+    """A user's function that generated code calls as it is (its rule is the user's: ``custom_jvp``, the
+    helpers of a ``custom_vjp``), compiled with the functions it calls in turn: through s2s's own primal,
+    whose module holds them; compiled as it is where s2s does not read it."""
+    from ..building import build, key_of
+    from ..errors import S2SError
+
+    if fun in _COMPILING:
+        return numba.njit(fun)
+    _COMPILING.add(fun)
+    try:
+        nargs = len(inspect.signature(fun).parameters)
+        return build(key_of(fun), "primal", None, nargs, "numba").call.dispatcher
+    except (S2SError, TypeError, ValueError):
+        return numba.njit(fun)
+    finally:
+        _COMPILING.discard(fun)
 
 
 def tapes_as_arrays(residuals, entry, args) -> tuple:

@@ -5,6 +5,7 @@ differentiated in forward mode (``jvp``, ``jacfwd`` of a function that calls ``s
 JVP pass over them.  Each helper here is linear in its cotangent operands, so its tangent is the
 helper applied to their tangents; the operands that only give a shape (``like``, ``a``) carry none.
 """
+# ruff: noqa: F821  (templates name tangents ``x_dot``)
 
 import numpy as np
 

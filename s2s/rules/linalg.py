@@ -334,7 +334,7 @@ add_examples(scipy.linalg.solve_triangular,
                      x=(3, 3), y=(3, 2)),
              example(f"scipy.linalg.solve_triangular(np.linalg.cholesky({SPD}), y, trans=2, lower=True)",
                      x=(3, 3), y=(3,)),
-             example(f"scipy.linalg.solve_triangular(x @ x.T + 3 * np.eye(3), y, trans='T')", x=(3, 3), y=(3,)))
+             example("scipy.linalg.solve_triangular(x @ x.T + 3 * np.eye(3), y, trans='T')", x=(3, 3), y=(3,)))
 
 # Masks shaped like their operand: constants of the derivative code, not values to differentiate.
 defnondiff(rt.tril_half, rt.strictly_lower)
