@@ -641,7 +641,7 @@ def split_transpose(ct, axis=0):
 
 @overload(split_transpose)
 def _split_transpose_numba(ct, axis=0):
-    if isinstance(ct, (types.List, types.ListType)):
+    if isinstance(ct, (types.List, types.ListType, types.BaseTuple)):  # (a tuple: pieces made in compiled code)
         return lambda ct, axis=0: np.concatenate(ct, axis)
     if not (isinstance(ct, types.Array) and ct.ndim >= 2):
         return None

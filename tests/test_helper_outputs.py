@@ -38,7 +38,7 @@ def _source(names, container, read) -> str:
             f"def program(a):\n    return {reading} * np.cos(a[0])\n")
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(st.sampled_from(sorted(_OUTPUTS)), min_size=2, max_size=3, unique=True),
        container=st.sampled_from(["tuple", "dict"]), data=st.data())
 def test_jacobians_through_helpers_with_several_outputs(names, container, data, tmp_path):

@@ -401,7 +401,7 @@ def _source_for(tree, through_helper=False) -> str:
     return f"import numpy as np\n\n\ndef program(t, x):\n    return {body}\n"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(shape=_trees(_LEAVES), seed=st.integers(0, 2 ** 16), through_helper=st.booleans())
 def test_random_trees_gradients(shape, seed, through_helper, tmp_path):
     """Any nesting of dicts, lists, tuples and namedtuples, read leaf by leaf: grad's tree is the argument's,

@@ -1,7 +1,7 @@
 """Write docs/numpy.md, the table of supported NumPy, SciPy, ``math`` and Python primitives, from the rule table.
 
 Every column comes from the primitive's entry in ``s2s.rules.registry`` and its examples (the calls
-``tests/test_primitives.py`` checks in every transform), so the table cannot drift from the code.
+``tests/test_primitives*.py`` check in every transform), so the table cannot drift from the code.
 ``tests/test_numpy_table.py`` fails when the committed file differs from what this prints.
 
     python tools/numpy_table.py          # print the table
@@ -29,7 +29,7 @@ HEADER = """# Supported NumPy, SciPy and `math` functions
 One row per primitive that s2s knows how to differentiate, or knows has no derivative. Columns:
 
 - **Derivative**: `jvp` (forward), `vjp` (reverse), `2nd` (second order: `jvp` of `grad`, `hessian`),
-  as the primitive's examples check them in `tests/test_primitives.py`; *none* for functions
+  as the primitive's examples check them in `tests/test_primitives*.py`; *none* for functions
   whose result carries no derivative (comparisons, `floor`, shapes); *untested* for a rule without examples.
 - **Family**: how `vmap` batches it (see [batching.md](batching.md)).
 - **axis / keepdims**: the options its examples exercise.
