@@ -152,8 +152,7 @@ def flat_cotangent(call: FlatCall, ct):
     if out_tree is None:
         return ct
     try:
-        leaves = out_tree.flatten_up_to(ct)
-        return leaves[0] if len(leaves) == 1 else tuple(leaves)
+        return tree_util.returned(out_tree.flatten_up_to(ct))
     except ValueError as e:
         raise TypeError(f"the cotangent does not have the output's structure: {e}") from None
 
@@ -171,7 +170,7 @@ def leaf_axes(call: FlatCall, in_axes) -> tuple:
         if treedef is None:
             axes.append(axis)
             continue
-        axes += _broadcast(axis, treedef.unflatten([0] * treedef.num_leaves), f"in_axes for argument {n}")
+        axes += _broadcast(axis, tree_util.skeleton(treedef), f"in_axes for argument {n}")
     return tuple(axes)
 
 
@@ -189,5 +188,4 @@ def leaf_out_axes(call: FlatCall, out_axes):
     out_tree = call.out_tree
     if out_tree is None:
         return out_axes
-    axes = _broadcast(out_axes, out_tree.unflatten([0] * out_tree.num_leaves), "out_axes")
-    return axes[0] if len(axes) == 1 else tuple(axes)
+    return tree_util.returned(_broadcast(out_axes, tree_util.skeleton(out_tree), "out_axes"))

@@ -85,6 +85,16 @@ def tree_map(f, tree, *rest, is_leaf=None):
     return optree.tree_map(f, tree, *rest, is_leaf=is_leaf, namespace=NAMESPACE)
 
 
+def skeleton(treedef):
+    """A tree of ``treedef``'s structure with placeholder leaves (to name its leaves or match a prefix to it)."""
+    return treedef.unflatten([0.0] * treedef.num_leaves)
+
+
+def returned(leaves):
+    """Leaves as a generated function returns a tree's: its one leaf alone, several as a tuple."""
+    return leaves[0] if len(leaves) == 1 else tuple(leaves)
+
+
 def is_container(value) -> bool:
     """Whether ``value`` is a tree with structure of its own, not a leaf."""
     return not tree_structure(value).is_leaf()

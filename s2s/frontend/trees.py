@@ -70,8 +70,7 @@ def _flat_output(value):
     (its one leaf alone)."""
     if not tree_util.is_container(value):
         return value
-    leaves = tree_util.tree_leaves(value)
-    return leaves[0] if len(leaves) == 1 else tuple(leaves)
+    return tree_util.returned(tree_util.tree_leaves(value))
 
 
 def is_container(value) -> bool:
@@ -105,8 +104,7 @@ class TreeLowering:
 
     def leaf_params(self, param, treedef) -> list:
         """``param``'s leaves as parameters of their own, named after their paths."""
-        skeleton = treedef.unflatten([0.0] * treedef.num_leaves)
-        names = [self.namer.fresh(n) for n in tree_util.leaf_names(param, skeleton)]
+        names = [self.namer.fresh(n) for n in tree_util.leaf_names(param, tree_util.skeleton(treedef))]
         self.locals |= set(names)
         self.trees[param] = treedef.unflatten([core.name(n) for n in names])
         return names
@@ -232,7 +230,8 @@ class TreeLowering:
     def constant_key(self, node):
         if isinstance(node, gast.Constant):
             return node.value
-        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Constant):
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) \
+                and isinstance(node.operand, gast.Constant):
             return -node.operand.value
         if isinstance(node, gast.Name) and node.id in self.known_keys:
             return self.known_keys[node.id]
@@ -357,8 +356,7 @@ class TreeLowering:
             if arity is None:
                 return result
             out_tree = tree_util.tree_structure((0.0,) * arity)
-        names = [self.local(n) for n in tree_util.leaf_names(f"{fun.__name__}_out", out_tree.unflatten(
-            [0.0] * out_tree.num_leaves))]
+        names = [self.local(n) for n in tree_util.leaf_names(f"{fun.__name__}_out", tree_util.skeleton(out_tree))]
         targets = [core.name(n, True) for n in names]
         self.emit(out, core.assign(targets[0] if len(targets) == 1 else core.tuple_(targets, store=True), result))
         return out_tree.unflatten([core.name(n) for n in names])
