@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 import pytest
+from api_samples import clipped_loss
+from api_samples import softplus_loss as stable_loss
+from derivatives import central_difference
 
 import s2s
 from s2s.errors import S2SError
-
-from derivatives import central_difference
-
 
 # -- the seeds' examples -----------------------------------------------------------------------------
 
@@ -59,19 +59,6 @@ h.defvjp(h_fwd, h_bwd)
 # -- rules that differ from the body: the rule must win ------------------------------------------
 
 @s2s.custom_jvp
-def log1pexp(x):
-    return np.log(1.0 + np.exp(x))
-
-
-@log1pexp.defjvp
-def log1pexp_jvp(primals, tangents):
-    x, = primals
-    x_dot, = tangents
-    ans = log1pexp(x)
-    return ans, (1.0 - 1.0 / (1.0 + np.exp(x))) * x_dot
-
-
-@s2s.custom_jvp
 def rounded(x):
     """A straight-through estimator: the body's derivative is zero, the rule's one."""
     return np.floor(x * 4.0) / 4.0
@@ -80,23 +67,6 @@ def rounded(x):
 @rounded.defjvp
 def rounded_jvp(primals, tangents):
     return rounded(primals[0]), tangents[0]
-
-
-@s2s.custom_vjp
-def clip_gradient(x, lo, hi):
-    return x
-
-
-def clip_fwd(x, lo, hi):
-    return x, (lo, hi)
-
-
-def clip_bwd(res, g):
-    lo, hi = res
-    return (np.clip(g, lo, hi), 0.0, 0.0)
-
-
-clip_gradient.defvjp(clip_fwd, clip_bwd)
 
 
 def scaled_softplus(x):
@@ -132,16 +102,8 @@ def power_jvp(n, primals, tangents):
 
 # -- users' code calling them ------------------------------------------------------------------
 
-def stable_loss(x):
-    return np.sum(log1pexp(x) ** 2)
-
-
 def straight_through(x):
     return np.sum(rounded(x) * x)
-
-
-def clipped_loss(x):
-    return np.sum(clip_gradient(3.0 * x, -0.5, 0.5) ** 2)
 
 
 def iterated(x, n):
