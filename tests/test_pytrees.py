@@ -385,32 +385,58 @@ def _trees(leaf):
 _LEAVES = st.one_of(st.just("scalar"), st.integers(1, 3).map(lambda n: ("vector", n)))
 
 
+def _paths(tree, root) -> list:
+    """How users read each leaf of ``tree`` held in ``root``: ``t[0]["a"].W``."""
+    accessors = optree.tree_flatten_with_accessor(tree, namespace=tree_util.NAMESPACE)[0]
+    return [root + "".join(f".{e.field}" if hasattr(e, "field") else f"[{e.key!r}]" if hasattr(e, "key")
+                           else f"[{e.index}]" for e in accessor) for accessor in accessors]
+
+
+def _weighted_sines(tree, root) -> str:
+    return " + ".join(f"{k + 1.5} * np.sum(np.sin({path} * x))" for k, path in enumerate(_paths(tree, root)))
+
+
 def _source_for(tree, through_helper=False) -> str:
     """``def program(t, x)``: a weighted sum of every leaf's sine, each read by its path as users write it,
     in the function itself or in a helper it returns the result of (a tree passed on, a call returned)."""
-    terms = []
-    accessors = optree.tree_flatten_with_accessor(tree, namespace=tree_util.NAMESPACE)[0]
-    for k, accessor in enumerate(accessors):
-        path = "t" + "".join(f".{e.field}" if hasattr(e, "field") else f"[{e.key!r}]" if hasattr(e, "key")
-                             else f"[{e.index}]" for e in accessor)
-        terms.append(f"{k + 1.5} * np.sum(np.sin({path} * x))")
-    body = " + ".join(terms)
+    body = _weighted_sines(tree, "t")
     if through_helper:
         return (f"import numpy as np\n\n\ndef helper(t, x):\n    return {{'value': {body}}}\n\n\n"
                 "def program(t, x):\n    return helper(t, x)['value']\n")
     return f"import numpy as np\n\n\ndef program(t, x):\n    return {body}\n"
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(shape=_trees(_LEAVES), seed=st.integers(0, 2 ** 16), through_helper=st.booleans())
-def test_random_trees_gradients(shape, seed, through_helper, tmp_path):
-    """Any nesting of dicts, lists, tuples and namedtuples, read leaf by leaf: grad's tree is the argument's,
-    and agrees with finite differences and with the jvp (dot-product test)."""
-    r = np.random.default_rng(seed)
-    tree = tree_util.tree_map(lambda s: float(r.standard_normal()) if s == "scalar"
-                              else r.standard_normal(s[1]), shape, is_leaf=lambda s: s == "scalar" or
-                              isinstance(s, tuple) and s[:1] == ("vector",))
-    program = load_module(tmp_path, _source_for(tree, through_helper)).program
+def _display(tree, leaves) -> str:
+    """A display that builds a tree shaped like ``tree`` from the expressions ``leaves`` (in order)."""
+    if isinstance(tree, dict):
+        return "{" + ", ".join(f"{k!r}: {_display(v, leaves)}" for k, v in tree.items()) + "}"
+    if isinstance(tree, Layer):
+        return f"Layer({_display(tree.W, leaves)}, {_display(tree.b, leaves)})"
+    if isinstance(tree, (list, tuple)):
+        inner = ", ".join(_display(v, leaves) for v in tree)
+        return f"[{inner}]" if isinstance(tree, list) else f"({inner},)"
+    return next(leaves)
+
+
+def _source_building(tree, through_helper) -> str:
+    """``def program(t, x)`` that builds a tree of its own from ``t``'s leaves (a display bound to a name),
+    then reads it by paths, there or in a helper it is passed to."""
+    built = _display(tree, iter(f"np.cos({path})" for path in _paths(tree, "t")))
+    body = _weighted_sines(tree, "u")
+    head = "import numpy as np\nfrom collections import namedtuple\n\nLayer = namedtuple('Layer', 'W b')\n\n\n"
+    if through_helper:
+        return (f"{head}def helper(u, x):\n    return {body}\n\n\n"
+                f"def program(t, x):\n    u = {built}\n    return helper(u, x)\n")
+    return f"{head}def program(t, x):\n    u = {built}\n    return {body}\n"
+
+
+def _random_tree(shape, r):
+    return tree_util.tree_map(lambda s: float(r.standard_normal()) if s == "scalar" else r.standard_normal(s[1]),
+                              shape, is_leaf=lambda s: s == "scalar" or isinstance(s, tuple) and s[:1] == ("vector",))
+
+
+def _check_tree_gradient(program, tree, r):
+    """grad's tree is the argument's, and agrees with finite differences and with the jvp (dot-product test)."""
     x = 0.7
     grads = s2s.grad(program)(tree, x)
     assert tree_util.tree_structure(grads) == tree_util.tree_structure(tree)
@@ -419,3 +445,22 @@ def test_random_trees_gradients(shape, seed, through_helper, tmp_path):
     assert np.vdot(flat(grads), flat(tangent)) == pytest.approx(expected, rel=1e-6, abs=1e-8)
     _, along = s2s.jvp(program, (tree, x), (tangent, 0.0))
     assert along == pytest.approx(np.vdot(flat(grads), flat(tangent)), rel=1e-10, abs=1e-12)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=_trees(_LEAVES), seed=st.integers(0, 2 ** 16), through_helper=st.booleans())
+def test_random_trees_gradients(shape, seed, through_helper, tmp_path):
+    """Any nesting of dicts, lists, tuples and namedtuples as an argument, read leaf by leaf."""
+    r = np.random.default_rng(seed)
+    tree = _random_tree(shape, r)
+    _check_tree_gradient(load_module(tmp_path, _source_for(tree, through_helper)).program, tree, r)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=_trees(_LEAVES), seed=st.integers(0, 2 ** 16), through_helper=st.booleans())
+def test_random_trees_built_inside(shape, seed, through_helper, tmp_path):
+    """Any nesting of dicts, lists, tuples and namedtuples built by a display inside the function, read leaf
+    by leaf there or in a helper it is passed to."""
+    r = np.random.default_rng(seed)
+    tree = _random_tree(shape, r)
+    _check_tree_gradient(load_module(tmp_path, _source_building(tree, through_helper)).program, tree, r)

@@ -24,7 +24,7 @@ from ..rules import registry
 from . import lifting, lowering, resolve
 from .lowering import Lowering, stored_names
 from .parse import parse_function, short_filename
-from .trees import Flattened, TreeLowering, is_container
+from .trees import Flattened, TreeLowering, is_container, is_plain_sequence, tuple_display
 
 #: Array methods that are spelled as NumPy functions in core form.
 _METHODS = {"sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "copy", "ravel", "dot",
@@ -293,7 +293,8 @@ class _Normalizer(Lowering, TreeLowering):
             self.lists.pop(bound, None)
             self.known_keys.pop(bound, None)
         target = s.targets[0]
-        if len(s.targets) == 1 and self.is_tree_expr(s.value) and not self.unpacks_directly(target, s.value):
+        if len(s.targets) == 1 and (self.is_tree_expr(s.value) or self.names_sequence(target, s.value)) \
+                and not self.unpacks_directly(target, s.value):
             self.bind_tree(target, self.tree_value(s.value, out), out)
             return out
         for bound in stored_names(s.targets):
@@ -501,6 +502,8 @@ class _Normalizer(Lowering, TreeLowering):
         if not isinstance(expr, (gast.Constant, gast.Name, gast.BinOp)) and self.is_tree_expr(expr) \
                 or isinstance(expr, gast.Name) and expr.id in self.trees:
             tree = self.tree_value(expr, out)
+            if is_plain_sequence(tree):  # a display bound to a name, read whole: np.zeros(shape)
+                return tuple_display(tree)
             if is_container(tree):
                 raise self.refuse("a tree (a dict, list, tuple or other container) used as a value here: read "
                                   "its leaves (params['W'], p.W, state[0]), or pass it to your own function", expr)

@@ -78,6 +78,17 @@ def is_container(value) -> bool:
     return not isinstance(value, gast.AST) and value is not NOT_TREE
 
 
+def is_plain_sequence(tree) -> bool:
+    """Tuples and lists (of tuples and lists) of atoms: what a display bound to a name holds."""
+    return type(tree) in (tuple, list) and all(is_plain_sequence(e) if is_container(e) else True for e in tree)
+
+
+def tuple_display(tree):
+    """The plain sequence ``tree`` as a tuple expression of core form, to use it whole as a value
+    (``np.zeros(shape)``, ``np.array(rows)``)."""
+    return core.tuple_(tuple_display(e) if is_container(e) else core.load(e) for e in tree)
+
+
 def _constructs_tree(obj) -> bool:
     """A class whose instances are containers: namedtuples, dataclasses, registered classes."""
     if not isinstance(obj, type):
@@ -153,6 +164,15 @@ class TreeLowering:
                 return self.passes_trees(expr) or self.returns_tree(obj) or self.returns_tuple(obj)
         return is_container(self.static_tree(expr))
 
+    def names_sequence(self, target, value) -> bool:
+        """``pairs = ((x, 2.0), (y, x))``: a tuple display (or a display of nested lists) bound once to a name
+        is a tree, so that its entries are read at transform time and it reaches the user's functions as
+        leaves (a tuple passed whole would need a cotangent of its own, which tuples cannot hold)."""
+        nested = isinstance(value, gast.List) and any(isinstance(e, (gast.List, gast.Tuple)) for e in value.elts)
+        return isinstance(target, gast.Name) and (isinstance(value, gast.Tuple) or nested) and bool(value.elts) \
+            and self.stores[target.id] <= 1 and target.id not in core.names_read(value) \
+            and target.id not in {a.id for a in self.node.args.args}
+
     def method_of_tree(self, expr):
         """The function behind ``tree.method(...)`` (or ``tree(...)``) where ``tree`` is a container of the user's
         class, or None."""
@@ -177,8 +197,16 @@ class TreeLowering:
         return _is_callee(obj) and not isinstance(obj, functools.partial)
 
     def passes_trees(self, call) -> bool:
-        return any(self.makes_container(a) for a in call.args) or any(self.makes_container(k.value)
-                                                                       for k in call.keywords)
+        return any(self.makes_container(a) or isinstance(a, (gast.Tuple, gast.List)) or self.listed(a) is not None
+                   for a in [*call.args, *(k.value for k in call.keywords)])
+
+    def listed(self, expr):
+        """The elements of the list a name holds (a display, appended to in straight-line code), or None:
+        passed to the user's function, it is a tree, whose leaves are these elements."""
+        if isinstance(expr, gast.Name) and isinstance(self.lists.get(expr.id), list) \
+                and self.depth >= self.list_depth[expr.id]:
+            return list(self.lists[expr.id])
+        return None
 
     def unpacks_directly(self, target, value) -> bool:
         """``a, b = helper(x)``: the helper's values, a plain tuple of them, bound to names as they are."""
@@ -284,6 +312,8 @@ class TreeLowering:
 
     def leaf_or_tree(self, expr, out):
         """``expr`` as a part of a tree: a tree, or an atom."""
+        if self.listed(expr) is not None:
+            return self.listed(expr)
         if isinstance(expr, (gast.Tuple, gast.List)) or self.is_tree_expr(expr):
             tree = self.tree_value(expr, out)
             return tree if is_container(tree) or core.is_atom(tree) else self._to_temp(tree, out, "part")
