@@ -64,7 +64,7 @@ def activity(fn: core.Function, varied_params, callee_useful) -> Activity:
     varied = _forward(flows, set(varied_params))
 
     # Outputs: returned values, and parameters the function writes into (the caller sees those).
-    useful = core.mutated_names(fn.body) & set(fn.params)
+    useful = written_parameters(fn)
     for stmt in statements:
         if isinstance(stmt, gast.Return) and stmt.value is not None:
             useful |= set(core.names_read(stmt.value))
@@ -122,16 +122,22 @@ def _flows(stmt, fn, varied=None, callee_useful=None):
             base = core.target_names(target)[0]
             return [(base, set(core.names_read(value)))]
         names = core.target_names(target)
+        if fn.is_user_call(value):  # the arguments it writes into change as its results do
+            everything = set(core.names_read(value)) - _callee(value)
+            written = [(n, everything) for n in written_arguments(value, fn)]
+        else:
+            written = []
         if callee_useful is not None and fn.is_user_call(value):
             obj = fn.callees[value.func.id]
             mask = varied_mask(value, varied)
             useful_args = callee_useful(obj, mask)
             inputs = {n for a, u in zip(value.args, useful_args) if u for n in core.names_read(a)}
+            return [(n, inputs) for n in names] + written
         elif isinstance(target, gast.Tuple) and isinstance(value, gast.Tuple):
             return [(n, set(core.names_read(v))) for n, v in zip(names, value.elts)]
         else:
             inputs = differentiable_inputs(value, fn)
-        return [(n, inputs) for n in names]
+        return [(n, inputs) for n in names] + written
     if isinstance(stmt, gast.AugAssign):
         name_ = core.target_names(stmt.target)[0]
         return [(name_, set(core.names_read(stmt.value)) | {name_})]
@@ -139,6 +145,26 @@ def _flows(stmt, fn, varied=None, callee_useful=None):
         args = set(core.names_read(stmt.value)) - {stmt.value.func.id}
         return [(n, args) for n in args]
     return []
+
+
+def written_parameters(fn: core.Function) -> set[str]:
+    """The parameters ``fn`` writes into in place: itself, or through the user's functions it passes them to."""
+    written = core.mutated_names(fn.body)
+    for stmt in core.walk_statements(fn.body):
+        if isinstance(stmt, (gast.Assign, gast.Expr)) and fn.is_user_call(stmt.value):
+            written |= set(written_arguments(stmt.value, fn))
+    return written & set(fn.params)
+
+
+def written_arguments(call, fn: core.Function) -> list[str]:
+    """The names a call of the user's function passes where it writes into them in place."""
+    from .frontend.normalize import normalize
+
+    callee = normalize(fn.callees[call.func.id], len(call.args))
+    if callee is fn:  # recursion: refused where the program is built
+        return []
+    written = written_parameters(callee)
+    return [a.id for a, p in zip(call.args, callee.params) if isinstance(a, gast.Name) and p in written]
 
 
 def integer_params(fn: core.Function) -> set[str]:

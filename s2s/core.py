@@ -108,6 +108,8 @@ class Notes:
     broadcasting: bool = False
     #: (Partial evaluation) computed again where the linear code needs its values, never saved (checkpoint).
     recompute: bool = False
+    #: The names a call of a generated function writes into in place (the user's function writes its arguments).
+    writes: frozenset = frozenset()
 
 
 def notes(stmt) -> Notes:
@@ -303,9 +305,11 @@ def view_source(value) -> str | None:
 
 
 def mutated_names(body) -> set[str]:
-    """Names written into in place (``x[i] = v``, ``x += v``) anywhere in ``body``."""
+    """Names written into in place (``x[i] = v``, ``x += v``, a call noted as writing them) anywhere in ``body``."""
     mutated = set()
     for stmt in walk_statements(body):
+        if hasattr(stmt, "notes"):
+            mutated |= stmt.notes.writes
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
             mutated |= set(target_names(stmt.targets[0]))
         elif isinstance(stmt, gast.AugAssign):
@@ -450,6 +454,8 @@ class Function:
     primal_of: dict = field(default_factory=dict)
     #: The structure of the tree the function returns, flattened to a tuple of leaves (None: not a tree).
     out_tree: object = None
+    #: Generated functions it calls that write into none of their arguments (``optimize`` may move those).
+    pure_calls: frozenset = frozenset()
 
     def namer(self) -> Namer:
         taken = set(self.params) | set(self.callees) | set(self.constants) | MODULE_NAMES

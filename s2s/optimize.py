@@ -46,10 +46,16 @@ def optimize(fn: core.Function) -> core.Function:
 # -- effects ----------------------------------------------------------------------
 
 
+#: Builtins that only compute.
+_PURE_BUILTINS = frozenset({"abs", "bool", "divmod", "float", "int", "len", "max", "min", "pow", "range", "round"})
+
+
 def _impure(expr, fn) -> bool:
-    """Calls whose evaluation must not move: user functions, unknown callables, random numbers, print."""
+    """Calls whose evaluation must not move: user functions, unknown callables, random numbers, print, and
+    generated functions other than those known to write into none of their arguments."""
     return any(spelled in fn.callees or spelled in fn.constants or spelled.startswith("np.random")
-               or spelled in ("print", "") for spelled in core.calls_in(expr))
+               or spelled in ("print", "") or "." not in spelled and spelled not in _PURE_BUILTINS
+               and spelled not in fn.pure_calls for spelled in core.calls_in(expr))
 
 
 class _Summary:

@@ -123,7 +123,7 @@ class Program:
             self.names[key] = names
             self._linear_parts[names.linear] = (_copy(split.linear), names)
             self._add(split.forward)
-            self.pending_linear[names.linear] = optimize.optimize(split.linear)
+            self.pending_linear[names.linear] = self._optimized(split.linear)
         return self.names[key]
 
     def adjoint(self, obj, varied_mask, nargs=None, check_linear=False, param_kinds=None,
@@ -151,7 +151,7 @@ class Program:
             names.adjoint = self.namer.fresh(linear_name.removesuffix("_lin") + "_bwd")
             self._add(transposition.transpose(lin, names.adjoint, self.adjoint_of, called))
         tangents = lin.params[1:]
-        return names.adjoint, [tangents.index(t) for t in transposition.written_parameters(lin)]
+        return names.adjoint, [tangents.index(t) for t in transposition.written_parameters(lin, self.adjoint_of)]
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:
         """Which arguments of a call to ``obj`` carry tangents into its result."""
@@ -247,7 +247,28 @@ class Program:
 
     def _add(self, fn):
         self.core_forms[fn.name] = _copy(fn)
-        self.functions.append(optimize.optimize(fn))
+        self.functions.append(self._optimized(fn))
+
+    def _optimized(self, fn):
+        fn.pure_calls = self._pure_functions()
+        return optimize.optimize(fn)
+
+    def _pure_functions(self) -> frozenset:
+        """The generated functions that write into none of their arguments, themselves or through others."""
+        forms = {**self.core_forms, **{name: lin for name, (lin, _) in self._linear_parts.items()}}
+        writers = set()
+        changed = True
+        while changed:
+            changed = False
+            for name, f in forms.items():
+                written = core.mutated_names(f.body) | {
+                    a.id for stmt in core.walk_statements(f.body) for call in gast.walk(stmt)
+                    if isinstance(call, gast.Call) and core.dotted_name(call.func) in writers
+                    for a in call.args if isinstance(a, gast.Name)}
+                if name not in writers and written & set(f.params):
+                    writers.add(name)
+                    changed = True
+        return frozenset(forms) - writers
 
     # -- output ----------------------------------------------------------------------
 
@@ -276,7 +297,7 @@ class Program:
                     and names.adjoint not in batched:
                 forward = by_name[names.forward]
                 prune_residuals(forward, by_name[names.adjoint])
-                optimize.optimize(forward)
+                self._optimized(forward)
 
     def tangent_output(self, jvp_name, params, lineno) -> str:
         """A function returning only the output tangent of a JVP: what reverse mode differentiates for
@@ -484,7 +505,7 @@ class _Callees:
         names = self.program.linearize(obj, varied_mask, nargs, self.for_transpose, self.check_linear,
                                        self.arg_kinds.get(obj))
         callee = normalize(obj, len(varied_mask))
-        writes = {i for i, p in enumerate(callee.params) if p in core.mutated_names(callee.body)}
+        writes = {i for i, p in enumerate(callee.params) if p in analysis.written_parameters(callee)}
         recompute = getattr(obj, "__s2s_checkpoint__", False)
         self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), writes, recompute)
         return names.forward, names.tangent_mask

@@ -34,9 +34,11 @@ def heat_rod_dirichlet_fwd(u0, t_left, t_right, kappa, dt, dx, steps):
             new[i] = u[i] + r * total
             # corpus.py:158: for i in range(1, n - 1):
             total_tape.append(total)
+        # corpus.py:160: set_dirichlet(new, t_left, t_right)
+        set_dirichlet_fwd_res_1 = set_dirichlet_fwd(new, t_left, t_right)[1]
         u = new
         # corpus.py:156: for _ in range(steps):
-        set_dirichlet_fwd_res_1_tape.append(set_dirichlet_fwd(new, t_left, t_right)[1])
+        set_dirichlet_fwd_res_1_tape.append(set_dirichlet_fwd_res_1)
     # corpus.py:162: return u[n // 2]
     n_div_2 = n // 2
     out = u[n_div_2]

@@ -67,17 +67,6 @@ def robust_regression_loglik_fwd(a, b, xs, ys, scale):
     )
 
 
-def gaussian_logpdf_lin_1_bwd(residuals, out_bar):
-    # corpus.py:316: def gaussian_logpdf(x, mu, sigma=1.0):
-    sigma, z, product = residuals
-    # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
-    z_bar = (-0.5 * z + product) * out_bar
-    # corpus.py:318: z = (x - mu) / sigma
-    x_bar = z_bar / sigma
-    # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
-    return x_bar,
-
-
 def gaussian_logpdf_bwd(residuals, out_bar):
     # corpus.py:316: def gaussian_logpdf(x, mu, sigma=1.0):
     sigma, z, product = residuals
@@ -89,6 +78,17 @@ def gaussian_logpdf_bwd(residuals, out_bar):
     sigma_bar += -(z / sigma) * z_bar
     # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
     return x_bar, sigma_bar
+
+
+def gaussian_logpdf_lin_1_bwd(residuals, out_bar):
+    # corpus.py:316: def gaussian_logpdf(x, mu, sigma=1.0):
+    sigma, z, product = residuals
+    # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
+    z_bar = (-0.5 * z + product) * out_bar
+    # corpus.py:318: z = (x - mu) / sigma
+    x_bar = z_bar / sigma
+    # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
+    return x_bar,
 
 
 def robust_regression_loglik_bwd(residuals, total_bar):

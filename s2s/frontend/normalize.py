@@ -454,8 +454,8 @@ class _Normalizer(Lowering, TreeLowering):
 
     def stmt_Return(self, s):
         out = []
-        if s.value is None:
-            value = None
+        if s.value is None:  # a bare return returns None, as falling off the end does
+            value = core.const(None)
         elif not self.inlining and (self.is_tree_expr(s.value) or self.flattened is not None and self.flattened.aux):
             value = self.return_tree(s.value, out)
         elif isinstance(s.value, gast.Tuple):

@@ -83,6 +83,10 @@ def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
     namer = fn.namer()
     kinds = analysis.kinds(fn, known_kinds)
     aliases = analysis.alias_groups(fn.body, kinds)
+    for stmt in core.walk_statements(fn.body):  # the calls' own writes, for the copies below
+        call = stmt.value if isinstance(stmt, (gast.Assign, gast.Expr)) else None
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Name) and call.func.id in calls:
+            core.notes(stmt).writes = _written_arguments(call, calls[call.func.id][3])
     written = {n for w in core.mutated_names(fn.body) for n in aliases.get(w, {w})}
 
     def protected(arg):
@@ -109,17 +113,24 @@ def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
                 residuals = gast.Subscript(value=core.call(core.name(fwd), primal_args), slice=core.const(1),
                                            ctx=gast.Load())
                 out.append(core.at(core.assign(res, residuals), stmt.lineno))
+                core.notes(out[-1]).writes = _written_arguments(call, writes)
                 out.append(core.at(gast.Expr(value=lin_call), stmt.lineno))
                 continue
             primal_target, tangent_target = stmt.targets[0].elts
             forward = core.at(core.assign(core.tuple_([primal_target, core.name(res, True)], store=True),
                                           core.call(core.name(fwd), primal_args)), stmt.lineno)
             core.notes(forward).recompute = recompute
+            core.notes(forward).writes = _written_arguments(call, writes)
             out.append(forward)
             out.append(core.at(core.assign(tangent_target, lin_call), stmt.lineno))
         return out
 
     fn.body = block(fn.body)
+
+
+def _written_arguments(call, writes) -> frozenset:
+    """The names a call passes at the positions ``writes`` of the parameters its callee writes into."""
+    return frozenset(a.id for i, a in enumerate(call.args) if i in writes and isinstance(a, gast.Name))
 
 
 # -- what statements do ------------------------------------------------------------
@@ -393,7 +404,7 @@ class _Context:
             have[key] = name_
         elif v == 0 and self.parent is not None and name_ not in self.changed_inside:
             have[key] = self.parent.obtain_for_prelude(name_, self.compound)
-        elif self._cheap(key, have) or key in self.defs and core.notes(self.defs[key].stmt).recompute:
+        elif self._cheap(key, have) or self._binds(key) and core.notes(self.defs[key].stmt).recompute:
             self._replicate(self.defs[key], have, out, stmt)
         else:
             have[key] = self._capture(key, out)
@@ -409,9 +420,14 @@ class _Context:
         if v == 0:
             return name_ in self.loop_vars or \
                 (self.parent is not None and name_ not in self.changed_inside)
+        return self._binds(key) and _replicable(self.defs[key].stmt, self.s.kinds) and \
+            all(self._cheap(k, have) for k in self.defs[key].reads.items())
+
+    def _binds(self, key) -> bool:
+        """Whether ``key`` is bound by an assignment (that the linear code may run again), not written into by one."""
         definition = self.defs.get(key)
-        return definition is not None and _replicable(definition.stmt, self.s.kinds) and \
-            all(self._cheap(k, have) for k in definition.reads.items())
+        return definition is not None and isinstance(definition.stmt, gast.Assign) and \
+            key[0] in core.target_names(definition.stmt.targets[0])
 
     def _replicate(self, definition, have, out, user):
         """Compute a cheap primal statement again in the linear code."""
@@ -504,9 +520,7 @@ class _Context:
         reads = {n: self.version(n) for n in self.s.reads(stmt)}
         if isinstance(stmt, gast.AugAssign):
             reads[stmt.target.id] = self.version(stmt.target.id)
-        written = core.written_names(stmt)
-        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple))):
-            written |= self.s.mutated_in([stmt])
+        written = core.written_names(stmt) | self.s.mutated_in([stmt])
         definition = _Def(stmt, reads, len(self.fwd_out), {})
         self.fwd_out.append(stmt)
         for n in written:

@@ -380,7 +380,9 @@ class _Transposer:
         """``t_dot = g_lin(residuals, a_dot, ...)`` → ``cts = g_adjoint(residuals, t_bar, ...)``.
 
         A tangent argument the callee writes into hands in its cotangent after the call and
-        gets back its cotangent before it (the callee's adjoint adds to it what flows back).
+        gets back its cotangent before it (the callee's adjoint adds to it what flows back); zero where
+        the call rebinds its name (``h, x = step(h, x)``, ``h`` written and returned): the cotangent of
+        what ``h`` holds after the call is the output's.
         """
         adjoint, written = self.adjoint_of(value.func.id)
         residuals, *args = value.args
@@ -388,11 +390,16 @@ class _Transposer:
             return
         cts = [core.name(self.bar(t)) if t in self.live else self.zero(t) for t in targets]
         ct = cts[0] if len(cts) == 1 else core.tuple_(cts) if cts else core.const(0.0)
+        handed = []
         for i in written:
-            if args[i].id not in self.live:
-                out.append(core.assign(self.bar(args[i].id), self.zero(args[i].id)))
-                self.live.add(args[i].id)
-        handed = [core.name(self.bar(args[i].id)) for i in written]
+            name = args[i].id
+            if name in targets:  # rebound by the call: what it holds after is an output, handed in as that
+                handed.append(self.zero(name))
+                continue
+            if name not in self.live:
+                out.append(core.assign(self.bar(name), self.zero(name)))
+                self.live.add(name)
+            handed.append(core.name(self.bar(name)))
         result = self.keep(core.call(core.name(adjoint), [residuals, ct, *handed]), out, "cts")
         for t in targets:
             self.live.discard(t)
@@ -401,6 +408,7 @@ class _Transposer:
             if i in written:  # the whole cotangent before the call
                 out.append(core.assign(self.bar(arg.id), piece))
                 self.shared.add(self.bar(arg.id))
+                self.live.add(arg.id)
             else:
                 self.expression(arg, piece, out)
 
@@ -583,7 +591,7 @@ class _Transposer:
             body = [s for s in body if s is not ret or returned is not None]
         # Tangent parameters the function writes into: their cotangents after it come in as arguments
         # (or are zero, for the function the user calls).
-        written = written_parameters(fn)
+        written = written_parameters(fn, self.adjoint_of)
         for t in written:
             if not called:
                 head.append(core.at(core.assign(self.bar(t), self.zero(t, fn.param_witnesses.get(t))), fn.lineno))
@@ -609,9 +617,17 @@ class _Transposer:
         return adjoint
 
 
-def written_parameters(lin) -> list:
-    """The tangent parameters a linear function writes into (a helper setting boundary values, say)."""
-    return [t for t in lin.params[1:] if t in core.mutated_names(lin.body)]
+def written_parameters(lin, adjoint_of) -> list:
+    """The tangent parameters a linear function writes into (a helper setting boundary values, say): itself,
+    or through the linear functions it passes them to (``adjoint_of`` says which of theirs those write)."""
+    written = core.mutated_names(lin.body)
+    for stmt in core.walk_statements(lin.body):
+        value = getattr(stmt, "value", None)
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name):
+            found = adjoint_of(value.func.id)
+            if found is not None:
+                written |= {value.args[1:][i].id for i in found[1]}
+    return [t for t in lin.params[1:] if t in written]
 
 
 def _needed(prelude, consumers) -> list:

@@ -1,0 +1,57 @@
+"""The user's functions that write into array arguments in place (``h[i] = v``, ``h += v``, or through a
+function they pass ``h`` to), called as a statement or with results, returning ``h`` or not, in straight-line
+code or loops, where ``h`` is differentiated or starts as zeros: every derivative agrees with finite
+differences and with the others (dot-product test).
+
+The class: the arguments a call writes into change as its results do (activity, tapes, cotangents)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import s2s
+
+from derivatives import central_difference
+from programs import load_module
+
+WRITES = ["h[{i}] = np.sum(np.tanh(x * {c}))", "h[{i}] = h[{j}] * x[0] + {c}",
+          "h[{i}] += np.sin(x[1]) * h[{j}]", "h += {c} * x[{k}] * h", "deeper(h, x, {i})"]
+
+
+@st.composite
+def programs(draw):
+    """``program(x, y)`` calling ``helper(h, x)``, which writes into ``h``."""
+    writes = draw(st.lists(st.sampled_from(WRITES), min_size=1, max_size=3))
+    body = [w.format(i=draw(st.integers(0, 3)), j=draw(st.integers(0, 3)), k=draw(st.integers(0, 1)),
+                     c=draw(st.sampled_from(["0.5", "1.5", "-0.7"]))) for w in writes]
+    if draw(st.booleans()):
+        body.append("x = x * 0.9 + 0.1 * h[1]")
+    returns = draw(st.sampled_from(["h, x", "x", None]))
+    helper = "def helper(h, x):\n" + "".join(f"    {line}\n" for line in body) + \
+        (f"    return {returns}\n" if returns else "    return\n")
+    call = {"h, x": "h, x = helper(h, x)", "x": "x = helper(h, x)", None: "helper(h, x)"}[returns]
+    start = draw(st.sampled_from(["h = np.zeros(4)", "h = np.concatenate((y, x))"]))
+    loop = draw(st.booleans())
+    lines = [start, "for _ in range(3):", f"    {call}"] if loop else [start, call]
+    program = "def program(x, y):\n" + "".join(f"    {line}\n" for line in lines) + \
+        "    return np.sum(h ** 2) + np.sum(np.cos(x))\n"
+    deeper = "def deeper(h, x, i):\n    h[i] = h[i] * np.cos(x[0])\n"
+    return f"import numpy as np\n\n\n{deeper}\n\n{helper}\n\n{program}"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(source=programs(), seed=st.integers(0, 2 ** 16))
+def test_written_arguments(source, seed, tmp_path):
+    program = load_module(tmp_path, source).program
+    rng = np.random.default_rng(seed)
+    args = (0.5 * rng.standard_normal(2), 0.5 * rng.standard_normal(2))
+    tangents = (rng.standard_normal(2), rng.standard_normal(2))
+    expected = central_difference(program, args, tangents)[0]
+    grads = s2s.grad(program, argnums=(0, 1))(*args)
+    along = sum(np.vdot(g, t) for g, t in zip(grads, tangents))
+    assert along == pytest.approx(expected, rel=1e-6, abs=1e-8), source
+    _, out_dot = s2s.jvp(program, args, tangents)
+    assert out_dot == pytest.approx(along, rel=1e-10, abs=1e-12), source
