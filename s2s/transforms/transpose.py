@@ -259,7 +259,8 @@ class _Transposer:
 
     def sequence(self, template, p, node, operands, ct, out):
         """Transpose through a tuple of tangents: element ``i`` gets piece ``i`` of the contribution."""
-        primal = core.tuple_(self.witness_of(e) or core.const(None) for e in node.elts)
+        primal = core.tuple_(self.witness_of(e) or (core.clone(e) if not set(core.names_read(e)) & self.linear
+                                                     else core.const(None)) for e in node.elts)  # (a zero is its own)
         uses_index = "index" in core.names_in(template.entries[template.params.index(p)])
         constants = self.fn.constants
         whole = None if uses_index else self.atom(template.contribution(p, operands, ct, primal, constants=constants),
