@@ -342,6 +342,9 @@ class _Vectorizer:
             if p in mapped and isinstance(axis, tuple):
                 raise self.refusal(fn.lineno, f"the tuple argument {p!r} (the loop strategy maps tuples)")
         self.batched = dependents(fn, mapped)
+        # Unmapped parameters that later hold batched values (``x = step(x, k)`` in a loop): batched from the
+        # start, so that every value a name holds has the batch axis.
+        self.widened = [p for p in fn.params if p in self.batched and p not in mapped]
         self.outputs: set = set()  # names of helpers' tuples of outputs
         self.ndims = self._example_ndims(param_ndims or (None,) * len(fn.params))
         self.reads = Counter(n for s in core.walk_statements(fn.body) for n in core.names_read(core.own_expression(s)))
@@ -406,7 +409,8 @@ class _Vectorizer:
 
     def run(self, name) -> core.Function:
         *body, ret = self.fn.body
-        body = self.frame.prologue() + self.block(body)
+        widen = [core.at(core.assign(p, self.broadcast(core.name(p))), self.fn.lineno) for p in self.widened]
+        body = self.frame.prologue() + widen + self.block(body)
         values = []
         for out, axis in zip(outputs_of(self.fn, self.axes.arity), self.axes.outputs):
             if self.is_batched(out):
