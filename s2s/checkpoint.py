@@ -50,3 +50,44 @@ def _checkpointed(fun) -> Checkpointed:
 
 
 remat = checkpoint
+
+
+#: The most levels of pieces a checkpointed loop is cut into.
+LEVELS = 4
+
+
+def checkpointed(steps: range, *, snapshots: int) -> range:
+    """``for i in s2s.checkpointed(range(n), snapshots=100):`` — a loop whose reverse-mode derivative holds
+    at most about ``snapshots`` of its states (the names it carries from trip to trip) at once.
+
+    Run as it is, the loop is the range's.  Differentiated in reverse, it is cut into pieces, pieces of
+    pieces and so on (``schedule``): each piece saves its input and is computed again when the backward
+    pass reaches it.  With ``L`` levels of pieces, the loop's steps run ``L + 1`` times in all.
+    """
+    if not isinstance(steps, range):
+        raise TypeError(f"s2s.checkpointed takes a range, not {type(steps).__name__}")
+    if not isinstance(snapshots, int) or snapshots < 2:
+        raise ValueError(f"s2s.checkpointed needs snapshots=2 or more, not {snapshots!r}")
+    return steps
+
+
+def schedule(count, snapshots):
+    """``(levels, size)`` for a checkpointed loop of ``count`` steps: the fewest levels (up to ``LEVELS``) of
+    pieces of ``size ** level`` steps whose saved states fit in ``snapshots``.
+
+    While the backward pass goes through the loop, the outermost level holds one saved input per piece,
+    each level inside it at most ``size`` more, and the innermost run of at most ``size`` steps its tape:
+    memory grows as ``count ** (1 / (levels + 1))``, time as ``levels + 1`` forward sweeps.
+    """
+    levels = 0
+    size = 1
+    held = count
+    while held > snapshots and levels < LEVELS:
+        levels += 1
+        size = 1
+        while size ** (levels + 1) < count:
+            size += 1
+        held = (count + size ** levels - 1) // size ** levels + levels * size
+    assert held <= snapshots, "s2s.checkpointed: too few snapshots for this many steps " \
+                              "(1000 steps need 20, a million 80)"
+    return levels, size

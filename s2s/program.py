@@ -502,13 +502,17 @@ class _Callees:
             from .transform_objects import refuse_backward_pass
 
             refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code that calls")
-        names = self.program.linearize(obj, varied_mask, nargs, self.for_transpose, self.check_linear,
-                                       self.arg_kinds.get(obj))
-        callee = normalize(obj, len(varied_mask))
-        writes = {i for i, p in enumerate(callee.params) if p in analysis.written_parameters(callee)}
+        # A checkpointed function has the same halves as the function: only its calls differ, under a name
+        # of their own here (partial evaluation computes their forward half again instead of saving it).
         recompute = getattr(obj, "__s2s_checkpoint__", False)
-        self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), writes, recompute)
-        return names.forward, names.tangent_mask
+        fun = obj.__s2s_function__ if recompute else obj
+        names = self.program.linearize(fun, varied_mask, nargs, self.for_transpose, self.check_linear,
+                                       self.arg_kinds.get(obj))
+        callee = normalize(fun, len(varied_mask))
+        writes = {i for i, p in enumerate(callee.params) if p in analysis.written_parameters(callee)}
+        stand_in = f"{names.forward}_checkpointed" if recompute else names.forward
+        self.calls[stand_in] = (names.forward, names.linear, len(varied_mask), writes, recompute)
+        return stand_in, names.tangent_mask
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:
         return self.jvp(obj, varied_mask)[1]

@@ -22,8 +22,12 @@ def free_locals(node, params, locals_) -> list:
     return sorted(core.names_in(node.body) & set(locals_) - set(params))
 
 
+def _lift(source: str, name: str, fun, extra=None):
+    return _lift_cached(source, name, fun, tuple(sorted((extra or {}).items())))
+
+
 @functools.lru_cache(maxsize=None)
-def _lift(source: str, name: str, fun):
+def _lift_cached(source: str, name: str, fun, extra: tuple):
     from ..modules import cache_dir
 
     path = cache_dir() / f"lifted_{hashlib.sha256(source.encode()).hexdigest()[:20]}.py"
@@ -32,6 +36,7 @@ def _lift(source: str, name: str, fun):
     env = dict(fun.__globals__)
     for var, cell in zip(fun.__code__.co_freevars, fun.__closure__ or ()):
         env[var] = cell.cell_contents
+    env.update(extra)
     exec(compile(source, str(path), "exec"), env)
     return env[name]
 
@@ -42,3 +47,46 @@ def lifted(node: gast.Lambda, fun, free: list, lineno: int):
     name = f"lambda_{lineno}"
     body = ast.unparse(gast.gast_to_ast(core.clone(node.body)))
     return _lift(f"def {name}({', '.join(params)}):\n    return {body}\n", name, fun)
+
+
+def lifted_loop(node: gast.For, fun, carried: list, inputs: list, lineno: int):
+    """The loop ``node`` of ``fun`` (``for i in s2s.checkpointed(range(...), snapshots=...)``) as functions of
+    their own: its body, a function of the index, the names it carries from trip to trip and the locals it
+    reads, returning the carried names; a run of steps; pieces of runs, each checkpointed, nested up to
+    ``LEVELS`` deep; and ``loop_<line>(start, stop, step, snapshots, *carried, *inputs)``, which picks how
+    deep from the trip count and the memory budget, and returns the carried names."""
+    from ..checkpoint import LEVELS, checkpoint, schedule
+
+    stem = f"loop_{lineno}"
+    state = ", ".join(carried)
+    rest = ", ".join([*carried, *inputs])
+    body = ast.unparse(ast.Module(body=[gast.gast_to_ast(core.clone(s)) for s in node.body], type_ignores=[]))
+    origin = f"# The loop at {fun.__code__.co_filename}:{lineno}, lifted by s2s.checkpointed."
+    lines = [origin, "", "", f"def {stem}_body({node.target.id}, {rest}):", *("    " + ln for ln in body.splitlines()),
+             f"    return {state}", "", "",
+             f"def {stem}_steps(loop_first, loop_last, loop_start, loop_step, {rest}):",
+             "    for loop_k in range(loop_first, loop_last):",
+             f"        {state} = {stem}_body(loop_start + loop_k * loop_step, {rest})",
+             f"    return {state}", ""]
+    inner = f"{stem}_steps"
+    for level in range(1, LEVELS + 1):
+        sizes = "" if level == 1 else "loop_size, "
+        lines += ["", f"def {stem}_pieces_{level}(loop_first, loop_last, loop_size, loop_start, loop_step, {rest}):",
+                  "    loop_length = loop_size" + (f" ** {level}" if level > 1 else ""),
+                  "    for loop_p in range((loop_last - loop_first + loop_length - 1) // loop_length):",
+                  "        loop_begin = loop_first + loop_p * loop_length",
+                  f"        {state} = s2s_checkpoint({inner})(loop_begin, min(loop_begin + loop_length, loop_last), {sizes}loop_start, loop_step, {rest})",
+                  f"    return {state}", ""]
+        inner = f"{stem}_pieces_{level}"
+    lines += ["", f"def {stem}(loop_start, loop_stop, loop_step, loop_snapshots, {rest}):",
+              "    loop_count = max((loop_stop - loop_start + loop_step - 1) // loop_step, 0)",
+              "    loop_first = 0",
+              "    loop_levels, loop_size = s2s_schedule(loop_count, loop_snapshots)",
+              "    if loop_levels == 0:",
+              f"        {state} = {stem}_steps(loop_first, loop_count, loop_start, loop_step, {rest})"]
+    for level in range(1, LEVELS + 1):
+        lines += [f"    elif loop_levels == {level}:" if level < LEVELS else "    else:",
+                  f"        {state} = {stem}_pieces_{level}(loop_first, loop_count, loop_size, loop_start, loop_step, {rest})"]
+    lines += [f"    return {state}", ""]
+    source = "\n".join(lines)
+    return _lift(source, stem, fun, {"s2s_checkpoint": checkpoint, "s2s_schedule": schedule})

@@ -22,7 +22,7 @@ from ..static import Specialized
 from ..errors import SourceError, UnsupportedSyntaxError
 from ..rules import registry
 from . import lifting, lowering, resolve
-from .lowering import Lowering, stored_names
+from .lowering import Lowering, jumps, stored_names
 from .parse import parse_function, short_filename
 from .trees import Flattened, TreeLowering, is_container, is_plain_sequence, tuple_display
 
@@ -432,7 +432,53 @@ class _Normalizer(Lowering, TreeLowering):
     def stmt_For(self, s):
         if s.orelse:
             raise self.refuse("'for ... else'", s)
+        if isinstance(s.iter, gast.Call) and _is_api(self.static_object(s.iter.func), "checkpointed"):
+            return self.checkpointed_loop(s)
         return self.lower_for(s)
+
+    def checkpointed_loop(self, s):
+        """``for i in s2s.checkpointed(range(...), snapshots=k): body`` as a call of the loop lifted into
+        functions of its own (``lifting.lifted_loop``), which take and return the names it carries."""
+        call = s.iter
+        steps = call.args[0] if call.args else None
+        snapshots = [k.value for k in call.keywords if k.arg == "snapshots"]
+        if len(call.args) != 1 or len(call.keywords) != 1 or not snapshots or not (
+                isinstance(steps, gast.Call) and self._resolves_to(steps.func, range) and 1 <= len(steps.args) <= 3):
+            raise self.refuse("s2s.checkpointed other than as s2s.checkpointed(range(...), snapshots=k)", call)
+        if not isinstance(s.target, gast.Name):
+            raise self.refuse("a checkpointed loop whose index is not one name", s)
+        if jumps(s.body) or any(isinstance(n, (gast.Return, gast.Yield)) for n in gast.walk(gast.Module(s.body, []))):
+            raise self.refuse("break, continue or return in a checkpointed loop", s)
+        before = {a.id for a in self.node.args.args} | {
+            n.id for n in gast.walk(self.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+            and getattr(n, "lineno", s.lineno) < s.lineno}
+        after = {n.id for n in gast.walk(self.node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                 and getattr(n, "lineno", 0) > getattr(s, "end_lineno", s.lineno)}
+        written = stored_names(s.body) | {n.value.id for n in gast.walk(gast.Module(s.body, []))
+                                          if isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Store)
+                                          and isinstance(n.value, gast.Name)}
+        index = s.target.id
+        made_inside = sorted((written - before - {index}) & after | ({index} & after))
+        if made_inside:
+            raise self.refuse(f"a checkpointed loop that defines {', '.join(made_inside)}, read after it: "
+                              "give it a value before the loop", s)
+        carried = sorted(written & before - {index})
+        inputs = sorted(core.names_in(gast.Module(s.body, [])) & before - set(carried) - {index})
+        if not carried:
+            raise self.refuse("a checkpointed loop that changes nothing it carries to later trips", s)
+        unfit = [n for n in carried + inputs if n in self.trees or n in self.lists or n.startswith(("loop_", "s2s_"))]
+        if unfit:
+            raise self.refuse(f"a checkpointed loop that carries or reads {', '.join(unfit)} (it carries arrays "
+                              "and numbers, named other than loop_… and s2s_…)", s)
+        loop = lifting.lifted_loop(s, self.fun, carried, inputs, s.lineno)
+        bounds = list(steps.args) if len(steps.args) > 1 else [core.const(0), steps.args[0]]
+        bounds += [core.const(1)] if len(bounds) == 2 else []
+        out = []
+        args = [*bounds, snapshots[0], *(core.name(n) for n in carried + inputs)]
+        result = self.user_call(self.reference(loop, loop.__name__), loop, gast.Call(loop, args, []), out)
+        targets = [core.name(n, True) for n in carried]
+        self.emit(out, core.assign(targets[0] if len(targets) == 1 else core.tuple_(targets, store=True), result))
+        return out
 
     def block(self, body) -> list:
         """The statements of a branch or a loop body (lists made outside may not grow there)."""
