@@ -3,7 +3,8 @@
 Every function of the module is compiled, so calls between generated
 functions stay inside compiled code.  A failure is reported as a
 ``CompileError`` naming the generated line and the user's line it came from;
-there is no silent fallback to Python.
+there is no silent fallback to Python.  Importing this module loads Numba's part
+of the runtime (``deferred``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from numba.np.numpy_support import as_dtype
 from .. import precision
 from ..emit import is_literal
 from ..errors import CompileError
+from . import deferred
+
+deferred.load()
 
 
 def compile_module(namespace: dict, names, origins: dict, path: Path, entries, constants: dict,
