@@ -4,7 +4,8 @@ Generated modules import this module as ``rt``.  Every helper is plain NumPy
 in Python; under Numba, ``overload`` gives it a typed implementation, so the
 same generated line compiles in nopython mode.  The overloads are recorded
 without importing Numba and registered when the numba backend loads
-(``backends.deferred``).
+(``backends.deferred``): ``numba.njit`` code of your own that calls these
+helpers needs ``s2s.backends.named("numba")`` first.
 """
 
 from __future__ import annotations
