@@ -7,9 +7,10 @@ have modules of their own.
 
 from __future__ import annotations
 
-from . import analysis, arguments, batch_axes, building, pytrees, transform_objects
+from . import analysis, arguments, backends, batch_axes, building, pytrees, transform_objects
 from .arguments import param_kinds
-from .building import build, float_type_for, key_of
+from .backends import PYTHON
+from .building import build, key_of
 from .frontend.normalize import normalize
 
 MODES = ("primal", "jvp", "linearize", "transpose", "vjp", "grad")
@@ -27,13 +28,14 @@ def jit(fun, static_argnums=(), static_argnames=()):
     """
     if hasattr(fun, "__s2s_jit__"):  # a wrapper that compiles what it wraps (s2s.vectorize)
         return fun.__s2s_jit__(static_argnums, static_argnames)
+    backend = backends.named("numba")
     if static_argnums == () and static_argnames == ():
-        return fun if isinstance(fun, building.Jitted) else building.Jitted(fun)
+        return fun if isinstance(fun, building.Jitted) else building.Jitted(fun, backend)
     fun = building.unwrap(fun)[0]
     if hasattr(fun, "emit"):
         raise TypeError(f"static arguments are for functions, not for {fun!r}: jit the function with its static "
                         "arguments, then transform it")
-    return building.Jitted(fun, static_argnums, static_argnames)
+    return building.Jitted(fun, backend, static_argnums, static_argnames)
 
 
 def jvp(fun, primals, tangents):
@@ -58,11 +60,11 @@ def jvp(fun, primals, tangents):
     tangents = tuple(arguments.check_tangent(p, t, f"argument {i}") for i, (p, t) in enumerate(zip(primals, tangents)))
     varied = tuple(t is not None for t in tangents)
     if isinstance(fun, transform_objects.Grad):  # compiled where anything it transforms is under s2s.jit
-        backend = "numba" if backend == "numba" else building.backend_of(fun)
+        backend = building.backend_of(fun, backend)
         return fun.call(primals, {}, backend), fun.derivative(primals, tangents, backend)
     fun, backend = transform_objects.plain(fun, backend, primals, "jvp")
     built = build(key_of(fun), "jvp", varied, len(primals), backend, param_kinds(primals),
-                  floats=float_type_for(backend, primals))
+                  floats=backend.float_type(primals))
     args = primals + built.defaults_after(len(primals))
     tangents += (None,) * (len(args) - len(tangents))
     return built.call(*args, *[t for t, m in zip(tangents, built.tangent_mask) if m])
@@ -84,7 +86,7 @@ def linearize(fun, *primals):
     varied = tuple(not arguments.all_integers(p) for p in primals)
     fun, backend = transform_objects.plain(fun, backend, primals, "linearize")
     built = build(key_of(fun), "linearize", varied, len(primals), backend, param_kinds(primals),
-                  floats=float_type_for(backend, primals))
+                  floats=backend.float_type(primals))
     args = primals + built.defaults_after(len(primals))
     out, residuals = built.forward(*args)
 
@@ -112,7 +114,7 @@ def vjp(fun, *primals, has_aux=False):
     varied = tuple(not arguments.all_integers(p) for p in primals)
     fun, backend = transform_objects.plain(fun, backend, primals, "vjp")
     built = build(key_of(fun), "vjp", varied, len(primals), backend, param_kinds(primals), has_aux,
-                  float_type_for(backend, primals))
+                  backend.float_type(primals))
     args = primals + built.defaults_after(len(primals))
     result, residuals = built.forward(*args)
     out, aux = result if has_aux else (result, None)
@@ -152,7 +154,7 @@ def linear_transpose(fun, *primals):
     varied = (True,) * len(stand_ins)
     fun, backend = transform_objects.plain(fun, backend, stand_ins, "linear_transpose")
     built = build(key_of(fun), "linear_transpose", varied, len(stand_ins), backend, param_kinds(stand_ins),
-                  floats=float_type_for(backend, stand_ins))
+                  floats=backend.float_type(stand_ins))
     out, residuals = built.forward(*stand_ins)
 
     def f_transpose(ct):
@@ -236,8 +238,8 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0) -> str:
         specs = batch_axes.specs_of(tuple(arguments.tuples(a) for a in args)) if args is not None else (None,) * nparams
         if mode == "vmap" or isinstance(fun, transform_objects.Vmap):
             batch_axes.input_axes(fun.in_axes, specs)  # checked here: code is built without calling it
-        floats = float_type_for(backend, args) if args is not None else None
-        return build(key_of(fun), "call", None, nparams, f"{backend} source", specs, floats=floats).source
+        floats = backend.float_type(args) if args is not None else None
+        return build(key_of(fun), "call", None, nparams, backend, specs, floats=floats, only_source=True).source
     if args is not None and pytrees.needed(args):  # the code for the trees' leaves
         call = pytrees.flat_call(fun, args)
         fun, args = call.fun, call.leaves
@@ -252,4 +254,5 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0) -> str:
         varied = tuple(i in nums for i in range(nparams))
     kinds = None if args is None else \
         param_kinds(tuple(arguments.tuples(a) for a in args)) + (None,) * (nparams - len(args))
-    return build(key_of(fun), mode, varied if mode != "primal" else None, nparams, "source", kinds).source
+    return build(key_of(fun), mode, varied if mode != "primal" else None, nparams, PYTHON, kinds,
+                 only_source=True).source

@@ -21,10 +21,8 @@ import functools
 import inspect
 
 import gast
-from numba.core import types as numba_types
-from numba.extending import typeof_impl
-
 from . import core
+from .backends.deferred import when_loaded
 from .errors import S2SError
 from .frontend import resolve
 from .frontend.parse import parse_function, short_filename
@@ -339,10 +337,13 @@ def _nonlinear(expr, dots, helpers) -> str | None:
     return check(expr)
 
 
-@typeof_impl.register(_Custom)
-def _typeof_custom(value, context):
+@when_loaded
+def _typeof_custom():
     """Inside code Numba compiles (a rule's helpers call the function), the function is its own compiled self."""
-    return numba_types.Dispatcher(_compiled(value.fun))
+    from numba.core import types
+    from numba.extending import typeof_impl
+
+    typeof_impl.register(_Custom)(lambda value, context: types.Dispatcher(_compiled(value.fun)))
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,12 +12,14 @@ natively.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.special
-from numba import types
-from numba.extending import overload, register_jitable
-from numba.np.unsafe.ndarray import to_fixed_tuple
+
+from .backends.deferred import numba_names, overload, register_jitable
+
+# Numba's objects, as the overloads below name them: bound when the numba backend loads (``deferred``).
+numba = types = to_fixed_tuple = None
+numba_names(globals())
 
 
 def absent(arg):

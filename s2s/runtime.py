@@ -2,7 +2,10 @@
 
 Generated modules import this module as ``rt``.  Every helper is plain NumPy
 in Python; under Numba, ``overload`` gives it a typed implementation, so the
-same generated line compiles in nopython mode.
+same generated line compiles in nopython mode.  The overloads are recorded
+without importing Numba and registered when the numba backend loads
+(``backends.deferred``): ``numba.njit`` code of your own that calls these
+helpers needs ``s2s.backends.named("numba")`` first.
 """
 
 from __future__ import annotations
@@ -10,18 +13,18 @@ from __future__ import annotations
 import math
 import operator
 
-import numba
 import numpy as np
 import scipy.special
-from numba import literal_unroll, types
-from numba.core.errors import TypingError
-from numba.cpython.unsafe.tuple import tuple_setitem
-from numba.extending import overload, register_jitable
-from numba.np.numpy_support import as_dtype
-from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from . import reductions, tree_util
+from .backends.deferred import numba_names, overload, register_jitable
 from .reductions import absent as _absent, along_rows, expand, reduced_count
+
+# Numba's objects, as the overloads below name them: bound when the numba backend loads (``deferred``).
+numba = types = literal_unroll = TypingError = tuple_setitem = as_dtype = to_fixed_tuple = None
+#: The batch loop of ``vmap``: ``range`` in Python; under Numba, its parallel loop.
+prange = range
+numba_names(globals())
 
 
 def zeros_like(x):
@@ -711,10 +714,6 @@ def _seed_numba(out):
 
 
 # -- batching ----------------------------------------------------------------------
-
-#: The batch loop of ``vmap``: ``range`` in Python; under Numba, its parallel loop.
-prange = numba.prange
-
 
 def batch_size(sizes):
     """The size of the batch: the mapped axes' common length (the API checks first, naming the arguments)."""

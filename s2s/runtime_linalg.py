@@ -16,12 +16,13 @@ import string
 
 import numpy as np
 import scipy.linalg
-from numba import literally, types
-from numba.extending import overload
-from numba.np.numpy_support import as_dtype
-from numba.np.unsafe.ndarray import to_fixed_tuple
 
+from .backends.deferred import numba_names, overload
 from .runtime import _absent, _ndim, dot_left_transpose, dot_right_transpose, unbroadcast
+
+# Numba's objects, as the overloads below name them: bound when the numba backend loads (``deferred``).
+literally = types = as_dtype = to_fixed_tuple = None
+numba_names(globals())
 
 # -- subscripts -----------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import inspect
 
 from . import arguments, batch_axes, building, pytrees
 from .arguments import param_kinds
-from .building import build, float_type_for, key_of
+from .backends import PYTHON
+from .building import build, key_of
 from .frontend.normalize import normalize
 from .transforms.batch import Axes, output_arity
 
@@ -36,14 +37,14 @@ class Transform:
         """Build (once per pattern of arguments), then run, the generated function for ``args``."""
         backend = backend or building.backend_of(self)
         built = build(key_of(self), "call", None, len(args), backend, batch_axes.specs_of(args),
-                      floats=float_type_for(backend, args))
+                      floats=backend.float_type(args))
         return built.call(*args, *built.defaults_after(len(args)))
 
     @property
     def py_func(self):
         """The generated Python function, for any arguments: what a caller's transforms read."""
         nargs = len(normalize(building.innermost(self)).params)
-        return build(key_of(self), "call", None, nargs, "python", (None,) * nargs).call
+        return build(key_of(self), "call", None, nargs, PYTHON, (None,) * nargs).call
 
 
 class Grad(Transform):
@@ -82,7 +83,7 @@ class Grad(Transform):
         varied = tuple(i in nums for i in range(len(args)))
         backend = backend or own_backend
         built = build(key_of(fun), "grad", varied, len(args), backend, param_kinds(args), self.has_aux,
-                      float_type_for(backend, args))
+                      backend.float_type(args))
         full = args + built.defaults_after(len(args))
         result, cts = built.value_and_grad(*full)
         out = result[0] if self.has_aux else result
@@ -129,7 +130,7 @@ class Grad(Transform):
         if isinstance(fun, Grad):
             raise TypeError("third and higher derivatives are not supported yet")
         varied = tuple(t is not None for t in tangents)
-        built = build(key_of(fun), "jvp_tangent", varied, len(primals), "python")
+        built = build(key_of(fun), "jvp_tangent", varied, len(primals), PYTHON)
         args = primals + built.defaults_after(len(primals))
         tangent_of = Grad(built.call, self.argnums, has_aux=False, with_value=False)
         return tangent_of.call(args + built.tangent_arguments(args, tangents), {}, backend or own_backend)
@@ -290,7 +291,7 @@ class Jacobian(Transform):
 
         def tangent_function(k):
             mask = tuple(i == k for i in range(len(specs)))
-            return build(key_of(fun), "jvp_tangent", mask, len(specs), "python").call
+            return build(key_of(fun), "jvp_tangent", mask, len(specs), PYTHON).call
 
         return program.hessian(tangent_function, argnums, fn.params, fn.lineno, batch_axes.kinds_of(specs),
                                batch_axes.ndims_of(specs))
@@ -310,7 +311,7 @@ def plain(fun, backend, args, mode):
     if not hasattr(fun, "emit"):
         return fun, backend
     refuse_backward_pass(fun, f"{mode} of")
-    return function_object(fun, batch_axes.specs_of(args)), "numba" if backend == "numba" else building.backend_of(fun)
+    return function_object(fun, batch_axes.specs_of(args)), building.backend_of(fun, backend)
 
 
 def refuse_backward_pass(fun, what):
@@ -337,5 +338,5 @@ def function_object(fun, specs):
     """A plain Python function computing ``fun``: the user's own, or a transform's generated one."""
     fun = building.unwrap(fun)[0]
     if hasattr(fun, "emit"):
-        return build(key_of(fun), "call", None, len(specs), "python", specs).call
+        return build(key_of(fun), "call", None, len(specs), PYTHON, specs).call
     return fun

@@ -122,14 +122,15 @@ def test_jit_decorator_and_call():
 def test_jvp_of_jit_is_compiled():
     import numba
 
-    built = s2s.building.build(s2s.building.key_of(samples.seed_f), "jvp", (True,), 1, "numba")
+    built = s2s.building.build(s2s.building.key_of(samples.seed_f), "jvp", (True,), 1,
+                                   s2s.backends.named("numba"))
     assert isinstance(built.call.dispatcher, numba.core.registry.CPUDispatcher)
 
 
 def test_python_and_numba_copies_of_one_module_stay_apart():
     key = s2s.building.key_of(samples.calls_decorated)
-    python = s2s.building.build(key, "jvp", (True,), 1, "python")
-    numba_ = s2s.building.build(key, "jvp", (True,), 1, "numba")
+    python = s2s.building.build(key, "jvp", (True,), 1, s2s.backends.named("python"))
+    numba_ = s2s.building.build(key, "jvp", (True,), 1, s2s.backends.named("numba"))
     assert s2s.jvp(samples.calls_decorated, (0.5,), (1.0,)) == s2s.jvp(s2s.jit(samples.calls_decorated), (0.5,), (1.0,))
     assert type(python.call.__globals__["helper_scaled_jvp"]).__name__ == "function"
     assert type(numba_.call.dispatcher.py_func.__globals__["helper_scaled_jvp"]).__name__ == "CPUDispatcher"

@@ -253,10 +253,10 @@ def test_jit_batch_loop_is_parallel(data):
     assert "rt.prange" not in s2s.source(s2s.vmap(loss, (None, 0, 0), method="loop"), args=(w, X, Y))
     batched = s2s.jit(s2s.vmap(loss, (None, 0, 0)))
     assert "rt.prange(1, size)" in s2s.source(batched, args=(w, X, Y))
-    from s2s import batch_axes, building
+    from s2s import backends, batch_axes, building
 
     batched(w, X, Y)
-    built = building.build(building.key_of(batched.__s2s_function__), "call", None, 3, "numba",
+    built = building.build(building.key_of(batched.__s2s_function__), "call", None, 3, backends.named("numba"),
                            batch_axes.specs_of((w, X, Y)))
     assert built.call.dispatcher.targetoptions.get("parallel") is True
 

@@ -20,6 +20,8 @@ import s2s
 from s2s import runtime as rt
 from s2s.errors import NoRuleError
 
+s2s.backends.named("numba")  # loaded: the runtime helpers called from numba.njit functions here are registered
+
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 jnp = jax.numpy

@@ -19,6 +19,8 @@ from derivatives import assert_close, central_difference, flat, tangents_for
 import s2s
 from s2s.errors import UnsupportedSyntaxError
 
+s2s.backends.named("numba")  # loaded: the runtime helpers called from numba.njit functions here are registered
+
 
 def logaddexp_mix(x, y):
     return np.sum(np.logaddexp(x, y) + np.logaddexp2(x, 2.0 * y))

@@ -27,6 +27,7 @@ def _scalar(value) -> bool:
 
 
 SCALAR_CASES = [c for c in CASES if c.numba and all(_scalar(a) for a in c.args)]
+s2s.backends.named("numba")  # loaded: the runtime's overloads, which the generated code calls, registered with Numba
 
 
 def compile_fresh(case, mode):

@@ -18,6 +18,8 @@ import s2s
 from derivatives import assert_close, central_difference, flat
 from programs import load_module
 
+s2s.backends.named("numba")  # loaded: the runtime helpers called from numba.njit functions here are registered
+
 #: ``(expression of x, shape of x)``: every reduction and method with its options.
 CASES = [
     ("np.sum(x, axis=-1)", (3, 4)),

@@ -16,7 +16,9 @@ import numba
 import numpy as np
 import pytest
 
-from s2s import runtime as rt
+from s2s import backends, runtime as rt
+
+backends.named("numba")  # loaded: the runtime helpers called from numba.njit functions here are registered
 
 RNG = np.random.default_rng(0)
 

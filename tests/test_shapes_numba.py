@@ -5,7 +5,9 @@ import numba
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from s2s import runtime as rt
+from s2s import backends, runtime as rt
+
+backends.named("numba")  # loaded: the runtime helpers called from numba.njit functions here are registered
 
 
 @numba.njit

@@ -1,9 +1,10 @@
-"""Compile a generated module with ``numba.njit`` (nopython mode, cached on disk).
+"""The numba backend: a generated module compiled with ``numba.njit`` (nopython mode, cached on disk).
 
 Every function of the module is compiled, so calls between generated
-functions stay inside compiled code.  A failure is reported as a
-``CompileError`` naming the generated line and the user's line it came from;
-there is no silent fallback to Python.
+functions stay inside compiled code; batch loops run in parallel (``prange``).
+A failure is reported as a ``CompileError`` naming the generated line and the
+user's line it came from; there is no silent fallback to Python.  Importing
+this module loads Numba's part of the runtime (``deferred``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,38 @@ from numba.np.numpy_support import as_dtype
 from .. import precision
 from ..emit import is_literal
 from ..errors import CompileError
+from ..transforms.batch import uses_prange
+from . import Backend, deferred
+
+deferred.load()
 
 
-def compile_module(namespace: dict, names, origins: dict, path: Path, entries, constants: dict,
+class NumbaCPU(Backend):
+    """Numba on the CPU: loops preferred, batch loops over ``prange``, float32 arguments kept float32."""
+
+    name = "numba"
+    prefers_loops = True
+    parallel = True
+
+    def float_type(self, args):
+        return precision.float_type(args)
+
+    def compile(self, namespace, path, program, rendered, entries, floats=None):
+        parallel = {f.name for f in program.functions if uses_prange(f)}
+        return compile_module(namespace, [f.name for f in program.functions], rendered.origins, path, entries,
+                              program.constants, parallel, floats)
+
+    def forward(self, forward):
+        return lambda *args: with_tapes(forward, args)
+
+
+BACKEND = NumbaCPU()
+
+
+def compile_module(namespace: dict, names, origins: dict, path: Path, entries: dict, constants: dict,
                    parallel=frozenset(), floats=None) -> dict:
-    """Replace each generated function in ``namespace`` by its Numba dispatcher; return the ``entries``'.
+    """Replace each generated function in ``namespace`` by its Numba dispatcher; return the ``entries``'
+    (role → name), by role.
 
     Plain Python functions bound as constants (primitives with a rule of the user's) are compiled
     as they are.  Modules that bind arrays or objects as globals are not cached on disk: Numba
@@ -43,7 +71,7 @@ def compile_module(namespace: dict, names, origins: dict, path: Path, entries, c
     for name in names:
         if isinstance(namespace[name], types.FunctionType):
             namespace[name] = numba.njit(cache=cache, parallel=name in parallel)(namespace[name])
-    return {name: _Reporting(namespace[name], origins, path, floats) for name in entries}
+    return {role: _Reporting(namespace[name], origins, path, floats) for role, name in entries.items()}
 
 
 #: Functions being compiled by ``compiled_function`` (one may call itself through a rule's helpers).
@@ -62,11 +90,17 @@ def compiled_function(fun):
     _COMPILING.add(fun)
     try:
         nargs = len(inspect.signature(fun).parameters)
-        return build(key_of(fun), "primal", None, nargs, "numba").call.dispatcher
+        return build(key_of(fun), "primal", None, nargs, BACKEND).call.dispatcher
     except (S2SError, TypeError, ValueError):
         return numba.njit(fun)
     finally:
         _COMPILING.discard(fun)
+
+
+def with_tapes(forward, args):
+    """Call the compiled ``forward`` on ``args``; its residuals come back fit to go back into compiled code."""
+    result, residuals = forward(*args)
+    return result, tapes_as_arrays(residuals, forward, args)
 
 
 def tapes_as_arrays(residuals, entry, args) -> tuple:

@@ -781,6 +781,7 @@ class _Normalizer(Lowering, TreeLowering):
     def jvp_call(self, expr, out):
         """``s2s.jvp(f, (x,), (t,))`` inside transformed code: a call of ``f``'s generated JVP."""
         from .. import building
+        from ..backends import PYTHON
 
         if len(expr.args) != 3 or expr.keywords or not all(isinstance(a, (gast.Tuple, gast.List))
                                                            for a in expr.args[1:]):
@@ -790,7 +791,7 @@ class _Normalizer(Lowering, TreeLowering):
             raise self.refuse("s2s.jvp of something other than a function named here, with one tangent per "
                               "primal", expr)
         varied = tuple(not (isinstance(t, gast.Constant) and t.value is None) for t in tangents)
-        built = building.build(building.key_of(fun), "jvp", varied, len(primals), "python")
+        built = building.build(building.key_of(fun), "jvp", varied, len(primals), PYTHON)
         given = [p for p in primals] + [t for t, m in zip(tangents, built.tangent_mask) if m]
         callee = self.reference(built.call, f"{getattr(fun, '__name__', 'f')}_jvp")
         return core.call(callee, [self.atom(a, out) for a in given])
