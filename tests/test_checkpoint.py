@@ -106,3 +106,38 @@ def test_recursive_checkpoint():
 def test_policies_are_refused():
     with pytest.raises(NotImplementedError, match="policy"):
         s2s.checkpoint(step, policy=lambda *a: True)
+
+
+def layer(p, x):
+    return np.tanh(p["W"] @ x + p["b"])
+
+
+def two_layers(p, x):
+    """Straight-line checkpointed calls, each taking a tree."""
+    x = s2s.checkpoint(layer)(p, x)
+    x = s2s.checkpoint(layer)(p, x)
+    return np.sum(x ** 2)
+
+
+def two_layers_plain(p, x):
+    return np.sum(layer(p, layer(p, x)) ** 2)
+
+
+PARAMS = {"W": np.array([[0.5, -0.3], [0.2, 0.8]]), "b": np.array([0.1, -0.2])}
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_checkpointed_calls_taking_trees(jit):
+    grad = s2s.grad(two_layers, argnums=(0, 1))
+    got = (s2s.jit(grad) if jit else grad)(PARAMS, np.array([1.0, -0.5]))
+    want = s2s.grad(two_layers_plain, argnums=(0, 1))(PARAMS, np.array([1.0, -0.5]))
+    np.testing.assert_allclose(got[0]["W"], want[0]["W"], rtol=1e-13)
+    np.testing.assert_allclose(got[0]["b"], want[0]["b"], rtol=1e-13)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-13)
+
+
+def test_straight_line_checkpointed_calls_save_no_residuals():
+    text = s2s.source(two_layers, mode="grad", args=(PARAMS, np.array([1.0, -0.5])))
+    forward = text[text.index("def two_layers_fwd"):text.index("def layer_bwd")]
+    returned = forward[forward.index("return"):]
+    assert "layer_fwd_res" not in returned

@@ -80,6 +80,8 @@ def normalize(fun, nargs: int | None = None) -> core.Function:
     ``fun`` may be a user function, a ``functools.partial`` of one, or a
     primitive such as ``np.sin`` (then ``nargs`` says how many arguments it gets).
     """
+    if getattr(fun, "__s2s_checkpoint__", False):  # s2s.checkpoint(f): f's code (its calls are marked)
+        return normalize(fun.__s2s_function__, nargs)
     if isinstance(fun, (Flattened, Specialized)):
         return _normalize_cached(fun, fingerprint(fun.fun))
     if isinstance(fun, functools.partial):
@@ -776,6 +778,9 @@ class _Normalizer(Lowering, TreeLowering):
         if not _is_callee(target):
             raise self.refuse("this transform of a function s2s does not transform", make)
         call = gast.Call(func=expr.func, args=[*expr.args, *(core.name(n) for n in free)], keywords=expr.keywords)
+        if getattr(target, "__s2s_checkpoint__", False) and self.passes_trees(call):  # its leaves, checkpointed
+            return self.tree_call(target, [self.leaf_or_tree(a, out) for a in call.args],
+                                  {k.arg: self.leaf_or_tree(k.value, out) for k in call.keywords}, call, out)
         return self.user_call(self.reference(target, getattr(fun, "__name__", "f")), target, call, out)
 
     def jvp_call(self, expr, out):
@@ -975,6 +980,8 @@ def _is_callee(obj) -> bool:
     """
     if isinstance(obj, types.MethodType):
         obj = obj.__func__
+    if getattr(obj, "__s2s_checkpoint__", False):
+        obj = obj.__s2s_function__
     plain = obj.func if isinstance(obj, functools.partial) else obj
     if isinstance(obj, Flattened):
         return True

@@ -372,7 +372,13 @@ class TreeLowering:
         for pname, param in inspect.signature(fun).parameters.items():
             values.append(bound.arguments[pname] if pname in bound.arguments else self._default(param.default, pname))
         treedefs = tuple(tree_util.tree_structure(v) if is_container(v) else None for v in values)
-        callee = flattened(fun, treedefs) if any(t is not None for t in treedefs) else fun
+        callee = fun
+        if any(t is not None for t in treedefs):
+            callee = flattened(getattr(fun, "__s2s_function__", fun), treedefs)
+            if getattr(fun, "__s2s_checkpoint__", False):  # s2s.checkpoint(f)(tree): the flattened f, checkpointed
+                from ..checkpoint import checkpoint
+
+                callee = checkpoint(callee)
         from .normalize import normalize
 
         result = core.call(self.reference(callee, fun.__name__), [

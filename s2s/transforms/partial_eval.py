@@ -398,13 +398,15 @@ class _Context:
         name_, v = key
         if stmt is not None:
             self.s.check_linear(name_, stmt)
-        if name_ in self.s.invariants or v == 0 and name_ in self.loop_vars:
+        if self._binds(key) and core.notes(self.defs[key].stmt).recompute:  # a checkpointed call's: again
+            self._replicate(self.defs[key], have, out, stmt)
+        elif name_ in self.s.invariants or v == 0 and name_ in self.loop_vars:
             if name_ in self.s.invariants and all(n != name_ for _, n in self.s.residuals):
                 self.s.residuals.append((core.name(name_), name_))
             have[key] = name_
         elif v == 0 and self.parent is not None and name_ not in self.changed_inside:
             have[key] = self.parent.obtain_for_prelude(name_, self.compound)
-        elif self._cheap(key, have) or self._binds(key) and core.notes(self.defs[key].stmt).recompute:
+        elif self._cheap(key, have):
             self._replicate(self.defs[key], have, out, stmt)
         else:
             have[key] = self._capture(key, out)
