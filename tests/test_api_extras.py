@@ -67,6 +67,20 @@ def test_stop_gradient_against_differences_of_the_stopped_function(wrap):
     assert_close(got, expected, rtol=1e-7)
 
 
+def target_network_loss(params, x):
+    """A frozen copy of the parameters (a tree) against the live ones."""
+    frozen = s2s.stop_gradient(params)
+    return np.sum((frozen["W"] @ x) * (params["W"] @ x) + frozen["b"] * params["b"])
+
+
+@pytest.mark.parametrize("wrap", BACKENDS)
+def test_stop_gradient_of_a_tree_inside_transformed_code(wrap):
+    params, x = {"W": RNG.normal(size=(2, 3)), "b": RNG.normal(size=2)}, RNG.normal(size=3)
+    got = wrap(s2s.grad(target_network_loss))(params, x)
+    assert_close(got["W"], np.outer(params["W"] @ x, x), rtol=1e-12)
+    assert_close(got["b"], params["b"], rtol=1e-12)
+
+
 def test_stop_gradient_direct_calls_take_trees():
     tree = {"a": np.ones(2), "b": [1.0, (2.0, np.zeros(3))]}
     out = s2s.stop_gradient(tree)

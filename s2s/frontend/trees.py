@@ -140,7 +140,7 @@ class TreeLowering:
 
     def is_tree_expr(self, expr) -> bool:
         """Whether ``expr`` makes a tree or reads one (a tree's leaf included)."""
-        if self.makes_container(expr) or self.method_of_tree(expr) is not None:
+        if self.makes_container(expr) or self.method_of_tree(expr) is not None or self.stops_tree(expr):
             return True
         if isinstance(expr, (gast.Subscript, gast.Attribute)) and self.makes_container(expr.value):
             return True  # an entry of a tree made here: helper(t)["value"]
@@ -172,6 +172,13 @@ class TreeLowering:
         return isinstance(target, gast.Name) and (isinstance(value, gast.Tuple) or nested) and bool(value.elts) \
             and self.stores[target.id] <= 1 and target.id not in core.names_read(value) \
             and target.id not in {a.id for a in self.node.args.args}
+
+    def stops_tree(self, expr) -> bool:
+        """``s2s.stop_gradient(tree)``: a tree of the leaves, each without a derivative."""
+        from ..runtime import stop_gradient
+
+        return isinstance(expr, gast.Call) and len(expr.args) == 1 and not expr.keywords \
+            and self.static_object(expr.func) is stop_gradient and is_container(self.static_tree(expr.args[0]))
 
     def method_of_tree(self, expr):
         """The function behind ``tree.method(...)`` (or ``tree(...)``) where ``tree`` is a container of the user's
@@ -295,6 +302,9 @@ class TreeLowering:
         if isinstance(expr, (gast.Subscript, gast.Attribute)):
             base = self.tree_value(expr.value, out)
             return self.child(base, expr)
+        if self.stops_tree(expr):
+            return tree_util.tree_map(lambda leaf: self._to_temp(core.call(core.attr("rt.stop_gradient"), [leaf]),
+                                                                 out, "stopped"), self.static_tree(expr.args[0]))
         method = self.method_of_tree(expr)
         if method is not None:  # model.loss(x): the class's function, model its first argument
             tree = self.static_tree(expr.func.value if isinstance(expr.func, gast.Attribute) else expr.func)
