@@ -110,14 +110,16 @@ class custom_vjp(_Custom):
         dots = [f"{p}_dot" for p in diff]
         call = core.call(core.name(f"{name}_tangent"), [core.name(p) for p in params + dots])
         registry.set_jvp(self.fun, Template(fwd, fdef=_definition(name, params, call), env=self.helpers))
+        # fwd runs again, once, for the residuals bwd takes; bwd once, for every argument's cotangent.
         residuals = gast.Subscript(value=core.call(core.name(f"{name}_fwd"), [core.name(p) for p in params]),
                                    slice=core.const(1), ctx=gast.Load())
-        cotangents = core.call(core.name(f"{name}_bwd"), [*nondiff, residuals, core.name("ct")])
+        cotangents = core.call(core.name(f"{name}_bwd"), [*nondiff, core.name(f"{name}_residuals"), core.name("ct")])
         entries = [core.const(None)] * len(params) + [
-            gast.Subscript(value=core.clone(cotangents), slice=core.const(i), ctx=gast.Load())
+            gast.Subscript(value=core.name(f"{name}_cts"), slice=core.const(i), ctx=gast.Load())
             for i in range(len(diff))]
         transpose = _definition(f"{name}_tangent", params + dots, core.tuple_(entries))
-        registry.set_transpose(linear, TransposeTemplate(bwd, fdef=transpose, env=self.helpers))
+        shared = ((f"{name}_residuals", residuals), (f"{name}_cts", cotangents))
+        registry.set_transpose(linear, TransposeTemplate(bwd, fdef=transpose, env=self.helpers, shared=shared))
 
 
 def _forward_mode_refused(name):

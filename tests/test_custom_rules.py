@@ -239,3 +239,36 @@ def test_rule_functions_calling_helpers(jit):
     tangent = np.array([[1.0, 0.5], [-0.3, 0.2]])
     assert np.vdot(W_bar, tangent) == pytest.approx(
         central_difference(layer_loss, (W, u), (tangent, None))[0], rel=1e-7)
+
+
+CALLS = []
+
+
+@s2s.custom_vjp
+def scaled_product(x, y):
+    return x * y
+
+
+def counted_fwd(x, y):
+    CALLS.append("fwd")
+    return x * y, (x, y)
+
+
+def counted_bwd(res, g):
+    CALLS.append("bwd")
+    x, y = res
+    return g * y, g * x
+
+
+scaled_product.defvjp(counted_fwd, counted_bwd)
+
+
+def uses_scaled_product(x, y):
+    return np.sin(scaled_product(x, y))
+
+
+def test_custom_vjp_runs_fwd_and_bwd_once_for_all_arguments():
+    CALLS.clear()
+    gx, gy = s2s.grad(uses_scaled_product, argnums=(0, 1))(0.3, 0.7)
+    assert CALLS == ["fwd", "bwd"]
+    assert gx == pytest.approx(math.cos(0.21) * 0.7) and gy == pytest.approx(math.cos(0.21) * 0.3)

@@ -22,8 +22,10 @@ def clipped_loss_bwd(residuals, out_bar):
     # api_samples.py:54: def clipped_loss(x):
     three_times_x, clip_gradient_1, power = residuals
     # api_samples.py:55: return np.sum(clip_gradient(3.0 * x, -0.5, 0.5) ** 2)
-    three_times_x_bar = clip_gradient_bwd(clip_gradient_fwd(three_times_x, -0.5, 0.5)[1], 2 * clip_gradient_1 * rt.sum_transpose(out_bar, power))[0]
-    x_bar = 3.0 * three_times_x_bar
+    clip_gradient_1_bar = 2 * clip_gradient_1 * rt.sum_transpose(out_bar, power)
+    clip_gradient_residuals = clip_gradient_fwd(three_times_x, -0.5, 0.5)[1]
+    clip_gradient_cts = clip_gradient_bwd(clip_gradient_residuals, clip_gradient_1_bar)
+    x_bar = 3.0 * clip_gradient_cts[0]
     return x_bar,
 
 

@@ -117,8 +117,11 @@ class TransposeTemplate:
     element when the parameter is a tuple of tangents (``np.concatenate``).
     """
 
-    def __init__(self, fn, elementwise=False, fdef=None, env=None):
+    def __init__(self, fn, elementwise=False, fdef=None, env=None, shared=()):
         self.fn, self.elementwise, self.env = fn, elementwise, dict(env or {})
+        #: (name, expression) pairs the entries read by name: computed once per transposed statement, in order
+        #: (``custom_vjp``: the residuals, then every cotangent at once).
+        self.shared = tuple(shared)
         fdef = fdef or _definition(fn)
         body = [s for s in fdef.body if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
         if len(body) != 1 or not isinstance(body[0], gast.Return):
@@ -137,24 +140,39 @@ class TransposeTemplate:
         entry = self.entries[self.params.index(param)]
         return param in core.names_in(entry)
 
-    def contribution(self, param, operands: dict, ct, primal=None, index=None, constants=None):
-        """The cotangent contribution to ``param``; ``operands`` are the bound operands of the others."""
+    def contribution(self, param, operands: dict, ct, primal=None, index=None, constants=None, shared=None):
+        """The cotangent contribution to ``param``; ``operands`` are the bound operands of the others,
+        ``shared`` the names the calling code gave the ``shared`` values."""
         entry = self.entries[self.params.index(param)]
         if isinstance(entry, gast.Constant) and entry.value is None:
             return None
+        mapping = {**self._mapping(operands, ct, {param: primal}, constants), **(shared or {})}
+        if index is not None:
+            mapping["index"] = core.const(index)
+        return self._instantiated(entry, mapping, operands, {param})
+
+    def shared_values(self, operands: dict, ct, primals: dict, constants, named):
+        """Each ``shared`` value instantiated, for the calling code to bind to a name and add to ``named``
+        (which the later ones, and the entries, read); ``primals`` are the linear parameters' primal values."""
+        for name, value in self.shared:
+            mapping = {**self._mapping(operands, ct, primals, constants), **named}
+            yield name, self._instantiated(value, mapping, operands, set(primals))
+
+    def _mapping(self, operands, ct, primals, constants) -> dict:
         mapping = {"ct": ct, **_bound_names(self.env, constants)}
         for p in self.params:
-            if p == param:
-                if primal is not None:
-                    mapping[p] = primal
+            if p in primals:
+                if primals[p] is not None:
+                    mapping[p] = primals[p]
             elif p in operands:
                 mapping[p] = operands[p]
             else:
                 mapping[p] = core.const(self.defaults.get(p))
-        if index is not None:
-            mapping["index"] = core.const(index)
-        absent = {p for p in self.params if p not in operands and p != param and self.defaults.get(p) is None}
-        expr = _Respell(self.fn.__globals__, False, absent).visit(core.clone(entry))
+        return mapping
+
+    def _instantiated(self, expr, mapping, operands, linear):
+        absent = {p for p in self.params if p not in operands and p not in linear and self.defaults.get(p) is None}
+        expr = _Respell(self.fn.__globals__, False, absent).visit(core.clone(expr))
         return simplify(core.substitute(expr, mapping))
 
 

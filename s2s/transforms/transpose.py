@@ -237,7 +237,12 @@ class _Transposer:
                 raise NonLinearError("this statement is not linear in the inputs (it multiplies or divides "
                                      "by a value that depends on them)", self.fn.filename, self.stmt.lineno,
                                      self.fn.source_line(self.stmt.lineno))
-        ct = self.atom(ct, out, "ct") if len(linear_params) > 1 else ct
+        ct = self.atom(ct, out, "ct") if len(linear_params) > 1 or template.shared else ct
+        shared = {}
+        if template.shared:
+            primals = {p: self.witness_of(bound[p]) for p in linear_params}
+            for name, value in template.shared_values(operands, ct, primals, self.fn.constants, shared):
+                shared[name] = self.keep(value, out, name)
         for p in linear_params:
             node = bound[p]
             if isinstance(node, (gast.Tuple, gast.List)):
@@ -250,7 +255,8 @@ class _Transposer:
                     raise S2SError(f"{self.fn.filename}:{self.stmt.lineno}: s2s cannot tell the shape of a "
                                    f"tangent here, which transposing {registry.describe(registry.primitive_of(expr, self.fn.constants))} "
                                    f"needs\n    {self.fn.source_line(self.stmt.lineno)}")
-            contribution = template.contribution(p, operands, ct, primal, constants=self.fn.constants)
+            contribution = template.contribution(p, operands, ct, primal, constants=self.fn.constants,
+                                                 shared=shared)
             if template.elementwise and isinstance(node, gast.Name):
                 contribution = self.reduce(contribution, node.id)
             elif template.elementwise and self.broadcasting and _reads_whole(node):
