@@ -33,6 +33,10 @@ class NoRuleError(SourceError):
     """A call needs a derivative (or other) rule that s2s does not have."""
 
 
+class UnsupportedTransformError(SourceError, TypeError):
+    """A transform of a transform that s2s does not build (reverse mode through a backward pass)."""
+
+
 class SourceUnavailableError(S2SError):
     """The function's source code cannot be read (defined in a REPL or by exec)."""
 

@@ -16,7 +16,7 @@ import gast
 
 from . import analysis, core, optimize
 from .emit import render
-from .errors import BatchingError, S2SError
+from .errors import BatchingError, S2SError, UnsupportedTransformError
 from .linear_forms import fold_tangent_temporaries, hoist_primal_calls
 from .frontend.normalize import normalize
 from .transforms import transpose as transposition
@@ -493,7 +493,7 @@ class _Callees:
     """
 
     def __init__(self, program, caller, seeds, for_transpose, check_linear):
-        self.program, self.for_transpose, self.check_linear = program, for_transpose, check_linear
+        self.program, self.caller, self.for_transpose, self.check_linear = program, caller, for_transpose, check_linear
         self.calls: dict = {}  # stand-in → (forward, linear, number of primal arguments)
         self.arg_kinds, self.result_kinds = helper_kinds(caller, seeds)
 
@@ -501,7 +501,14 @@ class _Callees:
         if hasattr(obj, "emit"):  # a transform called in the code: its backward pass is not taped again
             from .transform_objects import refuse_backward_pass
 
-            refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code that calls")
+            try:
+                refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code that calls")
+            except UnsupportedTransformError as error:  # named where the caller calls it
+                line = next(s.lineno for s in core.walk_statements(self.caller.body)
+                            if self.caller.is_user_call(getattr(s, "value", None))
+                            and self.caller.callees[s.value.func.id] is obj)
+                raise UnsupportedTransformError(str(error), self.caller.filename, line,
+                                                self.caller.source_line(line)) from None
         # A checkpointed function has the same halves as the function: only its calls differ, under a name
         # of their own here (partial evaluation computes their forward half again instead of saving it).
         recompute = getattr(obj, "__s2s_checkpoint__", False)

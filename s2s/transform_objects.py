@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 
 from . import arguments, batch_axes, building, pytrees
 from .arguments import param_kinds
 from .backends import PYTHON
 from .building import build, key_of
+from .errors import UnsupportedTransformError
 from .frontend.normalize import normalize
 from .transforms.batch import Axes, output_arity
 
@@ -148,7 +150,7 @@ class Grad(Transform):
 
     def __repr__(self):
         kind = "value_and_grad" if self.with_value else "grad"
-        return f"s2s.{kind}({self.fun!r}, argnums={self.argnums!r})"
+        return f"s2s.{kind}({described(self.fun)}, argnums={self.argnums!r})"
 
 
 class Vmap(Transform):
@@ -229,7 +231,7 @@ class Vmap(Transform):
         return program.batch(inner, Axes(inputs, outputs, arity), self.method, batch_axes.ndims_of(example), parallel)
 
     def __repr__(self):
-        return f"s2s.vmap({self.fun!r}, in_axes={self.in_axes!r}, out_axes={self.out_axes!r})"
+        return f"s2s.vmap({described(self.fun)}, in_axes={self.in_axes!r}, out_axes={self.out_axes!r})"
 
 
 class Jacobian(Transform):
@@ -297,7 +299,7 @@ class Jacobian(Transform):
                                batch_axes.ndims_of(specs))
 
     def __repr__(self):
-        return f"s2s.{self.label}({self.fun!r}, argnums={self.argnums!r})"
+        return f"s2s.{self.label}({described(self.fun)}, argnums={self.argnums!r})"
 
 
 def plain(fun, backend, args, mode):
@@ -314,15 +316,20 @@ def plain(fun, backend, args, mode):
     return function_object(fun, batch_axes.specs_of(args)), building.backend_of(fun, backend)
 
 
+def described(fun) -> str:
+    """``fun`` as messages name it: a function by its qualified name (a lambda s2s lifted, by where it is)."""
+    return fun.__qualname__ if isinstance(fun, types.FunctionType) else repr(fun)
+
+
 def refuse_backward_pass(fun, what):
     """A ``TypeError`` if the code of the transform ``fun`` has a backward pass (``grad``, ``jacrev``, ``hessian``);
     ``what`` says what was asked of it (``"vjp of"``)."""
     inner = fun
     while hasattr(inner, "emit"):
         if isinstance(inner, Grad) or getattr(inner, "label", None) in ("jacrev", "hessian"):
-            raise TypeError(f"{what} {inner!r} is not supported: its code has a backward pass, whose saved "
-                            "values are not differentiated again (for second derivatives use jvp(grad(f)), "
-                            "jacfwd(grad(f)) or hessian(f))")
+            raise UnsupportedTransformError(
+                f"{what} {inner!r} is not supported: its code has a backward pass, whose saved values are not "
+                "differentiated again (for second derivatives use jvp(grad(f)), jacfwd(grad(f)) or hessian(f))")
         inner = building.unwrap(inner.fun)[0]
 
 

@@ -96,3 +96,30 @@ def test_compiled_jacobian_through_a_gradient_inside(jit):
     jacobian = s2s.jacfwd(force_loss, argnums=1)
     expected = central_difference(lambda v: force_loss(1.7, v), (q,), (np.eye(2)[0],))[0]
     assert (s2s.jit(jacobian) if jit else jacobian)(1.7, q)[0] == pytest.approx(expected, rel=1e-7)
+
+
+def per_example_gradients(w, xs):
+    """A transform of a transform of a lambda reading a local: the per-example gradients of a model."""
+    g = s2s.vmap(s2s.grad(lambda x: np.tanh(w * x) * x))(xs)
+    return np.sum(g ** 2)
+
+
+def slopes_of_a_lambda(ks, w):
+    return s2s.vmap(lambda k: s2s.jvp(lambda z: np.sin(z * w), (k,), (1.0,))[1])(ks)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_transforms_of_lambdas_reading_locals(jit):
+    wrap = s2s.jit if jit else (lambda fun: fun)
+    xs, ks = np.array([0.1, -0.5, 1.2]), np.array([0.1, 0.5, 1.0])
+    w = 0.7
+    expected = np.sum((w * xs * (1 - np.tanh(w * xs) ** 2) + np.tanh(w * xs)) ** 2)
+    assert wrap(per_example_gradients)(w, xs) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(wrap(slopes_of_a_lambda)(ks, w), w * np.cos(ks * w), rtol=1e-12)
+    along = s2s.jacfwd(per_example_gradients)(w, xs)
+    assert along == pytest.approx(central_difference(per_example_gradients, (w, xs), (1.0, None))[0], rel=1e-6)
+
+
+def test_reverse_mode_through_a_transform_inside_names_the_line():
+    with pytest.raises(TypeError, match=r"test_nested_transforms.py:\d+: reverse mode .*<the lambda at"):
+        s2s.grad(per_example_gradients)(0.7, np.array([0.1, 0.2]))

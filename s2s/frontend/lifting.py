@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import os
 
 import gast
 
@@ -46,7 +47,9 @@ def lifted(node: gast.Lambda, fun, free: list, lineno: int):
     params = [a.id for a in node.args.args] + list(free)
     name = f"lambda_{lineno}"
     body = ast.unparse(gast.gast_to_ast(core.clone(node.body)))
-    return _lift(f"def {name}({', '.join(params)}):\n    return {body}\n", name, fun)
+    lifted_fun = _lift(f"def {name}({', '.join(params)}):\n    return {body}\n", name, fun)
+    lifted_fun.__qualname__ = f"<the lambda at {os.path.basename(fun.__code__.co_filename)}:{lineno}>"
+    return lifted_fun
 
 
 def lifted_loop(node: gast.For, fun, carried: list, inputs: list, lineno: int):

@@ -758,30 +758,44 @@ class _Normalizer(Lowering, TreeLowering):
 
     def transform_call(self, make, expr, out):
         """``s2s.grad(f, argnums=1)(args)``, ``s2s.vmap(f)(xs)``, ``s2s.checkpoint(f)(x)``: the transform is made
-        here, once (``f`` and the options must be known: names of functions, literals), and called as a helper."""
-        factory = self.static_object(make.func)
-        options = [self.literal(a) for a in make.args[1:]]
-        keywords = dict((k.arg, self.literal(k.value)) for k in make.keywords)
-        free = []
-        if make.args and isinstance(make.args[0], gast.Lambda):  # lifted, the locals it reads passed along
-            node = make.args[0]
-            free = lifting.free_locals(node, [a.id for a in node.args.args], self.locals)
-            fun = lifting.lifted(node, self.fun, free, self.lineno)
-            if _is_api(factory, "vmap"):
-                _broadcast_lifted(options, keywords, len(node.args.args), len(free))
-        else:
-            fun = self.static_object(make.args[0]) if make.args else None
-        if fun is None or not callable(fun):
-            raise self.refuse("a transform (s2s.grad, s2s.vmap, ...) of something other than a function named "
-                              "here or a lambda", make)
-        target = _made(factory, fun, _frozen(options), _frozen(sorted(keywords.items())))
-        if not _is_callee(target):
-            raise self.refuse("this transform of a function s2s does not transform", make)
+        here, once (``f`` and the options must be known: names of functions, lambdas, transforms of those,
+        literals), and called as a helper."""
+        target, free, _ = self.made_transform(make)
         call = gast.Call(func=expr.func, args=[*expr.args, *(core.name(n) for n in free)], keywords=expr.keywords)
         if getattr(target, "__s2s_checkpoint__", False) and self.passes_trees(call):  # its leaves, checkpointed
             return self.tree_call(target, [self.leaf_or_tree(a, out) for a in call.args],
                                   {k.arg: self.leaf_or_tree(k.value, out) for k in call.keywords}, call, out)
-        return self.user_call(self.reference(target, getattr(fun, "__name__", "f")), target, call, out)
+        return self.user_call(self.reference(target, getattr(target, "__name__", "f")), target, call, out)
+
+    def made_transform(self, make):
+        """The transform ``make`` stands for, the locals a lambda in it reads (passed after its arguments) and
+        how many arguments it takes before those (None: a function named here, which reads none)."""
+        factory = self.static_object(make.func)
+        options = [self.literal(a) for a in make.args[1:]]
+        keywords = dict((k.arg, self.literal(k.value)) for k in make.keywords)
+        inner = make.args[0] if make.args else None
+        free, nparams = [], None
+        if isinstance(inner, gast.Lambda):  # lifted, the locals it reads passed along
+            fun, free = self.lifted_lambda(inner)
+            nparams = len(inner.args.args)
+        elif isinstance(inner, gast.Call) and _is_transform_factory(self.static_object(inner.func)):
+            fun, free, nparams = self.made_transform(inner)  # s2s.vmap(s2s.grad(lambda x: ...))
+        else:
+            fun = self.static_object(inner) if inner is not None else None
+        if free and _is_api(factory, "vmap"):
+            _broadcast_lifted(options, keywords, nparams, len(free))
+        if fun is None or not callable(fun):
+            raise self.refuse("a transform (s2s.grad, s2s.vmap, ...) of something other than a function named "
+                              "here, a lambda or a transform of one", make)
+        target = _made(factory, fun, _frozen(options), _frozen(sorted(keywords.items())))
+        if not _is_callee(target):
+            raise self.refuse("this transform of a function s2s does not transform", make)
+        return target, free, nparams
+
+    def lifted_lambda(self, node):
+        """A lambda as a function of its own (``lifting``), and the locals it reads, its last parameters."""
+        free = lifting.free_locals(node, [a.id for a in node.args.args], self.locals)
+        return lifting.lifted(node, self.fun, free, self.lineno), free
 
     def jvp_call(self, expr, out):
         """``s2s.jvp(f, (x,), (t,))`` inside transformed code: a call of ``f``'s generated JVP."""
@@ -792,6 +806,10 @@ class _Normalizer(Lowering, TreeLowering):
                                                            for a in expr.args[1:]):
             raise self.refuse("s2s.jvp here other than as s2s.jvp(f, (primals, ...), (tangents, ...))", expr)
         fun, primals, tangents = self.static_object(expr.args[0]), expr.args[1].elts, expr.args[2].elts
+        if isinstance(expr.args[0], gast.Lambda):  # the locals it reads: primals without tangents
+            fun, free = self.lifted_lambda(expr.args[0])
+            primals = [*primals, *(core.name(n) for n in free)]
+            tangents = [*tangents, *(core.const(None) for _ in free)]
         if fun is None or len(primals) != len(tangents):
             raise self.refuse("s2s.jvp of something other than a function named here, with one tangent per "
                               "primal", expr)
