@@ -237,7 +237,8 @@ def render(functions, header: str, constants: dict, floats=None) -> Rendered:
     lines = [f'"""{header}"""', ""]
     imports = [text for alias, text in (("math", "import math"), ("np", "import numpy as np"),
                                         ("scipy", "import scipy.linalg\nimport scipy.special"),
-                                        ("rt", "from s2s import runtime as rt")) if alias in used]
+                                        ("rt", "from s2s import runtime as rt"),
+                                        ("cuda", "from numba import cuda")) if alias in used]
     if imports:
         lines += imports + [""]
     others = [f"# {k}: {_describe(v)}, bound when the module is loaded"
