@@ -109,12 +109,13 @@ def check_device(rendered, names) -> None:
     """Refuse (``DeviceError``) what the generated functions ``names`` do that device code cannot."""
     for node in ast.walk(ast.parse(rendered.source)):
         if isinstance(node, ast.FunctionDef) and node.name in names:
-            for inner in ast.walk(node):
-                reason = _not_on_device(inner)
-                if reason is not None:
-                    file, line, text = _origin(rendered.origins, inner.lineno)
-                    raise DeviceError(f"{reason} (in the generated {node.name}; the cuda target runs "
-                                      "per-example scalar code)", file, line, text)
+            found = [(inner, _not_on_device(inner)) for inner in ast.walk(node)]
+            found = [(inner, reason) for inner, reason in found if reason is not None]
+            if found:  # a tape is named where a value is saved on it, in the loop
+                inner, reason = next((f for f in found if isinstance(f[0], ast.Attribute)), found[0])
+                file, line, text = _origin(rendered.origins, inner.lineno)
+                raise DeviceError(f"{reason} (in the generated {node.name}; the cuda target runs "
+                                  "per-example scalar code)", file, line, text)
 
 
 def _not_on_device(node) -> str | None:
