@@ -118,11 +118,14 @@ def docs_examples():
     """The ```py blocks of docs/cuda.md run as one script; each ```text block is in what they print."""
     import contextlib
     import io
+    import runpy
+    import tempfile
     page = (Path(__file__).resolve().parent.parent / "docs" / "cuda.md").read_text()
-    script = "\n\n".join(re.findall(r"^```py\n(.*?)^```", page, re.S | re.M))
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(script, "cuda.md", "exec"), {"__name__": "__main__"})
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
+        script = Path(folder) / "example.py"
+        script.write_text("\n\n".join(re.findall(r"^```py\n(.*?)^```", page, re.S | re.M)))
+        runpy.run_path(str(script), run_name="__main__")
     for shown in re.findall(r"^```text\n(.*?)^```", page, re.S | re.M):
         assert shown in out.getvalue(), (shown, out.getvalue())
 
