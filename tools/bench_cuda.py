@@ -9,9 +9,10 @@ the Jacobian of a reprojection residual with respect to the camera (forward mode
 the delta and vega of an Asian option along one simulated path per example (forward mode through the path's
 loop: reverse mode of it needs a tape, which the target does not yet hold on the device).  Each result is
 compared with the CPU backend's first.
-The GPU time is the kernel's (its outputs allocated on the device), with the arguments already there; the achieved bandwidth counts each
-argument read and each output written once, against the device's peak (memory clock × bus width × 2).  The
-CPU time is ``s2s.jit(vmap(...))``: its batch loop over all cores (``prange``), measured in the same run.
+The GPU time is the kernel's (its outputs allocated on the device), with the arguments already there; the
+achieved bandwidth counts each argument read and each output written once, against the device's peak (memory
+clock × bus width × 2). The CPU time is ``s2s.jit(vmap(...))``: its batch loop over all cores (``prange``),
+measured in the same run.
 """
 
 from __future__ import annotations
