@@ -500,7 +500,8 @@ class Program:
             callee = self.value_and_grad(names, fun_params, lineno, tuple(range(len(nums))))
             prefix = "jac" if column is None else "hess"
             for n in nums:
-                found[n, column] = local.fresh(f"{prefix}_{params[n]}" + ("" if column is None else f"_{params[column]}"))
+                suffix = "" if column is None else f"_{params[column]}"
+                found[n, column] = local.fresh(f"{prefix}_{params[n]}{suffix}")
             body.append(core.assign(core.tuple_([core.name(found[n, column], True) for n in nums], store=True),
                                     core.call(core.name(callee), args)))
 

@@ -199,8 +199,8 @@ def grid_kernel(fn: core.Function, name: str, callee: str, axes: Axes) -> tuple[
     stacked = [[namer.fresh(f"{leaf}_batch") for leaf in group] for group in leaves]
     each = [[namer.fresh(f"{leaf}_b") for leaf in group] for group in leaves]
     index = namer.fresh("b")
-    parts = [core.tuple_([core.name(t, True) for t in group], store=True) if w is not None else core.name(group[0], True)
-             for group, w in zip(each, widths)]
+    parts = [core.tuple_([core.name(t, True) for t in group], store=True) if w is not None
+             else core.name(group[0], True) for group, w in zip(each, widths)]
     target = core.tuple_(parts, store=True) if axes.arity else parts[0]
     args = [_example(core.name(p), axis, core.name(index)) for p, axis in zip(fn.params, axes.inputs)]
     inside = [core.assign(target, core.call(core.name(callee), args))]
