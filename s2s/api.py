@@ -13,22 +13,32 @@ from .backends import PYTHON
 from .building import build, key_of
 from .frontend.normalize import normalize
 
+#: ``jit``'s targets that name a backend other than their own (``s2s.backends``).
+_BACKENDS = {"cpu": "numba"}
+
 MODES = ("primal", "jvp", "linearize", "transpose", "vjp", "grad")
 #: Modes whose code a transform object generates (``s2s show --mode vmap``).
 TRANSFORMS = ("vmap", "jacfwd", "jacrev", "hessian")
 
 
-def jit(fun, static_argnums=(), static_argnames=()):
+def jit(fun, static_argnums=(), static_argnames=(), target="cpu"):
     """Compile ``fun`` with Numba in nopython mode; transforms of the result stay compiled.
 
     Works as a decorator.  If Numba cannot compile the generated code, calling
     the function raises :class:`s2s.errors.CompileError`.  ``static_argnums`` (ints) and
     ``static_argnames`` (names) mark parameters as compile-time constants: the code is
     specialised on their values, which must be hashable (see ``s2s.static``).
+    ``target``: ``"cpu"`` (batch loops in parallel over the cores) or ``"cuda"``, for
+    ``s2s.vmap`` of per-example code: a kernel running one example per GPU thread (``docs/cuda.md``).
     """
+    backend = backends.named(_BACKENDS.get(target, target))
+    if backend.device:
+        if not isinstance(building.unwrap(fun)[0], transform_objects.Vmap) or static_argnums or static_argnames:
+            raise TypeError(f"the {target} target compiles s2s.vmap of per-example code (one thread per example), "
+                            f"not {fun!r}: jit s2s.vmap(f), s2s.vmap(s2s.grad(f)), s2s.vmap(s2s.jacfwd(f)), …")
+        return building.Jitted(building.unwrap(fun)[0], backend)
     if hasattr(fun, "__s2s_jit__"):  # a wrapper that compiles what it wraps (s2s.vectorize)
         return fun.__s2s_jit__(static_argnums, static_argnames)
-    backend = backends.named("numba")
     if static_argnums == () and static_argnames == ():
         return fun if isinstance(fun, building.Jitted) else building.Jitted(fun, backend)
     fun = building.unwrap(fun)[0]
@@ -212,7 +222,7 @@ def hessian(fun, argnums=0):
     return transform_objects.Jacobian(fun, argnums, "hessian")
 
 
-def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0) -> str:
+def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0, target=None) -> str:
     """The generated Python source of ``fun`` transformed by ``mode``.
 
     ``argnums`` (an int or a tuple) picks the differentiated arguments; by
@@ -226,8 +236,12 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0) -> str:
     and its code is shown, as ``s2s.jit`` compiles it for ``s2s.jit(transform)``
     (batch loops, parallel, and compiled Jacobians' columns).  Tree arguments
     (dicts, namedtuples…) show the code for their leaves (``params_W1``).
+    ``target`` shows the code as ``s2s.jit(fun, target=target)`` compiles it (``"cuda"``: the
+    kernel and its device functions); ``s2s.source(s2s.jit(fun, target=...))`` does the same.
     """
     fun, backend = building.unwrap(fun)
+    if target is not None:
+        backend = backends.named(_BACKENDS.get(target, target))
     if mode not in MODES + TRANSFORMS:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES + TRANSFORMS)}")
     if mode in TRANSFORMS and not hasattr(fun, "emit"):

@@ -12,13 +12,18 @@ from . import analysis, tree_util
 from .transforms.batch import flat_axes
 
 
+def on_device(value) -> bool:
+    """Whether ``value`` is an array in GPU memory (a Numba device array, or anything with the CUDA array interface)."""
+    return hasattr(value, "__cuda_array_interface__") or getattr(value, "__cuda_ndarray__", False)
+
+
 def spec_of(value):
     """What batching needs to know of an argument: an array's ``ndim`` (0: a scalar), a tuple of those
     for a tuple, None if not known."""
     if isinstance(value, tuple):
         return tuple(spec_of(v) for v in value)
-    if isinstance(value, np.ndarray):
-        return value.ndim
+    if isinstance(value, np.ndarray) or on_device(value):
+        return len(value.shape)
     if isinstance(value, (numbers.Number, np.number)):
         return 0
     return None

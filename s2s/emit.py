@@ -234,10 +234,11 @@ def render(functions, header: str, constants: dict, floats=None) -> Rendered:
     scalars = [f"{k} = {precision.constant(v, floats)}" for k, v in constants.items() if is_literal(v)]
     if floats is not None and any(type(v) is float for v in constants.values()):
         used.add("np")
-    lines = [f'"""{header}"""', ""]
+    lines = [*f'"""{header}"""'.splitlines(), ""]
     imports = [text for alias, text in (("math", "import math"), ("np", "import numpy as np"),
                                         ("scipy", "import scipy.linalg\nimport scipy.special"),
-                                        ("rt", "from s2s import runtime as rt")) if alias in used]
+                                        ("rt", "from s2s import runtime as rt"),
+                                        ("cuda", "from numba import cuda")) if alias in used]
     if imports:
         lines += imports + [""]
     others = [f"# {k}: {_describe(v)}, bound when the module is loaded"

@@ -45,6 +45,11 @@ class CompileError(S2SError):
     """Numba could not compile generated code; names the generated and source lines."""
 
 
+class DeviceError(SourceError):
+    """Per-example code that a CUDA device cannot run (an allocation, NumPy the device lacks, a tape),
+    refused before the kernel is compiled or launched."""
+
+
 class NonLinearError(SourceError):
     """``linear_transpose`` was given a function that is not linear in its inputs."""
 

@@ -20,7 +20,7 @@ from .errors import BatchingError, S2SError, UnsupportedTransformError
 from .linear_forms import fold_tangent_temporaries, hoist_primal_calls
 from .frontend.normalize import normalize
 from .transforms import transpose as transposition
-from .transforms.batch import Axes, batch_loop, mapped_outputs, output_arity, vectorize
+from .transforms.batch import Axes, batch_loop, grid_kernel, mapped_outputs, output_arity, vectorize
 from .transforms.columns import unit_columns
 from .transforms.control import single_exit
 from .transforms.jvp import jvp
@@ -55,6 +55,10 @@ class Program:
         self.core_forms: dict = {}  # generated name → its core form before clean-up (one primitive a statement)
         #: batch by loops unless told otherwise (compiled code: Numba makes loops fast, and parallel)
         self.prefer_loops = False
+        #: per-example code runs as CUDA device functions: a batch is a kernel, and the Jacobians of scalars are
+        #: derivatives along 1.0 (no basis arrays, which device code cannot allocate)
+        self.device = False
+        self.launches: dict = {}  # kernel name → how to launch it (``batch.Launch``)
 
     # -- requests from the API and from transforms -------------------------------
 
@@ -210,6 +214,13 @@ class Program:
             self._add(result)
         return self.names[key]
 
+    def kernel(self, name, axes: Axes) -> str:
+        """A CUDA kernel running the generated function ``name`` once per thread (see ``batch.grid_kernel``)."""
+        kernel, launch = grid_kernel(self.function(name), self.namer.fresh(f"{name}_kernel"), name, axes)
+        self.launches[kernel.name] = launch
+        self._add(kernel)
+        return kernel.name
+
     # -- linking -------------------------------------------------------------------
 
     def link(self, fn: core.Function) -> core.Function:
@@ -313,14 +324,14 @@ class Program:
         self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
         return name
 
-    def value_and_grad(self, names: Linearized, params, lineno, picks=None) -> str:
+    def value_and_grad(self, names: Linearized, params, lineno, picks=None, with_value=False) -> str:
         """A function returning the value and the gradient in one call (one compiled call under Numba).
 
         Its cotangent seed is ``rt.seed(out)``: 1.0 for a scalar output, an error for any other.
         With ``picks`` (an int, or a tuple of ints: positions among the cotangents), it is the
-        function ``grad`` returns instead: those cotangents alone.
+        function ``grad`` returns instead: those cotangents alone (``with_value``: after the value).
         """
-        suffix = "_value_and_grad" if picks is None else "_grad"
+        suffix = "_value_and_grad" if picks is None or with_value else "_grad"
         name = self.namer.fresh(names.forward.removesuffix("_fwd") + suffix)
         local = core.Namer(set(params) | self.namer.taken)
         out, residuals, seed = local.fresh("out"), local.fresh("residuals"), local.fresh("seed")
@@ -335,7 +346,8 @@ class Program:
             bars = [local.fresh(f"{p}_bar") for p in varied]
             body.append(core.assign(core.tuple_([core.name(b, True) for b in bars], store=True), adjoint))
             chosen = [core.name(bars[i]) for i in ((picks,) if isinstance(picks, int) else picks)]
-            body.append(gast.Return(value=chosen[0] if isinstance(picks, int) else core.tuple_(chosen)))
+            chosen = chosen[0] if isinstance(picks, int) else core.tuple_(chosen)
+            body.append(gast.Return(value=core.tuple_([core.name(out), chosen]) if with_value else chosen))
         for stmt in body:
             core.at(stmt, lineno)
         self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
@@ -468,6 +480,50 @@ class Program:
                 for a in nums]
         return self._wrapper(f"{getattr(tangent_function(nums[0]), '__name__', 'f').removesuffix('_jvp_tangent')}"
                              "_hessian", params, body, rows, argnums, lineno)
+
+    def scalar_jacobian(self, label, obj, argnums, params, lineno, param_kinds=None, tangent_function=None) -> str:
+        """``jacfwd``, ``jacrev`` or ``hessian`` of a function of scalars as device code computes it: each
+        entry a derivative along 1.0, with no basis arrays.
+
+        ``jacfwd``: the output tangent of the JVP along each argument; ``jacrev``: the gradient (of a scalar
+        output); ``hessian``: the gradient of the output tangent along each argument (``tangent_function``
+        as for ``hessian``).
+        """
+        nums = _nums(argnums)
+        kinds = param_kinds or (None,) * len(params)
+        local = core.Namer(set(params) | self.namer.taken)
+        body, found = [], {}
+
+        def gradient(fun, fun_params, fun_kinds, args, column):
+            varied = tuple(i in nums for i in range(len(fun_params)))
+            names = self.adjoint(fun, varied, len(fun_params), param_kinds=fun_kinds)
+            callee = self.value_and_grad(names, fun_params, lineno, tuple(range(len(nums))))
+            prefix = "jac" if column is None else "hess"
+            for n in nums:
+                suffix = "" if column is None else f"_{params[column]}"
+                found[n, column] = local.fresh(f"{prefix}_{params[n]}{suffix}")
+            body.append(core.assign(core.tuple_([core.name(found[n, column], True) for n in nums], store=True),
+                                    core.call(core.name(callee), args)))
+
+        one = core.const(1.0)
+        if label == "jacrev":
+            gradient(obj, params, kinds, list(map(core.name, params)), None)
+        for k in nums if label != "jacrev" else ():
+            dot = local.fresh(f"{params[k]}_dot")
+            if label == "hessian":
+                gradient(tangent_function(k), [*params, dot], (*kinds, kinds[k]), [*map(core.name, params), one], k)
+                continue
+            jvp_name, _ = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params), kinds)
+            column = self.tangent_output(jvp_name, [*params, dot], lineno)
+            found[k, None] = local.fresh(f"jac_{params[k]}")
+            body.append(core.assign(found[k, None], core.call(core.name(column), [*map(core.name, params), one])))
+        if label == "hessian" and isinstance(argnums, int):
+            rows = [found[argnums, argnums]]
+        elif label == "hessian":
+            rows = [core.tuple_([core.name(found[a, b]) for b in nums]) for a in nums]
+        else:
+            rows = [found[n, None] for n in nums]
+        return self._wrapper(f"{getattr(obj, '__name__', 'f')}_{label}", params, body, rows, argnums, lineno)
 
     def _wrapper(self, hint, params, body, results, argnums, lineno) -> str:
         """A generated function of ``params`` running ``body`` and returning ``results`` (one per argnum)."""

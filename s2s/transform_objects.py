@@ -60,9 +60,10 @@ class Grad(Transform):
         functools.update_wrapper(self, getattr(fun, "__s2s_function__", fun), updated=())
 
     def emit(self, program, specs, parallel=False) -> str:
-        """The generated function returning the gradient alone (what ``vmap(grad(f))`` maps)."""
-        if self.has_aux or self.with_value:
-            raise TypeError("only grad(f) itself can be transformed further, not value_and_grad or has_aux=True")
+        """The generated function returning the gradient (after the value, for ``value_and_grad``): what
+        ``vmap(grad(f))`` maps."""
+        if self.has_aux:
+            raise TypeError("only grad(f) and value_and_grad(f) can be transformed further, not has_aux=True")
         fun = function_object(self.fun, specs)
         fn = normalize(fun, len(specs))
         nums = tuple(n % len(specs) for n in ((self.argnums,) if isinstance(self.argnums, int) else self.argnums))
@@ -70,7 +71,7 @@ class Grad(Transform):
         names = program.adjoint(fun, mask, len(specs), param_kinds=batch_axes.kinds_of(specs))
         picks = [sorted(nums).index(n) for n in nums]
         return program.value_and_grad(names, fn.params, fn.lineno,
-                                      picks[0] if isinstance(self.argnums, int) else tuple(picks))
+                                      picks[0] if isinstance(self.argnums, int) else tuple(picks), self.with_value)
 
     def call(self, args, kwargs, backend):
         fun, own_backend = building.unwrap(self.fun)
@@ -228,6 +229,8 @@ class Vmap(Transform):
         if len(outputs) != (arity or 1) or any(isinstance(a, tuple) for a in outputs):
             raise ValueError(f"out_axes {self.out_axes!r} does not match the function's outputs "
                              f"({arity or 1} of them)")
+        if parallel and program.device:  # the outermost vmap, on the device: one thread per example
+            return program.kernel(inner, Axes(inputs, outputs, arity))
         return program.batch(inner, Axes(inputs, outputs, arity), self.method, batch_axes.ndims_of(example), parallel)
 
     def __repr__(self):
@@ -285,21 +288,25 @@ class Jacobian(Transform):
                             "output at a time, or return one array (np.concatenate)")
         argnums = self.argnums % len(specs) if isinstance(self.argnums, int) else \
             tuple(n % len(specs) for n in self.argnums)
+        ndims, kinds = batch_axes.ndims_of(specs), batch_axes.kinds_of(specs)
+        tangents = functools.partial(tangent_function, fun, specs)
+        nums = (argnums,) if isinstance(argnums, int) else argnums
+        if program.device and all(ndims[n] == 0 for n in nums):
+            return program.scalar_jacobian(self.label, fun, argnums, fn.params, fn.lineno, kinds, tangents)
         if self.label == "jacfwd":
-            return program.jacfwd(fun, argnums, fn.params, fn.lineno, batch_axes.ndims_of(specs),
-                                  batch_axes.kinds_of(specs))
+            return program.jacfwd(fun, argnums, fn.params, fn.lineno, ndims, kinds)
         if self.label == "jacrev":
-            return program.jacrev(fun, argnums, fn.params, fn.lineno, batch_axes.kinds_of(specs))
-
-        def tangent_function(k):
-            mask = tuple(i == k for i in range(len(specs)))
-            return build(key_of(fun), "jvp_tangent", mask, len(specs), PYTHON).call
-
-        return program.hessian(tangent_function, argnums, fn.params, fn.lineno, batch_axes.kinds_of(specs),
-                               batch_axes.ndims_of(specs))
+            return program.jacrev(fun, argnums, fn.params, fn.lineno, kinds)
+        return program.hessian(tangents, argnums, fn.params, fn.lineno, kinds, ndims)
 
     def __repr__(self):
         return f"s2s.{self.label}({described(self.fun)}, argnums={self.argnums!r})"
+
+
+def tangent_function(fun, specs, k):
+    """The generated function ``(*params, t) → fun's output tangent along t``, ``t`` a tangent of parameter ``k``."""
+    mask = tuple(i == k for i in range(len(specs)))
+    return build(key_of(fun), "jvp_tangent", mask, len(specs), PYTHON).call
 
 
 def plain(fun, backend, args, mode):

@@ -23,8 +23,10 @@ class Backend:
     #: Whether generated code takes loops where whole-array NumPy would also do (``vmap``'s default method,
     #: the columns of compiled Jacobians): what a compiler makes fast.
     prefers_loops = False
-    #: Whether batch loops run their examples in parallel (``rt.prange``).
+    #: Whether batch loops run their examples in parallel (``rt.prange``, a CUDA grid).
     parallel = False
+    #: Whether per-example code runs as device functions, the batch as a kernel (``Program.device``).
+    device = False
 
     def float_type(self, args):
         """The float type code for ``args`` is specialized for (``precision``), or None: as NumPy promotes."""
@@ -36,6 +38,11 @@ class Backend:
         ``CompileError`` with the generated line and the user's where that fails."""
         return {role: namespace[name] for role, name in entries.items()}
 
+    def header(self, text: str, main: str) -> str:
+        """The docstring of a generated module whose main function is ``main``: ``text``, and what this backend
+        makes of the functions."""
+        return text
+
     def forward(self, forward):
         """The forward function as callers use it: its residuals as this backend's linear and adjoint take them."""
         return forward
@@ -45,7 +52,7 @@ class Backend:
 
 
 #: The backends, by name: the module here whose ``BACKEND`` each is (imported when first named: Numba's is slow).
-_MODULES = {"python": "python", "numba": "numba_cpu"}
+_MODULES = {"python": "python", "numba": "numba_cpu", "cuda": "cuda"}
 
 
 @functools.cache

@@ -169,6 +169,56 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
                          source_lines=fn.source_lines, defaults=dict(fn.defaults))
 
 
+@dataclass(frozen=True)
+class Launch:
+    """What launching a kernel of ``grid_kernel`` needs: the axis of each argument (0 or None), and the outputs'
+    structure: ``widths`` has one entry per output, None for an array, ``n`` for a tuple of ``n`` arrays
+    (``arity`` None: a single output)."""
+
+    inputs: tuple
+    widths: tuple
+    arity: int | None
+
+
+def grid_kernel(fn: core.Function, name: str, callee: str, axes: Axes) -> tuple[core.Function, Launch]:
+    """``def name(params, outputs)``: a CUDA kernel whose thread ``b`` runs ``callee`` on example ``b``.
+
+    A kernel returns nothing: it writes each output leaf (an element of a tuple output too) into an
+    array the launcher allocated, one more parameter each, in order.  Mapped arguments have their
+    batch axis first (``in_axes`` 0); the launcher runs at least as many threads as examples.
+    """
+    if any(a not in (None, 0) for a in flat_axes(axes.inputs)) or any(a != 0 for a in axes.outputs):
+        raise BatchingError("the cuda target maps axis 0 of each argument (in_axes 0 or None) and puts the "
+                            "batch first in each output (out_axes 0)", fn.filename, fn.lineno)
+    namer = core.Namer(set(fn.params) | {callee, "cuda"} | core.MODULE_NAMES)
+    outputs = outputs_of(one_return(fn, axes.arity), axes.arity)
+    hints = [_hint(e, i, axes.arity) for i, e in enumerate(outputs)]
+    widths = [len(e.elts) if isinstance(e, gast.Tuple) else None for e in outputs]
+    leaves = [[_hint(part, j, w) if isinstance(part, gast.Name) else f"{h}_{j}" for j, part in enumerate(e.elts)]
+              if w is not None else [h] for h, w, e in zip(hints, widths, outputs)]
+    stacked = [[namer.fresh(f"{leaf}_batch") for leaf in group] for group in leaves]
+    each = [[namer.fresh(f"{leaf}_b") for leaf in group] for group in leaves]
+    index = namer.fresh("b")
+    parts = [core.tuple_([core.name(t, True) for t in group], store=True) if w is not None
+             else core.name(group[0], True) for group, w in zip(each, widths)]
+    target = core.tuple_(parts, store=True) if axes.arity else parts[0]
+    args = [_example(core.name(p), axis, core.name(index)) for p, axis in zip(fn.params, axes.inputs)]
+    inside = [core.assign(target, core.call(core.name(callee), args))]
+    inside += [core.assign(_at(s, core.name(index)), core.name(e))
+               for group_s, group_e in zip(stacked, each) for s, e in zip(group_s, group_e)]
+    first = core.name(stacked[0][0])
+    size = gast.Subscript(value=gast.Attribute(value=first, attr="shape", ctx=gast.Load()), slice=core.const(0),
+                          ctx=gast.Load())
+    body = [core.assign(index, core.call(core.attr("cuda.grid"), [core.const(1)])),
+            gast.If(test=gast.Compare(left=core.name(index), ops=[gast.Lt()], comparators=[size]),
+                    body=inside, orelse=[])]
+    for stmt in core.walk_statements(body):
+        core.at(stmt, fn.lineno)
+    kernel = core.Function(name=name, params=[*fn.params, *(s for group in stacked for s in group)], body=body,
+                           lineno=fn.lineno, filename=fn.filename, source_lines=fn.source_lines)
+    return kernel, Launch(axes.inputs, tuple(widths), axes.arity)
+
+
 def _hint(expr, i, arity) -> str:
     if isinstance(expr, gast.Name) and not expr.id.startswith("result"):
         return expr.id

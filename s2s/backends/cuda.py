@@ -1,0 +1,144 @@
+"""The cuda backend: ``s2s.vmap`` of per-example code as a CUDA kernel, one thread per example.
+
+The per-example function and the functions it calls are compiled with ``numba.cuda.jit(device=True)``;
+the kernel (``batch.grid_kernel``) has thread ``b`` call it on example ``b`` and write each output leaf
+into an array allocated before launch.  Device code cannot allocate arrays, call most of NumPy or
+grow Python lists (the tapes of reverse-mode loops), so the generated code is read first and such
+code is refused (``DeviceError``, naming the user's line) before anything is compiled.
+
+Run with ``NUMBA_ENABLE_CUDASIM=1`` (set before Numba is imported), Numba's simulator runs the same
+kernel on the CPU, one Python thread per CUDA thread: slow, but the same code paths.
+"""
+
+from __future__ import annotations
+
+import ast
+import types
+
+import numpy as np
+from numba import cuda
+from numba.core.errors import NumbaError
+
+from .. import precision
+from ..batch_axes import on_device
+from ..errors import CompileError, DeviceError
+from . import Backend, deferred
+from .numba_cpu import _Reporting
+
+deferred.load()  # the runtime's overloads, whose scalar cases device code calls
+
+#: NumPy functions of scalars that device code has (Numba's CUDA target maps them to libdevice).
+DEVICE_NUMPY = frozenset("""
+    sin cos tan arcsin arccos arctan arctan2 sinh cosh tanh arcsinh arccosh arctanh hypot deg2rad rad2deg
+    exp exp2 expm1 log log2 log10 log1p logaddexp sqrt cbrt square reciprocal power float_power negative
+    abs absolute fabs sign floor ceil trunc rint copysign minimum maximum fmin fmax mod fmod remainder
+    isnan isinf isfinite float32 float64 int32 int64 bool_ pi e inf nan
+""".split())
+#: NumPy functions that make arrays: what device code cannot do.
+ALLOCATING = frozenset("""
+    zeros ones empty full zeros_like ones_like empty_like full_like array asarray arange linspace eye identity
+    stack concatenate hstack vstack column_stack outer copy diag tile repeat broadcast_to meshgrid
+""".split())
+#: Runtime helpers whose scalar cases are device code (their Numba overloads, compiled for the device).
+DEVICE_RUNTIME = frozenset({"seed", "zeros_like", "total", "unbroadcast"})
+#: Threads per block: a multiple of the warp, small enough for the registers derivative code needs.
+THREADS = 128
+
+
+class CUDA(Backend):
+    """A CUDA GPU (or Numba's simulator): ``s2s.vmap`` of per-example code as a kernel."""
+
+    name = "cuda"
+    prefers_loops = True
+    parallel = True
+    device = True
+
+    def float_type(self, args):
+        return precision.float_type([np.empty(0, a.dtype) if on_device(a) else a for a in args])
+
+    def header(self, text, main):
+        return (f"{text}\n\nFor the cuda target: {main} is the kernel (numba.cuda.jit), one thread per example; "
+                "the other\nfunctions are its device functions (numba.cuda.jit(device=True)).")
+
+    def compile(self, namespace, path, program, rendered, entries, floats=None):
+        kernel = entries["call"]
+        check_device(rendered, {f.name for f in program.functions} - {kernel})
+        for name, value in program.constants.items():  # the user's functions that a rule calls
+            if isinstance(value, types.FunctionType) and isinstance(namespace[name], types.FunctionType):
+                namespace[name] = cuda.jit(device=True)(value)
+        for fn in program.functions:
+            if fn.name != kernel and isinstance(namespace[fn.name], types.FunctionType):
+                namespace[fn.name] = cuda.jit(device=True)(namespace[fn.name])
+        if isinstance(namespace[kernel], types.FunctionType):
+            namespace[kernel] = cuda.jit(namespace[kernel])
+        return {"call": Launcher(namespace[kernel], program.launches[kernel], _Reporting(None, rendered.origins, path),
+                                 floats)}
+
+
+BACKEND = CUDA()
+
+
+class Launcher:
+    """Calls a kernel like the batched function it stands for: outputs allocated, arrays moved, results returned.
+
+    NumPy arguments are copied to the device and the outputs back; with any argument already on the device
+    (a Numba device array), the outputs stay there.
+    """
+
+    def __init__(self, kernel, launch, reporting, floats):
+        self.kernel, self.launch, self.reporting, self.floats = kernel, launch, reporting, floats
+
+    def __call__(self, *args):
+        args = precision.weak(args, self.floats)
+        mapped = [a for a, axis in zip(args, self.launch.inputs) if axis is not None]
+        size = mapped[0].shape[0]
+        stays = any(on_device(a) for a in args)
+        moved = [cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in args]
+        dtype = np.float32 if self.floats == precision.FLOAT32 else np.float64
+        leaves = [cuda.device_array(size, dtype) for w in self.launch.widths for _ in range(w or 1)]
+        try:
+            self.kernel[(size + THREADS - 1) // THREADS, min(THREADS, size)](*moved, *leaves)
+        except NumbaError as error:
+            raise CompileError(self.reporting.explain(error)) from error
+        found = iter(leaves if stays else [leaf.copy_to_host() for leaf in leaves])
+        outputs = [next(found) if w is None else tuple(next(found) for _ in range(w)) for w in self.launch.widths]
+        return outputs[0] if self.launch.arity is None else tuple(outputs)
+
+
+def check_device(rendered, names) -> None:
+    """Refuse (``DeviceError``) what the generated functions ``names`` do that device code cannot."""
+    for node in ast.walk(ast.parse(rendered.source)):
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            found = [(inner, _not_on_device(inner)) for inner in ast.walk(node)]
+            found = [(inner, reason) for inner, reason in found if reason is not None]
+            if found:  # a tape is named where a value is saved on it, in the loop
+                inner, reason = next((f for f in found if isinstance(f[0], ast.Attribute)), found[0])
+                file, line, text = _origin(rendered.origins, inner.lineno)
+                raise DeviceError(f"{reason} (in the generated {node.name}; the cuda target runs "
+                                  "per-example scalar code)", file, line, text)
+
+
+def _not_on_device(node) -> str | None:
+    """Why device code cannot do what ``node`` does; None if it can."""
+    if isinstance(node, (ast.List, ast.ListComp)) or isinstance(node, ast.Attribute) and node.attr == "append":
+        return ("reverse mode of this loop keeps a tape of its steps in a Python list, which device code cannot "
+                "hold; tapes in preallocated device memory are not done yet: use forward mode (jvp, jacfwd) "
+                "for loops on the device")
+    if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+        return None
+    module, name = node.value.id, node.attr
+    if module == "np" and name in ALLOCATING:
+        return f"np.{name} allocates an array, which device code cannot do"
+    if module == "np" and name not in DEVICE_NUMPY or module == "scipy":
+        return f"{module}.{name} is not available in device code"
+    if module == "rt" and name not in DEVICE_RUNTIME:
+        return f"the generated code calls rt.{name}, which works on arrays: not device code"
+    return None
+
+
+def _origin(origins: dict, line: int) -> tuple:
+    """The user's (file, line, text) that the generated ``line`` came from: its own, or the nearest above."""
+    for at in range(line, 0, -1):
+        if at in origins and origins[at][0] not in (None, "<unknown>"):
+            return origins[at]
+    return None, None, None

@@ -1,0 +1,165 @@
+"""The cuda target's cases, run under Numba's CUDA simulator by ``test_cuda_target`` in a process of their own.
+
+``NUMBA_ENABLE_CUDASIM=1`` must be set before Numba's CUDA module is imported, so these run in a child
+process; each case prints one line of JSON: its name and ``"ok"`` or what went wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+import s2s
+from s2s.errors import DeviceError
+
+N = 64
+RNG = np.random.default_rng(0)
+X, Y = RNG.uniform(0.2, 1.5, N), RNG.uniform(0.5, 2.0, N)
+STEPS = 4
+
+
+def g(x, y):
+    z = x * y + np.sin(x)
+    return np.exp(-z) * z + np.sqrt(y) / x
+
+
+def two(x, y):
+    return x * np.cos(y), x + y * y
+
+
+def spring(x, k, steps):
+    v = 0.0
+    for _ in range(steps):
+        v = v - 0.1 * k * x
+        x = x + 0.1 * v
+    return x
+
+
+def pendulum(x, k, steps):
+    v = 0.0
+    for _ in range(steps):
+        v = v - 0.1 * k * np.sin(x)
+        x = x + 0.1 * v
+    return x
+
+
+def allocates(x, y):
+    a = np.zeros(3)
+    a[0] = x
+    return a[0] * y
+
+
+def unsupported(x, y):
+    return np.median(x) * y
+
+
+def same(cuda_result, cpu_result):
+    flat_a, flat_b = _leaves(cuda_result), _leaves(cpu_result)
+    assert len(flat_a) == len(flat_b), (len(flat_a), len(flat_b))
+    for a, b in zip(flat_a, flat_b):
+        a = a.copy_to_host() if hasattr(a, "copy_to_host") else a
+        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+        np.testing.assert_allclose(a, b, rtol=1e-12 if a.dtype == np.float64 else 1e-5)
+
+
+def _leaves(value):
+    return [leaf for v in value for leaf in _leaves(v)] if isinstance(value, tuple) else [value]
+
+
+def against_cpu(fun, *args):
+    def check():
+        same(s2s.jit(fun, target="cuda")(*args), s2s.jit(fun)(*args))
+    return check
+
+
+def refused(fun, args, *words):
+    def check():
+        try:
+            s2s.jit(fun, target="cuda")(*args)
+        except DeviceError as error:
+            text = str(error)
+            assert re.search(r"cuda_cases\.py:\d+", text), text
+            assert all(w in text for w in words), text
+            return
+        raise AssertionError("not refused")
+    return check
+
+
+def on_device():
+    from numba import cuda
+    out = s2s.jit(s2s.vmap(s2s.grad(g)), target="cuda")(cuda.to_device(X), cuda.to_device(Y))
+    assert hasattr(out, "copy_to_host"), type(out)  # stays on the device
+    np.testing.assert_allclose(out.copy_to_host(), s2s.jit(s2s.vmap(s2s.grad(g)))(X, Y), rtol=1e-12)
+
+
+def printed():
+    text = s2s.source(s2s.jit(s2s.vmap(s2s.grad(g)), target="cuda"), args=(X, Y))
+    assert "def g_grad_kernel(x, y, x_bar_batch):" in text and "b = cuda.grid(1)" in text, text
+    assert "x_bar_b = g_grad(x[b], y[b])" in text and "def g_fwd(x, y):" in text, text
+    assert text == s2s.source(s2s.vmap(s2s.grad(g)), target="cuda", args=(X, Y))
+
+
+def not_a_vmap():
+    for fun in (g, s2s.grad(g)):
+        try:
+            s2s.jit(fun, target="cuda")
+        except TypeError as error:
+            assert "s2s.vmap" in str(error)
+        else:
+            raise AssertionError(f"{fun} accepted")
+
+
+def docs_examples():
+    """The ```py blocks of docs/cuda.md run as one script; each ```text block is in what they print."""
+    import contextlib
+    import io
+    import runpy
+    import tempfile
+    page = (Path(__file__).resolve().parent.parent / "docs" / "cuda.md").read_text()
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
+        script = Path(folder) / "example.py"
+        script.write_text("\n\n".join(re.findall(r"^```py\n(.*?)^```", page, re.S | re.M)))
+        runpy.run_path(str(script), run_name="__main__")
+    for shown in re.findall(r"^```text\n(.*?)^```", page, re.S | re.M):
+        assert shown in out.getvalue(), (shown, out.getvalue())
+
+
+CASES = {
+    "primal": against_cpu(s2s.vmap(g), X, Y),
+    "primal_tuple": against_cpu(s2s.vmap(two), X, Y),
+    "grad": against_cpu(s2s.vmap(s2s.grad(g)), X, Y),
+    "grad_argnums": against_cpu(s2s.vmap(s2s.grad(g, argnums=(1, 0))), X, Y),
+    "value_and_grad": against_cpu(s2s.vmap(s2s.value_and_grad(g, argnums=(0, 1))), X, Y),
+    "jacfwd": against_cpu(s2s.vmap(s2s.jacfwd(g, argnums=(0, 1))), X, Y),
+    "jacrev": against_cpu(s2s.vmap(s2s.jacrev(g, argnums=1)), X, Y),
+    "hessian": against_cpu(s2s.vmap(s2s.hessian(g, argnums=(0, 1))), X, Y),
+    "jacfwd_of_grad": against_cpu(s2s.vmap(s2s.jacfwd(s2s.grad(g))), X, Y),
+    "broadcast_scalar": against_cpu(s2s.vmap(s2s.grad(g), in_axes=(0, None)), X, 1.5),
+    "float32": against_cpu(s2s.vmap(s2s.grad(g)), X.astype(np.float32), Y.astype(np.float32)),
+    "loop_jacfwd": against_cpu(s2s.vmap(s2s.jacfwd(spring, argnums=(0, 1)), in_axes=(0, 0, None)), X, Y, STEPS),
+    "loop_grad_without_tape": against_cpu(s2s.vmap(s2s.grad(spring), in_axes=(0, 0, None)), X, Y, STEPS),
+    "loop_jacfwd_nonlinear": against_cpu(s2s.vmap(s2s.jacfwd(pendulum), in_axes=(0, 0, None)), X, Y, STEPS),
+    "loop_grad_refused": refused(s2s.vmap(s2s.grad(pendulum), in_axes=(0, 0, None)), (X, Y, STEPS), "tape",
+                                 "forward mode", "x = x + 0.1 * v"),
+    "allocation_refused": refused(s2s.vmap(allocates), (X, Y), "np.zeros allocates", "a = np.zeros(3)"),
+    "numpy_refused": refused(s2s.vmap(unsupported), (X, Y), "np.median is not available", "return np.median(x)"),
+    "device_arrays": on_device,
+    "source": printed,
+    "not_a_vmap": not_a_vmap,
+    "docs": docs_examples,
+}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or CASES:
+        try:
+            CASES[name]()
+            outcome = "ok"
+        except Exception:
+            outcome = traceback.format_exc()
+        print(json.dumps([name, outcome]), flush=True)
