@@ -247,6 +247,14 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0, target=No
     if mode in TRANSFORMS and not hasattr(fun, "emit"):
         fun = vmap(fun, in_axes) if mode == "vmap" else \
             transform_objects.Jacobian(fun, 0 if argnums is None else argnums, mode)
+    if hasattr(fun, "emit") and args is not None and pytrees.needed(args):
+        if not isinstance(fun, transform_objects.Grad):
+            raise TypeError(f"s2s.source of {fun!r} with tree arguments is not supported: show "
+                            "s2s.source(f, mode, args=...) of the function itself, which shows the code for their leaves")
+        call = pytrees.flat_call(building.unwrap(fun.fun)[0], args, aux=fun.has_aux)  # as grad calls it: on leaves
+        fun = transform_objects.Grad(call.fun, call.leaf_positions(arguments.argnums_in(fun.argnums, len(args))),
+                                     fun.has_aux, fun.with_value)
+        args = call.leaves
     if hasattr(fun, "emit"):
         nparams = len(normalize(building.innermost(fun)).params)
         specs = batch_axes.specs_of(tuple(arguments.tuples(a) for a in args)) if args is not None else (None,) * nparams

@@ -464,3 +464,13 @@ def test_random_trees_built_inside(shape, seed, through_helper, tmp_path):
     r = np.random.default_rng(seed)
     tree = _random_tree(shape, r)
     _check_tree_gradient(load_module(tmp_path, _source_building(tree, through_helper)).program, tree, r)
+
+
+def test_source_of_a_gradient_with_tree_arguments_shows_the_leaves():
+    params, x, y = mlp_params(), np.ones(3), np.ones(2)
+    text = s2s.source(s2s.grad(mlp_loss), args=(params, x, y))
+    assert "def mlp_loss_fwd(params_l1_W, params_l1_b, params_l2_W, params_l2_b, x, y)" in text
+    code = [line for line in text.splitlines() if not line.strip().startswith("#")]
+    assert not any("params[" in line for line in code)
+    with pytest.raises(TypeError, match="with tree arguments is not supported"):
+        s2s.source(s2s.jacfwd(mlp_loss), args=(params, x, y))
