@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 
@@ -59,6 +60,26 @@ def _examples(ndims, in_axes):
     return tuple(np.zeros((1,) * n) if n else 0.0 for n in total)
 
 
+#: The transforms the cuda target runs one example per thread, by ``--mode``.
+_PER_EXAMPLE = {"primal": lambda f, argnums: f, "vmap": lambda f, argnums: f,
+                "grad": lambda f, argnums: api.grad(f, argnums if argnums is not None else 0),
+                "value_and_grad": lambda f, argnums: api.value_and_grad(f, argnums if argnums is not None else 0),
+                "jacfwd": lambda f, argnums: api.jacfwd(f, argnums if argnums is not None else 0),
+                "jacrev": lambda f, argnums: api.jacrev(f, argnums if argnums is not None else 0),
+                "hessian": lambda f, argnums: api.hessian(f, argnums if argnums is not None else 0)}
+
+
+def _kernel_source(fun, args) -> str:
+    """``s2s show --target cuda``: the kernel for ``vmap`` of the transform, over scalar examples."""
+    if args.mode not in _PER_EXAMPLE:
+        raise ValueError(f"--target cuda shows {', '.join(_PER_EXAMPLE)}, not {args.mode}")
+    nparams = len(inspect.signature(fun).parameters)
+    axes = args.in_axes if isinstance(args.in_axes, tuple) else (args.in_axes,) * nparams
+    examples = tuple(np.zeros(1) if a is not None else 0.0 for a in axes)
+    batched = api.vmap(_PER_EXAMPLE[args.mode](fun, args.argnums), args.in_axes)
+    return api.source(batched, target="cuda", args=examples)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="s2s", description="Source-to-source AD for numerical Python.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +97,9 @@ def main(argv=None) -> int:
     show.add_argument("--ndims", type=_argnums, default=None, metavar="N,M",
                       help="the number of dimensions of each argument (of one example, for vmap): code "
                            "specialised to them, vectorized where it can be (default: code for any)")
+    show.add_argument("--target", dest="on", choices=("cpu", "cuda"), default="cpu",
+                      help="cuda: the kernel and device functions of vmap of the transform (primal, grad, "
+                           "value_and_grad, jacfwd, jacrev, hessian) over per-example scalar arguments")
     commands.add_parser("demo", help="show and run the derivative of an example function")
     args = parser.parse_args(argv)
     try:
@@ -85,6 +109,9 @@ def main(argv=None) -> int:
             demo.main()
             return 0
         fun = load_function(args.target)
+        if args.on == "cuda":
+            print(_kernel_source(fun, args), end="")
+            return 0
         examples = _examples(args.ndims, args.in_axes if args.mode == "vmap" else None)
         print(api.source(fun, mode=args.mode, argnums=args.argnums, args=examples, in_axes=args.in_axes), end="")
         return 0

@@ -104,6 +104,19 @@ def printed():
     assert text == s2s.source(s2s.vmap(s2s.grad(g)), target="cuda", args=(X, Y))
 
 
+def shown_by_the_cli():
+    """``s2s show FILE.py:FUNC --mode grad --target cuda`` prints what ``s2s.source`` does."""
+    import contextlib
+    import io
+
+    from s2s import cli
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["show", f"{__file__}:g", "--mode", "grad", "--target", "cuda"]) == 0
+    assert "def g_grad_kernel(x, y, x_bar_batch):" in out.getvalue(), out.getvalue()
+    assert out.getvalue() == s2s.source(s2s.vmap(s2s.grad(g)), target="cuda", args=(X[:1], Y[:1]))
+
+
 def not_a_vmap():
     for fun in (g, s2s.grad(g)):
         try:
@@ -151,6 +164,7 @@ CASES = {
     "numpy_refused": refused(s2s.vmap(unsupported), (X, Y), "np.median is not available", "return np.median(x)"),
     "device_arrays": on_device,
     "source": printed,
+    "cli": shown_by_the_cli,
     "not_a_vmap": not_a_vmap,
     "docs": docs_examples,
 }
