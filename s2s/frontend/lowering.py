@@ -126,6 +126,14 @@ class Lowering:
         """``expr`` as an atom that the user's code read again will see as is."""
         return resolved(self.atom(expr, out, hint))
 
+    def kept(self, expr, out, hint=None):
+        """``expr`` as an atom holding its value now, even where the name it reads is bound again later: an
+        element of a list (``rows.append(g)`` in an unrolled loop, ``[a, b]`` before ``a`` changes)."""
+        atom = self.fresh_atom(expr, out, hint)
+        if isinstance(atom, gast.Name) and self.rebound(atom.id):
+            return resolved(self._to_temp(core.name(atom.id), out, hint or atom.id))
+        return atom
+
     # -- what a loop iterates over ---------------------------------------------
 
     def is_static(self, it) -> bool:
@@ -357,7 +365,7 @@ class Lowering:
         if not isinstance(state, list) or self.depth != self.list_depth.get(name):
             raise self.refuse(f"appending to {name} here (s2s turns a list into a tuple or an array: append "
                               "in straight-line code, in loops over tuples, or once per trip of a for loop)")
-        state.append(self.fresh_atom(value, out, f"{name}_{len(state)}"))
+        state.append(self.kept(value, out, f"{name}_{len(state)}"))
         return out
 
     # -- comprehensions and reductions of sequences ----------------------------

@@ -290,8 +290,22 @@ class _Normalizer(Lowering, TreeLowering):
         return []
 
     def stmt_Assign(self, s):
+        rebound = stored_names(s.targets)
+        if len(s.targets) == 1 and isinstance(s.targets[0], gast.Name) \
+                and rebound & core.names_in(s.value) & {n for n, v in self.lists.items() if isinstance(v, list)}:
+            # rows = np.stack(rows), rows = [g, rows[0]]: the value reads the list the name holds before it is
+            # bound again, so it is computed first, under a name of its own.
+            held = self.local(s.targets[0].id)
+            out = self.stmt_Assign(core.at(gast.Assign(targets=[core.name(held, True)], value=s.value,
+                                                       type_comment=None), s.lineno))
+            if isinstance(self.lists.get(held), list):
+                self.lists[s.targets[0].id] = self.lists.pop(held)
+                self.list_depth[s.targets[0].id] = self.depth
+                return out
+            return out + self.stmt_Assign(core.at(gast.Assign(targets=s.targets, value=core.name(held),
+                                                              type_comment=None), s.lineno))
         out = []
-        for bound in stored_names(s.targets):
+        for bound in rebound:
             self.lists.pop(bound, None)
             self.known_keys.pop(bound, None)
         target = s.targets[0]
@@ -310,7 +324,7 @@ class _Normalizer(Lowering, TreeLowering):
                 self.inner[target.id] = s.value
                 return []
             if isinstance(s.value, gast.List) or (isinstance(s.value, gast.ListComp) and self.is_static(s.value)):
-                self.lists[target.id] = [self.fresh_atom(e, out, f"{target.id}_{k}")
+                self.lists[target.id] = [self.kept(e, out, f"{target.id}_{k}")
                                          for k, e in enumerate(s.value.elts)] if isinstance(s.value, gast.List) \
                     else self.unrolled(s.value, out, self.fresh_atom)
                 self.list_depth[target.id] = self.depth

@@ -107,6 +107,24 @@ class TreeLowering:
         self.known_keys = {}  # name → the constant key an unrolled loop bound it to
         self.stores = collections.Counter(n.id for n in gast.walk(self.node)
                                           if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
+        # Names every binding of which is a display of one kind and length (tuples, or lists never appended to
+        # or written into): trees whose leaves change.
+        displays = collections.defaultdict(set)
+        for n in gast.walk(self.node):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
+                kind = (type(n.value), len(n.value.elts)) if isinstance(n.value, (gast.Tuple, gast.List)) else None
+                displays[n.targets[0].id].add(kind)
+        changed = {n.func.value.id for n in gast.walk(self.node) if isinstance(n, gast.Call)
+                   and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name)} | {
+            n.value.id for n in gast.walk(self.node) if isinstance(n, gast.Subscript)
+            and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)}
+        self.display_names = {name for name, kinds in displays.items() if len(kinds) == 1 and None not in kinds
+                              and self.stores[name] == sum(1 for n in gast.walk(self.node) if isinstance(n, gast.Assign)
+                                                           and isinstance(n.targets[0], gast.Name)
+                                                           and n.targets[0].id == name)} - changed
+        # Names bound in a loop hold a new value each trip (unrolled loops included).
+        self.looped = {n.id for loop in gast.walk(self.node) if isinstance(loop, (gast.For, gast.While))
+                       for n in gast.walk(loop) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
         self.flattened = flattened
         if flattened is None:
             return {}
@@ -164,14 +182,25 @@ class TreeLowering:
                 return self.passes_trees(expr) or self.returns_tree(obj) or self.returns_tuple(obj)
         return is_container(self.static_tree(expr))
 
+    def rebound(self, name) -> bool:
+        """Whether the user's code binds ``name`` more than once (in a loop, each trip binds it again)."""
+        return self.stores[name] > 1 or name in self.looped
+
     def names_sequence(self, target, value) -> bool:
-        """``pairs = ((x, 2.0), (y, x))``: a tuple display (or a display of nested lists) bound once to a name
-        is a tree, so that its entries are read at transform time and it reaches the user's functions as
-        leaves (a tuple passed whole would need a cotangent of its own, which tuples cannot hold)."""
+        """``pairs = ((x, 2.0), (y, x))``: a tuple display (or a display of nested lists) bound once to a name,
+        or a name every binding of which is a display of one kind and length, is a tree, so that its entries
+        are read at transform time and it reaches the user's functions as leaves (a tuple passed whole
+        would need a cotangent of its own, which tuples cannot hold)."""
+        if not (isinstance(target, gast.Name) and isinstance(value, (gast.Tuple, gast.List)) and value.elts) \
+                or target.id in {a.id for a in self.node.args.args}:
+            return False
+        if target.id in self.trees:  # bound again: the same structure, new leaves
+            return True
+        if target.id in self.display_names and self.stores[target.id] > 1:
+            return True
         nested = isinstance(value, gast.List) and any(isinstance(e, (gast.List, gast.Tuple)) for e in value.elts)
-        return isinstance(target, gast.Name) and (isinstance(value, gast.Tuple) or nested) and bool(value.elts) \
-            and self.stores[target.id] <= 1 and target.id not in core.names_read(value) \
-            and target.id not in {a.id for a in self.node.args.args}
+        return (isinstance(value, gast.Tuple) or nested) and self.stores[target.id] <= 1 \
+            and target.id not in core.names_read(value)
 
     def stops_tree(self, expr) -> bool:
         """``s2s.stop_gradient(tree)``: a tree of the leaves, each without a derivative."""
@@ -353,8 +382,8 @@ class TreeLowering:
             return
         self.known_keys.pop(name, None)
         leaves, treedef = tree_util.tree_flatten(tree)
-        if self.stores[name] <= 1 and name not in self.trees and all(
-                core.is_constant(a) or isinstance(a, gast.Name) and self.stores[a.id] <= 1 for a in leaves):
+        if not self.rebound(name) and name not in self.trees and all(
+                core.is_constant(a) or isinstance(a, gast.Name) and not self.rebound(a.id) for a in leaves):
             self.trees[name] = tree  # bound once, to values never rebound: the name stands for the tree
             return
         old = self.trees.get(name)
