@@ -97,6 +97,44 @@ def on_device():
     np.testing.assert_allclose(out.copy_to_host(), s2s.jit(s2s.vmap(s2s.grad(g)))(X, Y), rtol=1e-12)
 
 
+def device_functions():
+    """``s2s.cuda.device`` of transforms, called from kernels of one's own (``cuda_kernels``): each result the CPU's."""
+    import cuda_kernels
+    out = np.zeros((N, 9))
+    cuda_kernels.derivatives[1, N](X, Y, STEPS, out)
+    value, grads = s2s.jit(s2s.vmap(s2s.value_and_grad(g, argnums=(0, 1))))(X, Y)
+    (hxx, hxy), (hyx, hyy) = s2s.jit(s2s.vmap(s2s.hessian(g, argnums=(0, 1))))(X, Y)
+    along = s2s.jit(s2s.vmap(s2s.jacfwd(pendulum, argnums=(0, 1)), in_axes=(0, 0, None)))(X, Y, STEPS)
+    np.testing.assert_allclose(out, np.stack([value, *grads, hxx, hxy, hyx, hyy, *along], axis=1), rtol=1e-12)
+    same_transform = s2s.value_and_grad(cuda_kernels.g, argnums=(0, 1))
+    assert s2s.cuda.device(same_transform) is cuda_kernels.value_and_grad  # built once
+
+
+def device_float32():
+    """``dtype=np.float32`` specializes the device function as ``s2s.jit`` does for float32 arguments."""
+    import cuda_kernels
+    x, y, out = X.astype(np.float32), Y.astype(np.float32), np.zeros(N, np.float32)
+    cuda_kernels.gradients32[1, N](x, y, out)
+    np.testing.assert_allclose(out, s2s.jit(s2s.vmap(s2s.grad(g)))(x, y), rtol=1e-5)
+
+
+def device_refused():
+    """What a device cannot run is refused when the device function is made, naming the user's line."""
+    try:
+        s2s.cuda.device(s2s.grad(allocates))
+    except DeviceError as error:
+        assert re.search(r"cuda_cases\.py:\d+", str(error)) and "np.zeros allocates" in str(error), str(error)
+    else:
+        raise AssertionError("allocation not refused")
+    for fun, words in ((s2s.vmap(s2s.grad(g)), "one example"), (s2s.grad(g), "float64 or float32")):
+        try:
+            s2s.cuda.device(fun, dtype=np.int64 if "float" in words else np.float64)
+        except TypeError as error:
+            assert words in str(error), str(error)
+        else:
+            raise AssertionError(f"{fun} accepted")
+
+
 def printed():
     text = s2s.source(s2s.jit(s2s.vmap(s2s.grad(g)), target="cuda"), args=(X, Y))
     assert "def g_grad_kernel(x, y, x_bar_batch):" in text and "b = cuda.grid(1)" in text, text
@@ -163,6 +201,9 @@ CASES = {
     "allocation_refused": refused(s2s.vmap(allocates), (X, Y), "np.zeros allocates", "a = np.zeros(3)"),
     "numpy_refused": refused(s2s.vmap(unsupported), (X, Y), "np.median is not available", "return np.median(x)"),
     "device_arrays": on_device,
+    "device_functions": device_functions,
+    "device_float32": device_float32,
+    "device_refused": device_refused,
     "source": printed,
     "cli": shown_by_the_cli,
     "not_a_vmap": not_a_vmap,

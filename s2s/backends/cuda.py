@@ -2,12 +2,14 @@
 
 The per-example function and the functions it calls are compiled with ``numba.cuda.jit(device=True)``;
 the kernel (``batch.grid_kernel``) has thread ``b`` call it on example ``b`` and write each output leaf
-into an array allocated before launch.  Device code cannot allocate arrays, call most of NumPy or
+into an array allocated before launch.  A program without a kernel (``s2s.cuda.device``) is the
+per-example function alone, a device function for kernels of the user's own.  Device code cannot allocate arrays, call most of NumPy or
 grow Python lists (the tapes of reverse-mode loops), so the generated code is read first and such
 code is refused (``DeviceError``, naming the user's line) before anything is compiled.
 
 Run with ``NUMBA_ENABLE_CUDASIM=1`` (set before Numba is imported), Numba's simulator runs the same
-kernel on the CPU, one Python thread per CUDA thread: slow, but the same code paths.
+kernel on the CPU, one Python thread per CUDA thread: slow, but the same code paths.  Numba's CUDA
+module is imported when code is first compiled: rendering it (``s2s.source``) needs no Numba.
 """
 
 from __future__ import annotations
@@ -16,16 +18,11 @@ import ast
 import types
 
 import numpy as np
-from numba import cuda
-from numba.core.errors import NumbaError
 
 from .. import precision
 from ..batch_axes import on_device
 from ..errors import CompileError, DeviceError
 from . import Backend, deferred
-from .numba_cpu import _Reporting
-
-deferred.load()  # the runtime's overloads, whose scalar cases device code calls
 
 #: NumPy functions of scalars that device code has (Numba's CUDA target maps them to libdevice).
 DEVICE_NUMPY = frozenset("""
@@ -56,26 +53,41 @@ class CUDA(Backend):
     def float_type(self, args):
         return precision.float_type([np.empty(0, a.dtype) if on_device(a) else a for a in args])
 
-    def header(self, text, main):
+    def header(self, text, main, program):
+        if main not in program.launches:
+            return (f"{text}\n\nFor the cuda target: {main} and the functions it calls are device functions "
+                    "(numba.cuda.jit(device=True)),\nfor kernels of one's own.")
         return (f"{text}\n\nFor the cuda target: {main} is the kernel (numba.cuda.jit), one thread per example; "
                 "the other\nfunctions are its device functions (numba.cuda.jit(device=True)).")
 
     def compile(self, namespace, path, program, rendered, entries, floats=None):
-        kernel = entries["call"]
+        main = entries["call"]
+        kernel = main if main in program.launches else None
         check_device(rendered, {f.name for f in program.functions} - {kernel})
+        cuda = _numba_cuda()
         for name, value in program.constants.items():  # the user's functions that a rule calls
             if isinstance(value, types.FunctionType) and isinstance(namespace[name], types.FunctionType):
                 namespace[name] = cuda.jit(device=True)(value)
         for fn in program.functions:
             if fn.name != kernel and isinstance(namespace[fn.name], types.FunctionType):
                 namespace[fn.name] = cuda.jit(device=True)(namespace[fn.name])
+        if kernel is None:  # a device function (``s2s.cuda.device``)
+            return {"call": namespace[main]}
         if isinstance(namespace[kernel], types.FunctionType):
             namespace[kernel] = cuda.jit(namespace[kernel])
+        from .numba_cpu import _Reporting
         return {"call": Launcher(namespace[kernel], program.launches[kernel], _Reporting(None, rendered.origins, path),
                                  floats)}
 
 
 BACKEND = CUDA()
+
+
+def _numba_cuda():
+    """Numba's CUDA module, with the runtime's overloads registered (their scalar cases are device code)."""
+    from numba import cuda
+    deferred.load()
+    return cuda
 
 
 class Launcher:
@@ -89,6 +101,8 @@ class Launcher:
         self.kernel, self.launch, self.reporting, self.floats = kernel, launch, reporting, floats
 
     def __call__(self, *args):
+        from numba.core.errors import NumbaError
+        cuda = _numba_cuda()
         args = precision.weak(args, self.floats)
         mapped = [a for a, axis in zip(args, self.launch.inputs) if axis is not None]
         size = mapped[0].shape[0]
