@@ -97,6 +97,34 @@ def on_device():
     np.testing.assert_allclose(out.copy_to_host(), s2s.jit(s2s.vmap(s2s.grad(g)))(X, Y), rtol=1e-12)
 
 
+class Foreign:
+    """Another library's device array (CuPy's) as the launcher sees it: ``__cuda_array_interface__``, a shape and
+    a dtype.  It wraps a simulator device array, since the simulator's arrays have no such interface."""
+
+    def __init__(self, wrapped):
+        self.wrapped, self.shape, self.dtype = wrapped, wrapped.shape, wrapped.dtype
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.shape, "typestr": self.dtype.str, "data": (0, False), "version": 3}
+
+
+def foreign_arrays():
+    """Objects with ``__cuda_array_interface__`` are viewed as Numba device arrays (``cuda.as_cuda_array``),
+    and the outputs stay on the device.  The simulator has no ``as_cuda_array``: a stand-in unwraps ``Foreign``."""
+    from numba import cuda
+    viewed = []
+    cuda.as_cuda_array = lambda obj: viewed.append(obj) or obj.wrapped
+    try:
+        x, y = Foreign(cuda.to_device(X)), Foreign(cuda.to_device(Y))
+        out = s2s.jit(s2s.vmap(s2s.grad(g, argnums=(0, 1))), target="cuda")(x, y)
+    finally:
+        del cuda.as_cuda_array
+    assert viewed == [x, y], viewed
+    assert all(hasattr(o, "copy_to_host") for o in out), [type(o) for o in out]  # stays on the device
+    same(out, s2s.jit(s2s.vmap(s2s.grad(g, argnums=(0, 1))))(X, Y))
+
+
 def device_functions():
     """``s2s.cuda.device`` of transforms, called from kernels of one's own (``cuda_kernels``): each result the CPU's."""
     import cuda_kernels
@@ -201,6 +229,7 @@ CASES = {
     "allocation_refused": refused(s2s.vmap(allocates), (X, Y), "np.zeros allocates", "a = np.zeros(3)"),
     "numpy_refused": refused(s2s.vmap(unsupported), (X, Y), "np.median is not available", "return np.median(x)"),
     "device_arrays": on_device,
+    "foreign_arrays": foreign_arrays,
     "device_functions": device_functions,
     "device_float32": device_float32,
     "device_refused": device_refused,

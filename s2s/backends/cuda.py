@@ -94,7 +94,8 @@ class Launcher:
     """Calls a kernel like the batched function it stands for: outputs allocated, arrays moved, results returned.
 
     NumPy arguments are copied to the device and the outputs back; with any argument already on the device
-    (a Numba device array), the outputs stay there.
+    (a Numba device array, or any object with the CUDA array interface: CuPy's), the outputs stay there, as
+    Numba device arrays.
     """
 
     def __init__(self, kernel, launch, reporting, floats):
@@ -107,7 +108,7 @@ class Launcher:
         mapped = [a for a, axis in zip(args, self.launch.inputs) if axis is not None]
         size = mapped[0].shape[0]
         stays = any(on_device(a) for a in args)
-        moved = [cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in args]
+        moved = [_as_kernel_argument(a, cuda) for a in args]
         dtype = np.float32 if self.floats == precision.FLOAT32 else np.float64
         leaves = [cuda.device_array(size, dtype) for w in self.launch.widths for _ in range(w or 1)]
         try:
@@ -117,6 +118,16 @@ class Launcher:
         found = iter(leaves if stays else [leaf.copy_to_host() for leaf in leaves])
         outputs = [next(found) if w is None else tuple(next(found) for _ in range(w)) for w in self.launch.widths]
         return outputs[0] if self.launch.arity is None else tuple(outputs)
+
+
+def _as_kernel_argument(value, cuda):
+    """``value`` as the kernel takes it: a NumPy array copied to the device, another library's device array
+    (``__cuda_array_interface__``) viewed as a Numba one without copying, anything else as it is."""
+    if isinstance(value, np.ndarray):
+        return cuda.to_device(np.ascontiguousarray(value))
+    if hasattr(value, "__cuda_array_interface__") and not getattr(value, "__cuda_ndarray__", False):
+        return cuda.as_cuda_array(value)
+    return value
 
 
 def check_device(rendered, names) -> None:
