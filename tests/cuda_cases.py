@@ -12,6 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
+import corpus
 import numpy as np
 
 import s2s
@@ -58,6 +59,26 @@ def unsupported(x, y):
     return np.median(x) * y
 
 
+#: Corpus functions whose cuda code is pinned in ``golden/cuda/<name>.py`` (``test_golden_cuda``), by the
+#: transform it is pinned for; each also runs here, so what is pinned is code the target runs.
+GOLDEN = {"scalar_expression": s2s.hessian, "bracket_tax": s2s.grad, "softplus": s2s.jacfwd,
+          "log_scales": s2s.value_and_grad, "kepler_eccentric_anomaly": s2s.jacfwd, "relative_humidity": s2s.grad}
+
+
+def golden_case(name):
+    """``s2s.vmap`` of the pinned transform of the corpus function ``name``, and the batched arguments."""
+    case = next(c for c in corpus.CASES if c.name == name)
+    args, in_axes = corpus.batch_args(case)
+    argnums = case.argnums if len(case.argnums) > 1 else case.argnums[0]
+    return s2s.vmap(GOLDEN[name](case.fun, argnums=argnums), in_axes=in_axes), args
+
+
+def golden_functions():
+    for name in GOLDEN:
+        fun, args = golden_case(name)
+        against_cpu(fun, *args)()
+
+
 def same(cuda_result, cpu_result):
     flat_a, flat_b = _leaves(cuda_result), _leaves(cpu_result)
     assert len(flat_a) == len(flat_b), (len(flat_a), len(flat_b))
@@ -83,7 +104,7 @@ def refused(fun, args, *words):
             s2s.jit(fun, target="cuda")(*args)
         except DeviceError as error:
             text = str(error)
-            assert re.search(r"cuda_cases\.py:\d+", text), text
+            assert re.search(r"(cuda_cases|corpus)\.py:\d+", text), text
             assert all(w in text for w in words), text
             return
         raise AssertionError("not refused")
@@ -226,6 +247,8 @@ CASES = {
     "loop_jacfwd_nonlinear": against_cpu(s2s.vmap(s2s.jacfwd(pendulum), in_axes=(0, 0, None)), X, Y, STEPS),
     "loop_grad_refused": refused(s2s.vmap(s2s.grad(pendulum), in_axes=(0, 0, None)), (X, Y, STEPS), "tape",
                                  "forward mode", "x = x + 0.1 * v"),
+    "branch_grad_refused": refused(s2s.vmap(s2s.grad(corpus.softplus)), (X,), "branch", "forward mode",
+                                   "elif z < -30.0:"),
     "allocation_refused": refused(s2s.vmap(allocates), (X, Y), "np.zeros allocates", "a = np.zeros(3)"),
     "numpy_refused": refused(s2s.vmap(unsupported), (X, Y), "np.median is not available", "return np.median(x)"),
     "device_arrays": on_device,
@@ -233,6 +256,7 @@ CASES = {
     "device_functions": device_functions,
     "device_float32": device_float32,
     "device_refused": device_refused,
+    "golden": golden_functions,
     "source": printed,
     "cli": shown_by_the_cli,
     "not_a_vmap": not_a_vmap,

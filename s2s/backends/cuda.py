@@ -15,6 +15,7 @@ module is imported when code is first compiled: rendering it (``s2s.source``) ne
 from __future__ import annotations
 
 import ast
+import textwrap
 import types
 
 import numpy as np
@@ -55,10 +56,12 @@ class CUDA(Backend):
 
     def header(self, text, main, program):
         if main not in program.launches:
-            return (f"{text}\n\nFor the cuda target: {main} and the functions it calls are device functions "
-                    "(numba.cuda.jit(device=True)),\nfor kernels of one's own.")
-        return (f"{text}\n\nFor the cuda target: {main} is the kernel (numba.cuda.jit), one thread per example; "
-                "the other\nfunctions are its device functions (numba.cuda.jit(device=True)).")
+            said = (f"{main} and the functions it calls are device functions (numba.cuda.jit(device=True)), "
+                    "for kernels of one's own.")
+        else:
+            said = (f"{main} is the kernel (numba.cuda.jit), one thread per example; the other functions are "
+                    "its device functions (numba.cuda.jit(device=True)).")
+        return f"{text}\n\n" + textwrap.fill(f"For the cuda target: {said}", 110)
 
     def compile(self, namespace, path, program, rendered, entries, floats=None):
         main = entries["call"]
@@ -134,21 +137,24 @@ def check_device(rendered, names) -> None:
     """Refuse (``DeviceError``) what the generated functions ``names`` do that device code cannot."""
     for node in ast.walk(ast.parse(rendered.source)):
         if isinstance(node, ast.FunctionDef) and node.name in names:
-            found = [(inner, _not_on_device(inner)) for inner in ast.walk(node)]
+            looped = {id(inner) for loop in ast.walk(node) if isinstance(loop, (ast.For, ast.While))
+                      for inner in ast.walk(loop)}
+            found = [(inner, _not_on_device(inner, id(inner) in looped)) for inner in ast.walk(node)]
             found = [(inner, reason) for inner, reason in found if reason is not None]
-            if found:  # a tape is named where a value is saved on it, in the loop
+            if found:  # a tape is named where a value is saved on it, in the loop or branch
                 inner, reason = next((f for f in found if isinstance(f[0], ast.Attribute)), found[0])
                 file, line, text = _origin(rendered.origins, inner.lineno)
                 raise DeviceError(f"{reason} (in the generated {node.name}; the cuda target runs "
                                   "per-example scalar code)", file, line, text)
 
 
-def _not_on_device(node) -> str | None:
-    """Why device code cannot do what ``node`` does; None if it can."""
+def _not_on_device(node, in_loop: bool) -> str | None:
+    """Why device code cannot do what ``node`` (inside a loop or not) does; None if it can."""
     if isinstance(node, (ast.List, ast.ListComp)) or isinstance(node, ast.Attribute) and node.attr == "append":
-        return ("reverse mode of this loop keeps a tape of its steps in a Python list, which device code cannot "
-                "hold; tapes in preallocated device memory are not done yet: use forward mode (jvp, jacfwd) "
-                "for loops on the device")
+        saved = "of this loop keeps a tape of its steps" if in_loop else \
+            "of this branch keeps the values it saves (as many as the branches taken)"
+        return (f"reverse mode {saved} in a Python list, which device code cannot hold; tapes in preallocated "
+                "device memory are not done yet: use forward mode (jvp, jacfwd) for such code on the device")
     if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
         return None
     module, name = node.value.id, node.attr
