@@ -8,9 +8,11 @@ device function is first made: ``import s2s`` does not import it.
 
 from __future__ import annotations
 
+import gast
 import numpy as np
 
-from . import backends, building, precision
+from . import backends, building, core, precision
+from .errors import DeviceError
 from .frontend.normalize import normalize
 
 __all__ = ["device"]
@@ -34,7 +36,15 @@ def device(fun, dtype=np.float64):
                         "per-example function (s2s.grad(f), …) and map over the examples in your kernel")
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise TypeError(f"s2s.cuda.device specializes code for float64 or float32 arguments, not {np.dtype(dtype)}")
-    nparams = len(normalize(building.innermost(unwrapped)).params)
+    fn = normalize(building.innermost(unwrapped))
+    indexed = sorted({node.value.id for stmt in core.walk_statements(fn.body) for node in gast.walk(stmt)
+                      if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name)
+                      and node.value.id in fn.params})
+    if indexed:  # its code for scalars would take p[0] of a scalar p: refused, never a wrong derivative
+        raise DeviceError(f"s2s.cuda.device makes code for scalar arguments, and {fn.name} indexes "
+                          f"{', '.join(indexed)}: pass the components as scalars ({fn.name}(px, py, pz, …))",
+                          fn.filename, fn.lineno, fn.source_line(fn.lineno))
+    nparams = len(fn.params)
     floats = precision.FLOAT32 if np.dtype(dtype) == np.float32 else None
     scalars = (0,) * nparams  # every argument a scalar (no dimensions)
     return building.build(building.key_of(unwrapped), "device", None, nparams, backends.named("cuda"), scalars,

@@ -55,6 +55,11 @@ def allocates(x, y):
     return a[0] * y
 
 
+def distance(p, q):
+    d0, d1, d2 = p[0] - q[0], p[1] - q[1], p[2] - q[2]
+    return np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+
+
 def unsupported(x, y):
     return np.median(x) * y
 
@@ -175,6 +180,12 @@ def device_refused():
         assert re.search(r"cuda_cases\.py:\d+", str(error)) and "np.zeros allocates" in str(error), str(error)
     else:
         raise AssertionError("allocation not refused")
+    try:  # made for scalars, its gradient would sum p's components: refused
+        s2s.cuda.device(s2s.grad(distance))
+    except DeviceError as error:
+        assert "indexes p, q" in str(error) and re.search(r"cuda_cases\.py:\d+", str(error)), str(error)
+    else:
+        raise AssertionError("indexed arguments not refused")
     for fun, words in ((s2s.vmap(s2s.grad(g)), "one example"), (s2s.grad(g), "float64 or float32")):
         try:
             s2s.cuda.device(fun, dtype=np.int64 if "float" in words else np.float64)
