@@ -22,6 +22,7 @@ N = 64
 RNG = np.random.default_rng(0)
 X, Y = RNG.uniform(0.2, 1.5, N), RNG.uniform(0.5, 2.0, N)
 STEPS = 4
+P, Q = RNG.uniform(-1.0, 1.0, (N, 3)), RNG.uniform(-1.0, 1.0, (N, 3))
 
 
 def g(x, y):
@@ -260,6 +261,9 @@ CASES = {
                                  "forward mode", "x = x + 0.1 * v"),
     "branch_grad_refused": refused(s2s.vmap(s2s.grad(corpus.softplus)), (X,), "branch", "forward mode",
                                    "elif z < -30.0:"),
+    "indexed_arrays": against_cpu(s2s.vmap(distance), P, Q),
+    "array_gradient_refused": refused(s2s.vmap(s2s.grad(distance)), (P, Q), "p, q are arrays in each example",
+                                      "pass the components as scalars"),
     "allocation_refused": refused(s2s.vmap(allocates), (X, Y), "np.zeros allocates", "a = np.zeros(3)"),
     "numpy_refused": refused(s2s.vmap(unsupported), (X, Y), "np.median is not available", "return np.median(x)"),
     "device_arrays": on_device,
