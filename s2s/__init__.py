@@ -6,10 +6,12 @@ The transforms follow JAX's API: ``jvp``, ``linearize``, ``linear_transpose``,
 ``checkpoint`` and ``checkpointed`` loops, ``source`` to read the code any transform generates,
 ``custom_jvp`` and ``custom_vjp`` to give your functions derivative rules of
 your own, ``defjvp`` to give one to a library's function, and ``tree_util`` for
-arguments and results that are trees of arrays.
+arguments and results that are trees of arrays.  ``jit(..., target="cuda")`` runs
+``vmap`` of per-example code as a GPU kernel, and ``cuda.device`` makes it a
+device function for kernels of one's own.
 """
 
-from . import errors, tree_util
+from . import cuda, errors, tree_util
 from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, linearize, source, value_and_grad,
                   vjp, vmap)
 from .checkpoint import checkpoint, checkpointed, remat
@@ -19,7 +21,7 @@ from .runtime import stop_gradient
 from .shape_eval import ShapeDtypeStruct, eval_shape
 from .vectorize import vectorize
 
-__all__ = ["ShapeDtypeStruct", "checkpoint", "checkpointed", "custom_jvp", "custom_vjp", "defjvp", "errors",
+__all__ = ["ShapeDtypeStruct", "checkpoint", "checkpointed", "cuda", "custom_jvp", "custom_vjp", "defjvp", "errors",
            "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose", "linearize", "remat", "source",
            "stop_gradient", "tree_util", "value_and_grad", "vectorize", "vjp", "vmap"]
 __version__ = "0.1.0"

@@ -95,5 +95,5 @@ def mapped_leaves(args, inputs, path="argument"):
         where = f"{path} {i}" if path == "argument" else f"{path}[{i}]"
         if isinstance(axis, tuple):
             yield from mapped_leaves(arg, axis, where)
-        elif axis is not None:
-            yield where, np.asarray(arg), axis
+        elif axis is not None:  # a device array as it is: NumPy would copy it (Numba's) or refuse (CuPy's)
+            yield where, arg if on_device(arg) else np.asarray(arg), axis

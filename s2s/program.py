@@ -214,9 +214,11 @@ class Program:
             self._add(result)
         return self.names[key]
 
-    def kernel(self, name, axes: Axes) -> str:
-        """A CUDA kernel running the generated function ``name`` once per thread (see ``batch.grid_kernel``)."""
-        kernel, launch = grid_kernel(self.function(name), self.namer.fresh(f"{name}_kernel"), name, axes)
+    def kernel(self, name, axes: Axes, ndims, user) -> str:
+        """A CUDA kernel running the generated function ``name`` (whose parameters have ``ndims`` dimensions)
+        once per thread, for the user's function ``user`` (see ``batch.grid_kernel``)."""
+        kernel, launch = grid_kernel(self.function(name), self.namer.fresh(f"{name}_kernel"), name, axes, ndims,
+                                     user)
         self.launches[kernel.name] = launch
         self._add(kernel)
         return kernel.name

@@ -230,7 +230,8 @@ class Vmap(Transform):
             raise ValueError(f"out_axes {self.out_axes!r} does not match the function's outputs "
                              f"({arity or 1} of them)")
         if parallel and program.device:  # the outermost vmap, on the device: one thread per example
-            return program.kernel(inner, Axes(inputs, outputs, arity))
+            user = normalize(building.innermost(self.fun), len(specs))  # where a refusal points
+            return program.kernel(inner, Axes(inputs, outputs, arity), batch_axes.ndims_of(example), user)
         return program.batch(inner, Axes(inputs, outputs, arity), self.method, batch_axes.ndims_of(example), parallel)
 
     def __repr__(self):

@@ -12,6 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
+import corpus
 import numpy as np
 
 import s2s
@@ -21,6 +22,7 @@ N = 64
 RNG = np.random.default_rng(0)
 X, Y = RNG.uniform(0.2, 1.5, N), RNG.uniform(0.5, 2.0, N)
 STEPS = 4
+P, Q = RNG.uniform(-1.0, 1.0, (N, 3)), RNG.uniform(-1.0, 1.0, (N, 3))
 
 
 def g(x, y):
@@ -54,8 +56,33 @@ def allocates(x, y):
     return a[0] * y
 
 
+def distance(p, q):
+    d0, d1, d2 = p[0] - q[0], p[1] - q[1], p[2] - q[2]
+    return np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+
+
 def unsupported(x, y):
     return np.median(x) * y
+
+
+#: Corpus functions whose cuda code is pinned in ``golden/cuda/<name>.py`` (``test_golden_cuda``), by the
+#: transform it is pinned for; each also runs here, so what is pinned is code the target runs.
+GOLDEN = {"scalar_expression": s2s.hessian, "bracket_tax": s2s.grad, "softplus": s2s.jacfwd,
+          "log_scales": s2s.value_and_grad, "kepler_eccentric_anomaly": s2s.jacfwd, "relative_humidity": s2s.grad}
+
+
+def golden_case(name):
+    """``s2s.vmap`` of the pinned transform of the corpus function ``name``, and the batched arguments."""
+    case = next(c for c in corpus.CASES if c.name == name)
+    args, in_axes = corpus.batch_args(case)
+    argnums = case.argnums if len(case.argnums) > 1 else case.argnums[0]
+    return s2s.vmap(GOLDEN[name](case.fun, argnums=argnums), in_axes=in_axes), args
+
+
+def golden_functions():
+    for name in GOLDEN:
+        fun, args = golden_case(name)
+        against_cpu(fun, *args)()
 
 
 def same(cuda_result, cpu_result):
@@ -83,7 +110,7 @@ def refused(fun, args, *words):
             s2s.jit(fun, target="cuda")(*args)
         except DeviceError as error:
             text = str(error)
-            assert re.search(r"cuda_cases\.py:\d+", text), text
+            assert re.search(r"(cuda_cases|corpus)\.py:\d+", text), text
             assert all(w in text for w in words), text
             return
         raise AssertionError("not refused")
@@ -95,6 +122,78 @@ def on_device():
     out = s2s.jit(s2s.vmap(s2s.grad(g)), target="cuda")(cuda.to_device(X), cuda.to_device(Y))
     assert hasattr(out, "copy_to_host"), type(out)  # stays on the device
     np.testing.assert_allclose(out.copy_to_host(), s2s.jit(s2s.vmap(s2s.grad(g)))(X, Y), rtol=1e-12)
+
+
+class Foreign:
+    """Another library's device array (CuPy's) as the launcher sees it: ``__cuda_array_interface__``, a shape and
+    a dtype.  It wraps a simulator device array, since the simulator's arrays have no such interface."""
+
+    def __init__(self, wrapped):
+        self.wrapped, self.shape, self.dtype = wrapped, wrapped.shape, wrapped.dtype
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.shape, "typestr": self.dtype.str, "data": (0, False), "version": 3}
+
+
+def foreign_arrays():
+    """Objects with ``__cuda_array_interface__`` are viewed as Numba device arrays (``cuda.as_cuda_array``),
+    and the outputs stay on the device.  The simulator has no ``as_cuda_array``: a stand-in unwraps ``Foreign``."""
+    from numba import cuda
+    viewed = []
+    cuda.as_cuda_array = lambda obj: viewed.append(obj) or obj.wrapped
+    try:
+        x, y = Foreign(cuda.to_device(X)), Foreign(cuda.to_device(Y))
+        out = s2s.jit(s2s.vmap(s2s.grad(g, argnums=(0, 1))), target="cuda")(x, y)
+    finally:
+        del cuda.as_cuda_array
+    assert viewed == [x, y], viewed
+    assert all(hasattr(o, "copy_to_host") for o in out), [type(o) for o in out]  # stays on the device
+    same(out, s2s.jit(s2s.vmap(s2s.grad(g, argnums=(0, 1))))(X, Y))
+
+
+def device_functions():
+    """``s2s.cuda.device`` of transforms, called from kernels of one's own (``cuda_kernels``): each result the CPU's."""
+    import cuda_kernels
+    out = np.zeros((N, 9))
+    cuda_kernels.derivatives[1, N](X, Y, STEPS, out)
+    value, grads = s2s.jit(s2s.vmap(s2s.value_and_grad(g, argnums=(0, 1))))(X, Y)
+    (hxx, hxy), (hyx, hyy) = s2s.jit(s2s.vmap(s2s.hessian(g, argnums=(0, 1))))(X, Y)
+    along = s2s.jit(s2s.vmap(s2s.jacfwd(pendulum, argnums=(0, 1)), in_axes=(0, 0, None)))(X, Y, STEPS)
+    np.testing.assert_allclose(out, np.stack([value, *grads, hxx, hxy, hyx, hyy, *along], axis=1), rtol=1e-12)
+    same_transform = s2s.value_and_grad(cuda_kernels.g, argnums=(0, 1))
+    assert s2s.cuda.device(same_transform) is cuda_kernels.value_and_grad  # built once
+
+
+def device_float32():
+    """``dtype=np.float32`` specializes the device function as ``s2s.jit`` does for float32 arguments."""
+    import cuda_kernels
+    x, y, out = X.astype(np.float32), Y.astype(np.float32), np.zeros(N, np.float32)
+    cuda_kernels.gradients32[1, N](x, y, out)
+    np.testing.assert_allclose(out, s2s.jit(s2s.vmap(s2s.grad(g)))(x, y), rtol=1e-5)
+
+
+def device_refused():
+    """What a device cannot run is refused when the device function is made, naming the user's line."""
+    try:
+        s2s.cuda.device(s2s.grad(allocates))
+    except DeviceError as error:
+        assert re.search(r"cuda_cases\.py:\d+", str(error)) and "np.zeros allocates" in str(error), str(error)
+    else:
+        raise AssertionError("allocation not refused")
+    try:  # made for scalars, its gradient would sum p's components: refused
+        s2s.cuda.device(s2s.grad(distance))
+    except DeviceError as error:
+        assert "indexes p, q" in str(error) and re.search(r"cuda_cases\.py:\d+", str(error)), str(error)
+    else:
+        raise AssertionError("indexed arguments not refused")
+    for fun, words in ((s2s.vmap(s2s.grad(g)), "one example"), (s2s.grad(g), "float64 or float32")):
+        try:
+            s2s.cuda.device(fun, dtype=np.int64 if "float" in words else np.float64)
+        except TypeError as error:
+            assert words in str(error), str(error)
+        else:
+            raise AssertionError(f"{fun} accepted")
 
 
 def printed():
@@ -160,9 +259,19 @@ CASES = {
     "loop_jacfwd_nonlinear": against_cpu(s2s.vmap(s2s.jacfwd(pendulum), in_axes=(0, 0, None)), X, Y, STEPS),
     "loop_grad_refused": refused(s2s.vmap(s2s.grad(pendulum), in_axes=(0, 0, None)), (X, Y, STEPS), "tape",
                                  "forward mode", "x = x + 0.1 * v"),
+    "branch_grad_refused": refused(s2s.vmap(s2s.grad(corpus.softplus)), (X,), "branch", "forward mode",
+                                   "elif z < -30.0:"),
+    "indexed_arrays": against_cpu(s2s.vmap(distance), P, Q),
+    "array_gradient_refused": refused(s2s.vmap(s2s.grad(distance)), (P, Q), "p, q are arrays in each example",
+                                      "pass the components as scalars"),
     "allocation_refused": refused(s2s.vmap(allocates), (X, Y), "np.zeros allocates", "a = np.zeros(3)"),
     "numpy_refused": refused(s2s.vmap(unsupported), (X, Y), "np.median is not available", "return np.median(x)"),
     "device_arrays": on_device,
+    "foreign_arrays": foreign_arrays,
+    "device_functions": device_functions,
+    "device_float32": device_float32,
+    "device_refused": device_refused,
+    "golden": golden_functions,
     "source": printed,
     "cli": shown_by_the_cli,
     "not_a_vmap": not_a_vmap,

@@ -40,6 +40,11 @@ def test_plain_python_never_imports_numba(tmp_path):
         s2s.vmap(s2s.grad(f))(np.ones((2, 3)))
         s2s.jacrev(f)(x), s2s.hessian(f)(x)
         s2s.source(s2s.vmap(f), args=(np.ones((2, 3)),))
+
+        def h(x):
+            return np.sin(x) * x
+
+        s2s.source(s2s.vmap(s2s.grad(h)), target="cuda", args=(x,))  # rendering cuda code needs no Numba
         assert "numba" not in sys.modules, "plain Python imported Numba"
         print("ok")
     """)

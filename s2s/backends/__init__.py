@@ -38,9 +38,9 @@ class Backend:
         ``CompileError`` with the generated line and the user's where that fails."""
         return {role: namespace[name] for role, name in entries.items()}
 
-    def header(self, text: str, main: str) -> str:
-        """The docstring of a generated module whose main function is ``main``: ``text``, and what this backend
-        makes of the functions."""
+    def header(self, text: str, main: str, program) -> str:
+        """The docstring of a generated module whose main function is ``main`` (of ``program``): ``text``, and
+        what this backend makes of the functions."""
         return text
 
     def forward(self, forward):

@@ -29,7 +29,7 @@ import numpy as np
 from .. import analysis, core
 from ..frontend.resolve import spelling
 from ..rules import registry, shapes
-from ..errors import BatchingError
+from ..errors import BatchingError, DeviceError
 from .control import single_exit
 
 
@@ -180,18 +180,22 @@ class Launch:
     arity: int | None
 
 
-def grid_kernel(fn: core.Function, name: str, callee: str, axes: Axes) -> tuple[core.Function, Launch]:
+def grid_kernel(fn: core.Function, name: str, callee: str, axes: Axes, ndims,
+                user: core.Function) -> tuple[core.Function, Launch]:
     """``def name(params, outputs)``: a CUDA kernel whose thread ``b`` runs ``callee`` on example ``b``.
 
     A kernel returns nothing: it writes each output leaf (an element of a tuple output too) into an
-    array the launcher allocated, one more parameter each, in order.  Mapped arguments have their
-    batch axis first (``in_axes`` 0); the launcher runs at least as many threads as examples.
+    array the launcher allocated, one scalar per example, one more parameter each, in order.  Mapped
+    arguments have their batch axis first (``in_axes`` 0); the launcher runs at least as many threads as
+    examples.  ``ndims``: the dimensions of ``fn``'s parameters in one example (None where not known);
+    ``user``: the user's function, which a refusal names.
     """
     if any(a not in (None, 0) for a in flat_axes(axes.inputs)) or any(a != 0 for a in axes.outputs):
         raise BatchingError("the cuda target maps axis 0 of each argument (in_axes 0 or None) and puts the "
                             "batch first in each output (out_axes 0)", fn.filename, fn.lineno)
     namer = core.Namer(set(fn.params) | {callee, "cuda"} | core.MODULE_NAMES)
     outputs = outputs_of(one_return(fn, axes.arity), axes.arity)
+    _refuse_array_outputs(fn, outputs, ndims, user)
     hints = [_hint(e, i, axes.arity) for i, e in enumerate(outputs)]
     widths = [len(e.elts) if isinstance(e, gast.Tuple) else None for e in outputs]
     leaves = [[_hint(part, j, w) if isinstance(part, gast.Name) else f"{h}_{j}" for j, part in enumerate(e.elts)]
@@ -217,6 +221,23 @@ def grid_kernel(fn: core.Function, name: str, callee: str, axes: Axes) -> tuple[
     kernel = core.Function(name=name, params=[*fn.params, *(s for group in stacked for s in group)], body=body,
                            lineno=fn.lineno, filename=fn.filename, source_lines=fn.source_lines)
     return kernel, Launch(axes.inputs, tuple(widths), axes.arity)
+
+
+def _refuse_array_outputs(fn, outputs, ndims, user) -> None:
+    """With an array in each example, refuse unless every output is a scalar the analysis sees: a kernel writes
+    one number per example and output, and derivatives of array arguments are arrays made per example."""
+    arrays = [p for p, n in zip(fn.params, ndims) if n]
+    if not arrays:
+        return
+    kinds = analysis.kinds(fn, {p: analysis.SCALAR if n == 0 else n for p, n in zip(fn.params, ndims)})
+    leaves = [leaf for e in outputs for leaf in (e.elts if isinstance(e, gast.Tuple) else [e])]
+    if not all(isinstance(leaf, gast.Name) and kinds.get(leaf.id) == analysis.SCALAR for leaf in leaves):
+        raise DeviceError(f"the cuda target runs per-example code of scalars; here {', '.join(arrays)} "
+                          f"{'is an array' if len(arrays) == 1 else 'are arrays'} in each example and an output "
+                          "may be an array, which a kernel cannot write per example (and the derivative of an "
+                          "array argument is an array made per example, which device code cannot allocate): "
+                          "pass the components as scalars (f(px, py, pz, …))", user.filename, user.lineno,
+                          user.source_line(user.lineno))
 
 
 def _hint(expr, i, arity) -> str:
