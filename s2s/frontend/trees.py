@@ -423,17 +423,19 @@ class TreeLowering:
         result = core.call(self.reference(callee, fun.__name__), [
             leaf for v in values for leaf in (tree_util.tree_leaves(v) if is_container(v) else [v])])
         callee_fn = normalize(callee)
-        out_tree = callee_fn.out_tree
-        if out_tree is None:
-            from ..transforms.batch import output_arity
-
-            arity = output_arity(callee_fn)
-            if arity is None:
+        out_tree, nested = callee_fn.out_tree, None
+        if out_tree is None:  # tuples of values, returned as they are: unpacked as nested as they are
+            nested = _returned_tuples(callee_fn)
+            if nested is None:
                 return result
-            out_tree = tree_util.tree_structure((0.0,) * arity)
+            out_tree = tree_util.tree_structure(nested)
         names = [self.local(n) for n in tree_util.leaf_names(f"{fun.__name__}_out", tree_util.skeleton(out_tree))]
-        targets = [core.name(n, True) for n in names]
-        self.emit(out, core.assign(targets[0] if len(targets) == 1 else core.tuple_(targets, store=True), result))
+        if nested is not None:
+            target = _stored(out_tree.unflatten([core.name(n, True) for n in names]))
+        else:
+            targets = [core.name(n, True) for n in names]
+            target = targets[0] if len(targets) == 1 else core.tuple_(targets, store=True)
+        self.emit(out, core.assign(target, result))
         return out_tree.unflatten([core.name(n) for n in names])
 
     def return_tree(self, value, out):
@@ -458,6 +460,21 @@ class TreeLowering:
                               value)
         self.fn.out_tree = structure
         return result
+
+
+def _returned_tuples(fn):
+    """The nesting of tuples every ``return`` of ``fn`` has (``((0, 0), 0)`` for ``return (a, b), c``), or None."""
+    def shape(node):
+        return tuple(shape(e) for e in node.elts) if isinstance(node, gast.Tuple) else 0
+
+    shapes = {shape(s.value) for s in core.walk_statements(fn.body) if isinstance(s, gast.Return)}
+    found = shapes.pop() if len(shapes) == 1 else None
+    return found if isinstance(found, tuple) else None
+
+
+def _stored(tree):
+    """A nested tuple of names as the target of an assignment."""
+    return core.tuple_([_stored(e) if isinstance(e, tuple) else e for e in tree], store=True)
 
 
 @functools.lru_cache(maxsize=None)

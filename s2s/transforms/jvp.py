@@ -348,7 +348,7 @@ class _JVP:
         if not any(self.activity.active(n) for n in names):
             return [stmt]
         value = stmt.value
-        dots = core.tuple_([core.name(self.tangent_name(n), True) for n in names], store=True)
+        dots = self.tangent_target(stmt.targets[0])
         if self.fn.is_user_call(value):
             call = self.user_call(value)
             if call is not None:
@@ -382,6 +382,12 @@ class _JVP:
         # d(x / v) = (x_dot - (x / v) * v_dot) / v, after x changes
         extra = [aug(gast.Sub(), gast.BinOp(left=core.name(x), op=gast.Mult(), right=v_dot))] if v_dot else []
         return [stmt, *extra, aug(gast.Div(), core.load(v))]
+
+    def tangent_target(self, target):
+        """The tangents' names for the names ``target`` binds, nested as it is (``(a, b), c``)."""
+        if isinstance(target, gast.Tuple):
+            return core.tuple_([self.tangent_target(e) for e in target.elts], store=True)
+        return core.name(self.tangent_name(target.id), True)
 
     def user_call(self, call):
         """``g_jvp(args..., tangents...)`` for a call to a user function, or None if nothing varies."""

@@ -383,7 +383,7 @@ class _Transposer:
         return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and \
             self.adjoint_of(value.func.id) is not None
 
-    def call(self, value, targets, out):
+    def call(self, value, targets, out, target=None):
         """``t_dot = g_lin(residuals, a_dot, ...)`` → ``cts = g_adjoint(residuals, t_bar, ...)``.
 
         A tangent argument the callee writes into hands in its cotangent after the call and
@@ -395,8 +395,17 @@ class _Transposer:
         residuals, *args = value.args
         if not any(t in self.live for t in targets) and not any(args[i].id in self.live for i in written):
             return
-        cts = [core.name(self.bar(t)) if t in self.live else self.zero(t) for t in targets]
-        ct = cts[0] if len(cts) == 1 else core.tuple_(cts) if cts else core.const(0.0)
+        def cotangent(t):
+            return core.name(self.bar(t)) if t in self.live else self.zero(t)
+
+        def nested(node):  # (a, b), c = g(...): the cotangents nested as the results are
+            return core.tuple_([nested(e) for e in node.elts]) if isinstance(node, gast.Tuple) else cotangent(node.id)
+
+        if target is not None:
+            ct = nested(target)
+        else:
+            cts = [cotangent(t) for t in targets]
+            ct = cts[0] if len(cts) == 1 else core.tuple_(cts) if cts else core.const(0.0)
         handed = []
         for i in written:
             name = args[i].id
@@ -423,7 +432,7 @@ class _Transposer:
         targets = core.target_names(stmt.targets[0])
         value = stmt.value
         if self.is_call(value):
-            self.call(value, targets, out)
+            self.call(value, targets, out, stmt.targets[0])
             return
         if isinstance(value, gast.Tuple):  # a parallel assignment: where a name is bound twice, the last one holds
             final = dict(zip(targets, value.elts))
