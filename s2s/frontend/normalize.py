@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import operator
 import types
 
 import gast
@@ -436,6 +437,9 @@ class _Normalizer(Lowering, TreeLowering):
             "(an in-place NumPy call or method would change arrays behind the derivative's back)", s)
 
     def stmt_If(self, s):
+        known = self.known_truth(s.test)
+        if known is not None:  # decided here (an unrolled loop's index): the branch taken, as straight-line code
+            return self.stmts(s.body if known else s.orelse)
         out = []
         test = self.value(s.test, out, "cond")
         if not (core.is_atom(test) or isinstance(test, gast.BoolOp)):
@@ -444,6 +448,41 @@ class _Normalizer(Lowering, TreeLowering):
         self.lineno = s.lineno
         self.emit(out, node)
         return out
+
+    def known_truth(self, test):
+        """The truth of a test whose value is known here, from literals and the constants an unrolled loop
+        bound (``if i < n_layers - 1`` in ``for i in range(3)``); None where the code decides it."""
+        try:
+            return bool(self.known_value(test))
+        except LookupError:
+            return None
+
+    def known_value(self, node):
+        if isinstance(node, gast.Constant) and isinstance(node.value, (int, float, str, bool)):
+            return node.value
+        if isinstance(node, gast.Name) and node.id in self.known_keys:
+            return self.known_keys[node.id]
+        if isinstance(node, gast.UnaryOp) and type(node.op) in _KNOWN_UNARY:
+            return _KNOWN_UNARY[type(node.op)](self.known_value(node.operand))
+        if isinstance(node, gast.BinOp) and type(node.op) in _KNOWN_BINARY:
+            return _KNOWN_BINARY[type(node.op)](self.known_value(node.left), self.known_value(node.right))
+        if isinstance(node, gast.BoolOp):
+            values = [self.known_value(v) for v in node.values]
+            return all(values) if isinstance(node.op, gast.And) else any(values)
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and len(node.args) == 1 \
+                and node.func.id not in self.locals and self.lookup_quietly(node.func.id) is len:
+            tree = self.static_tree(node.args[0])  # len(layers) of a tree, or of a list the code built
+            found = tree if is_container(tree) else self.listed(node.args[0])
+            if found is not None:
+                return len(found)
+        if isinstance(node, gast.Compare) and all(type(op) in _KNOWN_BINARY for op in node.ops):
+            left, result = self.known_value(node.left), True
+            for op, right in zip(node.ops, node.comparators):
+                right = self.known_value(right)
+                result = result and _KNOWN_BINARY[type(op)](left, right)
+                left = right
+            return result
+        raise LookupError(node)
 
     def stmt_For(self, s):
         if s.orelse:
@@ -983,6 +1022,13 @@ def _broadcast_lifted(options, keywords, nparams, nfree):
         options[0] = in_axes + (None,) * nfree
     else:
         keywords["in_axes"] = in_axes + (None,) * nfree
+
+
+_KNOWN_UNARY = {gast.Not: operator.not_, gast.USub: operator.neg}
+_KNOWN_BINARY = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+                 gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod, gast.Lt: operator.lt,
+                 gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge, gast.Eq: operator.eq,
+                 gast.NotEq: operator.ne}
 
 
 def _frozen(value):
