@@ -123,3 +123,16 @@ def test_transforms_of_lambdas_reading_locals(jit):
 def test_reverse_mode_through_a_transform_inside_names_the_line():
     with pytest.raises(TypeError, match=r"test_nested_transforms.py:\d+: reverse mode .*<the lambda at"):
         s2s.grad(per_example_gradients)(0.7, np.array([0.1, 0.2]))
+
+
+def slope_squared(w, x):
+    """The tangent of a jvp read by index, then differentiated in reverse mode."""
+    return s2s.jvp(inner, (w, x), (np.zeros_like(w), np.ones_like(x)))[1] ** 2
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_gradient_through_the_tangent_of_a_jvp_read_by_index(jit):
+    w, x = np.array([0.5, -1.0]), np.array([0.3, 0.8])
+    got = (s2s.jit if jit else (lambda f: f))(s2s.grad(slope_squared))(w, x)
+    t = np.array([1.0, 0.4])
+    assert np.vdot(got, t) == pytest.approx(central_difference(slope_squared, (w, x), (t, None))[0], rel=1e-6)

@@ -170,7 +170,7 @@ class TreeLowering:
     def makes_container(self, expr) -> bool:
         """Whether ``expr``'s value is a tree with structure: a dict display, a namedtuple, a tree read whole, a
         call of the user's function taking or returning trees, a tuple or list holding one of those."""
-        if isinstance(expr, gast.Dict):
+        if isinstance(expr, gast.Dict) or self.is_jvp_call(expr):
             return True
         if isinstance(expr, (gast.Tuple, gast.List)):  # (nested tuples of values alone stay tuples)
             return any(self.makes_container(e) for e in expr.elts)
@@ -201,6 +201,12 @@ class TreeLowering:
         nested = isinstance(value, gast.List) and any(isinstance(e, (gast.List, gast.Tuple)) for e in value.elts)
         return (isinstance(value, gast.Tuple) or nested) and self.stores[target.id] <= 1 \
             and target.id not in core.names_read(value)
+
+    def is_jvp_call(self, expr) -> bool:
+        """``s2s.jvp(f, primals, tangents)``: its (output, tangent) pair is a tree, so ``[1]`` reads a name."""
+        from .normalize import _is_api
+
+        return isinstance(expr, gast.Call) and _is_api(self.static_object(expr.func), "jvp")
 
     def stops_tree(self, expr) -> bool:
         """``s2s.stop_gradient(tree)``: a tree of the leaves, each without a derivative."""
@@ -331,6 +337,11 @@ class TreeLowering:
         if isinstance(expr, (gast.Subscript, gast.Attribute)):
             base = self.tree_value(expr.value, out)
             return self.child(base, expr)
+        if self.is_jvp_call(expr):
+            names = [self.local("out"), self.local("out_dot")]
+            self.emit(out, core.assign(core.tuple_([core.name(n, True) for n in names], store=True),
+                                       self.jvp_call(expr, out)))
+            return tuple(core.name(n) for n in names)
         if self.stops_tree(expr):
             return tree_util.tree_map(lambda leaf: self._to_temp(core.call(core.attr("rt.stop_gradient"), [leaf]),
                                                                  out, "stopped"), self.static_tree(expr.args[0]))
