@@ -148,3 +148,19 @@ def test_loops_it_cannot_cut_are_refused_naming_the_line(fun, message):
     with pytest.raises(UnsupportedSyntaxError, match=message) as info:
         s2s.grad(fun)(1.0, 5)
     assert "test_checkpointed_loops.py" in str(info.value)
+
+
+def relax(params, x, n):
+    """Parameters in a dict, read inside the checkpointed loop."""
+    for _ in s2s.checkpointed(range(n), snapshots=12):
+        x = x + 0.1 * np.tanh(params["W"] @ x + params["b"])
+    return np.sum(x ** 2)
+
+
+def test_trees_read_inside_the_loop():
+    params = {"W": np.array([[0.5, -0.3], [0.2, 0.7]]), "b": np.array([0.1, -0.2])}
+    x = np.array([1.0, -0.5])
+    grads = s2s.grad(relax)(params, x, 30)
+    t = {"W": np.array([[1.0, 0.0], [0.5, -1.0]]), "b": np.array([0.3, 0.2])}
+    expected = central_difference(relax, (params, x, 30), (t, None, None))[0]
+    assert np.vdot(grads["W"], t["W"]) + np.vdot(grads["b"], t["b"]) == pytest.approx(expected, rel=1e-6)

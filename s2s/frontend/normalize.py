@@ -521,16 +521,23 @@ class _Normalizer(Lowering, TreeLowering):
         inputs = sorted(core.names_in(gast.Module(s.body, [])) & before - set(carried) - {index})
         if not carried:
             raise self.refuse("a checkpointed loop that changes nothing it carries to later trips", s)
-        unfit = [n for n in carried + inputs if n in self.trees or n in self.lists or n.startswith(("loop_", "s2s_"))]
+        unfit = [n for n in carried if n in self.trees or n in self.lists] + \
+            [n for n in carried + inputs if n.startswith(("loop_", "s2s_")) or n in self.lists]
         if unfit:
             raise self.refuse(f"a checkpointed loop that carries or reads {', '.join(unfit)} (it carries arrays "
-                              "and numbers, named other than loop_… and s2s_…)", s)
+                              "and numbers, reads those and trees, named other than loop_… and s2s_…)", s)
         loop = lifting.lifted_loop(s, self.fun, carried, inputs, s.lineno)
         bounds = list(steps.args) if len(steps.args) > 1 else [core.const(0), steps.args[0]]
         bounds += [core.const(1)] if len(bounds) == 2 else []
         out = []
         args = [*bounds, snapshots[0], *(core.name(n) for n in carried + inputs)]
-        result = self.user_call(self.reference(loop, loop.__name__), loop, gast.Call(loop, args, []), out)
+        call = gast.Call(loop, args, [])
+        if any(n in self.trees for n in inputs):  # a tree it reads (the model's parameters): passed as leaves
+            result = self.tree_call(loop, [self.leaf_or_tree(a, out) for a in args], {}, call, out)
+            for name, value in zip(carried, result if isinstance(result, tuple) else [result]):
+                self.emit(out, core.assign(core.name(name, True), value))
+            return out
+        result = self.user_call(self.reference(loop, loop.__name__), loop, call, out)
         targets = [core.name(n, True) for n in carried]
         self.emit(out, core.assign(targets[0] if len(targets) == 1 else core.tuple_(targets, store=True), result))
         return out
