@@ -136,3 +136,31 @@ def test_gradient_through_the_tangent_of_a_jvp_read_by_index(jit):
     got = (s2s.jit if jit else (lambda f: f))(s2s.grad(slope_squared))(w, x)
     t = np.array([1.0, 0.4])
     assert np.vdot(got, t) == pytest.approx(central_difference(slope_squared, (w, x), (t, None))[0], rel=1e-6)
+
+
+def field(p, x):
+    return np.sum(p["w"] * np.tanh(p["a"] * x))
+
+
+def loss_of_mapped_tree(p, xs):
+    """vmap inside, of a function of a dict of parameters held constant across the batch."""
+    return np.sum(s2s.vmap(field, in_axes=(None, 0))(p, xs) ** 2)
+
+
+def loss_of_slopes(p, xs):
+    """jvp inside, of a lambda closing over the dict."""
+    total = 0.0
+    for i in range(xs.shape[0]):
+        total = total + s2s.jvp(lambda s: field(p, s), (xs[i],), (1.0,))[1] ** 2
+    return total
+
+
+@pytest.mark.parametrize("fun", [loss_of_mapped_tree, loss_of_slopes])
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_transforms_inside_of_functions_of_trees(fun, jit):
+    p = {"w": np.array([1.0, -0.5]), "a": np.array([0.3, 2.0])}
+    xs = np.array([0.1, 0.4, 0.9])
+    grads = (s2s.jit if jit else (lambda f: f))(s2s.grad(fun))(p, xs)
+    t = {"w": np.array([1.0, 0.3]), "a": np.array([-0.5, 0.2])}
+    along = np.vdot(grads["w"], t["w"]) + np.vdot(grads["a"], t["a"])
+    assert along == pytest.approx(central_difference(fun, (p, xs), (t, None))[0], rel=1e-6)

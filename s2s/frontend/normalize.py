@@ -18,14 +18,14 @@ import types
 import gast
 import numpy as np
 
-from .. import core
+from .. import core, tree_util
 from ..static import Specialized
 from ..errors import SourceError, UnsupportedSyntaxError
 from ..rules import registry
 from . import lifting, lowering, resolve
 from .lowering import Lowering, jumps, stored_names
 from .parse import parse_function, short_filename
-from .trees import Flattened, TreeLowering, is_container, is_plain_sequence, tuple_display
+from .trees import Flattened, TreeLowering, flattened, is_container, is_plain_sequence, tuple_display
 
 #: Array methods that are spelled as NumPy functions in core form.
 _METHODS = {"sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "copy", "ravel", "dot",
@@ -825,7 +825,30 @@ class _Normalizer(Lowering, TreeLowering):
         if getattr(target, "__s2s_checkpoint__", False) and self.passes_trees(call):  # its leaves, checkpointed
             return self.tree_call(target, [self.leaf_or_tree(a, out) for a in call.args],
                                   {k.arg: self.leaf_or_tree(k.value, out) for k in call.keywords}, call, out)
+        if self.passes_trees(call) and not call.keywords:
+            return self.vmap_of_trees(target, call, out)
         return self.user_call(self.reference(target, getattr(target, "__name__", "f")), target, call, out)
+
+    def vmap_of_trees(self, target, call, out):
+        """``s2s.vmap(u, in_axes=(None, 0))(params, xs)`` with ``params`` a tree: the vmap of ``u`` flattened,
+        each leaf mapped as its argument is (an int or None per argument)."""
+        from .. import api
+
+        values = [self.leaf_or_tree(a, out) for a in call.args]
+        treedefs = tuple(tree_util.tree_structure(v) if is_container(v) else None for v in values)
+        axes = getattr(target, "in_axes", None)
+        axes = axes if isinstance(axes, tuple) else (axes,) * len(values)
+        if not _is_api_object(target, "vmap") or len(axes) != len(values) \
+                or not all(a is None or isinstance(a, int) for a in axes):
+            raise self.refuse("a transform of trees here other than s2s.vmap with one int or None in in_axes per "
+                              "argument (pass arrays, or transform a function that reads the tree)", call)
+        inner = flattened(target.fun, treedefs)
+        if normalize(inner).out_tree is not None:
+            raise self.refuse("s2s.vmap here of a function returning a tree", call)
+        widths = [len(tree_util.tree_leaves(v)) if t is not None else 1 for v, t in zip(values, treedefs)]
+        mapped = api.vmap(inner, tuple(a for a, w in zip(axes, widths) for _ in range(w)), target.out_axes)
+        leaves = [leaf for v, t in zip(values, treedefs) for leaf in (tree_util.tree_leaves(v) if t else [v])]
+        return core.call(self.reference(mapped, f"{target.fun.__name__}_vmap"), [self.atom(a, out) for a in leaves])
 
     def made_transform(self, make):
         """The transform ``make`` stands for, the locals a lambda in it reads (passed after its arguments) and
@@ -874,9 +897,21 @@ class _Normalizer(Lowering, TreeLowering):
             raise self.refuse("s2s.jvp of something other than a function named here, with one tangent per "
                               "primal", expr)
         varied = tuple(not (isinstance(t, gast.Constant) and t.value is None) for t in tangents)
+        name = f"{getattr(fun, '__name__', 'f')}_jvp"
+        values = [self.leaf_or_tree(p, out) if self.is_tree_expr(p) else p for p in primals]
+        treedefs = tuple(tree_util.tree_structure(v) if is_container(v) else None for v in values)
+        if any(t is not None for t in treedefs):  # trees it reads without tangents (a model's parameters): leaves
+            if any(t is not None and m for t, m in zip(treedefs, varied)):
+                raise self.refuse("s2s.jvp here with a tangent for a tree (give tangents for arrays and numbers; "
+                                  "the trees it reads are held constant)", expr)
+            fun = flattened(fun, treedefs)
+            widths = [len(tree_util.tree_leaves(v)) if t is not None else 1 for v, t in zip(values, treedefs)]
+            primals = [leaf for v, t in zip(values, treedefs) for leaf in (tree_util.tree_leaves(v) if t else [v])]
+            varied = tuple(m for m, w in zip(varied, widths) for _ in range(w))
+            tangents = [t for t, w in zip(tangents, widths) for _ in range(w)]
         built = building.build(building.key_of(fun), "jvp", varied, len(primals), PYTHON)
         given = [p for p in primals] + [t for t, m in zip(tangents, built.tangent_mask) if m]
-        callee = self.reference(built.call, f"{getattr(fun, '__name__', 'f')}_jvp")
+        callee = self.reference(built.call, name)
         return core.call(callee, [self.atom(a, out) for a in given])
 
     def literal(self, node):
@@ -1009,6 +1044,11 @@ class _Normalizer(Lowering, TreeLowering):
 #: The transforms that code s2s transforms may make and call (``s2s.grad(f)(x)``).
 _TRANSFORM_FACTORIES = ("grad", "value_and_grad", "vmap", "jacfwd", "jacrev", "hessian", "jit", "checkpoint",
                         "remat")
+
+
+def _is_api_object(obj, label) -> bool:
+    """A transform object made by ``s2s.<label>`` (``vmap``)."""
+    return getattr(obj, "label", None) == label and hasattr(obj, "emit")
 
 
 def _is_api(obj, name) -> bool:
