@@ -474,3 +474,20 @@ def test_source_of_a_gradient_with_tree_arguments_shows_the_leaves():
     assert not any("params[" in line for line in code)
     with pytest.raises(TypeError, match="with tree arguments is not supported"):
         s2s.source(s2s.jacfwd(mlp_loss), args=(params, x, y))
+
+
+def as_list(x):
+    return [np.sin(x), x * 2.0]
+
+
+def test_list_outputs():
+    x = np.array([0.1, 0.2])
+    out, out_dot = s2s.jvp(as_list, (x,), (np.ones(2),))
+    assert isinstance(out, list) and isinstance(out_dot, list)
+    np.testing.assert_allclose(out_dot[0], np.cos(x))
+    np.testing.assert_allclose(out_dot[1], 2.0)
+    batched = s2s.jit(s2s.vmap(as_list))(np.ones((3, 2)))
+    assert isinstance(batched, list) and batched[1].shape == (3, 2)
+    jac = s2s.jacrev(as_list)(x)
+    assert isinstance(jac, list)
+    np.testing.assert_allclose(jac[0], np.diag(np.cos(x)))
