@@ -181,7 +181,7 @@ class Vmap(Transform):
         named = [0 if p in given else None for p in list(signature.parameters)[:len(full)]]
         stated = self.in_axes if isinstance(self.in_axes, tuple) else (self.in_axes,) * len(args)
         axes = stated + tuple(named[len(stated):])
-        if pytrees.needed(full) or pytrees.involved(building.unwrap(self.fun)[0], full):
+        if pytrees.needed(full, tuples=True) or pytrees.involved(building.unwrap(self.fun)[0], full):
             return self.of_trees(full, axes, backend)
         variant = self._for_axes(axes)
         inputs = batch_axes.input_axes(variant.in_axes, batch_axes.specs_of(full))
