@@ -247,6 +247,13 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0, target=No
     if mode in TRANSFORMS and not hasattr(fun, "emit"):
         fun = vmap(fun, in_axes) if mode == "vmap" else \
             transform_objects.Jacobian(fun, 0 if argnums is None else argnums, mode)
+    if isinstance(fun, transform_objects.Vmap) and args is not None and pytrees.needed(args, tuples=True) \
+            and not hasattr(building.unwrap(fun.fun)[0], "emit"):  # as vmap calls it: on the trees' leaves
+        call = pytrees.flat_call(building.unwrap(fun.fun)[0], args)
+        axes = fun.in_axes if isinstance(fun.in_axes, tuple) else (fun.in_axes,) * len(args)
+        fun = transform_objects.Vmap(call.fun, pytrees.leaf_axes(call, axes), pytrees.leaf_out_axes(call, fun.out_axes),
+                                     fun.method)
+        args = call.leaves
     if hasattr(fun, "emit") and args is not None and pytrees.needed(args):
         if not isinstance(fun, transform_objects.Grad):
             raise TypeError(f"s2s.source of {fun!r} with tree arguments is not supported: show "

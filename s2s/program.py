@@ -362,7 +362,8 @@ class Program:
         each Jacobian is shaped ``out.shape + x.shape``.  Vectorized, the JVP computes the primal
         once for the whole basis.  A loop (compiled code) would compute it once per direction, so
         there the function is linearized first: its forward half runs once, its linear half once
-        per direction.
+        per direction.  The Jacobian with respect to an argument the output does not depend on is
+        zeros (its JVP takes no tangent for it).
         """
         nums = _nums(argnums)
         ndims = param_ndims or (None,) * len(params)
@@ -370,9 +371,11 @@ class Program:
         body, jacobians = [], []
         # (code that takes a gradient inside has a backward pass, which is not linearized again)
         linearize_first = self.prefer_loops and not _calls_transforms(obj, len(params))
+        out = None
         if linearize_first:
             names = self.linearize(obj, tuple(i in nums for i in range(len(params))), len(params),
                                    param_kinds=param_kinds)
+            active = [n for n in nums if names.tangent_mask[n]]
             out, residuals = local.fresh("out"), local.fresh("residuals")
             body.append(core.assign(core.tuple_([core.name(out, True), core.name(residuals, True)], store=True),
                                     core.call(core.name(names.forward), [core.name(p) for p in params])))
@@ -380,8 +383,15 @@ class Program:
         for k in nums:
             x = core.name(params[k])
             basis, jac = local.fresh(f"{params[k]}_basis"), local.fresh(f"jac_{params[k]}")
+            if not linearize_first:
+                jvp_name, mask = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params), param_kinds)
+            if not (names.tangent_mask if linearize_first else mask)[k]:
+                out = out or self._primal_output(obj, params, local, body)
+                body.append(core.assign(jac, core.call(core.attr("rt.jacobian_zeros"), [core.name(out), x])))
+                jacobians.append(jac)
+                continue
             if linearize_first and ndims[k] == 1:
-                columns = self._unit_columns(names, nums.index(k), f"{getattr(obj, '__name__', 'f')}_column_"
+                columns = self._unit_columns(names, active.index(k), f"{getattr(obj, '__name__', 'f')}_column_"
                                              f"{params[k]}")
                 if columns is not None:
                     body.append(core.assign(jac, core.call(core.attr("rt.jacobian_zeros"),
@@ -393,16 +403,15 @@ class Program:
                     jacobians.append(jac)
                     continue
             if linearize_first:
-                for n in nums:
+                for n in active:
                     if n != k and n not in zeros:
                         zeros[n] = local.fresh(f"{params[n]}_zero")
                         body.append(core.assign(zeros[n], core.call(core.attr("rt.zeros_like"),
                                                                     [core.name(params[n])])))
-                axes = Axes(inputs=(None,) + tuple(0 if n == k else None for n in nums), outputs=(-1,), arity=None)
+                axes = Axes(inputs=(None,) + tuple(0 if n == k else None for n in active), outputs=(-1,), arity=None)
                 batched = self.batch(names.linear, axes, method)
-                args = [core.name(residuals)] + [core.name(basis if n == k else zeros[n]) for n in nums]
+                args = [core.name(residuals)] + [core.name(basis if n == k else zeros[n]) for n in active]
             else:
-                jvp_name, _ = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params), param_kinds)
                 column = self.tangent_output(jvp_name, [*params, local.fresh(f"{params[k]}_dot")], lineno)
                 axes = Axes(inputs=(None,) * len(params) + (0,), outputs=(-1,), arity=None)
                 batched = self.batch(column, axes, method, (*ndims, ndims[k]))
@@ -412,6 +421,14 @@ class Program:
                      core.assign(jac, core.call(core.attr("rt.unflatten_last"), [core.name(jac), core.clone(x)]))]
             jacobians.append(jac)
         return self._wrapper(f"{getattr(obj, '__name__', 'f')}_jacfwd", params, body, jacobians, argnums, lineno)
+
+    def _primal_output(self, obj, params, local, body) -> str:
+        """The name of ``obj``'s output, computed by a call appended to ``body``: what a Jacobian of zeros is
+        shaped after."""
+        out = local.fresh("out")
+        body.append(core.assign(out, core.call(core.name(self._primal_name(obj, len(params))),
+                                               [core.name(p) for p in params])))
+        return out
 
     def _unit_columns(self, names: Linearized, position, hint) -> dict | None:
         """The column functions of one tangent parameter of a linear function (see ``transforms.columns``),
@@ -431,57 +448,68 @@ class Program:
     def jacrev(self, obj, argnums, params, lineno, param_kinds=None, method=None) -> str:
         """``jacrev``: the forward half once, then ``vmap`` of the adjoint over the output's standard basis.
 
-        The basis runs along the first axis, which then takes the output's shape.
+        The basis runs along the first axis, which then takes the output's shape.  The Jacobian with
+        respect to an argument the output does not depend on is zeros (the adjoint has no cotangent for it).
         """
         nums = _nums(argnums)
         names = self.adjoint(obj, tuple(i in nums for i in range(len(params))), len(params),
                              param_kinds=param_kinds)
+        active = [n for n in nums if names.tangent_mask[n]]
         local = core.Namer(set(params) | self.namer.taken)
         out, residuals, basis = local.fresh("out"), local.fresh("residuals"), local.fresh("out_basis")
-        axes = Axes(inputs=(None, 0), outputs=(0,) * len(nums), arity=len(nums))
-        batched = self.batch(names.adjoint, axes, method)
-        rows = [local.fresh(f"jac_{params[k]}") for k in nums]
+        rows = {k: local.fresh(f"jac_{params[k]}") for k in nums}
         body = [core.assign(core.tuple_([core.name(out, True), core.name(residuals, True)], store=True),
-                            core.call(core.name(names.forward), [core.name(p) for p in params])),
-                core.assign(basis, core.call(core.attr("rt.basis"), [core.name(out)])),
-                core.assign(core.tuple_([core.name(r, True) for r in rows], store=True),
-                            core.call(core.name(batched), [core.name(residuals), core.name(basis)]))]
-        body += [core.assign(r, core.call(core.attr("rt.unflatten_first"), [core.name(r), core.name(out)]))
-                 for r in rows]
-        return self._wrapper(f"{getattr(obj, '__name__', 'f')}_jacrev", params, body, rows, argnums, lineno)
+                            core.call(core.name(names.forward), [core.name(p) for p in params]))]
+        if active:
+            axes = Axes(inputs=(None, 0), outputs=(0,) * len(active), arity=len(active))
+            batched = self.batch(names.adjoint, axes, method)
+            body += [core.assign(basis, core.call(core.attr("rt.basis"), [core.name(out)])),
+                     core.assign(core.tuple_([core.name(rows[k], True) for k in active], store=True),
+                                 core.call(core.name(batched), [core.name(residuals), core.name(basis)]))]
+        body += [core.assign(rows[k], core.call(core.attr("rt.unflatten_first"), [core.name(rows[k]), core.name(out)])
+                             if k in active else
+                             core.call(core.attr("rt.jacobian_zeros"), [core.name(out), core.name(params[k])]))
+                 for k in nums]
+        return self._wrapper(f"{getattr(obj, '__name__', 'f')}_jacrev", params, body, list(rows.values()), argnums,
+                             lineno)
 
-    def hessian(self, tangent_function, argnums, params, lineno, param_kinds=None, param_ndims=None) -> str:
+    def hessian(self, obj, tangent_function, argnums, params, lineno, param_kinds=None, param_ndims=None) -> str:
         """``hessian`` = ``jacfwd(jacrev(f))``, computed as ``jacrev`` of ``f``'s output tangent, batched over
         the basis of the tangent (second derivatives commute): ``H[a][b] = d²f / dx_a dx_b``.
 
         ``tangent_function(k)`` is the generated function ``(*params, t) → f's output tangent along t``,
-        ``t`` a tangent of parameter ``k``.
+        ``t`` a tangent of parameter ``k``, or None where ``f``'s output does not depend on parameter ``k``:
+        then the blocks ``H[a][k]`` are zeros.
         """
         nums = _nums(argnums)
         kinds = param_kinds or (None,) * len(params)
         ndims = param_ndims or (None,) * len(params)
         local = core.Namer(set(params) | self.namer.taken)
-        body, blocks = [], {}
+        body, blocks, out = [], {}, None
         for b in nums:
             tangent = tangent_function(b)
+            names = [local.fresh(f"hess_{params[a]}_{params[b]}") for a in nums]
+            blocks.update(((a, b), n) for a, n in zip(nums, names))
+            if tangent is None:
+                out = out or self._primal_output(obj, params, local, body)
+                body += [core.assign(n, core.call(core.attr("rt.jacobian_zeros"), [
+                    core.call(core.attr("rt.jacobian_zeros"), [core.name(out), core.name(params[a])]),
+                    core.name(params[b])])) for a, n in zip(nums, names)]
+                continue
             inner = self.jacrev(tangent, argnums, [*params, f"{params[b]}_dot"], lineno, (*kinds, kinds[b]))
             arity = None if isinstance(argnums, int) else len(nums)
             axes = Axes(inputs=(None,) * len(params) + (0,), outputs=(-1,) * len(nums), arity=arity)
             batched = self.batch(inner, axes, None, (*ndims, ndims[b]))
             basis = local.fresh(f"{params[b]}_basis")
-            names = [local.fresh(f"hess_{params[a]}_{params[b]}") for a in nums]
             target = core.name(names[0], True) if arity is None else \
                 core.tuple_([core.name(n, True) for n in names], store=True)
             body += [core.assign(basis, core.call(core.attr("rt.basis"), [core.name(params[b])])),
                      core.assign(target, core.call(core.name(batched), [*map(core.name, params), core.name(basis)]))]
-            for a, n in zip(nums, names):
-                body.append(core.assign(n, core.call(core.attr("rt.unflatten_last"),
-                                                     [core.name(n), core.name(params[b])])))
-                blocks[a, b] = n
+            body += [core.assign(n, core.call(core.attr("rt.unflatten_last"), [core.name(n), core.name(params[b])]))
+                     for n in names]
         rows = [blocks[a, b] if isinstance(argnums, int) else core.tuple_([core.name(blocks[a, b]) for b in nums])
                 for a in nums]
-        return self._wrapper(f"{getattr(tangent_function(nums[0]), '__name__', 'f').removesuffix('_jvp_tangent')}"
-                             "_hessian", params, body, rows, argnums, lineno)
+        return self._wrapper(f"{getattr(obj, '__name__', 'f')}_hessian", params, body, rows, argnums, lineno)
 
     def scalar_jacobian(self, label, obj, argnums, params, lineno, param_kinds=None, tangent_function=None) -> str:
         """``jacfwd``, ``jacrev`` or ``hessian`` of a function of scalars as device code computes it: each
@@ -497,15 +525,21 @@ class Program:
         body, found = [], {}
 
         def gradient(fun, fun_params, fun_kinds, args, column):
-            varied = tuple(i in nums for i in range(len(fun_params)))
-            names = self.adjoint(fun, varied, len(fun_params), param_kinds=fun_kinds)
-            callee = self.value_and_grad(names, fun_params, lineno, tuple(range(len(nums))))
+            """The derivatives ``found[n, column]``: 0.0 for the arguments the output does not depend on."""
+            if fun is not None:
+                varied = tuple(i in nums for i in range(len(fun_params)))
+                names = self.adjoint(fun, varied, len(fun_params), param_kinds=fun_kinds)
+                active = [n for n in nums if names.tangent_mask[n]]
             prefix = "jac" if column is None else "hess"
             for n in nums:
                 suffix = "" if column is None else f"_{params[column]}"
                 found[n, column] = local.fresh(f"{prefix}_{params[n]}{suffix}")
-            body.append(core.assign(core.tuple_([core.name(found[n, column], True) for n in nums], store=True),
-                                    core.call(core.name(callee), args)))
+                if fun is None or n not in active:
+                    body.append(core.assign(found[n, column], core.const(0.0)))
+            if fun is not None and active:
+                callee = self.value_and_grad(names, fun_params, lineno, tuple(range(len(active))))
+                body.append(core.assign(core.tuple_([core.name(found[n, column], True) for n in active], store=True),
+                                        core.call(core.name(callee), args)))
 
         one = core.const(1.0)
         if label == "jacrev":
@@ -515,9 +549,12 @@ class Program:
             if label == "hessian":
                 gradient(tangent_function(k), [*params, dot], (*kinds, kinds[k]), [*map(core.name, params), one], k)
                 continue
-            jvp_name, _ = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params), kinds)
-            column = self.tangent_output(jvp_name, [*params, dot], lineno)
+            jvp_name, mask = self.jvp(obj, tuple(i == k for i in range(len(params))), len(params), kinds)
             found[k, None] = local.fresh(f"jac_{params[k]}")
+            if not mask[k]:
+                body.append(core.assign(found[k, None], core.const(0.0)))
+                continue
+            column = self.tangent_output(jvp_name, [*params, dot], lineno)
             body.append(core.assign(found[k, None], core.call(core.name(column), [*map(core.name, params), one])))
         if label == "hessian" and isinstance(argnums, int):
             rows = [found[argnums, argnums]]

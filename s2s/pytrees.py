@@ -18,10 +18,11 @@ from .frontend.normalize import normalize
 from .frontend.trees import Flattened, flattened
 
 
-def needed(args) -> bool:
+def needed(args, tuples=False) -> bool:
     """Whether any argument is a tree that the transforms do not take as it is (anything but a number, an
-    array, or a flat tuple of those)."""
-    return any(_is_tree(a) for a in args)
+    array, or a flat tuple of those; ``tuples``: but a number or an array, for ``vmap``, whose batches of
+    a tuple's leaves are a tuple of batches, as JAX has them)."""
+    return any(_is_tree(a) or tuples and type(a) is tuple for a in args)
 
 
 def involved(fun, args) -> bool:

@@ -847,11 +847,18 @@ def jacobian_zeros(out, x):
 
 @overload(jacobian_zeros)
 def _jacobian_zeros_numba(out, x):
-    if isinstance(out, types.Array) and isinstance(x, types.Array) and isinstance(x.dtype, types.Float):
-        return lambda out, x: np.zeros(out.shape + x.shape, x.dtype)
+    """Scalars count as arrays of shape ()."""
+    if not all(isinstance(v, (types.Array, types.Number)) for v in (out, x)):
+        return None
+    dtype = x.dtype if isinstance(x, types.Array) and isinstance(x.dtype, types.Float) else \
+        x if isinstance(x, types.Float) else types.float64
     if isinstance(out, types.Array) and isinstance(x, types.Array):
-        return lambda out, x: np.zeros(out.shape + x.shape)
-    return None
+        return lambda out, x: np.zeros(out.shape + x.shape, dtype)
+    if isinstance(out, types.Array):
+        return lambda out, x: np.zeros(out.shape, dtype)
+    if isinstance(x, types.Array):
+        return lambda out, x: np.zeros(x.shape, dtype)
+    return lambda out, x: np.zeros((), dtype)
 
 
 

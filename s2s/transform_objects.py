@@ -181,7 +181,7 @@ class Vmap(Transform):
         named = [0 if p in given else None for p in list(signature.parameters)[:len(full)]]
         stated = self.in_axes if isinstance(self.in_axes, tuple) else (self.in_axes,) * len(args)
         axes = stated + tuple(named[len(stated):])
-        if pytrees.needed(full) or pytrees.involved(building.unwrap(self.fun)[0], full):
+        if pytrees.needed(full, tuples=True) or pytrees.involved(building.unwrap(self.fun)[0], full):
             return self.of_trees(full, axes, backend)
         variant = self._for_axes(axes)
         inputs = batch_axes.input_axes(variant.in_axes, batch_axes.specs_of(full))
@@ -298,16 +298,18 @@ class Jacobian(Transform):
             return program.jacfwd(fun, argnums, fn.params, fn.lineno, ndims, kinds)
         if self.label == "jacrev":
             return program.jacrev(fun, argnums, fn.params, fn.lineno, kinds)
-        return program.hessian(tangents, argnums, fn.params, fn.lineno, kinds, ndims)
+        return program.hessian(fun, tangents, argnums, fn.params, fn.lineno, kinds, ndims)
 
     def __repr__(self):
         return f"s2s.{self.label}({described(self.fun)}, argnums={self.argnums!r})"
 
 
 def tangent_function(fun, specs, k):
-    """The generated function ``(*params, t) → fun's output tangent along t``, ``t`` a tangent of parameter ``k``."""
+    """The generated function ``(*params, t) → fun's output tangent along t``, ``t`` a tangent of parameter ``k``;
+    None where ``fun``'s output does not depend on parameter ``k`` (its tangent is zero)."""
     mask = tuple(i == k for i in range(len(specs)))
-    return build(key_of(fun), "jvp_tangent", mask, len(specs), PYTHON).call
+    built = build(key_of(fun), "jvp_tangent", mask, len(specs), PYTHON)
+    return built.call if built.tangent_mask[k] else None
 
 
 def plain(fun, backend, args, mode):

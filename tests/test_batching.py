@@ -18,7 +18,6 @@ from s2s.errors import BatchingError
 #: Corpus functions the vectorized strategy refuses (the loop strategy maps them), and why.
 NOT_VECTORIZED = {
     "heat_rod_dirichlet": "a call or check made for its effect",  # a helper writing into batched arrays
-    "lotka_volterra": "the tuple argument",
     "projectile_range": "trip count depends on a mapped argument",
     "newton_sqrt": "trip count depends on a mapped argument",
     "power_iteration": "trip count depends on a mapped argument",
