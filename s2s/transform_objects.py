@@ -10,12 +10,13 @@ import functools
 import inspect
 import types
 
-from . import arguments, batch_axes, building, pytrees
+from . import arguments, batch_axes, building, pytrees, tree_util
 from .arguments import param_kinds
 from .backends import PYTHON
 from .building import build, key_of
 from .errors import UnsupportedTransformError
 from .frontend.normalize import normalize
+from .frontend.trees import flattened, returned_tuples
 from .transforms.batch import Axes, output_arity
 
 
@@ -248,8 +249,15 @@ class Jacobian(Transform):
 
     def call(self, args, kwargs, backend):
         args = self.bind(args, kwargs)
-        if pytrees.involved(building.unwrap(self.fun)[0], args):
+        fun, own_backend = building.unwrap(self.fun)
+        if pytrees.involved(fun, args):
             return self.of_trees(args, backend)
+        returned = None if hasattr(fun, "emit") else returned_tuples(normalize(fun, len(args)))
+        if returned is not None:  # a tuple of outputs: a tuple of Jacobians, one output at a time, as JAX has it
+            structure = tree_util.tree_structure(returned)
+            return structure.unflatten([
+                Jacobian(building.rewrap(flattened(fun, (None,) * len(args), pick=k), own_backend), self.argnums,
+                         self.label).call(args, {}, backend) for k in range(structure.num_leaves)])
         arguments.float_argnums(self.argnums, args, self.label)
         return self.run(args, backend)
 

@@ -300,9 +300,11 @@ def test_defaults_are_shared_and_keywords_mapped():
     np.testing.assert_array_equal(s2s.vmap(scaled, in_axes=(0, None))(x, 3.0), 3.0 * x)
 
 
-def test_jacobian_of_a_tuple_output_is_refused():
-    with pytest.raises(TypeError, match="returns a tuple"):
-        s2s.jacfwd(pair)(1.0, 2.0)
+def test_jacobian_of_a_tuple_output_is_a_tuple():
+    blocks = s2s.jacfwd(pair)(1.0, 2.0)
+    assert isinstance(blocks, tuple) and len(blocks) == 2
+    with pytest.raises(TypeError, match="returns a tuple"):  # batched, it is one output at a time
+        s2s.vmap(s2s.jacfwd(pair))(np.ones(2), np.ones(2))
 
 
 def loop_energy(x):

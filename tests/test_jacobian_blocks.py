@@ -6,6 +6,7 @@ under ``s2s.jit``."""
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -84,3 +85,19 @@ JITTED = [("def program(x, y, s):\n    return {'a': np.sin(x[:2]), 'b': np.sum(y
 @pytest.mark.parametrize("body, as_dict, argnums", JITTED)
 def test_blocks_of_unread_arguments_compiled(body, as_dict, argnums, label, tmp_path):
     _compare(tmp_path, "import numpy as np\n\n\n" + body, as_dict, argnums, label, jit=True)
+
+
+def polar_pair(x):
+    return np.sqrt(np.sum(x ** 2)), (np.arctan2(x[1], x[0]), x * 2.0)
+
+
+@pytest.mark.parametrize("label", ["jacfwd", "jacrev", "hessian"])
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_jacobians_of_tuple_outputs_are_tuples(label, jit):
+    x = np.array([0.6, 0.8])
+    transform = getattr(s2s, label)(polar_pair)
+    got = (s2s.jit(transform) if jit else transform)(x)
+    want = getattr(jax, label)(lambda x: (jnp.sqrt(jnp.sum(x ** 2)), (jnp.arctan2(x[1], x[0]), x * 2.0)))(x)
+    assert isinstance(got, tuple) and isinstance(got[1], tuple)
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)

@@ -565,7 +565,8 @@ class _Normalizer(Lowering, TreeLowering):
         if s.value is None:  # a bare return returns None, as falling off the end does
             value = core.const(None)
         elif not self.inlining and (self.is_tree_expr(s.value) or isinstance(s.value, gast.List)
-                                    or self.flattened is not None and self.flattened.aux):
+                                    or self.flattened is not None and (self.flattened.aux
+                                                                       or self.flattened.pick is not None)):
             # (a list display returned is a tree of its elements, as JAX has it: jacrev gives a list of blocks)
             value = self.return_tree(s.value, out)
         elif isinstance(s.value, gast.Tuple):

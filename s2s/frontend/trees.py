@@ -436,7 +436,7 @@ class TreeLowering:
         callee_fn = normalize(callee)
         out_tree, nested = callee_fn.out_tree, None
         if out_tree is None:  # tuples of values, returned as they are: unpacked as nested as they are
-            nested = _returned_tuples(callee_fn)
+            nested = returned_tuples(callee_fn)
             if nested is None:
                 return result
             out_tree = tree_util.tree_structure(nested)
@@ -473,7 +473,7 @@ class TreeLowering:
         return result
 
 
-def _returned_tuples(fn):
+def returned_tuples(fn):
     """The nesting of tuples every ``return`` of ``fn`` has (``((0, 0), 0)`` for ``return (a, b), c``), or None."""
     def shape(node):
         return tuple(shape(e) for e in node.elts) if isinstance(node, gast.Tuple) else 0
