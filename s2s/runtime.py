@@ -21,7 +21,19 @@ from .backends.deferred import numba_names, overload, register_jitable
 from .reductions import absent as _absent, along_rows, expand, reduced_count
 
 # Numba's objects, as the overloads below name them: bound when the numba backend loads (``deferred``).
-numba = types = literal_unroll = TypingError = tuple_setitem = as_dtype = to_fixed_tuple = None
+numba = types = TypingError = as_dtype = to_fixed_tuple = None
+
+
+def literal_unroll(container):
+    """In Python, the container itself (as Numba's is, called from Python); Numba's once it loads."""
+    return container
+
+
+def tuple_setitem(tup, index, value):
+    """In Python, ``tup`` with ``value`` at ``index``; Numba's once it loads."""
+    return tup[:index] + (value,) + tup[index + 1:]
+
+
 #: The batch loop of ``vmap``: ``range`` in Python; under Numba, its parallel loop.
 prange = range
 numba_names(globals())

@@ -91,3 +91,25 @@ def test_backends_are_named_once_and_stand_for_themselves():
 def test_source_only_builds_nothing():
     built = building.build(building.key_of(cube), "jvp", (True,), 1, backends.named("numba"), only_source=True)
     assert "def cube_jvp" in built.source and not hasattr(built, "call")
+
+
+def test_the_whole_corpus_runs_in_plain_python_without_numba(tmp_path):
+    """Every corpus function's VJP and JVP in a process that never loads Numba: the runtime's NumPy
+    bodies must not lean on Numba's names (literal_unroll once did, and crashed there)."""
+    done = run_script(tmp_path, f"""
+import sys
+sys.path.insert(0, {str(ROOT / "tests")!r})
+import numpy as np
+import s2s
+import corpus
+from derivatives import random_like
+for case in corpus.CASES:
+    out, f_vjp = s2s.vjp(case.fun, *case.args)
+    f_vjp(random_like(out, np.random.default_rng(1)))
+    tangents = tuple(random_like(a, np.random.default_rng(0)) if i in case.argnums else None
+                     for i, a in enumerate(case.args))
+    s2s.jvp(case.fun, case.args, tangents)
+assert "numba" not in sys.modules, "numba was imported"
+print("ok", len(corpus.CASES))
+""")
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stderr[-3000:]
