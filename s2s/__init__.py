@@ -22,6 +22,7 @@ from .shape_eval import ShapeDtypeStruct, eval_shape
 from .vectorize import vectorize
 
 __all__ = ["ShapeDtypeStruct", "checkpoint", "checkpointed", "cuda", "custom_jvp", "custom_vjp", "defjvp", "errors",
-           "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose", "linearize", "remat", "source",
+           "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose", "linearize", "remat",
+           "source",
            "stop_gradient", "tree_util", "value_and_grad", "vectorize", "vjp", "vmap"]
 __version__ = "0.1.0"

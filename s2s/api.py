@@ -256,8 +256,8 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0, target=No
         args = call.leaves
     if hasattr(fun, "emit") and args is not None and pytrees.needed(args):
         if not isinstance(fun, transform_objects.Grad):
-            raise TypeError(f"s2s.source of {fun!r} with tree arguments is not supported: show "
-                            "s2s.source(f, mode, args=...) of the function itself, which shows the code for their leaves")
+            raise TypeError(f"s2s.source of {fun!r} with tree arguments is not supported: show s2s.source(f, mode, "
+                            "args=...) of the function itself, which shows the code for their leaves")
         call = pytrees.flat_call(building.unwrap(fun.fun)[0], args, aux=fun.has_aux)  # as grad calls it: on leaves
         fun = transform_objects.Grad(call.fun, call.leaf_positions(arguments.argnums_in(fun.argnums, len(args))),
                                      fun.has_aux, fun.with_value)

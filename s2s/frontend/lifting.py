@@ -78,7 +78,8 @@ def lifted_loop(node: gast.For, fun, carried: list, inputs: list, lineno: int):
                   "    loop_length = loop_size" + (f" ** {level}" if level > 1 else ""),
                   "    for loop_p in range((loop_last - loop_first + loop_length - 1) // loop_length):",
                   "        loop_begin = loop_first + loop_p * loop_length",
-                  f"        {state} = s2s_checkpoint({inner})(loop_begin, min(loop_begin + loop_length, loop_last), {sizes}loop_start, loop_step, {rest})",
+                  f"        {state} = s2s_checkpoint({inner})(loop_begin, min(loop_begin + loop_length, loop_last), "
+                  f"{sizes}loop_start, loop_step, {rest})",
                   f"    return {state}", ""]
         inner = f"{stem}_pieces_{level}"
     lines += ["", f"def {stem}(loop_start, loop_stop, loop_step, loop_snapshots, {rest}):",
@@ -89,7 +90,8 @@ def lifted_loop(node: gast.For, fun, carried: list, inputs: list, lineno: int):
               f"        {state} = {stem}_steps(loop_first, loop_count, loop_start, loop_step, {rest})"]
     for level in range(1, LEVELS + 1):
         lines += [f"    elif loop_levels == {level}:" if level < LEVELS else "    else:",
-                  f"        {state} = {stem}_pieces_{level}(loop_first, loop_count, loop_size, loop_start, loop_step, {rest})"]
+                  f"        {state} = {stem}_pieces_{level}(loop_first, loop_count, loop_size, loop_start, loop_step, "
+                  f"{rest})"]
     lines += [f"    return {state}", ""]
     source = "\n".join(lines)
     return _lift(source, stem, fun, {"s2s_checkpoint": checkpoint, "s2s_schedule": schedule})
