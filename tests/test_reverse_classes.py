@@ -212,3 +212,15 @@ def test_compiled_broadcast_of_one_argument(tmp_path):
     x, m = rng.standard_normal((4, 1, 2)), rng.standard_normal((3, 2))
     expected = check_reverse(fun, (x, m), [1])[0]
     np.testing.assert_allclose(s2s.jit(s2s.grad(fun, argnums=1))(x, m), expected, rtol=1e-10)
+
+
+def broadcast_then_updated(a, b):
+    """A value broadcast from b (a is not differentiated), then updated in place: its tangent is a copy."""
+    t = -a + 0.5 * b
+    t -= np.tanh(b)
+    return np.sum(np.sin(t))
+
+
+def test_broadcast_value_updated_in_place():
+    a, b = np.full((2, 2), 0.7), np.array([[0.3, -0.4]])
+    check_reverse(broadcast_then_updated, (a, b), [1], 0)

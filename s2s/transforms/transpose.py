@@ -68,8 +68,9 @@ def witnesses(stmt, kinds, primal_of) -> list:
         return found
     # Decided here, on the names of the JVP program, and kept with the statement for transposition.
     broadcasting = core.notes(stmt).broadcasting = _broadcasting(stmt, value, kinds, primal_of)
-    if broadcasting and isinstance(value, gast.Name) and value.id in linear and kind(value.id) != SCALAR:
-        found.append(value.id)  # x_dot += v_dot, x_dot[i] = v_dot, t_dot = v_dot of t = v + c: summed down to v
+    whole = _uncopied(value)
+    if broadcasting and isinstance(whole, gast.Name) and whole.id in linear and kind(whole.id) != SCALAR:
+        found.append(whole.id)  # x_dot += v_dot, x_dot[i] = v_dot, t_dot = v_dot of t = v + c: summed down to v
     for node in gast.walk(value):
         if not core.names_in(node) & linear:
             continue
@@ -90,6 +91,15 @@ def witnesses(stmt, kinds, primal_of) -> list:
                         and _reads_whole(atom)):  # an expression of tangents
                     found += [n for n in core.names_read(atom) if n in linear and kind(n) != SCALAR]
     return found
+
+
+def _uncopied(value):
+    """``v_dot`` for ``rt.copy(v_dot)`` (a tangent made a value of its own, to be updated in place): what it
+    copies may have been broadcast to the target's shape, as ``v_dot`` itself may."""
+    if isinstance(value, gast.Call) and core.dotted_name(value.func) in ("rt.copy", "np.copy") \
+            and len(value.args) == 1 and isinstance(value.args[0], gast.Name):
+        return value.args[0]
+    return value
 
 
 def _reads_whole(expr) -> bool:
@@ -308,7 +318,8 @@ class _Transposer:
     def whole(self, ct, value):
         """The cotangent of a value that may have been broadcast to the shape of what it is written into
         (``x_dot += v_dot``, ``x_dot[i] = v_dot``, ``t_dot = v_dot`` of ``t = v + c``), summed down to its
-        shape; an expression sums its own operands down."""
+        shape (``rt.copy(v_dot)`` too); an expression sums its own operands down."""
+        value = _uncopied(value)
         return self.reduce(ct, value.id) if isinstance(value, gast.Name) and value.id in self.linear else ct
 
     def scatter(self, t, index, ct, out):
