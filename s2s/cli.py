@@ -61,12 +61,8 @@ def _examples(ndims, in_axes):
 
 
 #: The transforms the cuda target runs one example per thread, by ``--mode``.
-_PER_EXAMPLE = {"primal": lambda f, argnums: f, "vmap": lambda f, argnums: f,
-                "grad": lambda f, argnums: api.grad(f, argnums if argnums is not None else 0),
-                "value_and_grad": lambda f, argnums: api.value_and_grad(f, argnums if argnums is not None else 0),
-                "jacfwd": lambda f, argnums: api.jacfwd(f, argnums if argnums is not None else 0),
-                "jacrev": lambda f, argnums: api.jacrev(f, argnums if argnums is not None else 0),
-                "hessian": lambda f, argnums: api.hessian(f, argnums if argnums is not None else 0)}
+_PER_EXAMPLE = {"primal": None, "vmap": None, "grad": api.grad, "value_and_grad": api.value_and_grad,
+                "jacfwd": api.jacfwd, "jacrev": api.jacrev, "hessian": api.hessian}
 
 
 def _kernel_source(fun, args) -> str:
@@ -76,7 +72,9 @@ def _kernel_source(fun, args) -> str:
     nparams = len(inspect.signature(fun).parameters)
     axes = args.in_axes if isinstance(args.in_axes, tuple) else (args.in_axes,) * nparams
     examples = tuple(np.zeros(1) if a is not None else 0.0 for a in axes)
-    batched = api.vmap(_PER_EXAMPLE[args.mode](fun, args.argnums), args.in_axes)
+    transform = _PER_EXAMPLE[args.mode]
+    per_example = fun if transform is None else transform(fun, 0 if args.argnums is None else args.argnums)
+    batched = api.vmap(per_example, args.in_axes)
     return api.source(batched, target="cuda", args=examples)
 
 

@@ -18,14 +18,14 @@ import types
 import gast
 import numpy as np
 
-from .. import core, tree_util
+from .. import core
 from ..static import Specialized
 from ..errors import SourceError, UnsupportedSyntaxError
 from ..rules import registry
 from . import lifting, lowering, resolve
 from .lowering import Lowering, jumps, stored_names
 from .parse import parse_function, short_filename
-from .trees import Flattened, TreeLowering, flattened, is_container, is_plain_sequence, tuple_display
+from .trees import Flattened, TreeLowering, flattened, in_leaves, is_container, is_plain_sequence, tuple_display
 
 #: Array methods that are spelled as NumPy functions in core form.
 _METHODS = {"sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "copy", "ravel", "dot",
@@ -521,7 +521,7 @@ class _Normalizer(Lowering, TreeLowering):
         inputs = sorted(core.names_in(gast.Module(s.body, [])) & before - set(carried) - {index})
         if not carried:
             raise self.refuse("a checkpointed loop that changes nothing it carries to later trips", s)
-        unfit = [n for n in carried if n in self.trees or n in self.lists] + \
+        unfit = [n for n in carried if n in self.trees] + \
             [n for n in carried + inputs if n.startswith(("loop_", "s2s_")) or n in self.lists]
         if unfit:
             raise self.refuse(f"a checkpointed loop that carries or reads {', '.join(unfit)} (it carries arrays "
@@ -838,7 +838,7 @@ class _Normalizer(Lowering, TreeLowering):
         from .. import api
 
         values = [self.leaf_or_tree(a, out) for a in call.args]
-        treedefs = tuple(tree_util.tree_structure(v) if is_container(v) else None for v in values)
+        treedefs, leaves, widths = in_leaves(values)
         axes = getattr(target, "in_axes", None)
         axes = axes if isinstance(axes, tuple) else (axes,) * len(values)
         if not _is_api_object(target, "vmap") or len(axes) != len(values) \
@@ -848,9 +848,7 @@ class _Normalizer(Lowering, TreeLowering):
         inner = flattened(target.fun, treedefs)
         if normalize(inner).out_tree is not None:
             raise self.refuse("s2s.vmap here of a function returning a tree", call)
-        widths = [len(tree_util.tree_leaves(v)) if t is not None else 1 for v, t in zip(values, treedefs)]
         mapped = api.vmap(inner, tuple(a for a, w in zip(axes, widths) for _ in range(w)), target.out_axes)
-        leaves = [leaf for v, t in zip(values, treedefs) for leaf in (tree_util.tree_leaves(v) if t else [v])]
         return core.call(self.reference(mapped, f"{target.fun.__name__}_vmap"), [self.atom(a, out) for a in leaves])
 
     def made_transform(self, make):
@@ -901,15 +899,13 @@ class _Normalizer(Lowering, TreeLowering):
                               "primal", expr)
         varied = tuple(not (isinstance(t, gast.Constant) and t.value is None) for t in tangents)
         name = f"{getattr(fun, '__name__', 'f')}_jvp"
-        values = [self.leaf_or_tree(p, out) if self.is_tree_expr(p) else p for p in primals]
-        treedefs = tuple(tree_util.tree_structure(v) if is_container(v) else None for v in values)
+        treedefs, leaves, widths = in_leaves([self.leaf_or_tree(p, out) if self.is_tree_expr(p) else p
+                                              for p in primals])
         if any(t is not None for t in treedefs):  # trees it reads without tangents (a model's parameters): leaves
             if any(t is not None and m for t, m in zip(treedefs, varied)):
                 raise self.refuse("s2s.jvp here with a tangent for a tree (give tangents for arrays and numbers; "
                                   "the trees it reads are held constant)", expr)
-            fun = flattened(fun, treedefs)
-            widths = [len(tree_util.tree_leaves(v)) if t is not None else 1 for v, t in zip(values, treedefs)]
-            primals = [leaf for v, t in zip(values, treedefs) for leaf in (tree_util.tree_leaves(v) if t else [v])]
+            fun, primals = flattened(fun, treedefs), leaves
             varied = tuple(m for m, w in zip(varied, widths) for _ in range(w))
             tangents = [t for t, w in zip(tangents, widths) for _ in range(w)]
         built = building.build(building.key_of(fun), "jvp", varied, len(primals), PYTHON)

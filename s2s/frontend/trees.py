@@ -109,19 +109,19 @@ class TreeLowering:
                                           if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
         # Names every binding of which is a display of one kind and length (tuples, or lists never appended to
         # or written into): trees whose leaves change.
-        displays = collections.defaultdict(set)
+        displays = collections.defaultdict(set)  # name → the (kind, length) of each display bound to it
         for n in gast.walk(self.node):
             if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name):
                 kind = (type(n.value), len(n.value.elts)) if isinstance(n.value, (gast.Tuple, gast.List)) else None
                 displays[n.targets[0].id].add(kind)
+        assigned = collections.Counter(n.targets[0].id for n in gast.walk(self.node) if isinstance(n, gast.Assign)
+                                       and len(n.targets) == 1 and isinstance(n.targets[0], gast.Name))
         changed = {n.func.value.id for n in gast.walk(self.node) if isinstance(n, gast.Call)
                    and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name)} | {
             n.value.id for n in gast.walk(self.node) if isinstance(n, gast.Subscript)
             and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)}
         self.display_names = {name for name, kinds in displays.items() if len(kinds) == 1 and None not in kinds
-                              and self.stores[name] == sum(1 for n in gast.walk(self.node) if isinstance(n, gast.Assign)
-                                                           and isinstance(n.targets[0], gast.Name)
-                                                           and n.targets[0].id == name)} - changed
+                              and self.stores[name] == assigned[name]} - changed
         # Names bound in a loop hold a new value each trip (unrolled loops included).
         self.looped = {n.id for loop in gast.walk(self.node) if isinstance(loop, (gast.For, gast.While))
                        for n in gast.walk(loop) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
@@ -421,7 +421,7 @@ class TreeLowering:
         values = []
         for pname, param in inspect.signature(fun).parameters.items():
             values.append(bound.arguments[pname] if pname in bound.arguments else self._default(param.default, pname))
-        treedefs = tuple(tree_util.tree_structure(v) if is_container(v) else None for v in values)
+        treedefs, leaves, _ = in_leaves(values)
         callee = fun
         if any(t is not None for t in treedefs):
             callee = flattened(getattr(fun, "__s2s_function__", fun), treedefs)
@@ -431,8 +431,7 @@ class TreeLowering:
                 callee = checkpoint(callee)
         from .normalize import normalize
 
-        result = core.call(self.reference(callee, fun.__name__), [
-            leaf for v in values for leaf in (tree_util.tree_leaves(v) if is_container(v) else [v])])
+        result = core.call(self.reference(callee, fun.__name__), leaves)
         callee_fn = normalize(callee)
         out_tree, nested = callee_fn.out_tree, None
         if out_tree is None:  # tuples of values, returned as they are: unpacked as nested as they are
@@ -471,6 +470,14 @@ class TreeLowering:
                               value)
         self.fn.out_tree = structure
         return result
+
+
+def in_leaves(values) -> tuple:
+    """Arguments (trees or atoms) as leaves: each one's structure (None: an atom), all the leaves in order,
+    and how many each gives (to repeat a per-argument option, an axis or a tangent, once per leaf)."""
+    treedefs = tuple(tree_util.tree_structure(v) if is_container(v) else None for v in values)
+    parts = [tree_util.tree_leaves(v) if t is not None else [v] for v, t in zip(values, treedefs)]
+    return treedefs, [leaf for part in parts for leaf in part], [len(part) for part in parts]
 
 
 def returned_tuples(fn):
