@@ -153,7 +153,20 @@ def written_parameters(fn: core.Function) -> set[str]:
     for stmt in core.walk_statements(fn.body):
         if isinstance(stmt, (gast.Assign, gast.Expr)) and fn.is_user_call(stmt.value):
             written |= set(written_arguments(stmt.value, fn))
-    return written & set(fn.params)
+    return {p for p in written & set(fn.params) if not copied_first(fn, p)}
+
+
+def copied_first(fn: core.Function, param) -> bool:
+    """Is ``param = np.copy(param)`` the first statement that mentions ``param``?  Then what it writes into
+    is its own copy, never the caller's array."""
+    for stmt in fn.body:
+        if param in core.names_in(stmt):
+            value = getattr(stmt, "value", None)
+            return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
+                stmt.targets[0].id == param and isinstance(value, gast.Call) and \
+                core.dotted_name(value.func) in ("np.copy", "rt.copy") and \
+                [core.dotted_name(a) for a in value.args] == [param]
+    return False
 
 
 def written_arguments(call, fn: core.Function) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import gast
 
-from . import analysis, core, optimize
+from . import analysis, building, core, optimize
 from .emit import render
 from .errors import BatchingError, S2SError, UnsupportedTransformError
 from .linear_forms import fold_tangent_temporaries, hoist_primal_calls
@@ -67,6 +67,9 @@ class Program:
         name = self._primal_name(obj, nargs)
         if name in self.pending_primals:
             del self.pending_primals[name]
+            if _plain_gradient(obj):  # generated here, not read back from its generated code (which keeps tapes)
+                obj.emit(self, (None,) * (nargs or len(normalize(building.innermost(obj)).params)), name=name)
+                return name
             fn = self.link(normalize(obj, nargs))
             fn.name = name
             self._add(fn)
@@ -76,6 +79,8 @@ class Program:
         """Name and tangent mask of the generated JVP of ``obj`` w.r.t. the varied parameters
         (``param_kinds``: the parameters' kinds where the arguments are known)."""
         key = ("jvp", obj, tuple(varied_mask), param_kinds)
+        if key not in self.names and _plain_gradient(obj):
+            self._gradient_jvp(key, obj, varied_mask, nargs or len(varied_mask))
         if key not in self.names:
             if key in self._in_progress:
                 raise S2SError(f"s2s does not differentiate recursive functions ({getattr(obj, '__name__', obj)})")
@@ -253,7 +258,9 @@ class Program:
     def _primal_name(self, obj, nargs=None) -> str:
         key = ("primal", obj)
         if key not in self.names:
-            name = self.namer.fresh(normalize(obj, nargs).name)
+            hint = f"{normalize(building.innermost(obj)).name}_{obj.label}" if _plain_gradient(obj) else \
+                normalize(obj, nargs).name
+            name = self.namer.fresh(hint)
             self.names[key] = name
             self.pending_primals[name] = obj
         return self.names[key]
@@ -295,11 +302,24 @@ class Program:
             todo = [n for n in self.pending_primals if n in used]
             linear = [n for n in self.pending_linear if n in used]
             if not todo and not linear:
+                self._keep_reachable(roots)
                 return self
             for name in todo:
                 self.primal(self.pending_primals[name])
             for name in linear:
                 self.functions.append(self.pending_linear.pop(name))
+
+    def _keep_reachable(self, roots):
+        """Drop the functions that neither the roots nor the functions they call reach (made on the way to
+        others, say the parts of a Hessian-vector product whose linear half is not emitted)."""
+        by_name = {f.name: f for f in self.functions}
+        reached, todo = set(), [*roots, *self.launches]
+        while todo:
+            name = todo.pop()
+            if name in by_name and name not in reached:
+                reached.add(name)
+                todo += [n for stmt in core.walk_statements(by_name[name].body) for n in core.names_in(stmt)]
+        self.functions = [f for f in self.functions if f.name in reached]
 
     def prune(self):
         """Forward functions whose linear half is not emitted keep only the residuals their adjoints read."""
@@ -326,7 +346,99 @@ class Program:
         self.functions.append(core.Function(name=name, params=list(params), body=body, lineno=lineno))
         return name
 
-    def value_and_grad(self, names: Linearized, params, lineno, picks=None, with_value=False) -> str:
+    def _gradient_jvp(self, key, grad, varied_mask, nargs):
+        """The JVP of a call of ``grad(f)`` in the code: the gradient, and its linear half along the tangents."""
+        names = self.gradient_call(grad, varied_mask, nargs)
+        if not any(names.tangent_mask):
+            return
+        forward, linear = self.core_forms[names.forward], self._linear_parts[names.linear][0]
+        primal, residuals = forward.body[-1].value.elts
+        name = self.namer.fresh(f"{names.forward.removesuffix('_fwd')}_jvp")
+        params = forward.params + linear.params[1:]
+        tangent = core.call(core.name(names.linear), [residuals] + [core.name(p) for p in linear.params[1:]])
+        body = [core.at(gast.Return(value=core.tuple_([core.clone(primal), tangent])), forward.lineno)]
+        self._add(core.Function(name=name, params=params, body=body, lineno=forward.lineno))
+        self.names[key] = name
+        self.signatures[(grad, tuple(varied_mask))] = names.tangent_mask
+
+    def gradient_call(self, grad, varied_mask, nargs) -> Linearized:
+        """The linearization of a call of ``grad(f)`` or ``value_and_grad(f)`` in differentiated code.
+
+        A gradient's derivative is a Hessian: ``H t``, the gradient of ``f``'s tangent along ``t`` (reverse
+        mode over ``f``'s JVP, which has no tapes to differentiate again).  The Hessian is symmetric, so its
+        transpose is such a gradient too.  The forward half saves the arguments; the linear half and the
+        adjoint each call one gradient of a tangent of ``f`` (the adjoint adds the value's cotangent times
+        ``f``'s gradient, for ``value_and_grad``).
+        """
+        from .transform_objects import Grad, function_object, tangent_along
+
+        key = ("gradient call", grad, tuple(varied_mask))
+        if key in self.names:
+            return self.names[key]
+        specs = (None,) * nargs
+        fun = function_object(grad.fun, specs)
+        fn = normalize(fun, nargs)
+        params, lineno = fn.params, fn.lineno
+        nums = tuple(n % nargs for n in ((grad.argnums,) if isinstance(grad.argnums, int) else grad.argnums))
+        along, mask = tangent_along(fun, specs, tuple(varied_mask))
+        varied = [i for i, m in enumerate(mask) if m]
+        hint = f"{fn.name}_value_and_grad" if grad.with_value else f"{fn.name}_grad"
+        names = Linearized(self.namer.fresh(f"{hint}_fwd"), self.namer.fresh(f"{hint}_lin"), mask)
+        self.names[key] = names
+        if not varied:
+            return names
+        names.adjoint = self.namer.fresh(f"{hint}_bwd")
+        local = core.Namer(set(params) | self.namer.taken)
+        residuals, ct, value_bar, grads_bar = (local.fresh(n) for n in ("residuals", "ct", "value_bar", "grads_bar"))
+        dots = [local.fresh(f"{params[i]}_dot") for i in varied]
+        primals = [core.name(p) for p in params]
+        unpack = core.assign(core.tuple_([core.name(p, True) for p in params], store=True), core.name(residuals))
+
+        def gradient(of, argnums, nparams, with_value=False):
+            return core.name(Grad(of, argnums, has_aux=False, with_value=with_value).emit(self, (None,) * nparams))
+
+        # Linear: the derivative of (the value and) the gradient along the tangents.
+        tangent_of = gradient(along, grad.argnums, nargs + len(dots), grad.with_value)
+        linear = [unpack, gast.Return(value=core.call(tangent_of, primals + [core.name(d) for d in dots]))]
+        # Adjoint: H applied to the gradient's cotangent, the tangent of f along it differentiated in reverse.
+        adjoint = [unpack]
+        if grad.with_value:
+            adjoint.append(core.assign(core.tuple_([core.name(value_bar, True), core.name(grads_bar, True)],
+                                                   store=True), core.name(ct)))
+        seeds = core.name(grads_bar if grad.with_value else ct)
+        along_output, output_mask = tangent_along(fun, specs, tuple(i in nums for i in range(nargs)))
+        directions = [seeds if isinstance(grad.argnums, int) else
+                      gast.Subscript(value=seeds, slice=core.const(nums.index(i)), ctx=gast.Load())
+                      for i in range(nargs) if output_mask[i]]
+        bars = [local.fresh(f"{params[i]}_bar") for i in varied]
+        hessian_along = gradient(along_output, tuple(varied), nargs + len(directions))
+        adjoint.append(core.assign(core.tuple_([core.name(b, True) for b in bars], store=True),
+                                   core.call(hessian_along, primals + directions)))
+        cts = [core.name(b) for b in bars]
+        if grad.with_value:  # d(value)/d(argument) is the gradient
+            grads = [local.fresh(f"{params[i]}_grad") for i in varied]
+            adjoint.append(core.assign(core.tuple_([core.name(g, True) for g in grads], store=True),
+                                       core.call(gradient(fun, tuple(varied), nargs), primals)))
+            cts = [gast.BinOp(left=gast.BinOp(left=core.name(value_bar), op=gast.Mult(), right=core.name(g)),
+                              op=gast.Add(), right=b) for g, b in zip(grads, cts)]
+        adjoint.append(gast.Return(value=core.tuple_(cts)))
+        primal = core.call(core.name(self._primal_name(grad, nargs)), primals)
+        forward = [gast.Return(value=core.tuple_([primal, core.tuple_(primals)]))]
+        functions = {names.forward: (list(params), forward), names.linear: ([residuals] + dots, linear),
+                     names.adjoint: ([residuals, ct], adjoint)}
+        made = {}
+        for name, (fn_params, body) in functions.items():
+            for stmt in body:
+                core.at(stmt, lineno)
+            made[name] = core.Function(name=name, params=fn_params, body=body, lineno=lineno,
+                                       linear=set(dots) if name == names.linear else set())
+        self._linear_parts[names.linear] = (_copy(made[names.linear]), names)
+        self._add(made[names.forward])
+        self._add(made[names.adjoint])
+        self.pending_linear[names.linear] = made[names.linear]
+        return names
+
+    def value_and_grad(self, names: Linearized, params, lineno, picks=None, with_value=False, name=None) -> str:
         """A function returning the value and the gradient in one call (one compiled call under Numba).
 
         Its cotangent seed is ``rt.seed(out)``: 1.0 for a scalar output, an error for any other.
@@ -334,7 +446,7 @@ class Program:
         function ``grad`` returns instead: those cotangents alone (``with_value``: after the value).
         """
         suffix = "_value_and_grad" if picks is None or with_value else "_grad"
-        name = self.namer.fresh(names.forward.removesuffix("_fwd") + suffix)
+        name = name or self.namer.fresh(names.forward.removesuffix("_fwd") + suffix)
         local = core.Namer(set(params) | self.namer.taken)
         out, residuals, seed = local.fresh("out"), local.fresh("residuals"), local.fresh("seed")
         adjoint = core.call(core.name(names.adjoint), [core.name(residuals), core.name(seed)])
@@ -593,8 +705,13 @@ class _Callees:
         self.arg_kinds, self.result_kinds = helper_kinds(caller, seeds)
 
     def jvp(self, obj, varied_mask, nargs=None):
+        from .transform_objects import refuse_backward_pass
+
+        if _plain_gradient(obj):
+            names = self.program.gradient_call(obj, varied_mask, nargs or len(varied_mask))
+            self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), set(), False)
+            return names.forward, names.tangent_mask
         if hasattr(obj, "emit"):  # a transform called in the code: its backward pass is not taped again
-            from .transform_objects import refuse_backward_pass
 
             try:
                 refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code that calls")
@@ -618,6 +735,13 @@ class _Callees:
 
     def jvp_useful_args(self, obj, varied_mask) -> tuple:
         return self.jvp(obj, varied_mask)[1]
+
+
+def _plain_gradient(obj) -> bool:
+    """Is ``obj`` ``grad(f)`` or ``value_and_grad(f)`` of a function ``f`` (no auxiliary output, not a transform)?"""
+    from .transform_objects import Grad
+
+    return isinstance(obj, Grad) and not obj.has_aux and not hasattr(building.unwrap(obj.fun)[0], "emit")
 
 
 def _arg_kind(arg, known):

@@ -60,9 +60,9 @@ class Grad(Transform):
         self.fun, self.argnums, self.has_aux, self.with_value = fun, argnums, has_aux, with_value
         functools.update_wrapper(self, getattr(fun, "__s2s_function__", fun), updated=())
 
-    def emit(self, program, specs, parallel=False) -> str:
+    def emit(self, program, specs, parallel=False, name=None) -> str:
         """The generated function returning the gradient (after the value, for ``value_and_grad``): what
-        ``vmap(grad(f))`` maps."""
+        ``vmap(grad(f))`` maps (``name``: the one to give it)."""
         if self.has_aux:
             raise TypeError("only grad(f) and value_and_grad(f) can be transformed further, not has_aux=True")
         fun = function_object(self.fun, specs)
@@ -72,7 +72,8 @@ class Grad(Transform):
         names = program.adjoint(fun, mask, len(specs), param_kinds=batch_axes.kinds_of(specs))
         picks = [sorted(nums).index(n) for n in nums]
         return program.value_and_grad(names, fn.params, fn.lineno,
-                                      picks[0] if isinstance(self.argnums, int) else tuple(picks), self.with_value)
+                                      picks[0] if isinstance(self.argnums, int) else tuple(picks), self.with_value,
+                                      name)
 
     def call(self, args, kwargs, backend):
         fun, own_backend = building.unwrap(self.fun)
@@ -315,9 +316,15 @@ class Jacobian(Transform):
 def tangent_function(fun, specs, k):
     """The generated function ``(*params, t) → fun's output tangent along t``, ``t`` a tangent of parameter ``k``;
     None where ``fun``'s output does not depend on parameter ``k`` (its tangent is zero)."""
-    mask = tuple(i == k for i in range(len(specs)))
+    call, mask = tangent_along(fun, specs, tuple(i == k for i in range(len(specs))))
+    return call if mask[k] else None
+
+
+def tangent_along(fun, specs, mask) -> tuple:
+    """The generated function ``(*params, *tangents) → fun's output tangent``, with tangents of the parameters
+    in ``mask`` that ``fun``'s output depends on, and the mask of those."""
     built = build(key_of(fun), "jvp_tangent", mask, len(specs), PYTHON)
-    return built.call if built.tangent_mask[k] else None
+    return built.call, built.tangent_mask
 
 
 def plain(fun, backend, args, mode):

@@ -73,9 +73,22 @@ def _params():
 
 
 #: name → (function, arguments, argnums), each pinned in grad mode.
+def network(w, x):
+    return w[2] * np.tanh(w[0] * x + w[1])
+
+
+def physics_loss(w, xs):
+    """A gradient inside a loss: the network's slope in x, against a known one."""
+    total = 0.0
+    for i in range(xs.shape[0]):
+        total += (s2s.grad(network, argnums=1)(w, xs[i]) - np.cos(xs[i])) ** 2
+    return total
+
+
 SAMPLES = {
     "dict_params": (mlp_loss, (_params(), np.ones(2), np.ones(1)), 0),
     "custom_jvp": (softplus_loss, (np.ones(3),), 0),
     "custom_vjp": (clipped_loss, (np.ones(3),), 0),
     "checkpoint": (checkpointed_integrator, (np.ones(3), 0.7, 10), (0, 1)),
+    "gradient_inside": (physics_loss, (np.ones(3), np.linspace(0.0, 1.0, 4)), 0),
 }

@@ -1,14 +1,19 @@
 """Transforms called inside the code s2s transforms, as JAX users write them: a jvp inside a vmapped
-lambda, a gradient inside a function then differentiated in forward mode, a vmap inside jitted code."""
+lambda, a gradient inside a function then differentiated (a gradient penalty, a physics-informed loss), a
+vmap inside jitted code."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import random_programs
+from derivatives import central_difference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from primitive_cases import function_source, load
 
 import s2s
-
-from derivatives import central_difference
+from s2s.errors import S2SError
 
 
 def inner(w, x):
@@ -71,9 +76,80 @@ def test_forward_mode_through_a_gradient_inside():
     assert np.vdot(hessian_row, tangent) == pytest.approx(along, rel=1e-12)
 
 
-def test_reverse_mode_through_a_gradient_inside_is_refused():
-    with pytest.raises(TypeError, match="backward pass"):
-        s2s.grad(gradient_penalty)(np.array([0.5, 1.5]), np.array([1.0, -2.0]))
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_reverse_mode_through_a_gradient_inside(jit):
+    """A gradient penalty differentiated in reverse: the Hessian of ``inner`` along the penalty's cotangent."""
+    w, x = np.array([0.5, 1.5]), np.array([1.0, -2.0])
+    grads = (s2s.jit if jit else (lambda f: f))(s2s.grad(gradient_penalty, argnums=(0, 1)))(w, x)
+    tangents = (np.array([1.0, -0.5]), np.array([0.3, 0.2]))
+    along = sum(np.vdot(g, t) for g, t in zip(grads, tangents))
+    assert along == pytest.approx(central_difference(gradient_penalty, (w, x), tangents)[0], rel=1e-7)
+    assert along == pytest.approx(s2s.jvp(gradient_penalty, (w, x), tangents)[1], rel=1e-12)
+
+
+def network(w, x):
+    return w[2] * np.tanh(w[0] * x + w[1])
+
+
+def physics_residual(w):
+    """A physics-informed loss: the network's slope in x, at points in a loop, against a known one."""
+    total = 0.0
+    for i in range(5):
+        x = 0.2 * i
+        value, slope = s2s.value_and_grad(network, argnums=1)(w, x)
+        total += (slope - np.cos(x)) ** 2 + 0.1 * value ** 2
+    return total
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_reverse_mode_through_value_and_grad_inside_a_loop(jit):
+    w = np.array([0.7, -0.3, 1.2])
+    grads = (s2s.jit if jit else (lambda f: f))(s2s.grad(physics_residual))(w)
+    t = np.array([0.4, 1.0, -0.6])
+    assert np.vdot(grads, t) == pytest.approx(central_difference(physics_residual, (w,), (t,))[0], rel=1e-7)
+
+
+def loss_of_gradient_with_constant(a):
+    """The gradient with respect to an argument that is not differentiated here (``b`` is a constant)."""
+    b = np.array([1.0, 2.0, 3.0])
+    return np.sum(s2s.grad(inner, argnums=1)(a, b) ** 3)
+
+
+def test_reverse_mode_through_a_gradient_with_respect_to_a_constant():
+    a = np.array([0.3, -0.2, 0.5])
+    t = np.array([1.0, 0.5, -2.0])
+    along = np.vdot(s2s.grad(loss_of_gradient_with_constant)(a), t)
+    assert along == pytest.approx(central_difference(loss_of_gradient_with_constant, (a,), (t,))[0], rel=1e-7)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(random_programs.programs.filter(lambda lines: not any(line.strip().startswith(("if", "v =")) for line in lines)),
+       st.sampled_from([0, 2, (0, 1), (1, 2)]), st.booleans(), st.integers(0, 2**16))
+def test_reverse_mode_through_gradients_of_random_programs(tmp_path, lines, argnums, with_value, seed):
+    """grad of a function of the gradient of a random program (argnums and value_and_grad drawn): against
+    central differences of the function, and against its jvp (the dot-product test).  Programs with branches
+    or views are left out: their gradients are refused inside code (tapes in branches) or in reverse mode."""
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    transform = "value_and_grad" if with_value else "grad"
+    picked = ", ".join(f"g{n}" for n in nums) + ("," if len(nums) == 1 else "")
+    body = [f"value, ({picked}) = s2s.{transform}(program, argnums={nums!r})(a, b, s)" if with_value else
+            f"{picked} = s2s.grad(program, argnums={nums!r})(a, b, s)",
+            "return " + " + ".join(f"np.sum(np.sin(g{n}))" for n in nums) + (" + value" if with_value else "")]
+    module = load(tmp_path, "import s2s\n\n\n" + random_programs.source(lines) +
+                  function_source("loss", ("a", "b", "s"), body))
+    args, tangents, _ = random_programs.point(seed)
+    try:
+        value = module.loss(*args)
+        grads = s2s.grad(module.loss, argnums=(0, 1, 2))(*args)
+    except S2SError:  # a clear refusal of the program itself
+        return
+    if not np.isfinite(value) or abs(value) > 1e4:
+        return
+    along = sum(float(np.vdot(g, t)) for g, t in zip(grads, tangents))
+    differences = central_difference(module.loss, args, tangents, eps=1e-5)
+    assert along == pytest.approx(differences[0], rel=1e-4, abs=1e-4)
+    assert along == pytest.approx(s2s.jvp(module.loss, args, tangents)[1], rel=1e-9, abs=1e-9)
 
 
 def test_jacobian_of_a_primitive_inside():

@@ -14,6 +14,11 @@ FAMILIES = sorted({case.family for case in cases()})
 #: 7 min): they are checked with S2S_SLOW_CHECKS=1, and skipped, saying so, otherwise.
 QUICK_SECOND_ORDER = {"scalar"}
 
+#: Batched under Numba, the elementwise family's module alone takes four minutes to compile on that machine:
+#: checked with S2S_SLOW_CHECKS=1 (its vmap rules are checked in Python by test_primitives_batched, and compiled
+#: batches of elementwise code by test_batching).
+SLOW_VMAP = {"elementwise"}
+
 
 @pytest.fixture(scope="module")
 def families(tmp_path_factory):
@@ -28,4 +33,6 @@ def families(tmp_path_factory):
 def test_numba(family, check, families):
     if check is check_second_order and family not in QUICK_SECOND_ORDER and not os.environ.get("S2S_SLOW_CHECKS"):
         pytest.skip(f"compiling the {family} family's second derivatives takes minutes: run with S2S_SLOW_CHECKS=1")
+    if check is check_vmap and family in SLOW_VMAP and not os.environ.get("S2S_SLOW_CHECKS"):
+        pytest.skip(f"compiling the {family} family's batched code takes minutes: run with S2S_SLOW_CHECKS=1")
     check(families[family], jit=True)

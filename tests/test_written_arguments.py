@@ -1,7 +1,8 @@
 """The user's functions that write into array arguments in place (``h[i] = v``, ``h += v``, or through a
 function they pass ``h`` to), called as a statement or with results, returning ``h`` or not, in straight-line
 code or loops, where ``h`` is differentiated or starts as zeros: every derivative agrees with finite
-differences and with the others (dot-product test).
+differences and with the others (dot-product test), and the Hessian (reverse mode over forward mode) with
+finite differences of the gradient.
 
 The class: the arguments a call writes into change as its results do (activity, tapes, cotangents)."""
 
@@ -29,10 +30,13 @@ def programs(draw):
                      c=draw(st.sampled_from(["0.5", "1.5", "-0.7"]))) for w in writes]
     if draw(st.booleans()):
         body.append("x = x * 0.9 + 0.1 * h[1]")
-    returns = draw(st.sampled_from(["h, x", "x", None]))
+    if draw(st.booleans()):  # writes into a copy: the caller's array stays as it was
+        body.insert(0, "h = h.copy()")
+    returns = draw(st.sampled_from(["h, x", "x", "0.0", None]))
     helper = "def helper(h, x):\n" + "".join(f"    {line}\n" for line in body) + \
         (f"    return {returns}\n" if returns else "    return\n")
-    call = {"h, x": "h, x = helper(h, x)", "x": "x = helper(h, x)", None: "helper(h, x)"}[returns]
+    call = {"h, x": "h, x = helper(h, x)", "x": "x = helper(h, x)", "0.0": "c = helper(h, x)",  # c is a constant
+            None: "helper(h, x)"}[returns]
     start = draw(st.sampled_from(["h = np.zeros(4)", "h = np.concatenate((y, x))"]))
     loop = draw(st.booleans())
     lines = [start, "for _ in range(3):", f"    {call}"] if loop else [start, call]
@@ -55,3 +59,16 @@ def test_written_arguments(source, seed, tmp_path):
     assert along == pytest.approx(expected, rel=1e-6, abs=1e-8), source
     _, out_dot = s2s.jvp(program, args, tangents)
     assert out_dot == pytest.approx(along, rel=1e-10, abs=1e-12), source
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(source=programs(), seed=st.integers(0, 2 ** 16))
+def test_written_arguments_second_order(source, seed, tmp_path):
+    program = load_module(tmp_path, source).program
+    rng = np.random.default_rng(seed)
+    args = (0.5 * rng.standard_normal(2), 0.5 * rng.standard_normal(2))
+    t = rng.standard_normal(2)
+    gradient = s2s.grad(program)
+    expected = central_difference(lambda x: gradient(x, args[1]), args[:1], (t,))
+    np.testing.assert_allclose(s2s.hessian(program)(*args) @ t, expected, rtol=1e-6, atol=1e-8, err_msg=source)

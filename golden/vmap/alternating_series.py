@@ -3,17 +3,6 @@
 from s2s import runtime as rt
 
 
-def alternating_series(x, n):
-    total = 0.0
-    term = x
-    for k in range(1, n + 1):
-        sign = 1 - 2 * ((k + 1) % 2)
-        total += sign * term / k
-        term *= x
-    half = n // 2
-    return total, half
-
-
 def alternating_series_vmap(x, n):
     # corpus.py:120: def alternating_series(x, n):
     size = x.shape[0]

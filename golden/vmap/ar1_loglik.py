@@ -5,17 +5,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def ar1_loglik(phi, log_sigma, y):
-    sigma = math.exp(log_sigma)
-    n = len(y)
-    total = 0.0
-    for t in range(1, n):
-        resid = y[t] - phi * y[t - 1]
-        total -= 0.5 * (resid / sigma) ** 2
-    total -= (n - 1) * (log_sigma + 0.5 * math.log(2.0 * math.pi))
-    return total
-
-
 def ar1_loglik_vmap(phi, log_sigma, y):
     # corpus.py:65: def ar1_loglik(phi, log_sigma, y):
     size = rt.batch_size((phi.shape[0], log_sigma.shape[0], y.shape[0]))

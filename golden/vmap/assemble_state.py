@@ -4,17 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def assemble_state(x, y, vx, vy):
-    pos = np.array([x, y])
-    vel = np.asarray([vx, vy])
-    both = np.concatenate((pos, vel))
-    grid = np.stack((pos, vel))
-    flat = np.reshape(grid, (4,))
-    # corpus.py:646: gram = grid.T @ grid
-    gram = np.transpose(grid) @ grid
-    return np.sum(both * flat) + np.sum(gram)
-
-
 def assemble_state_vmap(x, y, vx, vy):
     # corpus.py:639: def assemble_state(x, y, vx, vy):
     size = rt.batch_size((x.shape[0], y.shape[0], vx.shape[0], vy.shape[0]))

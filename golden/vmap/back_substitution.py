@@ -4,17 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def back_substitution(U, b):
-    n = len(b)
-    x = np.zeros(n)
-    for i in range(n - 1, -1, -1):
-        s = b[i]
-        for j in range(i + 1, n):
-            s -= U[i, j] * x[j]
-        x[i] = s / U[i, i]
-    return x
-
-
 def back_substitution_vmap(U, b):
     # corpus.py:529: def back_substitution(U, b):
     size = rt.batch_size((U.shape[0], b.shape[0]))

@@ -4,20 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def barrier_call(s0, sigma, z, strike, barrier):
-    n_paths, n_steps = z.shape
-    dt = 1.0 / n_steps
-    total = 0.0
-    for p in range(n_paths):
-        path = np.empty(n_steps + 1)
-        path[0] = s0
-        for k in range(n_steps):
-            path[k + 1] = path[k] * np.exp(-0.5 * sigma * sigma * dt + sigma * np.sqrt(dt) * z[p, k])
-        if np.max(path) < barrier:
-            total += np.maximum(path[-1] - strike, 0.0)
-    return total / n_paths
-
-
 def barrier_call_vmap(s0, sigma, z, strike, barrier):
     # corpus.py:423: def barrier_call(s0, sigma, z, strike, barrier):
     size = rt.batch_size((s0.shape[0], sigma.shape[0], strike.shape[0], barrier.shape[0]))

@@ -3,15 +3,6 @@
 import numpy as np
 
 
-def bracket_tax(income, rate_low, rate_high):
-    if income <= 10000.0:
-        return 0.0
-    elif income <= 40000.0:
-        return rate_low * (income - 10000.0)
-    else:
-        return rate_low * 30000.0 + rate_high * (income - 40000.0)
-
-
 def bracket_tax_vmap(income, rate_low, rate_high):
     # corpus.py:440: if income <= 10000.0:
     return np.where(

@@ -3,14 +3,6 @@
 import numpy as np
 
 
-def column_statistics(A):
-    mu = np.mean(A, axis=0)
-    spread = np.max(A, axis=0) - np.min(A, axis=0)
-    geo = np.prod(A, axis=0)
-    rows = np.sum(A, axis=1)
-    return np.sum(mu * spread) + np.sum(geo) + np.dot(rows, rows)
-
-
 def column_statistics_vmap(A):
     # corpus.py:610: mu = np.mean(A, axis=0)
     mu = np.mean(A, axis=1)

@@ -6,14 +6,6 @@ from s2s import runtime as rt
 # LAPLACE_STENCIL: ndarray of shape (3,) and dtype float64, bound when the module is loaded
 
 
-def convolve_stencil(u, c):
-    n = u.shape[0]
-    out = np.zeros(n - 2)
-    for i in range(n - 2):
-        out[i] = c * np.dot(LAPLACE_STENCIL, u[i:i + 3])
-    return out
-
-
 def convolve_stencil_vmap(u, c):
     # corpus.py:175: def convolve_stencil(u, c):
     size = rt.batch_size((u.shape[0], c.shape[0]))

@@ -3,15 +3,6 @@
 import numpy as np
 
 
-def cumulative_growth(rates):
-    n = rates.shape[0]
-    wealth = np.empty_like(rates)
-    wealth[0] = 1.0 + rates[0]
-    for i in range(1, n):
-        wealth[i] = wealth[i - 1] * (1.0 + rates[i])
-    return wealth
-
-
 def cumulative_growth_vmap(rates):
     # corpus.py:101: n = rates.shape[0]
     n = rates.shape[1]

@@ -3,19 +3,6 @@
 from s2s import runtime as rt
 
 
-def euler_decay_chain(k1, k2, a0, dt, steps):
-    a = a0
-    b = 0.0
-    t = 0
-    while t < steps:
-        da = -k1 * a
-        db = k1 * a - k2 * b
-        a += dt * da
-        b += dt * db
-        t += 1
-    return a, b
-
-
 def euler_decay_chain_vmap(k1, k2, a0, dt, steps):
     # corpus.py:200: def euler_decay_chain(k1, k2, a0, dt, steps):
     size = rt.batch_size((k1.shape[0], k2.shape[0], a0.shape[0]))

@@ -4,28 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def gmm_loglik(x, weight_logits, means, log_sigmas):
-    k = len(means)
-    # corpus.py:305: logw = weight_logits - logsumexp(weight_logits)
-    logsumexp_1 = logsumexp(weight_logits)
-    logw = weight_logits - logsumexp_1
-    total = 0.0
-    comp = np.empty(k)
-    for n in range(len(x)):
-        for j in range(k):
-            z = (x[n] - means[j]) / np.exp(log_sigmas[j])
-            comp[j] = logw[j] - 0.5 * z * z - log_sigmas[j] - 0.5 * np.log(2 * np.pi)
-        # corpus.py:312: total += logsumexp(comp)
-        logsumexp_comp = logsumexp(comp)
-        total += logsumexp_comp
-    return total
-
-
-def logsumexp(v):
-    m = np.max(v)
-    return m + np.log(np.sum(np.exp(v - m)))
-
-
 def logsumexp_vmap(v):
     # corpus.py:298: m = np.max(v)
     m = np.max(v, axis=1)

@@ -3,17 +3,6 @@
 import numpy as np
 
 
-def heat_rod_slices(u0, alpha, steps):
-    u = np.copy(u0)
-    for _ in range(steps):
-        # corpus.py:139: lap = u[:-2] - 2.0 * u[1:-1] + u[2:]
-        u_part_1 = u[1:-1]
-        lap = u[:-2] - 2.0 * u_part_1 + u[2:]
-        # corpus.py:140: u[1:-1] = u[1:-1] + alpha * lap
-        u[1:-1] = u_part_1 + alpha * lap
-    return np.sum(u * u)
-
-
 def heat_rod_slices_vmap(u0, alpha, steps):
     u = np.copy(u0)
     for _ in range(steps):

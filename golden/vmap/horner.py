@@ -3,13 +3,6 @@
 from s2s import runtime as rt
 
 
-def horner(coeffs, x):
-    result = 0.0
-    for i in range(len(coeffs)):
-        result = result * x + coeffs[i]
-    return result
-
-
 def horner_vmap(coeffs, x):
     # corpus.py:494: def horner(coeffs, x):
     size = rt.batch_size((coeffs.shape[0], x.shape[0]))

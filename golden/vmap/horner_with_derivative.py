@@ -3,15 +3,6 @@
 from s2s import runtime as rt
 
 
-def horner_with_derivative(coeffs, x):
-    p = coeffs[0]
-    dp = 0.0
-    for i in range(1, len(coeffs)):
-        dp = dp * x + p
-        p = p * x + coeffs[i]
-    return p, dp
-
-
 def horner_with_derivative_vmap(coeffs, x):
     # corpus.py:511: def horner_with_derivative(coeffs, x):
     size = rt.batch_size((coeffs.shape[0], x.shape[0]))

@@ -4,19 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def huber_loss(residuals, delta):
-    total = 0.0
-    for i in range(len(residuals)):
-        a = abs(residuals[i])
-        # corpus.py:398: total += 0.5 * a * a if a <= delta else delta * (a - 0.5 * delta)
-        if a <= delta:
-            choice = 0.5 * a * a
-        else:
-            choice = delta * (a - 0.5 * delta)
-        total += choice
-    return total
-
-
 def huber_loss_vmap(residuals, delta):
     # corpus.py:393: def huber_loss(residuals, delta):
     size = rt.batch_size((residuals.shape[0], delta.shape[0]))

@@ -5,20 +5,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def kalman_filter_1d(obs, q, r, x0, p0):
-    x, p = x0, p0
-    nll = 0.0
-    for k in range(len(obs)):
-        p = p + q
-        s = p + r
-        innov = obs[k] - x
-        nll += 0.5 * (math.log(2 * math.pi * s) + innov * innov / s)
-        gain = p / s
-        x = x + gain * innov
-        p = (1 - gain) * p
-    return nll
-
-
 def kalman_filter_1d_vmap(obs, q, r, x0, p0):
     # corpus.py:84: def kalman_filter_1d(obs, q, r, x0, p0):
     size = rt.batch_size((obs.shape[0], q.shape[0], r.shape[0], x0.shape[0], p0.shape[0]))

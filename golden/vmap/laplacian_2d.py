@@ -3,15 +3,6 @@
 import numpy as np
 
 
-def laplacian_2d(f, h):
-    nx, ny = f.shape
-    lap = np.zeros_like(f)
-    for i in range(1, nx - 1):
-        for j in range(1, ny - 1):
-            lap[i, j] = (f[i + 1, j] + f[i - 1, j] + f[i, j + 1] + f[i, j - 1] - 4.0 * f[i, j]) / (h * h)
-    return 0.5 * np.sum(lap ** 2)
-
-
 def laplacian_2d_vmap(f, h):
     # corpus.py:167: nx, ny = f.shape
     nx, ny = f.shape[1:]

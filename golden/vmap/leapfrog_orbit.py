@@ -3,30 +3,6 @@
 import numpy as np
 
 
-def leapfrog_orbit(q0, p0, dt, steps):
-    # corpus.py:250: q = q0.copy()
-    q = np.copy(q0)
-    # corpus.py:251: p = p0 + 0.5 * dt * kepler_force(q0)
-    half_times_dt = 0.5 * dt
-    kepler_force_q0 = kepler_force(q0)
-    p = p0 + half_times_dt * kepler_force_q0
-    for step in range(steps):
-        q = q + dt * p
-        if step < steps - 1:
-            # corpus.py:255: p = p + dt * kepler_force(q)
-            kepler_force_q = kepler_force(q)
-            p = p + dt * kepler_force_q
-    # corpus.py:256: p = p + 0.5 * dt * kepler_force(q)
-    half_times_dt_1 = 0.5 * dt
-    kepler_force_q_1 = kepler_force(q)
-    p = p + half_times_dt_1 * kepler_force_q_1
-    return 0.5 * np.dot(p, p) - 1.0 / np.sqrt(np.dot(q, q))
-
-
-def kepler_force(q):
-    return -q / np.dot(q, q) ** 1.5
-
-
 def kepler_force_vmap(q):
     # corpus.py:245: return -q / np.dot(q, q) ** 1.5
     return -q / (np.sum(q * q, axis=1) ** 1.5)[:, None]

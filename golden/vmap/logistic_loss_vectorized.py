@@ -3,12 +3,6 @@
 import numpy as np
 
 
-def logistic_loss_vectorized(w, X, y):
-    z = X @ w
-    sp = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    return np.mean(sp - y * z)
-
-
 def logistic_loss_vectorized_vmap(w, X, y):
     # corpus.py:355: z = X @ w
     z = (X @ w[..., None])[:, :, 0]

@@ -3,11 +3,6 @@
 import numpy as np
 
 
-def logsumexp(v):
-    m = np.max(v)
-    return m + np.log(np.sum(np.exp(v - m)))
-
-
 def logsumexp_vmap(v):
     # corpus.py:298: m = np.max(v)
     m = np.max(v, axis=1)

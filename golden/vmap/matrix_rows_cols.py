@@ -3,18 +3,6 @@
 import numpy as np
 
 
-def matrix_rows_cols(A, v):
-    # corpus.py:704: B = A.copy()
-    B = np.copy(A)
-    n, m = B.shape
-    for i in range(n):
-        B[i] = B[i] * v[i]
-    # corpus.py:708: B[1:3, ::2] += 1.0
-    B[1:3, ::2] = B[1:3, ::2] + 1.0
-    col = B[:, m - 1]
-    return np.sum(B[0, :] ** 2) + np.dot(col, col) + B[-1, -2]
-
-
 def matrix_rows_cols_vmap(A, v):
     # corpus.py:704: B = A.copy()
     B = np.copy(A)

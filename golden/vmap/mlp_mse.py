@@ -3,13 +3,6 @@
 import numpy as np
 
 
-def mlp_mse(W1, b1, W2, b2, X, Y):
-    H = np.tanh(X @ W1 + b1)
-    out = H @ W2 + b2
-    err = out - Y
-    return np.sum(err * err) / X.shape[0]
-
-
 def mlp_mse_vmap(W1, b1, W2, b2, X, Y):
     # corpus.py:362: H = np.tanh(X @ W1 + b1)
     H = np.tanh(X @ W1 + b1[:, None])

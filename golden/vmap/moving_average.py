@@ -4,17 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def moving_average(x, w):
-    n = len(x)
-    # corpus.py:696: out = np.empty(n - w + 1)
-    n_minus_w = n - w
-    out = np.empty(n_minus_w + 1)
-    # corpus.py:697: for i in range(n - w + 1):
-    for i in range(n_minus_w + 1):
-        out[i] = np.mean(x[i:i + w])
-    return out[::3]
-
-
 def moving_average_vmap(x, w):
     # corpus.py:693: def moving_average(x, w):
     size = x.shape[0]

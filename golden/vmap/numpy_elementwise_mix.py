@@ -3,17 +3,6 @@
 import numpy as np
 
 
-def numpy_elementwise_mix(x, y):
-    ang = np.arctan2(y, x)
-    mag = np.power(np.square(x) + np.square(y), 0.5)
-    lim = np.clip(x, -0.5, 0.5)
-    hi = np.maximum(x, y)
-    lo = np.minimum(x, y)
-    sel = np.where(x > 0, np.exp(x), np.cos(y))
-    s = np.sign(x) * np.abs(y)
-    return np.sum(ang + mag + lim + hi - lo + sel + s)
-
-
 def numpy_elementwise_mix_vmap(x, y):
     ang = np.arctan2(y, x)
     mag = np.power(np.square(x) + np.square(y), 0.5)

@@ -3,18 +3,6 @@
 import numpy as np
 
 
-def numpy_transcendentals(x):
-    # corpus.py:597: u = np.sin(x) * np.cos(x) + np.tan(0.5 * x)
-    half_times_x = 0.5 * x
-    u = np.sin(x) * np.cos(x) + np.tan(half_times_x)
-    # corpus.py:598: v = np.arcsin(0.5 * x) + np.arccos(0.3 * x) + np.arctan(x)
-    v = np.arcsin(half_times_x) + np.arccos(0.3 * x) + np.arctan(x)
-    w = np.sinh(x) - np.cosh(x) + np.tanh(x) + np.expm1(x) + np.exp(-x)
-    z = np.log(2.0 + x) + np.log1p(x * x) + np.log10(3.0 + x) + np.log2(4.0 + x)
-    r = np.sqrt(1.5 + x) + np.hypot(x, 1.0) + np.fabs(x) + np.floor(3.0 * x) + np.ceil(x)
-    return u + v + w + z + r
-
-
 def numpy_transcendentals_vmap(x):
     # corpus.py:597: u = np.sin(x) * np.cos(x) + np.tan(0.5 * x)
     half_times_x = 0.5 * x

@@ -3,32 +3,6 @@
 import numpy as np
 
 
-def reprojection_residual(omega, t, focal, k1, X, obs):
-    # corpus.py:736: P = rotate_rodrigues(omega, X) + t
-    rotate_rodrigues_omega = rotate_rodrigues(omega, X)
-    P = rotate_rodrigues_omega + t
-    u = -P[0] / P[2]
-    v = -P[1] / P[2]
-    r2 = u * u + v * v
-    d = 1.0 + k1 * r2
-    # corpus.py:741: return focal * d * u - obs[0], focal * d * v - obs[1]
-    focal_times_d = focal * d
-    diff = focal_times_d * u - obs[0]
-    diff_1 = focal_times_d * v - obs[1]
-    return diff, diff_1
-
-
-def rotate_rodrigues(omega, X):
-    theta = np.sqrt(np.dot(omega, omega))
-    k = omega / theta
-    cross = np.array([
-        k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]
-    ])
-    c = np.cos(theta)
-    s = np.sin(theta)
-    return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
-
-
 def rotate_rodrigues_vmap(omega, X):
     # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
     theta = np.sqrt(np.sum(omega * omega, axis=1))

@@ -3,19 +3,6 @@
 import numpy as np
 
 
-def ridge_gradient_descent(w0, X, y, lam, lr, steps):
-    # corpus.py:382: w = w0.copy()
-    w = np.copy(w0)
-    n = X.shape[0]
-    Xt = np.transpose(X)
-    for _ in range(steps):
-        r = X @ w - y
-        grad = Xt @ r / n + lam * w
-        w -= lr * grad
-    r = X @ w - y
-    return 0.5 * np.dot(r, r) / n + 0.5 * lam * np.dot(w, w)
-
-
 def ridge_gradient_descent_vmap(w0, X, y, lam, lr, steps):
     # corpus.py:382: w = w0.copy()
     w = np.copy(w0)

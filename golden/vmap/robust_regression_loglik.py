@@ -5,24 +5,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def robust_regression_loglik(a, b, xs, ys, scale):
-    total = 0.0
-    for i in range(len(xs)):
-        r = ys[i] - (a + b * xs[i])
-        # corpus.py:327: narrow = gaussian_logpdf(r, 0.0, sigma=scale)
-        narrow = gaussian_logpdf(r, 0.0, scale)
-        # corpus.py:328: wide = gaussian_logpdf(r, 0.0)
-        wide = gaussian_logpdf(r, 0.0, 1.0)
-        m = max(narrow, wide)
-        total += m + math.log(0.9 * math.exp(narrow - m) + 0.1 * math.exp(wide - m))
-    return total
-
-
-def gaussian_logpdf(x, mu, sigma):
-    z = (x - mu) / sigma
-    return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)
-
-
 def gaussian_logpdf_vmap(x, mu, sigma):
     z = (x - mu) / sigma
     # corpus.py:319: return -0.5 * z * z - math.log(sigma) - 0.5 * math.log(2.0 * math.pi)

@@ -3,13 +3,6 @@
 from s2s import runtime as rt
 
 
-def rosenbrock(x):
-    total = 0.0
-    for i in range(len(x) - 1):
-        total += 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-    return total
-
-
 def rosenbrock_vmap(x):
     # corpus.py:521: def rosenbrock(x):
     size = x.shape[0]

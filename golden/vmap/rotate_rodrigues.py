@@ -3,17 +3,6 @@
 import numpy as np
 
 
-def rotate_rodrigues(omega, X):
-    theta = np.sqrt(np.dot(omega, omega))
-    k = omega / theta
-    cross = np.array([
-        k[1] * X[2] - k[2] * X[1], k[2] * X[0] - k[0] * X[2], k[0] * X[1] - k[1] * X[0]
-    ])
-    c = np.cos(theta)
-    s = np.sin(theta)
-    return X * c + cross * s + k * np.dot(k, X) * (1.0 - c)
-
-
 def rotate_rodrigues_vmap(omega, X):
     # corpus.py:726: theta = np.sqrt(np.dot(omega, omega))
     theta = np.sqrt(np.sum(omega * omega, axis=1))

@@ -4,21 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def running_sums(x):
-    # corpus.py:111: s = x.copy()
-    s = np.copy(x)
-    for i in range(1, len(s)):
-        # corpus.py:113: s[i] += s[i - 1]
-        s[i] = s[i] + s[i - 1]
-    # corpus.py:114: means = np.zeros(len(s))
-    len_s_1 = len(s)
-    means = np.zeros(len_s_1)
-    # corpus.py:115: for i in range(len(s)):
-    for i in range(len_s_1):
-        means[i] = s[i] / (i + 1)
-    return s, means
-
-
 def running_sums_vmap(x):
     # corpus.py:109: def running_sums(x):
     size = x.shape[0]

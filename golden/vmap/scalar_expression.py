@@ -3,9 +3,5 @@
 import numpy as np
 
 
-def scalar_expression(x):
-    return 3 * np.sin(x) + np.cos(x / 2)
-
-
 def scalar_expression_vmap(x):
     return 3 * np.sin(x) + np.cos(x / 2)

@@ -3,18 +3,6 @@
 import numpy as np
 
 
-def simpson_integral(k, n):
-    h = 1.0 / n
-    x = np.arange(n + 1) * h
-    f = np.ones(n + 1) / (1.0 + k * x * x)
-    total = f[0] + f[n]
-    for i in range(1, n, 2):
-        total += 4.0 * f[i]
-    for i in range(2, n - 1, 2):
-        total += 2.0 * f[i]
-    return total * h / 3.0
-
-
 def simpson_integral_vmap(k, n):
     h = 1.0 / n
     x = np.arange(n + 1) * h

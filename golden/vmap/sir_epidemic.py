@@ -4,19 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def sir_epidemic(beta, gamma, i0, days, substeps):
-    s, i, r = 1.0 - i0, i0, 0.0
-    dt = 1.0 / substeps
-    peak = i
-    for day in range(days):
-        for _ in range(substeps):
-            new_inf = beta * s * i
-            rec = gamma * i
-            s, i, r = s - dt * new_inf, i + dt * (new_inf - rec), r + dt * rec
-        peak = max(peak, i)
-    return peak, r
-
-
 def sir_epidemic_vmap(beta, gamma, i0, days, substeps):
     # corpus.py:260: def sir_epidemic(beta, gamma, i0, days, substeps):
     size = rt.batch_size((beta.shape[0], gamma.shape[0], i0.shape[0]))

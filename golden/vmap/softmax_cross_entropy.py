@@ -4,17 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def softmax_cross_entropy(logits, labels):
-    n, k = logits.shape
-    loss = 0.0
-    for i in range(n):
-        row = logits[i]
-        m = np.max(row)
-        lse = m + np.log(np.sum(np.exp(row - m)))
-        loss += lse - row[labels[i]]
-    return loss / n
-
-
 def softmax_cross_entropy_vmap(logits, labels):
     # corpus.py:368: def softmax_cross_entropy(logits, labels):
     size = logits.shape[0]

@@ -3,17 +3,6 @@
 import numpy as np
 
 
-def strided_views(x):
-    even = x[::2]
-    odd = x[1::2]
-    rev = x[::-1]
-    tail = x[-3:]
-    y = np.zeros_like(x)
-    y[2:5] = tail
-    y[-1] = x[0] * x[-2]
-    return np.sum(even * even) - np.sum(odd) + np.dot(rev, x) + np.sum(y * x) + x[-1]
-
-
 def strided_views_vmap(x):
     # corpus.py:683: even = x[::2]
     even = x[:, ::2]

@@ -4,17 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def tensor3_contract(T, v, w):
-    I, J, K = T.shape
-    out = np.zeros(I)
-    for i in range(I):
-        for j in range(J):
-            for k in range(K):
-                # corpus.py:720: out[i] += T[i, j, k] * v[j] * w[k]
-                out[i] = out[i] + T[i, j, k] * v[j] * w[k]
-    return out
-
-
 def tensor3_contract_vmap(T, v, w):
     # corpus.py:713: def tensor3_contract(T, v, w):
     size = rt.batch_size((T.shape[0], v.shape[0], w.shape[0]))

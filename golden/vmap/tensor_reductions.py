@@ -3,13 +3,6 @@
 import numpy as np
 
 
-def tensor_reductions(T):
-    a = np.sum(T, axis=2)
-    b = np.max(T, axis=0)
-    c = np.min(T, axis=1)
-    return np.sum(a * a) + np.sum(b) - np.sum(c * c)
-
-
 def tensor_reductions_vmap(T):
     # corpus.py:624: a = np.sum(T, axis=2)
     a = np.sum(T, axis=3)

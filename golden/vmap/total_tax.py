@@ -4,24 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def total_tax(incomes, rate_low, rate_high):
-    total = 0.0
-    for i in range(len(incomes)):
-        # corpus.py:452: total += bracket_tax(incomes[i], rate_low, rate_high)
-        bracket_tax_1 = bracket_tax(incomes[i], rate_low, rate_high)
-        total += bracket_tax_1
-    return total
-
-
-def bracket_tax(income, rate_low, rate_high):
-    if income <= 10000.0:
-        return 0.0
-    elif income <= 40000.0:
-        return rate_low * (income - 10000.0)
-    else:
-        return rate_low * 30000.0 + rate_high * (income - 40000.0)
-
-
 def bracket_tax_vmap(income, rate_low, rate_high):
     # corpus.py:440: if income <= 10000.0:
     return np.where(

@@ -3,14 +3,6 @@
 import numpy as np
 
 
-def upwind_advection(u0, courant, steps):
-    # corpus.py:815: u = u0.copy()
-    u = np.copy(u0)
-    for _ in range(steps):
-        u[1:] = (1.0 - courant) * u[1:] + courant * u[:-1]
-    return np.sum(u * u)
-
-
 def upwind_advection_vmap(u0, courant, steps):
     # corpus.py:815: u = u0.copy()
     u = np.copy(u0)

@@ -4,22 +4,6 @@ import numpy as np
 from s2s import runtime as rt
 
 
-def wave_1d(u0, c, dt, dx, steps):
-    # corpus.py:186: prev = u0.copy()
-    prev = np.copy(u0)
-    # corpus.py:187: cur = u0.copy()
-    cur = np.copy(u0)
-    lam2 = (c * dt / dx) ** 2
-    n = len(u0)
-    for _ in range(steps):
-        nxt = np.zeros(n)
-        # corpus.py:192: nxt[1:n - 1] = 2 * cur[1:n - 1] - prev[1:n - 1] + lam2 * (cur[2:] - 2 * cur[1:n - 1] + cur[:n - 2])
-        product = 2 * cur[1:n - 1]
-        nxt[1:n - 1] = product - prev[1:n - 1] + lam2 * (cur[2:] - product + cur[:n - 2])
-        prev, cur = cur, nxt
-    return cur
-
-
 def wave_1d_vmap(u0, c, dt, dx, steps):
     # corpus.py:184: def wave_1d(u0, c, dt, dx, steps):
     size = rt.batch_size((u0.shape[0], c.shape[0]))

@@ -3,13 +3,6 @@
 import numpy as np
 
 
-def whole_array_reductions(A):
-    # corpus.py:619: return np.sum(A) * np.mean(A) + np.prod(A[0]) + np.max(A) - np.min(A) + A.sum() - A.max()
-    sum_A = np.sum(A)
-    max_A = np.max(A)
-    return sum_A * np.mean(A) + np.prod(A[0]) + max_A - np.min(A) + sum_A - max_A
-
-
 def whole_array_reductions_vmap(A):
     # corpus.py:619: return np.sum(A) * np.mean(A) + np.prod(A[0]) + np.max(A) - np.min(A) + A.sum() - A.max()
     sum_A = np.sum(A, axis=(1, 2))

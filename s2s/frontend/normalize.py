@@ -429,6 +429,8 @@ class _Normalizer(Lowering, TreeLowering):
             return self.append(appended, value.args[0], out)
         if isinstance(value, gast.Call):
             normalized = self.value(value, out, "result")
+            if isinstance(normalized, gast.Tuple):  # a call of a function returning a tuple, bound to names in out
+                return out
             if self.fn.is_user_call(normalized) or core.dotted_name(normalized.func) == "print":
                 self.emit(out, gast.Expr(value=normalized))
                 return out

@@ -170,7 +170,7 @@ class _JVP:
 
     def assign(self, stmt):
         t, value = stmt.targets[0].id, stmt.value
-        if not self.activity.active(t):
+        if not self.changes_active([t], value):
             return [stmt]
         t_dot = core.name(self.tangent_name(t), store=True)
         if core.is_atom(value):
@@ -345,9 +345,9 @@ class _JVP:
 
     def unpack(self, stmt):
         names = core.target_names(stmt.targets[0])
-        if not any(self.activity.active(n) for n in names):
-            return [stmt]
         value = stmt.value
+        if not self.changes_active(names, value):
+            return [stmt]
         dots = self.tangent_target(stmt.targets[0])
         if self.fn.is_user_call(value):
             call = self.user_call(value)
@@ -382,6 +382,12 @@ class _JVP:
         # d(x / v) = (x_dot - (x / v) * v_dot) / v, after x changes
         extra = [aug(gast.Sub(), gast.BinOp(left=core.name(x), op=gast.Mult(), right=v_dot))] if v_dot else []
         return [stmt, *extra, aug(gast.Div(), core.load(v))]
+
+    def changes_active(self, names, value) -> bool:
+        """Does a statement binding ``names`` to ``value`` change an active value: a name, or an argument a call
+        of the user's function writes into (whatever it returns)?"""
+        written = analysis.written_arguments(value, self.fn) if self.fn.is_user_call(value) else []
+        return any(self.activity.active(n) for n in [*names, *written])
 
     def tangent_target(self, target):
         """The tangents' names for the names ``target`` binds, nested as it is (``(a, b), c``)."""

@@ -123,6 +123,9 @@ def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
             core.notes(forward).writes = _written_arguments(call, writes)
             out.append(forward)
             out.append(core.at(core.assign(tangent_target, lin_call), stmt.lineno))
+            core.notes(out[-1]).writes = frozenset(  # the tangents of the arguments written into
+                t.id for t in tangent_args if isinstance(t, gast.Name) and fn.primal_of.get(t.id) in
+                core.notes(forward).writes)
         return out
 
     fn.body = block(fn.body)

@@ -63,6 +63,8 @@ def witnesses(stmt, kinds, primal_of) -> list:
     if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple) and \
             not isinstance(stmt.value, gast.Tuple):  # cotangents handed on as a tuple need real zeros
         found += [t for t in core.target_names(stmt.targets[0]) if kind(t) != SCALAR]
+    # and so do those of the tangents a helper writes into, handed in
+    found += [t for t in sorted(getattr(core.notes(stmt), "writes", None) or ()) if kind(t) != SCALAR]
     value = stmt.value if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)) else None
     if value is None:
         return found
@@ -654,7 +656,7 @@ def written_parameters(lin, adjoint_of) -> list:
             found = adjoint_of(value.func.id)
             if found is not None:
                 written |= {value.args[1:][i].id for i in found[1]}
-    return [t for t in lin.params[1:] if t in written]
+    return [t for t in lin.params[1:] if t in written and not analysis.copied_first(lin, t)]
 
 
 def _needed(prelude, consumers) -> list:
