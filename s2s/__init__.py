@@ -14,15 +14,15 @@ device function for kernels of one's own.
 from . import cuda, errors, tree_util
 from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, linearize, source, value_and_grad,
                   vjp, vmap)
-from .checkpoint import checkpoint, checkpointed, remat
+from .checkpoint import checkpoint, checkpoint_policies, checkpointed, remat
 from .custom import custom_jvp, custom_vjp
 from .rules.registry import defjvp
 from .runtime import stop_gradient
 from .shape_eval import ShapeDtypeStruct, eval_shape
 from .vectorize import vectorize
 
-__all__ = ["ShapeDtypeStruct", "checkpoint", "checkpointed", "cuda", "custom_jvp", "custom_vjp", "defjvp", "errors",
-           "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose", "linearize", "remat",
-           "source",
-           "stop_gradient", "tree_util", "value_and_grad", "vectorize", "vjp", "vmap"]
+__all__ = ["ShapeDtypeStruct", "checkpoint", "checkpoint_policies", "checkpointed", "cuda", "custom_jvp",
+           "custom_vjp", "defjvp", "errors", "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp",
+           "linear_transpose", "linearize", "remat", "source", "stop_gradient", "tree_util", "value_and_grad",
+           "vectorize", "vjp", "vmap"]
 __version__ = "0.1.0"

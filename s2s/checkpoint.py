@@ -11,21 +11,63 @@ from __future__ import annotations
 
 import functools
 
+import gast
+from . import core
+
 
 class Checkpointed:
-    """``fun``, whose residuals are computed again where a reverse-mode derivative needs them."""
+    """``fun``, whose residuals are computed again where a reverse-mode derivative needs them (``policy``:
+    those it saves all the same; None, nothing but the inputs)."""
 
     __s2s_checkpoint__ = True
 
-    def __init__(self, fun):
+    def __init__(self, fun, policy=None):
         functools.update_wrapper(self, fun)
         self.__s2s_function__ = fun
+        self.policy = policy
 
     def __call__(self, *args, **kwargs):
         return self.__s2s_function__(*args, **kwargs)
 
     def __repr__(self):
-        return f"s2s.checkpoint({self.__s2s_function__!r})"
+        policy = "" if self.policy is None else f", policy={self.policy!r}"
+        return f"s2s.checkpoint({self.__s2s_function__!r}{policy})"
+
+
+class Policy:
+    """What a checkpointed function saves of the values it computes, as JAX's ``checkpoint_policies`` say:
+    ``saves(value)`` for the right-hand side of each of its assignments (a core-form expression).  Any choice
+    gives the same derivatives; it trades the memory of what is saved against the time of what is computed
+    again."""
+
+    def __init__(self, name, saves):
+        self.name, self.saves = name, saves
+
+    def __repr__(self):
+        return f"s2s.checkpoint_policies.{self.name}"
+
+
+#: Products of arrays: ``@`` and the NumPy functions that contract.
+_DOTS = frozenset({"np.dot", "np.matmul", "np.einsum", "np.tensordot", "np.inner", "np.vdot"})
+#: Those whose operands have no batch dimensions (``@`` and ``np.matmul`` have them beyond two dimensions).
+_DOTS_WITHOUT_BATCH = frozenset({"np.dot", "np.tensordot", "np.inner", "np.vdot"})
+
+
+def _dot(value, names) -> bool:
+    if isinstance(value, gast.BinOp):
+        return isinstance(value.op, gast.MatMult) and names is _DOTS
+    return isinstance(value, gast.Call) and core.dotted_name(value.func) in names
+
+
+class checkpoint_policies:  # noqa: N801 -- JAX's name, a namespace of policies
+    """The policies ``s2s.checkpoint(fun, policy=...)`` takes: JAX's, by name."""
+
+    everything_saveable = Policy("everything_saveable", lambda value: True)
+    nothing_saveable = Policy("nothing_saveable", lambda value: False)
+    dots_saveable = Policy("dots_saveable", lambda value: _dot(value, _DOTS))
+    checkpoint_dots = dots_saveable
+    dots_with_no_batch_dims_saveable = Policy("dots_with_no_batch_dims_saveable",
+                                              lambda value: _dot(value, _DOTS_WITHOUT_BATCH))
 
 
 def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
@@ -33,20 +75,29 @@ def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
     ``linearize``), its intermediates are recomputed from its inputs rather than stored.
 
     Works as a decorator, and called inside code that s2s transforms (``s2s.checkpoint(step)(x)``).
-    ``prevent_cse`` is accepted for compatibility (s2s does not merge the recomputation away);
-    ``policy`` must be None (nothing but the inputs is saved) and ``static_argnums`` empty.
+    ``prevent_cse`` is accepted for compatibility (s2s does not merge the recomputation away).
+    ``policy``, one of ``s2s.checkpoint_policies``, says what is saved besides the inputs (products of
+    arrays, say): the function's own assignments it saves are not computed again, and the values they
+    read are not saved for them.  ``static_argnums`` must be empty.
     """
-    if policy is not None:
-        raise NotImplementedError("s2s.checkpoint saves the function's inputs only: policy must be None")
     if static_argnums:
         raise NotImplementedError("s2s.checkpoint does not take static_argnums: close over the values instead")
-    return _checkpointed(fun)
+    if policy is not None and not isinstance(policy, Policy):
+        raise TypeError(f"s2s.checkpoint takes a policy of s2s.checkpoint_policies, not {policy!r} (s2s decides "
+                        "what to save when it reads the code, not from the operations as they run)")
+    if policy is checkpoint_policies.everything_saveable:
+        return fun
+    if policy is checkpoint_policies.nothing_saveable:
+        policy = None
+    return _checkpointed(fun, policy)
 
 
 @functools.lru_cache(maxsize=None)
-def _checkpointed(fun) -> Checkpointed:
-    """One wrapper per function, so that every call of it is one helper of the program."""
-    return fun if isinstance(fun, Checkpointed) else Checkpointed(fun)
+def _checkpointed(fun, policy) -> Checkpointed:
+    """One wrapper per function and policy, so that every call of it is one helper of the program."""
+    if isinstance(fun, Checkpointed):
+        return fun if fun.policy is policy else _checkpointed(fun.__s2s_function__, policy)
+    return Checkpointed(fun, policy)
 
 
 remat = checkpoint

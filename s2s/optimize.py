@@ -50,7 +50,7 @@ def optimize(fn: core.Function) -> core.Function:
 _PURE_BUILTINS = frozenset({"abs", "bool", "divmod", "float", "int", "len", "max", "min", "pow", "range", "round"})
 
 
-def _impure(expr, fn) -> bool:
+def impure(expr, fn) -> bool:
     """Calls whose evaluation must not move: user functions, unknown callables, random numbers, print, and
     generated functions other than those known to write into none of their arguments."""
     return any(spelled in fn.callees or spelled in fn.constants or spelled.startswith("np.random")
@@ -68,13 +68,13 @@ class _Summary:
         rebound = set().union(*(core.written_names(s) for s in nested))
         mutated = core.mutated_names(nested)  # in place: every view of it changes too
         self.writes = rebound.union(*(aliases.get(n, {n}) for n in mutated))
-        self.effects = any(_impure(s, fn) for s in nested if isinstance(s, (gast.Expr, gast.Assign)))
+        self.effects = any(impure(s, fn) for s in nested if isinstance(s, (gast.Expr, gast.Assign)))
 
 
 def _temp_definition(stmt, fn):
     """``(t, value)`` if ``stmt`` defines the temporary ``t`` from a pure expression."""
     if (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
-            and stmt.targets[0].id in fn.temps and not _impure(stmt.value, fn)):
+            and stmt.targets[0].id in fn.temps and not impure(stmt.value, fn)):
         return stmt.targets[0].id, stmt.value
     return None
 
@@ -267,7 +267,7 @@ class _DeadStores:
         if core.notes(stmt).counter:  # a tape counter's step
             return core.notes(stmt).counter not in live
         return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple)) and \
-            not set(core.target_names(stmt.targets[0])) & live and not _impure(stmt.value, self.fn)
+            not set(core.target_names(stmt.targets[0])) & live and not impure(stmt.value, self.fn)
 
 
 # -- signs --------------------------------------------------------------------------------

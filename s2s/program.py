@@ -97,15 +97,17 @@ class Program:
         return self.names[key], self.signatures[(obj, tuple(varied_mask))]
 
     def linearize(self, obj, varied_mask, nargs=None, for_transpose=False, check_linear=False,
-                  param_kinds=None, has_aux=False) -> Linearized:
+                  param_kinds=None, has_aux=False, remat=None) -> Linearized:
         """The forward and linear functions of ``obj`` w.r.t. the varied parameters (see ``partial_eval``).
 
         ``for_transpose`` keeps what transposition needs (shapes of cotangents);
         ``check_linear`` raises ``NonLinearError`` if ``obj`` is not linear in them; ``param_kinds``
         (a tuple, one kind per parameter) says which arguments are scalars and which arrays;
-        ``has_aux``: ``obj`` returns ``(output, auxiliary data)`` and only the output is differentiated.
+        ``has_aux``: ``obj`` returns ``(output, auxiliary data)`` and only the output is differentiated;
+        ``remat``: a checkpoint policy, saying which of its values the forward function saves (the linear
+        function computes the others again).
         """
-        key = ("linearize", obj, tuple(varied_mask), for_transpose, check_linear, has_aux, param_kinds)
+        key = ("linearize", obj, tuple(varied_mask), for_transpose, check_linear, has_aux, param_kinds, remat)
         if key not in self.names:
             if key in self._in_progress:
                 raise S2SError(f"s2s does not differentiate recursive functions ({getattr(obj, '__name__', obj)})")
@@ -127,7 +129,7 @@ class Program:
             names = Linearized(self.namer.fresh(f"{fn.name}_fwd"), self.namer.fresh(f"{fn.name}_lin"), mask,
                                has_aux=has_aux)
             witnesses = transposition.witnesses if for_transpose else None
-            split = partial_eval(jvp_fn, names.forward, names.linear, witnesses, blocked, kinds, aux)
+            split = partial_eval(jvp_fn, names.forward, names.linear, witnesses, blocked, kinds, aux, remat)
             self._in_progress.discard(key)
             self.names[key] = names
             self._linear_parts[names.linear] = (_copy(split.linear), names)
@@ -723,10 +725,12 @@ class _Callees:
                                                 self.caller.source_line(line)) from None
         # A checkpointed function has the same halves as the function: only its calls differ, under a name
         # of their own here (partial evaluation computes their forward half again instead of saving it).
-        recompute = getattr(obj, "__s2s_checkpoint__", False)
-        fun = obj.__s2s_function__ if recompute else obj
+        checkpointed = getattr(obj, "__s2s_checkpoint__", False)
+        policy = obj.policy if checkpointed else None  # with one, the callee's own linear half computes again
+        recompute = checkpointed and policy is None
+        fun = obj.__s2s_function__ if checkpointed else obj
         names = self.program.linearize(fun, varied_mask, nargs, self.for_transpose, self.check_linear,
-                                       self.arg_kinds.get(obj))
+                                       self.arg_kinds.get(obj), remat=policy)
         callee = normalize(fun, len(varied_mask))
         writes = {i for i, p in enumerate(callee.params) if p in analysis.written_parameters(callee)}
         stand_in = f"{names.forward}_checkpointed" if recompute else names.forward

@@ -66,6 +66,18 @@ def checkpointed_integrator(x, w, n):
     return np.sum(x ** 2)
 
 
+def residual_layer(h, W):
+    z = W @ h
+    return 0.5 * np.tanh(z) + h
+
+
+def network_saving_products(h, W, n):
+    """Each layer computed again in the backward pass, but for its matrix product, which it saves."""
+    for _ in range(n):
+        h = s2s.checkpoint(residual_layer, policy=s2s.checkpoint_policies.dots_saveable)(h, W)
+    return np.sum(h ** 2)
+
+
 def _params():
     rng = np.random.default_rng(0)
     return {"hidden": {"W": rng.standard_normal((3, 2)), "b": np.zeros(3)},
@@ -91,4 +103,5 @@ SAMPLES = {
     "custom_vjp": (clipped_loss, (np.ones(3),), 0),
     "checkpoint": (checkpointed_integrator, (np.ones(3), 0.7, 10), (0, 1)),
     "gradient_inside": (physics_loss, (np.ones(3), np.linspace(0.0, 1.0, 4)), 0),
+    "checkpoint_policy": (network_saving_products, (np.ones(3), np.eye(3), 4), (0, 1)),
 }

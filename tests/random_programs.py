@@ -105,6 +105,12 @@ def block(depth=0):
 programs = st.lists(block(), min_size=1, max_size=4).map(lambda parts: [s for p in parts for s in p])
 
 
+def without(*starts):
+    """The programs with no line starting with one of ``starts`` (``"v ="``: writes through a view, which
+    reverse mode refuses)."""
+    return programs.filter(lambda lines: not any(line.strip().startswith(starts) for line in lines))
+
+
 def source(lines) -> str:
     body = ["a = a.copy()", "b = b.copy()", *lines, "return np.sum(a * a) + s * np.sum(b) + s"]
     return function_source("program", ("a", "b", "s"), body)

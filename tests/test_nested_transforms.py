@@ -124,7 +124,7 @@ def test_reverse_mode_through_a_gradient_with_respect_to_a_constant():
 
 @settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(random_programs.programs.filter(lambda lines: not any(line.strip().startswith(("if", "v =")) for line in lines)),
+@given(random_programs.without("if", "v ="),
        st.sampled_from([0, 2, (0, 1), (1, 2)]), st.booleans(), st.integers(0, 2**16))
 def test_reverse_mode_through_gradients_of_random_programs(tmp_path, lines, argnums, with_value, seed):
     """grad of a function of the gradient of a random program (argnums and value_and_grad drawn): against

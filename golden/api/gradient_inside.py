@@ -5,7 +5,7 @@ from s2s import runtime as rt
 
 
 def network_jvp_fwd_1(w, x, x_dot):
-    # api_samples.py:77: return w[2] * np.tanh(w[0] * x + w[1])
+    # api_samples.py:89: return w[2] * np.tanh(w[0] * x + w[1])
     w_0 = w[0]
     w_1 = w[1]
     tanh_total = np.tanh(w_0 * x + w_1)
@@ -23,9 +23,9 @@ def network_jvp_tangent_fwd_1(w, x, x_dot):
 
 
 def network_jvp_lin_1_bwd(residuals, out_bar):
-    # api_samples.py:76: def network(w, x):
+    # api_samples.py:88: def network(w, x):
     w, tanh_total, x, w_1, w_0, diff, w_0_1, w_2, product_2, x_dot, w_2_1 = residuals
-    # api_samples.py:77: return w[2] * np.tanh(w[0] * x + w[1])
+    # api_samples.py:89: return w[2] * np.tanh(w[0] * x + w[1])
     out_bar_1 = out_bar[0]
     out_dot_bar = out_bar[1]
     tanh_total_bar = rt.unbroadcast(w_2_1 * out_bar_1, tanh_total)
@@ -68,37 +68,37 @@ def network_grad_bwd(residuals, ct):
 
 
 def physics_loss_fwd(w, xs):
-    # api_samples.py:80: def physics_loss(w, xs):
+    # api_samples.py:92: def physics_loss(w, xs):
     network_grad_fwd_res_tape = []
     diff_tape = []
     network_w_tape = []
     total = 0.0
-    # api_samples.py:83: for i in range(xs.shape[0]):
+    # api_samples.py:95: for i in range(xs.shape[0]):
     xs_shape_0 = xs.shape[0]
     for i in range(xs_shape_0):
-        # api_samples.py:84: total += (s2s.grad(network, argnums=1)(w, xs[i]) - np.cos(xs[i])) ** 2
+        # api_samples.py:96: total += (s2s.grad(network, argnums=1)(w, xs[i]) - np.cos(xs[i])) ** 2
         network_w, network_grad_fwd_res = network_grad_fwd(w, xs[i])
         diff = network_w - np.cos(xs[i])
         total += diff ** 2
-        # api_samples.py:83: for i in range(xs.shape[0]):
+        # api_samples.py:95: for i in range(xs.shape[0]):
         network_grad_fwd_res_tape.append(network_grad_fwd_res)
         diff_tape.append(diff)
         network_w_tape.append(network_w)
-    # api_samples.py:85: return total
+    # api_samples.py:97: return total
     return total, (w, xs_shape_0, network_grad_fwd_res_tape, diff_tape, network_w_tape)
 
 
 def physics_loss_bwd(residuals, total_bar):
-    # api_samples.py:80: def physics_loss(w, xs):
+    # api_samples.py:92: def physics_loss(w, xs):
     w, xs_shape_0, network_grad_fwd_res_tape, diff_tape, network_w_tape = residuals
     k = len(network_grad_fwd_res_tape)
-    # api_samples.py:83: for i in range(xs.shape[0]):
+    # api_samples.py:95: for i in range(xs.shape[0]):
     w_bar = np.zeros_like(w)
     for i in range(xs_shape_0 - 1, -1, -1):
         k -= 1
-        # api_samples.py:84: total += (s2s.grad(network, argnums=1)(w, xs[i]) - np.cos(xs[i])) ** 2
+        # api_samples.py:96: total += (s2s.grad(network, argnums=1)(w, xs[i]) - np.cos(xs[i])) ** 2
         w_bar += network_grad_bwd(network_grad_fwd_res_tape[k], rt.unbroadcast(2 * diff_tape[k] * total_bar, network_w_tape[k]))[0]
-    # api_samples.py:85: return total
+    # api_samples.py:97: return total
     return w_bar,
 
 
@@ -109,7 +109,7 @@ def physics_loss_value_and_grad(w, xs):
 
 
 def network_fwd(w, x):
-    # api_samples.py:77: return w[2] * np.tanh(w[0] * x + w[1])
+    # api_samples.py:89: return w[2] * np.tanh(w[0] * x + w[1])
     w_2 = w[2]
     w_0 = w[0]
     tanh_total = np.tanh(w_0 * x + w[1])
@@ -118,9 +118,9 @@ def network_fwd(w, x):
 
 
 def network_bwd(residuals, out_bar):
-    # api_samples.py:76: def network(w, x):
+    # api_samples.py:88: def network(w, x):
     x, w_0, tanh_total, w_2 = residuals
-    # api_samples.py:77: return w[2] * np.tanh(w[0] * x + w[1])
+    # api_samples.py:89: return w[2] * np.tanh(w[0] * x + w[1])
     x_bar = rt.unbroadcast(w_0 * (1 - tanh_total * tanh_total) * w_2 * out_bar, x)
     return x_bar,
 

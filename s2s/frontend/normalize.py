@@ -916,10 +916,14 @@ class _Normalizer(Lowering, TreeLowering):
         return core.call(callee, [self.atom(a, out) for a in given])
 
     def literal(self, node):
-        """The value of a literal option (an int, a tuple of ints, None, a string)."""
+        """The value of a literal option (an int, a tuple of ints, None, a string), or a checkpoint policy."""
+        from ..checkpoint import Policy
+
         try:
             return ast.literal_eval(gast.gast_to_ast(node))
         except ValueError:
+            if isinstance(self.static_object(node), Policy):  # s2s.checkpoint_policies.dots_saveable
+                return self.static_object(node)
             raise self.refuse("an option of a transform that is not a literal", node) from None
 
     def static_object(self, node):

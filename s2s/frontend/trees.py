@@ -424,11 +424,11 @@ class TreeLowering:
         treedefs, leaves, _ = in_leaves(values)
         callee = fun
         if any(t is not None for t in treedefs):
-            callee = flattened(getattr(fun, "__s2s_function__", fun), treedefs)
+            callee = flattened(fun, treedefs)
             if getattr(fun, "__s2s_checkpoint__", False):  # s2s.checkpoint(f)(tree): the flattened f, checkpointed
                 from ..checkpoint import checkpoint
 
-                callee = checkpoint(callee)
+                callee = checkpoint(callee, policy=fun.policy)
         from .normalize import normalize
 
         result = core.call(self.reference(callee, fun.__name__), leaves)
@@ -497,6 +497,9 @@ def _stored(tree):
 
 @functools.lru_cache(maxsize=None)
 def flattened(fun, treedefs, aux=False, pick=None) -> Flattened:
-    """One ``Flattened`` object per function and structure, so that a callee is one function of the program."""
+    """One ``Flattened`` object per function and structure, so that a callee is one function of the program
+    (a checkpointed function's own: a caller checkpoints the flattened one)."""
+    if getattr(fun, "__s2s_checkpoint__", False):
+        fun = fun.__s2s_function__
     return Flattened(fun, treedefs, aux, pick)
 

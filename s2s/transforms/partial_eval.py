@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import gast
 
 from .. import analysis, core
+from ..optimize import impure
 from ..errors import NonLinearError
 from ..rules import registry
 from ..rules.template import simplify
@@ -58,7 +59,7 @@ class Split:
 
 
 def partial_eval(jvp_fn: core.Function, fwd_name: str, lin_name: str, witnesses=None, nonlinear=None,
-                 known_kinds=None, aux=None) -> Split:
+                 known_kinds=None, aux=None, remat=None) -> Split:
     """Split ``jvp_fn`` (single exit, user calls already split) into forward and linear functions.
 
     ``witnesses(stmt, kinds, primal_of)`` names the tangents whose primal values a later pass
@@ -66,9 +67,11 @@ def partial_eval(jvp_fn: core.Function, fwd_name: str, lin_name: str, witnesses=
     of names that depend on the inputs: the linear function may not read them
     (``linear_transpose`` of a function that is not linear).  ``known_kinds`` gives the kinds the
     caller knows (of the parameters, bound constants, results of helpers).  ``aux``: an atom the
-    forward function returns beside the output, as ``(output, aux)``.
+    forward function returns beside the output, as ``(output, aux)``.  ``remat``: a checkpoint policy; the
+    linear function computes again every value of a plain assignment the policy does not save, rather than
+    reading it from the forward function's residuals.
     """
-    return _Splitter(jvp_fn, witnesses, nonlinear, known_kinds).run(fwd_name, lin_name, aux)
+    return _Splitter(jvp_fn, witnesses, nonlinear, known_kinds, remat).run(fwd_name, lin_name, aux)
 
 
 def split_user_calls(fn: core.Function, calls: dict, known_kinds=None) -> None:
@@ -165,8 +168,8 @@ def _hoist_tests(body, namer, temps) -> list:
 
 
 class _Splitter:
-    def __init__(self, fn, witnesses, nonlinear, known_kinds):
-        self.fn, self.witnesses, self.nonlinear = fn, witnesses, nonlinear
+    def __init__(self, fn, witnesses, nonlinear, known_kinds, remat=None):
+        self.fn, self.witnesses, self.nonlinear, self.remat = fn, witnesses, nonlinear, remat
         self.linear_names = set(fn.linear)
         self.namer = fn.namer()
         fn.body = _hoist_tests(fn.body, self.namer, fn.temps)
@@ -212,9 +215,12 @@ class _Splitter:
 
     def _invariants(self) -> set:
         """Names with one value for the whole call: unmutated parameters never rebound, and
-        unmutated names assigned once, at the top level."""
+        unmutated names assigned once, at the top level (not under a checkpoint policy: those are computed
+        again, unless it saves them)."""
         params = {p for p in self.fn.params if p not in self.binding_counts}
         once = {n for n in self.top_bound if self.binding_counts[n] == 1} - set(self.fn.params)  # bound again: 2 values
+        if self.remat is not None:
+            once = set()
         return (params | once) - self.mutated - self.linear_names
 
     def is_local(self, name_) -> bool:
@@ -244,6 +250,19 @@ class _Splitter:
 
         visit(self.fn.body)
         return found
+
+    def replicable(self, stmt) -> bool:
+        """May the linear code compute ``stmt`` again: cheap, or, under a checkpoint policy, anything the policy
+        does not save that computes only (no call of a function that writes, draws or prints)?"""
+        if _replicable(stmt, self.kinds):
+            return True
+        return self.remat is not None and isinstance(stmt, gast.Assign) and \
+            isinstance(stmt.targets[0], (gast.Name, gast.Tuple)) and not impure(stmt.value, self.fn) and \
+            not self.remat.saves(stmt.value)
+
+    def saved_by_policy(self, stmt) -> bool:
+        """Is ``stmt``'s value one the checkpoint policy saves (so the linear code reads it back)?"""
+        return self.remat is not None and isinstance(stmt, gast.Assign) and self.remat.saves(stmt.value)
 
     def check_linear(self, name_, stmt):
         if self.nonlinear is not None and name_ in self.nonlinear:
@@ -379,7 +398,7 @@ class _Context:
                 have[key] = self._obtain((name_, 0), have, out)
             elif self.parent is not None and name_ not in self.rebound_inside:
                 have[key] = self.parent.obtain_for_prelude(name_, self.compound, witness=True)
-            elif not self.in_compound and self.s.bound_once(name_):
+            elif not self.in_compound and self.s.bound_once(name_) and self.s.remat is None:
                 have[key] = self.s.namer.fresh(name_)
                 self.s.lin_temps.add(have[key])
                 self.s.kinds[have[key]] = self.s.kinds.get(name_)
@@ -409,6 +428,8 @@ class _Context:
             have[key] = name_
         elif v == 0 and self.parent is not None and name_ not in self.changed_inside:
             have[key] = self.parent.obtain_for_prelude(name_, self.compound)
+        elif self._binds(key) and self.s.saved_by_policy(self.defs[key].stmt):
+            have[key] = self._capture(key, out)
         elif self._cheap(key, have):
             self._replicate(self.defs[key], have, out, stmt)
         else:
@@ -425,8 +446,11 @@ class _Context:
         if v == 0:
             return name_ in self.loop_vars or \
                 (self.parent is not None and name_ not in self.changed_inside)
-        return self._binds(key) and _replicable(self.defs[key].stmt, self.s.kinds) and \
-            all(self._cheap(k, have) for k in self.defs[key].reads.items())
+        if not self._binds(key):
+            return False
+        stmt = self.defs[key].stmt
+        return self.s.saved_by_policy(stmt) or \
+            self.s.replicable(stmt) and all(self._cheap(k, have) for k in self.defs[key].reads.items())
 
     def _binds(self, key) -> bool:
         """Whether ``key`` is bound by an assignment (that the linear code may run again), not written into by one."""
