@@ -240,3 +240,56 @@ def test_transforms_inside_of_functions_of_trees(fun, jit):
     t = {"w": np.array([1.0, 0.3]), "a": np.array([-0.5, 0.2])}
     along = np.vdot(grads["w"], t["w"]) + np.vdot(grads["a"], t["a"])
     assert along == pytest.approx(central_difference(fun, (p, xs), (t, None))[0], rel=1e-6)
+
+
+def regression_loss(p, x, y):
+    pred = np.tanh(x @ p["W"] + p["b"])
+    return np.mean((pred - y) ** 2)
+
+
+def train(p, x, y, steps):
+    """Gradient descent on a dict of parameters, the gradient taken inside: a training loop, whole."""
+    for _ in range(steps):
+        g = s2s.grad(regression_loss)(p, x, y)
+        p = {"W": p["W"] - 0.1 * g["W"], "b": p["b"] - 0.1 * g["b"]}
+    return regression_loss(p, x, y)
+
+
+def layered_loss(layers, x):
+    for layer in layers:
+        x = np.tanh(layer[0] @ x + layer[1])
+    return np.sum(x ** 2)
+
+
+def penalised(layers, x):
+    """value_and_grad inside, with respect to a list of (W, b) tuples and an array together."""
+    value, (g_layers, g_x) = s2s.value_and_grad(layered_loss, argnums=(0, 1))(layers, x)
+    return value + np.sum(g_layers[1][0] ** 2) + 0.5 * np.sum(g_x ** 2)
+
+
+def scaled_gradient(p, x, y):
+    """grad inside, of a lambda over the tree reading a local."""
+    scale = 2.0
+    g = s2s.grad(lambda q: scale * regression_loss(q, x, y))(p)
+    return np.sum(g["b"] ** 2) + np.sum(g["W"])
+
+
+RNG = np.random.default_rng(3)
+PARAMS = {"W": RNG.standard_normal((3, 2)), "b": RNG.standard_normal(2)}
+XS, YS = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 2))
+LAYERS = [(RNG.standard_normal((2, 2)), RNG.standard_normal(2)), (RNG.standard_normal((2, 2)), RNG.standard_normal(2))]
+
+
+@pytest.mark.parametrize("fun, args", [(train, (PARAMS, XS, YS, 3)), (penalised, (LAYERS, XS[0, :2])),
+                                       (scaled_gradient, (PARAMS, XS, YS))],
+                         ids=["training_loop", "value_and_grad_of_list_and_array", "lambda"])
+def test_gradients_of_trees_inside(fun, args):
+    """Compiled as a whole, as in Python; and differentiated again (a meta-gradient through the training
+    loop), against central differences."""
+    assert s2s.jit(fun)(*args) == pytest.approx(fun(*args), rel=1e-12)
+    grads = s2s.grad(fun)(*args)
+    rng = np.random.default_rng(0)
+    t = s2s.tree_util.tree_map(lambda leaf: rng.standard_normal(np.shape(leaf)), args[0])
+    along = sum(np.vdot(g, d) for g, d in zip(s2s.tree_util.tree_leaves(grads), s2s.tree_util.tree_leaves(t)))
+    tangents = (t,) + (None,) * (len(args) - 1)
+    assert along == pytest.approx(central_difference(fun, args, tangents)[0], rel=1e-6)

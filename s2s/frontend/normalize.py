@@ -18,7 +18,7 @@ import types
 import gast
 import numpy as np
 
-from .. import core
+from .. import core, tree_util
 from ..static import Specialized
 from ..errors import SourceError, UnsupportedSyntaxError
 from ..rules import registry
@@ -830,9 +830,45 @@ class _Normalizer(Lowering, TreeLowering):
         if getattr(target, "__s2s_checkpoint__", False) and self.passes_trees(call):  # its leaves, checkpointed
             return self.tree_call(target, [self.leaf_or_tree(a, out) for a in call.args],
                                   {k.arg: self.leaf_or_tree(k.value, out) for k in call.keywords}, call, out)
+        if self.passes_trees(call) and not call.keywords and _is_api_object(target, "grad"):
+            return self.grad_of_trees(target, call, out)
         if self.passes_trees(call) and not call.keywords:
             return self.vmap_of_trees(target, call, out)
         return self.user_call(self.reference(target, getattr(target, "__name__", "f")), target, call, out)
+
+    def grad_of_trees(self, target, call, out):
+        """``s2s.grad(loss)(params, x)`` with ``params`` a tree (a training step's gradient): the gradient of
+        ``loss`` flattened, with respect to the leaves of the arguments in ``argnums``, regrouped here as their
+        trees (so ``g["W"]`` reads a name)."""
+        from .. import arguments
+        from ..transform_objects import Grad
+
+        if target.has_aux:
+            raise self.refuse("s2s.grad here with has_aux=True of a function of trees", call)
+        values = [self.leaf_or_tree(a, out) for a in call.args]
+        treedefs, leaves, widths = in_leaves(values)
+        argnums = arguments.argnums_in(target.argnums, len(values))
+        nums = (argnums,) if isinstance(argnums, int) else argnums
+        starts = [sum(widths[:i]) for i in range(len(values))]
+        leafnums = tuple(starts[a] + k for a in nums for k in range(widths[a]))
+        inner = Grad(flattened(target.fun, treedefs), leafnums, has_aux=False, with_value=target.with_value)
+        result = core.call(self.reference(inner, f"{target.fun.__name__}_grad"), [self.atom(a, out) for a in leaves])
+
+        def regrouped(a):  # the gradient of argument a, as its tree
+            names = [self.local(n) for n in tree_util.leaf_names(
+                f"{target.fun.__name__}_grad", values[a] if treedefs[a] is not None else 0.0)]
+            return names, treedefs[a].unflatten([core.name(n) for n in names]) if treedefs[a] else core.name(names[0])
+
+        parts = [regrouped(a) for a in nums]
+        grad_names = [core.name(n, True) for names, _ in parts for n in names]
+        grads = parts[0][1] if isinstance(argnums, int) else tuple(tree for _, tree in parts)
+        target_ = grad_names[0] if len(grad_names) == 1 else core.tuple_(grad_names, store=True)
+        if target.with_value:
+            value = self.local(f"{target.fun.__name__}_value")
+            target_ = core.tuple_([core.name(value, True), target_], store=True)
+            grads = (core.name(value), grads)
+        self.emit(out, core.assign(target_, result))
+        return grads
 
     def vmap_of_trees(self, target, call, out):
         """``s2s.vmap(u, in_axes=(None, 0))(params, xs)`` with ``params`` a tree: the vmap of ``u`` flattened,

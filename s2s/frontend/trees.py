@@ -170,7 +170,7 @@ class TreeLowering:
     def makes_container(self, expr) -> bool:
         """Whether ``expr``'s value is a tree with structure: a dict display, a namedtuple, a tree read whole, a
         call of the user's function taking or returning trees, a tuple or list holding one of those."""
-        if isinstance(expr, gast.Dict) or self.is_jvp_call(expr):
+        if isinstance(expr, gast.Dict) or self.is_jvp_call(expr) or self.is_grad_of_trees(expr):
             return True
         if isinstance(expr, (gast.Tuple, gast.List)):  # (nested tuples of values alone stay tuples)
             return any(self.makes_container(e) for e in expr.elts)
@@ -207,6 +207,13 @@ class TreeLowering:
         from .normalize import _is_api
 
         return isinstance(expr, gast.Call) and _is_api(self.static_object(expr.func), "jvp")
+
+    def is_grad_of_trees(self, expr) -> bool:
+        """``s2s.grad(loss)(params, x)`` with trees among the arguments: its gradient is a tree."""
+        from .normalize import _is_api
+
+        return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Call) and self.passes_trees(expr) and \
+            any(_is_api(self.static_object(expr.func.func), name) for name in ("grad", "value_and_grad"))
 
     def stops_tree(self, expr) -> bool:
         """``s2s.stop_gradient(tree)``: a tree of the leaves, each without a derivative."""
@@ -342,6 +349,10 @@ class TreeLowering:
             self.emit(out, core.assign(core.tuple_([core.name(n, True) for n in names], store=True),
                                        self.jvp_call(expr, out)))
             return tuple(core.name(n) for n in names)
+        if self.is_grad_of_trees(expr):
+            target, free, _ = self.made_transform(expr.func)
+            call = gast.Call(func=expr.func, args=[*expr.args, *(core.name(n) for n in free)], keywords=expr.keywords)
+            return self.grad_of_trees(target, call, out)
         if self.stops_tree(expr):
             return tree_util.tree_map(lambda leaf: self._to_temp(core.call(core.attr("rt.stop_gradient"), [leaf]),
                                                                  out, "stopped"), self.static_tree(expr.args[0]))
