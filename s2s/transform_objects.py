@@ -200,12 +200,16 @@ class Vmap(Transform):
         """``vmap`` over tree arguments: the flattened function's, one axis per leaf, outputs rebuilt."""
         fun, own_backend = building.unwrap(self.fun)
         if hasattr(fun, "emit"):
-            if isinstance(fun, Grad) and not (fun.has_aux or fun.with_value):
+            if isinstance(fun, Grad) and not fun.has_aux:
                 call = pytrees.flat_call(building.innermost(fun), args)
                 argnums = arguments.argnums_in(fun.argnums, len(args))
-                inner = Grad(building.rewrap(call.fun, own_backend), call.leaf_positions(argnums), False, False)
+                inner = Grad(building.rewrap(call.fun, own_backend), call.leaf_positions(argnums), False,
+                             fun.with_value)
                 flat = Vmap(inner, pytrees.leaf_axes(call, in_axes), self.out_axes, self.method)
-                return call.regroup(flat.call(call.leaves, {}, backend), argnums)
+                result = flat.call(call.leaves, {}, backend)
+                if fun.with_value:  # per-example values, and gradients as the arguments' trees
+                    return result[0], call.regroup(result[1], argnums)
+                return call.regroup(result, argnums)
             raise TypeError(f"vmap of {fun!r} over trees (dicts, lists, namedtuples) is not supported: vmap the "
                             "function itself, or grad of it, or pass arrays")
         call = pytrees.flat_call(fun, args)

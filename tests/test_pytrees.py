@@ -340,6 +340,16 @@ def test_per_example_gradients_of_dict_params(jit):
         assert_close(tree_util.tree_map(lambda g: g[i], grads), s2s.grad(mlp_loss)(params, xs[i], ys[i]), rtol=1e-10)
 
 
+def test_per_example_values_and_gradients_of_dict_params():
+    r = rng()
+    params, xs, ys = mlp_params(), r.standard_normal((5, 3)), r.standard_normal((5, 2))
+    values, grads = s2s.vmap(s2s.value_and_grad(mlp_loss), in_axes=(None, 0, 0))(params, xs, ys)
+    for i in range(5):
+        value, grad = s2s.value_and_grad(mlp_loss)(params, xs[i], ys[i])
+        assert values[i] == pytest.approx(value, rel=1e-12)
+        assert_close(tree_util.tree_map(lambda g: g[i], grads), grad, rtol=1e-10)
+
+
 def test_jacobians_of_trees_match_each_other():
     x = np.array([0.6, 0.8])
     forward, reverse = s2s.jacfwd(polar)(x), s2s.jacrev(polar)(x)
