@@ -118,7 +118,7 @@ def vjp(fun, *primals, has_aux=False):
     ``None`` for integer primals.
     """
     fun, backend = building.unwrap(fun)
-    if pytrees.involved(fun, primals):
+    if pytrees.involved(fun, primals) or any(type(p) is tuple for p in primals):  # cotangents as the trees
         return tree_vjp(fun, backend, primals, has_aux)
     primals = arguments.real_arguments(primals)
     varied = tuple(not arguments.all_integers(p) for p in primals)

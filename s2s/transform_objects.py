@@ -80,7 +80,7 @@ class Grad(Transform):
         if isinstance(fun, Grad):
             return self.second_order(fun, args, kwargs, backend or own_backend)
         args = arguments.bind(building.innermost(fun), args, kwargs)
-        if pytrees.needed(args) and not hasattr(fun, "emit"):
+        if (pytrees.needed(args) or _differentiates_a_tuple(self.argnums, args)) and not hasattr(fun, "emit"):
             return self.of_trees(fun, args, backend or own_backend)
         if hasattr(fun, "emit"):
             fun = function_object(fun, batch_axes.specs_of(self.bind(args, {})))
@@ -255,7 +255,7 @@ class Jacobian(Transform):
     def call(self, args, kwargs, backend):
         args = self.bind(args, kwargs)
         fun, own_backend = building.unwrap(self.fun)
-        if pytrees.involved(fun, args):
+        if pytrees.involved(fun, args) or _differentiates_a_tuple(self.argnums, args):
             return self.of_trees(args, backend)
         returned = None if hasattr(fun, "emit") else returned_tuples(normalize(fun, len(args)))
         if returned is not None:  # a tuple of outputs: a tuple of Jacobians, one output at a time, as JAX has it
@@ -315,6 +315,13 @@ class Jacobian(Transform):
 
     def __repr__(self):
         return f"s2s.{self.label}({described(self.fun)}, argnums={self.argnums!r})"
+
+
+def _differentiates_a_tuple(argnums, args) -> bool:
+    """Is one of the arguments ``argnums`` picks a tuple?  Its cotangent is a tuple, as JAX gives it: the
+    argument is a tree of numbers (passed as it is otherwise, as Numba takes tuples)."""
+    nums = arguments.argnums_in(argnums, len(args))
+    return any(type(args[n]) is tuple for n in ((nums,) if isinstance(nums, int) else nums) if 0 <= n < len(args))
 
 
 def tangent_function(fun, specs, k):

@@ -501,3 +501,23 @@ def test_list_outputs():
     jac = s2s.jacrev(as_list)(x)
     assert isinstance(jac, list)
     np.testing.assert_allclose(jac[0], np.diag(np.cos(x)))
+
+
+def weighted(x, w):
+    total = 0.0
+    for v in w:
+        total = total + v * np.sum(x ** 2)
+    return total
+
+
+@pytest.mark.parametrize("weights", [(0.5, 1.5), [0.5, 1.5]], ids=["tuple", "list"])
+def test_differentiated_tuples_of_numbers_are_trees(weights):
+    """A tuple of numbers iterated over, differentiated: its cotangent is a tuple (JAX's), as a list's is a list."""
+    x = np.array([1.0, 2.0])
+    grads = s2s.grad(weighted, argnums=(0, 1))(x, weights)
+    assert type(grads[1]) is type(weights) and grads[1] == pytest.approx([5.0, 5.0])
+    np.testing.assert_allclose(grads[0], 2.0 * sum(weights) * x)
+    cts = s2s.vjp(weighted, x, weights)[1](1.0)
+    assert type(cts[1]) is type(weights) and cts[1] == pytest.approx([5.0, 5.0])
+    rows = s2s.jacrev(weighted, argnums=1)(x, weights)
+    assert type(rows) is type(weights) and [float(r) for r in rows] == pytest.approx([5.0, 5.0])
