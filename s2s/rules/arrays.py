@@ -56,9 +56,9 @@ def extremum(a, axis=None, out=None, keepdims=None):
 
 
 @defjvp(rt.extremum_jvp)
-def extremum_jvp_jvp(a, a_dot, ans, axis=None, keepdims=None):
+def extremum_jvp_jvp(a, a_dot, extremum, axis=None, keepdims=None):
     """The tangent of max/min's tangent (in generated code differentiated again): the same selection."""
-    return rt.extremum_jvp(a, a_dot_dot, ans, axis=axis, keepdims=keepdims)
+    return rt.extremum_jvp(a, a_dot_dot, extremum, axis=axis, keepdims=keepdims)
 
 
 @defjvp(np.var)

@@ -95,7 +95,7 @@ class Template:
                 mapping[p] = core.const(self.defaults[p])
             if f"{p}_dot" in self.names:
                 mapping[f"{p}_dot"] = tangent_of(bound[p]) if p in bound else Zero()
-        if ans is not None:
+        if ans is not None and "ans" not in self.params:  # (a parameter of that name is an operand)
             mapping["ans"] = ans
         absent = set(self.params) - set(mapping)
         expr = _Respell(self.fn.__globals__, scalar_family, absent).visit(core.clone(self.expr))

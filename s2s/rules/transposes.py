@@ -165,8 +165,8 @@ def expand(value, a, axis=None, keepdims=None):
 
 
 @deftranspose(rt.extremum_jvp)
-def extremum_jvp(a, a_dot, ans, axis=None, keepdims=None):
-    return None, rt.extremum_jvp_transpose(a, ct, ans, axis, keepdims), None, None, None
+def extremum_jvp(a, a_dot, extremum, axis=None, keepdims=None):
+    return None, rt.extremum_jvp_transpose(a, ct, extremum, axis, keepdims), None, None, None
 
 
 # The cumulative products' helpers transpose into one another (``cumprod_hvp`` is symmetric in ``t`` and ``b``).
