@@ -166,7 +166,9 @@ def fingerprint(fun):
 
 
 def _value_key(value):
-    return value if isinstance(value, (int, float, complex, str, bool, tuple)) else id(value)
+    if isinstance(value, tuple):  # a tuple of arrays too (a model's parameters a lambda reads)
+        return tuple(_value_key(v) for v in value)
+    return value if isinstance(value, (int, float, complex, str, bool)) else id(value)
 
 
 def closure_fingerprint(fun):
@@ -851,6 +853,8 @@ class _Normalizer(Lowering, TreeLowering):
         nums = (argnums,) if isinstance(argnums, int) else argnums
         starts = [sum(widths[:i]) for i in range(len(values))]
         leafnums = tuple(starts[a] + k for a in nums for k in range(widths[a]))
+        if isinstance(argnums, int) and treedefs[argnums] is None:  # an array: its gradient alone, not a tuple
+            leafnums = leafnums[0]
         inner = Grad(flattened(target.fun, treedefs), leafnums, has_aux=False, with_value=target.with_value)
         result = core.call(self.reference(inner, f"{target.fun.__name__}_grad"), [self.atom(a, out) for a in leaves])
 
@@ -862,7 +866,7 @@ class _Normalizer(Lowering, TreeLowering):
         parts = [regrouped(a) for a in nums]
         grad_names = [core.name(n, True) for names, _ in parts for n in names]
         grads = parts[0][1] if isinstance(argnums, int) else tuple(tree for _, tree in parts)
-        target_ = grad_names[0] if len(grad_names) == 1 else core.tuple_(grad_names, store=True)
+        target_ = grad_names[0] if isinstance(leafnums, int) else core.tuple_(grad_names, store=True)
         if target.with_value:
             value = self.local(f"{target.fun.__name__}_value")
             target_ = core.tuple_([core.name(value, True), target_], store=True)
@@ -910,6 +914,9 @@ class _Normalizer(Lowering, TreeLowering):
             raise self.refuse("a transform (s2s.grad, s2s.vmap, ...) of something other than a function named "
                               "here, a lambda or a transform of one", make)
         target = _made(factory, fun, _frozen(options), _frozen(sorted(keywords.items())))
+        if _is_api_object(target, "grad") and target.has_aux:
+            raise self.refuse("s2s.grad or s2s.value_and_grad with has_aux=True inside transformed code (call the "
+                              "function itself for its auxiliary data)", make)
         if not _is_callee(target):
             raise self.refuse("this transform of a function s2s does not transform", make)
         return target, free, nparams

@@ -209,11 +209,19 @@ class TreeLowering:
         return isinstance(expr, gast.Call) and _is_api(self.static_object(expr.func), "jvp")
 
     def is_grad_of_trees(self, expr) -> bool:
-        """``s2s.grad(loss)(params, x)`` with trees among the arguments: its gradient is a tree."""
+        """``s2s.grad(loss)(params, x)`` with trees among the arguments, or a call whose result is a tuple
+        (``value_and_grad``, ``argnums=(0, 1)``): its result is a tree, whose entries ``g[1]`` reads as names."""
         from .normalize import _is_api
 
-        return isinstance(expr, gast.Call) and isinstance(expr.func, gast.Call) and self.passes_trees(expr) and \
-            any(_is_api(self.static_object(expr.func.func), name) for name in ("grad", "value_and_grad"))
+        if not (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Call)):
+            return False
+        make = expr.func
+        maker = next((n for n in ("grad", "value_and_grad") if _is_api(self.static_object(make.func), n)), None)
+        options = {k.arg: k.value for k in make.keywords}
+        if maker is None or "has_aux" in options:
+            return False
+        argnums = options.get("argnums", make.args[1] if len(make.args) > 1 else None)
+        return self.passes_trees(expr) or maker == "value_and_grad" or isinstance(argnums, gast.Tuple)
 
     def stops_tree(self, expr) -> bool:
         """``s2s.stop_gradient(tree)``: a tree of the leaves, each without a derivative."""
