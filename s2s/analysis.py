@@ -171,9 +171,12 @@ def copied_first(fn: core.Function, param) -> bool:
 
 def written_arguments(call, fn: core.Function) -> list[str]:
     """The names a call of the user's function passes where it writes into them in place."""
+    from .building import innermost
     from .frontend.normalize import normalize
 
-    callee = normalize(fn.callees[call.func.id], len(call.args))
+    obj = fn.callees[call.func.id]
+    # A transform (grad, vmap) runs its function's code on the same arguments: it writes what that writes.
+    callee = normalize(innermost(obj) if hasattr(obj, "emit") else obj, len(call.args))
     if callee is fn:  # recursion: refused where the program is built
         return []
     written = written_parameters(callee)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import gast
 
-from . import analysis, building, core, optimize
+from . import analysis, arguments, building, core, optimize
 from .emit import render
 from .errors import BatchingError, S2SError, UnsupportedTransformError
 from .linear_forms import fold_tangent_temporaries, hoist_primal_calls
@@ -780,6 +780,10 @@ def helper_kinds(caller: core.Function, seeds: dict) -> tuple[dict, dict]:
 
 def _result_kinds(obj, arg_kinds, target) -> dict:
     """Kinds of what ``target`` binds from a call to ``obj`` with arguments of ``arg_kinds``, where they are plain."""
+    if _plain_gradient(obj):  # a gradient is shaped as its argument (its code is not read back)
+        nums = arguments.argnums_in(obj.argnums, len(arg_kinds))
+        grads = arg_kinds[nums] if isinstance(nums, int) else tuple(arg_kinds[n] for n in nums)
+        return _bound_kinds(target, (analysis.SCALAR, grads) if obj.with_value else grads)
     callee = normalize(obj, len(arg_kinds))
     kinds = analysis.kinds(callee, dict(zip(callee.params, arg_kinds)))
     results = [s.value for s in core.walk_statements(callee.body) if isinstance(s, gast.Return) and s.value is not None]
@@ -792,6 +796,15 @@ def _result_kinds(obj, arg_kinds, target) -> dict:
                 kind = _arg_kind(v, kinds)
                 found[t.id] = kind if found.get(t.id, kind) == kind else None
     return {k: v for k, v in found.items() if v is not None}
+
+
+def _bound_kinds(target, kinds) -> dict:
+    """The kinds of the names ``target`` binds from a result with ``kinds`` (nested as the result is)."""
+    if isinstance(target, gast.Name):
+        return {} if isinstance(kinds, tuple) else {target.id: kinds}
+    if isinstance(target, gast.Tuple) and isinstance(kinds, tuple) and len(kinds) == len(target.elts):
+        return {k: v for t, kind in zip(target.elts, kinds) for k, v in _bound_kinds(t, kind).items()}
+    return {}
 
 
 def _calls_transforms(obj, nargs) -> bool:

@@ -124,13 +124,12 @@ def test_reverse_mode_through_a_gradient_with_respect_to_a_constant():
 
 @settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(random_programs.without("if", "v ="),
+@given(random_programs.without("v ="),
        st.sampled_from([0, 2, (0, 1), (1, 2)]), st.booleans(), st.booleans(), st.integers(0, 2**16))
 def test_reverse_mode_through_gradients_of_random_programs(tmp_path, lines, argnums, with_value, indexed, seed):
     """grad of a function of the gradient of a random program (argnums, value_and_grad, and whether the result
     is unpacked or kept whole and indexed, drawn): against central differences of the function, and against
-    its jvp (the dot-product test).  Programs with branches or views are left out: their gradients are refused
-    inside code (tapes in branches) or in reverse mode."""
+    its jvp (the dot-product test).  Programs writing through views are left out: reverse mode refuses them."""
     nums = (argnums,) if isinstance(argnums, int) else argnums
     call = f"s2s.{'value_and_grad' if with_value else 'grad'}(program, argnums={argnums!r})(a, b, s)"
     if indexed:
@@ -347,3 +346,26 @@ def test_gradients_with_auxiliary_data_inside_are_refused_naming_the_line():
     for transform in (s2s.grad, s2s.jacfwd):
         with pytest.raises(S2SError, match=r"test_nested_transforms.py:\d+: .*has_aux=True inside transformed code"):
             transform(loss_with_auxiliary_data)(th, x)
+
+
+def stiffness_energy(u, kappa):
+    k = 0
+    total = 0.0
+    while k < u.shape[0]:
+        total = total + kappa * u[k] ** 2 + np.exp(-kappa * u[k])
+        if u[k] > 0.0:
+            total = total + 0.1 * u[k] ** 3
+        k = k + 1
+    return total
+
+
+def force_norm(kappa, u):
+    """The gradient of a function with a while loop and a branch (tapes the gradient's code keeps as lists)."""
+    return np.sum(s2s.grad(stiffness_energy)(u, kappa) ** 2)
+
+
+def test_gradients_of_loops_and_branches_inside():
+    u = np.array([0.3, -0.8, 0.5, 1.1])
+    slope = central_difference(force_norm, (0.7, u), (1.0, None))[0]
+    assert s2s.grad(force_norm)(0.7, u) == pytest.approx(slope, rel=1e-7)
+    assert s2s.jvp(force_norm, (0.7, u), (1.0, np.zeros(4)))[1] == pytest.approx(slope, rel=1e-7)

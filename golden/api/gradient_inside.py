@@ -71,7 +71,6 @@ def physics_loss_fwd(w, xs):
     # api_samples.py:92: def physics_loss(w, xs):
     network_grad_fwd_res_tape = []
     diff_tape = []
-    network_w_tape = []
     total = 0.0
     # api_samples.py:95: for i in range(xs.shape[0]):
     xs_shape_0 = xs.shape[0]
@@ -83,21 +82,20 @@ def physics_loss_fwd(w, xs):
         # api_samples.py:95: for i in range(xs.shape[0]):
         network_grad_fwd_res_tape.append(network_grad_fwd_res)
         diff_tape.append(diff)
-        network_w_tape.append(network_w)
     # api_samples.py:97: return total
-    return total, (w, xs_shape_0, network_grad_fwd_res_tape, diff_tape, network_w_tape)
+    return total, (w, xs_shape_0, network_grad_fwd_res_tape, diff_tape)
 
 
 def physics_loss_bwd(residuals, total_bar):
     # api_samples.py:92: def physics_loss(w, xs):
-    w, xs_shape_0, network_grad_fwd_res_tape, diff_tape, network_w_tape = residuals
+    w, xs_shape_0, network_grad_fwd_res_tape, diff_tape = residuals
     k = len(network_grad_fwd_res_tape)
     # api_samples.py:95: for i in range(xs.shape[0]):
     w_bar = np.zeros_like(w)
     for i in range(xs_shape_0 - 1, -1, -1):
         k -= 1
         # api_samples.py:96: total += (s2s.grad(network, argnums=1)(w, xs[i]) - np.cos(xs[i])) ** 2
-        w_bar += network_grad_bwd(network_grad_fwd_res_tape[k], rt.unbroadcast(2 * diff_tape[k] * total_bar, network_w_tape[k]))[0]
+        w_bar += network_grad_bwd(network_grad_fwd_res_tape[k], 2 * diff_tape[k] * total_bar)[0]
     # api_samples.py:97: return total
     return w_bar,
 
