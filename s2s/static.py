@@ -83,3 +83,16 @@ class StaticArguments:
             values[name] = value
         rest = tuple(v for k, v in bound.arguments.items() if k not in values)
         return Specialized(self.fun, values), rest
+
+    def argnums_without(self, argnums, nargs):
+        """``argnums`` (of a transform of the jitted function) as positions among the arguments that are not
+        static: a static argument is a constant, with no derivative (JAX's error)."""
+        positional = list(inspect.signature(self.fun).parameters)[:nargs]
+        kept = [i for i, name in enumerate(positional) if name not in self.names]
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        static = [n for n in nums if (n % nargs if -nargs <= n < nargs else n) not in kept]
+        if static:
+            raise ValueError(f"argnums {argnums!r} names static arguments of {self.fun.__name__}, which have no "
+                             "derivative")
+        mapped = tuple(kept.index(n % nargs) for n in nums)
+        return mapped[0] if isinstance(argnums, int) else mapped

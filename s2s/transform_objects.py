@@ -76,6 +76,9 @@ class Grad(Transform):
                                       name)
 
     def call(self, args, kwargs, backend):
+        if getattr(self.fun, "static", None) is not None:  # grad(jit(f, static_argnums=...)): f specialised
+            inner, rest, argnums = _without_static(self.fun, self.argnums, args, kwargs)
+            return Grad(inner, argnums, self.has_aux, self.with_value).call(rest, {}, backend)
         fun, own_backend = building.unwrap(self.fun)
         if isinstance(fun, Grad):
             return self.second_order(fun, args, kwargs, backend or own_backend)
@@ -253,6 +256,9 @@ class Jacobian(Transform):
         functools.update_wrapper(self, building.innermost(fun), updated=())
 
     def call(self, args, kwargs, backend):
+        if getattr(self.fun, "static", None) is not None:  # jacfwd(jit(f, static_argnums=...)): f specialised
+            inner, rest, argnums = _without_static(self.fun, self.argnums, args, kwargs)
+            return Jacobian(inner, argnums, self.label).call(rest, {}, backend)
         args = self.bind(args, kwargs)
         fun, own_backend = building.unwrap(self.fun)
         if pytrees.involved(fun, args) or _differentiates_a_tuple(self.argnums, args):
@@ -315,6 +321,14 @@ class Jacobian(Transform):
 
     def __repr__(self):
         return f"s2s.{self.label}({described(self.fun)}, argnums={self.argnums!r})"
+
+
+def _without_static(jitted, argnums, args, kwargs) -> tuple:
+    """A transform of ``jit(f, static_argnums=...)`` called: ``f`` specialised on the static values (jitted as
+    it was), the other arguments, and ``argnums`` among those."""
+    nargs = len(inspect.signature(jitted.__s2s_function__).bind(*args, **kwargs).arguments)
+    specialized, rest = jitted.static.split(args, kwargs)
+    return building.Jitted(specialized, jitted.backend), rest, jitted.static.argnums_without(argnums, nargs)
 
 
 def _differentiates_a_tuple(argnums, args) -> bool:

@@ -209,6 +209,24 @@ def test_transforms_of_jitted_functions_with_static_arguments(transform):
     assert_close(got, expected, rtol=1e-7)
 
 
+def activated(x, act, w):
+    return np.sum(act(w * x))
+
+
+def test_gradients_and_jacobians_of_functions_as_static_arguments():
+    """A function passed as a static argument is a constant of the code the transforms read (as JAX's
+    grad(jit(f, static_argnums=1))); argnums count every argument, static ones included."""
+    x = RNG.normal(size=3)
+    f = s2s.jit(activated, static_argnums=1)
+    np.testing.assert_allclose(s2s.grad(f)(x, np.tanh, 0.5), 0.5 * (1.0 - np.tanh(0.5 * x) ** 2), rtol=1e-13)
+    assert s2s.grad(f, argnums=2)(x, np.tanh, 0.5) == pytest.approx(np.sum(x * (1.0 - np.tanh(0.5 * x) ** 2)))
+    dx, dw = s2s.grad(f, argnums=(0, 2))(x, np.sin, 0.5)
+    np.testing.assert_allclose(dx, 0.5 * np.cos(0.5 * x), rtol=1e-13)
+    np.testing.assert_allclose(s2s.jacfwd(f)(x, np.sin, 0.5), dx, rtol=1e-13)
+    with pytest.raises(ValueError, match="static"):
+        s2s.grad(f, argnums=1)(x, np.tanh, 0.5)
+
+
 def test_static_arguments_match_jax():
     def f(x, n):
         return np.sum(x ** n)
