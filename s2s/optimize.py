@@ -246,6 +246,7 @@ class _DeadStores:
             elif self.dead(stmt, live):
                 continue
             else:
+                _pick_the_live_one(stmt, live)
                 if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple)):
                     live -= set(core.target_names(stmt.targets[0]))
                 live |= core.values_read([stmt])
@@ -268,6 +269,17 @@ class _DeadStores:
             return core.notes(stmt).counter not in live
         return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], (gast.Name, gast.Tuple)) and \
             not set(core.target_names(stmt.targets[0])) & live and not impure(stmt.value, self.fn)
+
+
+def _pick_the_live_one(stmt, live):
+    """``a, b = g(x)`` with only ``b`` read later: ``b = g(x)[1]`` (no name bound for nothing)."""
+    if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple)
+            and isinstance(stmt.value, gast.Call) and all(isinstance(e, gast.Name) for e in stmt.targets[0].elts)):
+        return
+    used = [i for i, e in enumerate(stmt.targets[0].elts) if e.id in live]
+    if len(used) == 1 and len(stmt.targets[0].elts) > 1:
+        stmt.value = gast.Subscript(value=stmt.value, slice=core.const(used[0]), ctx=gast.Load())
+        stmt.targets[0] = core.name(stmt.targets[0].elts[used[0]].id, True)
 
 
 # -- signs --------------------------------------------------------------------------------

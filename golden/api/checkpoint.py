@@ -19,7 +19,7 @@ def checkpointed_integrator_fwd(x, w, n):
     for _ in range(n):
         # api_samples.py:65: x = s2s.checkpoint(step)(x, w)
         x_tape.append(x)
-        x, step_fwd_res = step_fwd(x, w)
+        x = step_fwd(x, w)[0]
     # api_samples.py:66: return np.sum(x ** 2)
     x_pow_2 = x ** 2
     out = np.sum(x_pow_2)
@@ -52,7 +52,7 @@ def checkpointed_integrator_bwd(residuals, out_bar):
         k -= 1
         # api_samples.py:65: x = s2s.checkpoint(step)(x, w)
         x = x_tape[k]
-        x_3, step_fwd_res = step_fwd(x, w)
+        step_fwd_res = step_fwd(x, w)[1]
         cts = step_bwd(step_fwd_res, x_bar)
         x_bar = cts[0]
         w_bar += cts[1]
