@@ -139,6 +139,6 @@ def schedule(count, snapshots):
         while size ** (levels + 1) < count:
             size += 1
         held = (count + size ** levels - 1) // size ** levels + levels * size
-    assert held <= snapshots, "s2s.checkpointed: too few snapshots for this many steps " \
-                              "(1000 steps need 20, a million 80)"
+    if held > snapshots:  # (a constant message: this runs in the generated code, compiled too)
+        raise ValueError("s2s.checkpointed: too few snapshots for this many steps (1000 steps need 20, a million 80)")
     return levels, size
