@@ -14,10 +14,10 @@ FAMILIES = sorted({case.family for case in cases()})
 #: 7 min): they are checked with S2S_SLOW_CHECKS=1, and skipped, saying so, otherwise.
 QUICK_SECOND_ORDER = {"scalar"}
 
-#: Batched under Numba, the elementwise family's module alone takes four minutes to compile on that machine:
-#: checked with S2S_SLOW_CHECKS=1 (its vmap rules are checked in Python by test_primitives_batched, and compiled
-#: batches of elementwise code by test_batching).
-SLOW_VMAP = {"elementwise"}
+#: Batched under Numba, the elementwise family's module alone takes four minutes to compile on that machine, the
+#: contraction and shape families' two each: checked with S2S_SLOW_CHECKS=1 (their vmap rules are checked in
+#: Python by test_primitives_batched, and compiled batches of such code by test_batching).
+SLOW_VMAP = {"elementwise", "contraction", "shape"}
 
 
 @pytest.fixture(scope="module")
