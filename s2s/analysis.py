@@ -161,11 +161,9 @@ def copied_first(fn: core.Function, param) -> bool:
     is its own copy, never the caller's array."""
     for stmt in fn.body:
         if param in core.names_in(stmt):
-            value = getattr(stmt, "value", None)
-            return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
-                stmt.targets[0].id == param and isinstance(value, gast.Call) and \
-                core.dotted_name(value.func) in ("np.copy", "rt.copy") and \
-                [core.dotted_name(a) for a in value.args] == [param]
+            source = core.copied(stmt.value) if isinstance(stmt, gast.Assign) else None
+            return source is not None and source.id == param and isinstance(stmt.targets[0], gast.Name) and \
+                stmt.targets[0].id == param
     return False
 
 

@@ -168,6 +168,14 @@ def dotted_name(node) -> str | None:
 # -- reading nodes ----------------------------------------------------------
 
 
+def copied(expr):
+    """The name ``np.copy(x)`` or ``rt.copy(x)`` copies (its ``gast.Name``), or None for any other expression."""
+    if isinstance(expr, gast.Call) and dotted_name(expr.func) in ("np.copy", "rt.copy") and len(expr.args) == 1 \
+            and isinstance(expr.args[0], gast.Name):
+        return expr.args[0]
+    return None
+
+
 def is_atom(node) -> bool:
     if isinstance(node, gast.Name) or is_constant(node):
         return True

@@ -89,10 +89,10 @@ class StaticArguments:
         static: a static argument is a constant, with no derivative (JAX's error)."""
         positional = list(inspect.signature(self.fun).parameters)[:nargs]
         kept = [i for i, name in enumerate(positional) if name not in self.names]
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        static = [n for n in nums if (n % nargs if -nargs <= n < nargs else n) not in kept]
-        if static:
+        nums = tuple(n % nargs if -nargs <= n < nargs else n for n in ((argnums,) if isinstance(argnums, int)
+                                                                         else argnums))
+        if any(n not in kept for n in nums):
             raise ValueError(f"argnums {argnums!r} names static arguments of {self.fun.__name__}, which have no "
                              "derivative")
-        mapped = tuple(kept.index(n % nargs) for n in nums)
+        mapped = tuple(kept.index(n) for n in nums)
         return mapped[0] if isinstance(argnums, int) else mapped

@@ -845,8 +845,6 @@ class _Normalizer(Lowering, TreeLowering):
         from .. import arguments
         from ..transform_objects import Grad
 
-        if target.has_aux:
-            raise self.refuse("s2s.grad here with has_aux=True of a function of trees", call)
         values = [self.leaf_or_tree(a, out) for a in call.args]
         treedefs, leaves, widths = in_leaves(values)
         argnums = arguments.argnums_in(target.argnums, len(values))

@@ -98,10 +98,7 @@ def witnesses(stmt, kinds, primal_of) -> list:
 def _uncopied(value):
     """``v_dot`` for ``rt.copy(v_dot)`` (a tangent made a value of its own, to be updated in place): what it
     copies may have been broadcast to the target's shape, as ``v_dot`` itself may."""
-    if isinstance(value, gast.Call) and core.dotted_name(value.func) in ("rt.copy", "np.copy") \
-            and len(value.args) == 1 and isinstance(value.args[0], gast.Name):
-        return value.args[0]
-    return value
+    return core.copied(value) or value
 
 
 def _reads_whole(expr) -> bool:
