@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import s2s
 
-from derivatives import central_difference
+from derivatives import central_difference, flat
 from programs import load_module
 
 WRITES = ["h[{i}] = np.sum(np.tanh(x * {c}))", "h[{i}] = h[{j}] * x[0] + {c}",
@@ -32,23 +32,25 @@ def programs(draw):
         body.append("x = x * 0.9 + 0.1 * h[1]")
     if draw(st.booleans()):  # writes into a copy: the caller's array stays as it was
         body.insert(0, "h = h.copy()")
-    returns = draw(st.sampled_from(["h, x", "x", "0.0", None]))
+    returns = draw(st.sampled_from(["h, x", "x", "0.0", None, "h", "h as g"]))
     helper = "def helper(h, x):\n" + "".join(f"    {line}\n" for line in body) + \
-        (f"    return {returns}\n" if returns else "    return\n")
-    call = {"h, x": "h, x = helper(h, x)", "x": "x = helper(h, x)", "0.0": "c = helper(h, x)",  # c is a constant
-            None: "helper(h, x)"}[returns]
+        (f"    return {returns.split(' as ')[0]}\n" if returns else "    return\n")
+    # (returning h itself, the array it writes into: rebound by the call, or bound to a second name)
+    call = {"h, x": ["h, x = helper(h, x)"], "x": ["x = helper(h, x)"], "0.0": ["c = helper(h, x)"],  # c: a constant
+            None: ["helper(h, x)"], "h": ["h = helper(h, x)"], "h as g": ["g = helper(h, x)", "x = x + 0.3 * g[2]"]}
     start = draw(st.sampled_from(["h = np.zeros(4)", "h = np.concatenate((y, x))"]))
     loop = draw(st.booleans())
-    lines = [start, "for _ in range(3):", f"    {call}"] if loop else [start, call]
+    lines = [start, "for _ in range(3):", *(f"    {c}" for c in call[returns])] if loop else [start, *call[returns]]
     program = "def program(x, y):\n" + "".join(f"    {line}\n" for line in lines) + \
         "    return np.sum(h ** 2) + np.sum(np.cos(x))\n"
     deeper = "def deeper(h, x, i):\n    h[i] = h[i] * np.cos(x[0])\n"
-    return f"import numpy as np\n\n\n{deeper}\n\n{helper}\n\n{program}"
+    return f"import numpy as np\n\n\n{deeper}\n\n{helper}\n\n{program}", returns
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(source=programs(), seed=st.integers(0, 2 ** 16))
-def test_written_arguments(source, seed, tmp_path):
+@given(drawn=programs(), seed=st.integers(0, 2 ** 16))
+def test_written_arguments(drawn, seed, tmp_path):
+    source, _ = drawn
     program = load_module(tmp_path, source).program
     rng = np.random.default_rng(seed)
     args = (0.5 * rng.standard_normal(2), 0.5 * rng.standard_normal(2))
@@ -63,8 +65,9 @@ def test_written_arguments(source, seed, tmp_path):
 
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(source=programs(), seed=st.integers(0, 2 ** 16))
-def test_written_arguments_second_order(source, seed, tmp_path):
+@given(drawn=programs(), seed=st.integers(0, 2 ** 16))
+def test_written_arguments_second_order(drawn, seed, tmp_path):
+    source, _ = drawn
     program = load_module(tmp_path, source).program
     rng = np.random.default_rng(seed)
     args = (0.5 * rng.standard_normal(2), 0.5 * rng.standard_normal(2))
@@ -72,3 +75,22 @@ def test_written_arguments_second_order(source, seed, tmp_path):
     gradient = s2s.grad(program)
     expected = central_difference(lambda x: gradient(x, args[1]), args[:1], (t,))
     np.testing.assert_allclose(s2s.hessian(program)(*args) @ t, expected, rtol=1e-6, atol=1e-8, err_msg=source)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=programs().filter(lambda d: d[1] in ("h, x", "x", "h", "h as g")), seed=st.integers(0, 2 ** 16))
+def test_functions_that_write_into_their_arguments(drawn, seed, tmp_path):
+    """The helper itself, transformed as the user's function: its vjp (the cotangent of an array it writes
+    into and returns is the output's) against its jvp and finite differences (each call on fresh copies)."""
+    source, _ = drawn
+    helper = load_module(tmp_path, source).helper
+    rng = np.random.default_rng(seed)
+    h, x = rng.standard_normal(4), 0.5 * rng.standard_normal(2)
+    t = (rng.standard_normal(4), rng.standard_normal(2))
+    _, out_dot = s2s.jvp(helper, (h.copy(), x.copy()), t)
+    expected = central_difference(lambda h, x: helper(h.copy(), x.copy()), (h, x), t)
+    np.testing.assert_allclose(flat(out_dot), expected, rtol=1e-6, atol=1e-8, err_msg=source)
+    out, f_vjp = s2s.vjp(helper, h.copy(), x.copy())
+    ct = tuple(map(rng.standard_normal, map(np.shape, out))) if isinstance(out, tuple) else rng.standard_normal(out.shape)
+    along = np.vdot(flat(ct), flat(out_dot))
+    assert along == pytest.approx(sum(np.vdot(c, d) for c, d in zip(f_vjp(ct), t)), rel=1e-10, abs=1e-12), source

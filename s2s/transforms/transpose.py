@@ -606,23 +606,29 @@ class _Transposer:
             head.append(core.clone(stmt))
         ret = body[-1] if body and isinstance(body[-1], gast.Return) else core.at(gast.Return(value=None), fn.lineno)
         returned = ret.value
-        if isinstance(returned, gast.Name) and returned.id in self.linear:
-            self.ct_param = self.bar(returned.id)
-            self.live.add(returned.id)
-            if self.kind(returned.id) != SCALAR:  # the caller's array
+        # Tangent parameters the function writes into: their cotangents after it come in as arguments
+        # (or are zero, for the function the user calls).
+        written = written_parameters(fn, self.adjoint_of)
+        output = returned.id if isinstance(returned, gast.Name) and returned.id in self.linear else None
+        if output is not None:
+            self.ct_param = self.bar(output)
+            if output in written and called:  # it returns a parameter it writes into: the two cotangents add up
+                self.ct_param = self.namer.fresh("out_bar")
+                head.append(core.at(core.assign(self.bar(output), gast.BinOp(
+                    left=core.name(self.bar(output)), op=gast.Add(), right=core.name(self.ct_param))), fn.lineno))
+            self.live.add(output)
+            if self.kind(output) != SCALAR:  # the caller's array
                 self.shared.add(self.ct_param)
             body = body[:-1]
         else:  # a function returning nothing takes a cotangent it does not use
             self.ct_param = self.namer.fresh("out_bar" if returned is not None else "unused")
             body = [s for s in body if s is not ret or returned is not None]
-        # Tangent parameters the function writes into: their cotangents after it come in as arguments
-        # (or are zero, for the function the user calls).
-        written = written_parameters(fn, self.adjoint_of)
         for t in written:
-            if not called:
+            if not called and t != output:  # (the output's cotangent is the one given)
                 head.append(core.at(core.assign(self.bar(t), self.zero(t, fn.param_witnesses.get(t))), fn.lineno))
             self.live.add(t)
-            self.shared.add(self.bar(t))
+            if not (called and t == output):  # (the sum above is an array of its own)
+                self.shared.add(self.bar(t))
         if not called:
             written = []
         transposed = self.block(body)
