@@ -56,12 +56,15 @@ def jvp(fun, primals, tangents):
     and dtype.  ``None`` is a zero tangent, and the only one an integer primal
     takes.
     """
-    fun, backend = building.unwrap(fun)
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp expects primals and tangents as tuples (or lists), one entry per argument; "
                         f"got {type(primals).__name__} and {type(tangents).__name__}")
     if len(primals) != len(tangents):
         raise TypeError(f"jvp got {len(primals)} primals but {len(tangents)} tangents: they must match")
+    if transform_objects.has_static(fun):  # f specialised on its static arguments, whose tangents are ignored
+        fun, primals, static = transform_objects.specialized_call(fun, tuple(primals))
+        tangents = _without(tangents, static)
+    fun, backend = building.unwrap(fun)
     if pytrees.involved(fun, primals):
         call = pytrees.flat_call(fun, primals)
         out, out_dot = jvp(building.rewrap(call.fun, backend), call.leaves, pytrees.tangent_leaves(call, tangents))
@@ -87,6 +90,10 @@ def linearize(fun, *primals):
     of the JVP, from values saved by the first call, so it costs no more than the
     tangent half of ``jvp`` each time (as ``jax.linearize``).
     """
+    if transform_objects.has_static(fun):  # f specialised on its static arguments, whose tangents are ignored
+        specialized, rest, static = transform_objects.specialized_call(fun, primals)
+        out, f_jvp = linearize(specialized, *rest)
+        return out, lambda *tangents: f_jvp(*_without(tangents, static))
     fun, backend = building.unwrap(fun)
     if pytrees.involved(fun, primals):
         call = pytrees.flat_call(fun, primals)
@@ -117,6 +124,10 @@ def vjp(fun, *primals, has_aux=False):
     cotangent shaped like the output and returns a tuple with one cotangent per primal,
     ``None`` for integer primals.
     """
+    if transform_objects.has_static(fun):  # f specialised on its static arguments, whose cotangents are None
+        specialized, rest, static = transform_objects.specialized_call(fun, primals)
+        out, f_vjp, *aux = vjp(specialized, *rest, has_aux=has_aux)
+        return (out, lambda ct: _with_none(f_vjp(ct), static, len(primals)), *aux)
     fun, backend = building.unwrap(fun)
     if pytrees.involved(fun, primals) or any(type(p) is tuple for p in primals):  # cotangents as the trees
         return tree_vjp(fun, backend, primals, has_aux)
@@ -134,6 +145,16 @@ def vjp(fun, *primals, has_aux=False):
         return built.cotangents_for(primals, built.adjoint(residuals, ct))
 
     return (out, f_vjp, aux) if has_aux else (out, f_vjp)
+
+
+def _without(values, positions) -> tuple:
+    return tuple(v for i, v in enumerate(values) if i not in positions)
+
+
+def _with_none(values, positions, count) -> tuple:
+    """``values``, with ``None`` put at ``positions`` (of ``count`` in all)."""
+    rest = iter(values)
+    return tuple(None if i in positions else next(rest) for i in range(count))
 
 
 def tree_vjp(fun, backend, primals, has_aux):

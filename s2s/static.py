@@ -84,6 +84,11 @@ class StaticArguments:
         rest = tuple(v for k, v in bound.arguments.items() if k not in values)
         return Specialized(self.fun, values), rest
 
+    def positions(self, nargs) -> tuple:
+        """The positions of the static parameters among the first ``nargs``."""
+        return tuple(i for i, name in enumerate(list(inspect.signature(self.fun).parameters)[:nargs])
+                     if name in self.names)
+
     def argnums_without(self, argnums, nargs):
         """``argnums`` (of a transform of the jitted function) as positions among the arguments that are not
         static: a static argument is a constant, with no derivative (JAX's error)."""

@@ -76,7 +76,7 @@ class Grad(Transform):
                                       name)
 
     def call(self, args, kwargs, backend):
-        if getattr(self.fun, "static", None) is not None:  # grad(jit(f, static_argnums=...)): f specialised
+        if has_static(self.fun):  # grad(jit(f, static_argnums=...)): f specialised
             inner, rest, argnums = _without_static(self.fun, self.argnums, args, kwargs)
             return Grad(inner, argnums, self.has_aux, self.with_value).call(rest, {}, backend)
         fun, own_backend = building.unwrap(self.fun)
@@ -186,6 +186,13 @@ class Vmap(Transform):
         named = [0 if p in given else None for p in list(signature.parameters)[:len(full)]]
         stated = self.in_axes if isinstance(self.in_axes, tuple) else (self.in_axes,) * len(args)
         axes = stated + tuple(named[len(stated):])
+        if has_static(self.fun):  # vmap(jit(f, static_argnums=...)): f specialised, its static arguments unmapped
+            inner, rest, static = specialized_call(self.fun, args, kwargs)
+            if any(axes[i] is not None for i in static):
+                raise ValueError(f"vmap in_axes maps static argument(s) {', '.join(map(str, static))} of "
+                                 f"{self.__name__}: a static argument is one value for the whole batch (give None)")
+            kept = tuple(a for i, a in enumerate(axes) if i not in static)
+            return Vmap(inner, kept, self.out_axes, self.method).call(rest, {}, backend)
         if pytrees.needed(full, tuples=True) or pytrees.involved(building.unwrap(self.fun)[0], full):
             return self.of_trees(full, axes, backend)
         variant = self._for_axes(axes)
@@ -256,7 +263,7 @@ class Jacobian(Transform):
         functools.update_wrapper(self, building.innermost(fun), updated=())
 
     def call(self, args, kwargs, backend):
-        if getattr(self.fun, "static", None) is not None:  # jacfwd(jit(f, static_argnums=...)): f specialised
+        if has_static(self.fun):  # jacfwd(jit(f, static_argnums=...)): f specialised
             inner, rest, argnums = _without_static(self.fun, self.argnums, args, kwargs)
             return Jacobian(inner, argnums, self.label).call(rest, {}, backend)
         args = self.bind(args, kwargs)
@@ -327,8 +334,21 @@ def _without_static(jitted, argnums, args, kwargs) -> tuple:
     """A transform of ``jit(f, static_argnums=...)`` called: ``f`` specialised on the static values (jitted as
     it was), the other arguments, and ``argnums`` among those."""
     nargs = len(inspect.signature(jitted.__s2s_function__).bind(*args, **kwargs).arguments)
-    specialized, rest = jitted.static.split(args, kwargs)
-    return building.Jitted(specialized, jitted.backend), rest, jitted.static.argnums_without(argnums, nargs)
+    specialized, rest, _ = specialized_call(jitted, args, kwargs)
+    return specialized, rest, jitted.static.argnums_without(argnums, nargs)
+
+
+def specialized_call(jitted, args, kwargs=None) -> tuple:
+    """``jit(f, static_argnums=...)`` called with ``args``: ``f`` specialised on the static values (jitted as it
+    was), the other arguments, and the positions of the static ones among ``args``."""
+    specialized, rest = jitted.static.split(args, kwargs or {})
+    nargs = len(inspect.signature(jitted.__s2s_function__).bind(*args, **(kwargs or {})).arguments)
+    return building.Jitted(specialized, jitted.backend), rest, jitted.static.positions(nargs)
+
+
+def has_static(fun) -> bool:
+    """Is ``fun`` ``jit(f, static_argnums=...)`` (or ``static_argnames``)?"""
+    return getattr(fun, "static", None) is not None
 
 
 def _differentiates_a_tuple(argnums, args) -> bool:

@@ -227,6 +227,28 @@ def test_gradients_and_jacobians_of_functions_as_static_arguments():
         s2s.grad(f, argnums=1)(x, np.tanh, 0.5)
 
 
+def test_every_transform_of_functions_as_static_arguments():
+    """jvp, linearize, vjp and vmap of ``jit(f, static_argnums=1)`` specialise ``f`` on the function it is passed:
+    tangents of static arguments are ignored, their cotangents are None, and vmap maps none of them."""
+    x, t = RNG.normal(size=3), RNG.normal(size=3)
+    f = s2s.jit(activated, static_argnums=1)
+    slope = 0.5 * (1.0 - np.tanh(0.5 * x) ** 2)
+    value, tangent = s2s.jvp(f, (x, np.tanh, 0.5), (t, None, 0.0))
+    assert value == pytest.approx(activated(x, np.tanh, 0.5), rel=1e-14)
+    assert tangent == pytest.approx(slope @ t, rel=1e-13)
+    _, f_jvp = s2s.linearize(f, x, np.tanh, 0.5)
+    assert f_jvp(t, None, 0.0) == pytest.approx(slope @ t, rel=1e-13)
+    _, f_vjp = s2s.vjp(f, x, np.tanh, 0.5)
+    dx, dact, dw = f_vjp(1.0)
+    np.testing.assert_allclose(dx, slope, rtol=1e-13)
+    assert dact is None and dw == pytest.approx(np.sum(x * (1.0 - np.tanh(0.5 * x) ** 2)), rel=1e-13)
+    xs = RNG.normal(size=(4, 3))
+    for vmapped in (s2s.vmap(f, in_axes=(0, None, None)), s2s.jit(s2s.vmap(f, in_axes=(0, None, None)))):
+        np.testing.assert_allclose(vmapped(xs, np.sin, 0.5), [activated(r, np.sin, 0.5) for r in xs], rtol=1e-13)
+    with pytest.raises(ValueError, match="static argument"):
+        s2s.vmap(f)(xs, np.sin, np.ones(4))
+
+
 def test_static_arguments_match_jax():
     def f(x, n):
         return np.sum(x ** n)
