@@ -3,7 +3,7 @@
 The transforms follow JAX's API: ``jvp``, ``linearize``, ``linear_transpose``,
 ``vjp``, ``grad``, ``value_and_grad``, ``vmap``, ``jacfwd``, ``jacrev``,
 ``hessian``, ``jit`` and ``vectorize``, with ``stop_gradient``, ``eval_shape``,
-``checkpoint`` and ``checkpointed`` loops, ``source`` to read the code any transform generates,
+``checkpoint`` (with ``checkpoint_name``) and ``checkpointed`` loops, ``source`` to read the code any transform generates,
 ``custom_jvp`` and ``custom_vjp`` to give your functions derivative rules of
 your own, ``defjvp`` to give one to a library's function, and ``tree_util`` for
 arguments and results that are trees of arrays.  ``jit(..., target="cuda")`` runs
@@ -17,11 +17,11 @@ from .api import (grad, hessian, jacfwd, jacrev, jit, jvp, linear_transpose, lin
 from .checkpoint import checkpoint, checkpoint_policies, checkpointed, remat
 from .custom import custom_jvp, custom_vjp
 from .rules.registry import defjvp
-from .runtime import stop_gradient
+from .runtime import checkpoint_name, stop_gradient
 from .shape_eval import ShapeDtypeStruct, eval_shape
 from .vectorize import vectorize
 
-__all__ = ["ShapeDtypeStruct", "checkpoint", "checkpoint_policies", "checkpointed", "cuda", "custom_jvp",
+__all__ = ["ShapeDtypeStruct", "checkpoint", "checkpoint_name", "checkpoint_policies", "checkpointed", "cuda", "custom_jvp",
            "custom_vjp", "defjvp", "errors", "eval_shape", "grad", "hessian", "jacfwd", "jacrev", "jit", "jvp",
            "linear_transpose", "linearize", "remat", "source", "stop_gradient", "tree_util", "value_and_grad",
            "vectorize", "vjp", "vmap"]

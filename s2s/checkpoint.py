@@ -29,6 +29,10 @@ class Checkpointed:
     def __call__(self, *args, **kwargs):
         return self.__s2s_function__(*args, **kwargs)
 
+    def like(self, fun):
+        """``fun``, checkpointed as this function is (the flattened function of one that takes trees)."""
+        return _checkpointed(fun, self.policy)
+
     def __repr__(self):
         policy = "" if self.policy is None else f", policy={self.policy!r}"
         return f"s2s.checkpoint({self.__s2s_function__!r}{policy})"
@@ -53,6 +57,14 @@ _DOTS = frozenset({"np.dot", "np.matmul", "np.einsum", "np.tensordot", "np.inner
 _DOTS_WITHOUT_BATCH = frozenset({"np.dot", "np.tensordot", "np.inner", "np.vdot"})
 
 
+def _named(value):
+    """The name ``s2s.checkpoint_name(x, name)`` gives its value (None: not such a call)."""
+    if isinstance(value, gast.Call) and core.dotted_name(value.func) == "rt.checkpoint_name" and len(value.args) == 2 \
+            and isinstance(value.args[1], gast.Constant) and isinstance(value.args[1].value, str):
+        return value.args[1].value
+    return None
+
+
 def _dot(value, names) -> bool:
     if isinstance(value, gast.BinOp):
         return isinstance(value.op, gast.MatMult) and names is _DOTS
@@ -68,6 +80,37 @@ class checkpoint_policies:  # noqa: N801 -- JAX's name, a namespace of policies
     checkpoint_dots = dots_saveable
     dots_with_no_batch_dims_saveable = Policy("dots_with_no_batch_dims_saveable",
                                               lambda value: _dot(value, _DOTS_WITHOUT_BATCH))
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def save_only_these_names(*names):
+        """Save the values ``s2s.checkpoint_name`` names with one of ``names``, and nothing else."""
+        return Policy(f"save_only_these_names{names!r}", lambda value: _named(value) in names)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def save_any_names_but_these(*names):
+        """Save the values ``s2s.checkpoint_name`` names, but for those named one of ``names``."""
+        return Policy(f"save_any_names_but_these{names!r}",
+                      lambda value: _named(value) is not None and _named(value) not in names)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def save_anything_except_these_names(*names):
+        """Save every value but those ``s2s.checkpoint_name`` names with one of ``names``."""
+        return Policy(f"save_anything_except_these_names{names!r}", lambda value: _named(value) not in names)
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def save_from_both_policies(left, right):
+        """Save what either policy saves."""
+        return Policy(f"save_from_both_policies({left!r}, {right!r})",
+                      lambda value: left.saves(value) or right.saves(value))
+
+
+#: The policies made of names or of other policies.
+POLICY_FACTORIES = (checkpoint_policies.save_only_these_names, checkpoint_policies.save_any_names_but_these,
+                    checkpoint_policies.save_anything_except_these_names, checkpoint_policies.save_from_both_policies)
 
 
 def checkpoint(fun, *, prevent_cse=True, policy=None, static_argnums=()):
@@ -103,42 +146,33 @@ def _checkpointed(fun, policy) -> Checkpointed:
 remat = checkpoint
 
 
-#: The most levels of pieces a checkpointed loop is cut into.
-LEVELS = 4
-
-
 def checkpointed(steps: range, *, snapshots: int) -> range:
-    """``for i in s2s.checkpointed(range(n), snapshots=100):`` — a loop whose reverse-mode derivative holds
-    at most about ``snapshots`` of its states (the names it carries from trip to trip) at once.
+    """``for i in s2s.checkpointed(range(n), snapshots=k):`` — a loop whose reverse-mode derivative holds at
+    most ``k`` of its states (the names it carries from trip to trip) at once.
 
-    Run as it is, the loop is the range's.  Differentiated in reverse, it is cut into pieces, pieces of
-    pieces and so on (``schedule``): each piece saves its input and is computed again when the backward
-    pass reaches it.  With ``L`` levels of pieces, the loop's steps run ``L + 1`` times in all.
+    Run as it is, the loop is the range's.  Differentiated in reverse, the backward pass runs steps again
+    from the states it saved, in the order of binomial checkpointing (``revolve``): the fewest steps run
+    again of any order within ``k`` states; each step runs at most ``r`` times more, where ``r`` is the
+    least number with ``binomial(k + r, k) >= n``.
     """
     if not isinstance(steps, range):
         raise TypeError(f"s2s.checkpointed takes a range, not {type(steps).__name__}")
-    if not isinstance(snapshots, int) or snapshots < 2:
-        raise ValueError(f"s2s.checkpointed needs snapshots=2 or more, not {snapshots!r}")
+    if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
+        raise ValueError(f"s2s.checkpointed needs snapshots=1 or more, not {snapshots!r}")
     return steps
 
 
-def schedule(count, snapshots):
-    """``(levels, size)`` for a checkpointed loop of ``count`` steps: the fewest levels (up to ``LEVELS``) of
-    pieces of ``size ** level`` steps whose saved states fit in ``snapshots``.
+class CheckpointedLoop(Checkpointed):
+    """A loop lifted from ``for i in s2s.checkpointed(...)`` (``frontend.lifting``): a checkpointed function
+    whose backward pass is a binomial schedule of its steps (``loop_reversal``), not its taped loop."""
 
-    While the backward pass goes through the loop, the outermost level holds one saved input per piece,
-    each level inside it at most ``size`` more, and the innermost run of at most ``size`` steps its tape:
-    memory grows as ``count ** (1 / (levels + 1))``, time as ``levels + 1`` forward sweeps.
-    """
-    levels = 0
-    size = 1
-    held = count
-    while held > snapshots and levels < LEVELS:
-        levels += 1
-        size = 1
-        while size ** (levels + 1) < count:
-            size += 1
-        held = (count + size ** levels - 1) // size ** levels + levels * size
-    if held > snapshots:  # (a constant message: this runs in the generated code, compiled too)
-        raise ValueError("s2s.checkpointed: too few snapshots for this many steps (1000 steps need 20, a million 80)")
-    return levels, size
+    __s2s_loop__ = True
+
+    def like(self, fun):
+        return checkpointed_loop(fun)
+
+
+@functools.lru_cache(maxsize=None)
+def checkpointed_loop(fun) -> CheckpointedLoop:
+    """One wrapper per lifted loop, so that every call of it is one helper of the program."""
+    return CheckpointedLoop(fun)

@@ -475,5 +475,10 @@ class Function:
         return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
                 and expr.func.id in self.callees)
 
+    def line_calling(self, obj) -> int:
+        """The line of the first call of the user's function ``obj`` (the function's own line if none)."""
+        return next((s.lineno for s in walk_statements(self.body) if self.is_user_call(getattr(s, "value", None))
+                     and self.callees[s.value.func.id] is obj), self.lineno)
+
     def source_line(self, lineno) -> str:
         return self.source_lines.get(lineno, "").strip()

@@ -37,6 +37,15 @@ class UnsupportedTransformError(SourceError, TypeError):
     """A transform of a transform that s2s does not build (reverse mode through a backward pass)."""
 
 
+def located(error: SourceError, caller, obj) -> SourceError:
+    """``error``, raised for a call of ``obj``, named where ``caller`` (a ``core.Function``) calls it, if it names
+    no place yet."""
+    if error.filename is not None:
+        return error
+    line = caller.line_calling(obj)
+    return type(error)(str(error), caller.filename, line, caller.source_line(line))
+
+
 class SourceUnavailableError(S2SError):
     """The function's source code cannot be read (defined in a REPL or by exec)."""
 

@@ -16,7 +16,7 @@ import gast
 
 from . import analysis, arguments, building, core, optimize
 from .emit import render
-from .errors import BatchingError, S2SError, UnsupportedTransformError
+from .errors import BatchingError, S2SError, UnsupportedTransformError, located
 from .linear_forms import fold_tangent_temporaries, hoist_primal_calls
 from .frontend.normalize import normalize
 from .transforms import transpose as transposition
@@ -163,10 +163,6 @@ class Program:
             self._add(transposition.transpose(lin, names.adjoint, self.adjoint_of, called))
         tangents = lin.params[1:]
         return names.adjoint, [tangents.index(t) for t in transposition.written_parameters(lin, self.adjoint_of)]
-
-    def jvp_useful_args(self, obj, varied_mask) -> tuple:
-        """Which arguments of a call to ``obj`` carry tangents into its result."""
-        return self.jvp(obj, varied_mask)[1]
 
     _STATE = ("functions", "names", "pending_primals", "pending_linear", "core_forms")
 
@@ -434,11 +430,28 @@ class Program:
                 core.at(stmt, lineno)
             made[name] = core.Function(name=name, params=fn_params, body=body, lineno=lineno,
                                        linear=set(dots) if name == names.linear else set())
+        self._install(names, made)
+        return names
+
+    def checkpointed_loop(self, loop, varied_mask, nargs) -> Linearized:
+        """The linearization of a call of a checkpointed loop, whose adjoint reverses it within its budget of
+        saved states (``loop_reversal``)."""
+        from .loop_reversal import loop_linearization
+
+        key = ("checkpointed loop", loop, tuple(varied_mask))
+        if key not in self.names:
+            names, made = loop_linearization(self, loop, varied_mask, nargs)
+            self.names[key] = names
+            if made:
+                self._install(names, made)
+        return self.names[key]
+
+    def _install(self, names: Linearized, made: dict):
+        """Add the forward half, the adjoint and (on demand) the linear half of a linearization made here."""
         self._linear_parts[names.linear] = (_copy(made[names.linear]), names)
         self._add(made[names.forward])
         self._add(made[names.adjoint])
         self.pending_linear[names.linear] = made[names.linear]
-        return names
 
     def value_and_grad(self, names: Linearized, params, lineno, picks=None, with_value=False, name=None) -> str:
         """A function returning the value and the gradient in one call (one compiled call under Numba).
@@ -484,7 +497,7 @@ class Program:
         local = core.Namer(set(params) | self.namer.taken)
         body, jacobians = [], []
         # (code that takes a gradient inside has a backward pass, which is not linearized again)
-        linearize_first = self.prefer_loops and not _calls_transforms(obj, len(params))
+        linearize_first = self.prefer_loops and not calls(obj, len(params))
         out = None
         if linearize_first:
             names = self.linearize(obj, tuple(i in nums for i in range(len(params))), len(params),
@@ -709,20 +722,21 @@ class _Callees:
     def jvp(self, obj, varied_mask, nargs=None):
         from .transform_objects import refuse_backward_pass
 
-        if _plain_gradient(obj):
-            names = self.program.gradient_call(obj, varied_mask, nargs or len(varied_mask))
-            self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), set(), False)
-            return names.forward, names.tangent_mask
-        if hasattr(obj, "emit"):  # a transform called in the code: its backward pass is not taped again
-
-            try:
+        try:
+            if _plain_gradient(obj):
+                names = self.program.gradient_call(obj, varied_mask, nargs or len(varied_mask))
+                self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), set(), False)
+                return names.forward, names.tangent_mask
+            if hasattr(obj, "emit"):  # a transform called in the code: its backward pass is not taped again
                 refuse_backward_pass(obj, "reverse mode (grad, vjp, jacrev) of code that calls")
-            except UnsupportedTransformError as error:  # named where the caller calls it
-                line = next(s.lineno for s in core.walk_statements(self.caller.body)
-                            if self.caller.is_user_call(getattr(s, "value", None))
-                            and self.caller.callees[s.value.func.id] is obj)
-                raise UnsupportedTransformError(str(error), self.caller.filename, line,
-                                                self.caller.source_line(line)) from None
+        except UnsupportedTransformError as error:
+            raise located(error, self.caller, obj) from None
+        callee = normalize(obj, len(varied_mask))
+        writes = {i for i, p in enumerate(callee.params) if p in analysis.written_parameters(callee)}
+        if getattr(obj, "__s2s_loop__", False):
+            names = self.program.checkpointed_loop(obj, varied_mask, len(varied_mask))
+            self.calls[names.forward] = (names.forward, names.linear, len(varied_mask), writes, False)
+            return names.forward, names.tangent_mask
         # A checkpointed function has the same halves as the function: only its calls differ, under a name
         # of their own here (partial evaluation computes their forward half again instead of saving it).
         checkpointed = getattr(obj, "__s2s_checkpoint__", False)
@@ -731,8 +745,6 @@ class _Callees:
         fun = obj.__s2s_function__ if checkpointed else obj
         names = self.program.linearize(fun, varied_mask, nargs, self.for_transpose, self.check_linear,
                                        self.arg_kinds.get(obj), remat=policy)
-        callee = normalize(fun, len(varied_mask))
-        writes = {i for i, p in enumerate(callee.params) if p in analysis.written_parameters(callee)}
         stand_in = f"{names.forward}_checkpointed" if recompute else names.forward
         self.calls[stand_in] = (names.forward, names.linear, len(varied_mask), writes, recompute)
         return stand_in, names.tangent_mask
@@ -807,8 +819,9 @@ def _bound_kinds(target, kinds) -> dict:
     return {}
 
 
-def _calls_transforms(obj, nargs) -> bool:
-    """Whether ``obj``, or a helper it calls, calls a transform (``s2s.grad(f)(x)`` in its code)."""
+def calls(obj, nargs, transform=lambda fun: True) -> bool:
+    """Whether ``obj``, or a helper it calls, calls a transform (``s2s.grad(f)(x)`` in its code) of which
+    ``transform(fun)`` is true."""
     seen, todo = set(), [(obj, nargs)]
     while todo:
         fun, n = todo.pop()
@@ -816,7 +829,9 @@ def _calls_transforms(obj, nargs) -> bool:
             continue
         seen.add(id(fun))
         if hasattr(fun, "emit"):
-            return True
+            if transform(fun):
+                return True
+            continue
         fn = normalize(fun, n)
         todo += [(callee, None) for callee in fn.callees.values()]
     return False

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.special
 
 from . import reductions, tree_util
+from .revolve import revolve, revolve_next  # noqa: F401  (the schedule of checkpointed loops)
 from .backends.deferred import numba_names, overload, register_jitable
 from .reductions import absent as _absent, along_rows, expand, reduced_count
 
@@ -94,6 +95,17 @@ def _stop_gradient_numba(x):
     if isinstance(x, (types.Array, types.Number, types.Boolean, types.BaseTuple)):
         return lambda x: x
     return None
+
+
+def checkpoint_name(x, name):
+    """``x`` itself, named ``name`` for a checkpoint policy (``s2s.checkpoint_policies.save_only_these_names``):
+    its derivative is the identity's in every transform."""
+    return x
+
+
+@overload(checkpoint_name)
+def _checkpoint_name_numba(x, name):
+    return lambda x, name: x
 
 
 def total(x):

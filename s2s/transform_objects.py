@@ -367,7 +367,15 @@ def tangent_function(fun, specs, k):
 
 def tangent_along(fun, specs, mask) -> tuple:
     """The generated function ``(*params, *tangents) → fun's output tangent``, with tangents of the parameters
-    in ``mask`` that ``fun``'s output depends on, and the mask of those."""
+    in ``mask`` that ``fun``'s output depends on, and the mask of those.  Its callers differentiate it in
+    reverse (a Hessian-vector product): refused where ``fun`` takes a gradient itself."""
+    from .program import calls
+
+    if calls(fun, len(specs), lambda inner: isinstance(inner, Grad)):
+        raise UnsupportedTransformError(
+            f"{described(fun)} takes a gradient in its code, and s2s does not differentiate that gradient twice "
+            "more: a third derivative through a gradient inside a gradient is not supported (take the derivatives "
+            "of the inner function at the top level, with s2s.jacfwd and s2s.hessian)")
     built = build(key_of(fun), "jvp_tangent", mask, len(specs), PYTHON)
     return built.call, built.tangent_mask
 

@@ -84,9 +84,10 @@ def scalarized(expression: str, weight: str, scalar: bool) -> str:
 
 
 def load(directory: Path, source: str):
-    """``source`` (a module body, with ``math``, ``np`` and SciPy's ``special`` and ``linalg`` imported) written to a new
-    file and imported."""
-    return load_module(directory, "import math\n\nimport numpy as np\nimport scipy.linalg\nimport scipy.special\n\n\n" + source)
+    """``source`` (a module body, with ``math``, ``np``, SciPy's ``special`` and ``linalg`` and ``s2s`` imported)
+    written to a new file and imported."""
+    imports = "import math\n\nimport numpy as np\nimport scipy.linalg\nimport scipy.special\n\nimport s2s\n\n\n"
+    return load_module(directory, imports + source)
 
 
 def function_source(name: str, params, body: list[str]) -> str:

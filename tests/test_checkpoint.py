@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from primitive_cases import function_source, load
 
 import s2s
-from s2s.errors import S2SError
+from s2s.checkpoint import Policy
 
 
 @s2s.checkpoint
@@ -117,26 +117,26 @@ POLICIES = [None, "nothing_saveable", "dots_saveable", "checkpoint_dots", "dots_
             "everything_saveable"]
 
 
-def network_under(policy):
-    if policy is None:
-        def network(h, W, n):
-            for _ in range(n):
-                h = s2s.checkpoint(dense)(h, W)
-            return np.sum(h ** 2)
-        return network
-    chosen = getattr(s2s.checkpoint_policies, policy)
+def network_under(policy, step=dense):
+    """A network of ``step``s, each checkpointed under ``policy`` (a policy, its name, or None)."""
+    chosen = policy if isinstance(policy, Policy) else getattr(s2s.checkpoint_policies, policy or "nothing_saveable")
 
     def network(h, W, n):
         for _ in range(n):
-            h = s2s.checkpoint(dense, policy=chosen)(h, W)
+            h = s2s.checkpoint(step, policy=chosen)(h, W)
         return np.sum(h ** 2)
     return network
 
 
-def network_plain(h, W, n):
-    for _ in range(n):
-        h = dense(h, W)
-    return np.sum(h ** 2)
+def plain_network(step):
+    def network(h, W, n):
+        for _ in range(n):
+            h = step(h, W)
+        return np.sum(h ** 2)
+    return network
+
+
+network_plain = plain_network(dense)
 
 
 H, W = np.array([0.3, -0.5, 0.8]), np.array([[0.5, -0.2, 0.1], [0.3, 0.4, -0.6], [-0.1, 0.2, 0.7]])
@@ -174,23 +174,75 @@ def test_policies_of_ones_own_are_refused():
         s2s.checkpoint(step, policy=lambda *a: True)
 
 
+def named_dense(h, W):
+    z = s2s.checkpoint_name(W @ h, "z")
+    return s2s.checkpoint_name(np.tanh(z) + 0.1 * z, "out")
+
+
+#: policy → (the names it takes, what the step's forward function saves under it)
+NAMED = {"save_only_these_names": (["z"], ["h", "W", "z"]),
+         "save_any_names_but_these": (["out"], ["h", "W", "z"]),
+         "save_anything_except_these_names": (["z"], ["h", "W", "tanh_z", "W_at_h"]),
+         "save_from_both_policies": ((), ["h", "W", "W_at_h"])}
+
+
+def named_policy(name):
+    cp = s2s.checkpoint_policies
+    if name == "save_from_both_policies":
+        return cp.save_from_both_policies(cp.dots_saveable, cp.save_only_these_names("out"))
+    return getattr(cp, name)(*NAMED[name][0])
+
+
+@pytest.mark.parametrize("name", list(NAMED))
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_policies_of_names(name, jit):
+    """``s2s.checkpoint_name`` names values, which JAX's policies of names save or not: the gradient is the
+    plain one, and the step's forward function saves its inputs and what the policy saves of what it needs."""
+    named_network = network_under(named_policy(name), named_dense)
+    grad = s2s.grad(named_network, argnums=(0, 1))
+    got = (s2s.jit(grad) if jit else grad)(H, W, 3)
+    want = s2s.grad(plain_network(named_dense), argnums=(0, 1))(H, W, 3)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-15)
+    text = s2s.source(named_network, mode="grad", argnums=(0, 1), args=(H, W, 3))
+    forward = text[text.index("def named_dense_fwd"):]
+    returned = forward[forward.index("return out, (") + len("return out, ("):].split(")")[0]
+    assert [r.strip() for r in returned.split(",") if r.strip()] == NAMED[name][1]
+
+
+def test_a_policy_made_inside_the_code():
+    def network(h, W):
+        for _ in range(3):
+            h = s2s.checkpoint(named_dense, policy=s2s.checkpoint_policies.save_only_these_names("z"))(h, W)
+        return np.sum(h ** 2)
+
+    np.testing.assert_allclose(s2s.grad(network)(H, W), s2s.grad(plain_network(named_dense))(H, W, 3), rtol=1e-13)
+
+
+def _named(lines):
+    """The program with the value of each of its assignments to ``a`` and ``b`` named, ``n0`` or ``n1`` in turn."""
+    named = []
+    for k, line in enumerate(lines):
+        target, _, value = line.partition(" = ")
+        named.append(f'{target} = s2s.checkpoint_name({value}, "n{k % 2}")' if target.strip() in ("a", "b")
+                     and value else line)
+    return named
+
+
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(random_programs.without("v ="), st.sampled_from(["dots_saveable", "nothing_saveable"]), st.integers(0, 2**16))
+@given(random_programs.without("v ="),
+       st.sampled_from(["dots_saveable", "nothing_saveable", 'save_only_these_names("n0")',
+                        'save_any_names_but_these("n1")', 'save_anything_except_these_names("n0")']),
+       st.integers(0, 2**16))
 def test_policies_on_random_programs(tmp_path, lines, policy, seed):
-    """A random program checkpointed under a policy: the linear code computes again what the policy does not
-    save, and the gradient is the plain one to rounding."""
+    """A random program, its values named, checkpointed under a policy: the linear code computes again what
+    the policy does not save, and the gradient is the plain one to rounding."""
+    lines = _named(lines)
     body = [f"return s2s.checkpoint(program, policy=s2s.checkpoint_policies.{policy})(a, b, s)"]
     module = load(tmp_path, "import s2s\n\n\n" + random_programs.source(lines) +
                   function_source("checkpointed", ("a", "b", "s"), body))
-    args, _, _ = random_programs.point(seed)
-    try:
-        want = s2s.grad(module.program, argnums=(0, 1, 2))(*args)
-    except S2SError:  # a clear refusal of the program itself
-        return
-    got = s2s.grad(module.checkpointed, argnums=(0, 1, 2))(*args)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+    random_programs.same_gradient(module.program, module.checkpointed, random_programs.point(seed)[0])
 
 
 def layer(p, x):

@@ -1,18 +1,23 @@
-"""``s2s.checkpointed``: a loop whose reverse-mode derivative holds a bounded number of its states, cut into
-nested checkpointed pieces; the same derivatives as the loop written plainly, for any trip count and budget."""
+"""``s2s.checkpointed``: a loop whose reverse-mode derivative holds a bounded number of its states, reversed in
+the order of binomial checkpointing; the same derivatives as the loop written plainly, for any trip count and
+budget."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import random_programs
 import s2s
-from s2s.checkpoint import LEVELS, schedule
 from s2s.errors import UnsupportedSyntaxError
+from s2s.revolve import revolve, revolve_next
 
 from derivatives import central_difference
+from primitive_cases import load
 
 
 def force(x, k):
@@ -55,25 +60,54 @@ def history_plain(x, n, snapshots):
 X, V = np.array([1.0, 0.5, -0.3]), np.array([0.0, 0.2, 0.1])
 
 
-def budgets(most=400):
-    """(steps, snapshots) pairs, enough snapshots for the steps, for every number of levels of pieces."""
-    return st.tuples(st.integers(0, most), st.integers(20, 60))
+def binomial(n, k):
+    return math.comb(n, k) if k >= 0 else 0
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.integers(0, 10 ** 6), st.integers(80, 400))
-def test_schedule_fits_the_budget_and_covers_the_steps(n, snapshots):
-    levels, size = schedule(n, snapshots)
-    assert 0 <= levels <= LEVELS
-    if levels:
-        assert size ** (levels + 1) >= n
-        assert (n + size ** levels - 1) // size ** levels + levels * size <= snapshots
-    else:
-        assert n <= snapshots
+def run(n, snapshots):
+    """The schedule played out on states that are step numbers: checks each action is possible, returns the
+    steps run forward, the most times one step runs, and the steps taken back in order."""
+    plan, slots, state, runs, back = revolve(n, snapshots), {0: 0}, 0, [0] * n, []
+    while True:
+        first, last, save, step, load = revolve_next(plan)
+        if first < 0:
+            return sum(runs), max(runs, default=0), back
+        assert state == first
+        for k in range(first, last):
+            runs[k] += 1
+        state = last
+        if save >= 0:
+            assert 0 < save < snapshots  # slot 0 keeps the initial state
+            slots[save] = state
+        if step >= 0:
+            assert state == step
+            back.append(step)
+        if load >= 0:
+            state = slots[load]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 3000), st.integers(1, 40))
+def test_schedule_is_binomial_checkpointing(n, snapshots):
+    """Every step is taken back once, last first, from its own state, within the slots; the steps run forward
+    are Griewank's minimum, ``r n - binomial(c + r, r - 1)`` for ``c`` states, each run at most ``r`` times."""
+    forward, most, back = run(n, snapshots)
+    assert back == list(range(n - 1, -1, -1))
+    if n == 0:
+        assert forward == 0
+        return
+    r = next(r for r in range(n + 1) if binomial(snapshots + r, r) >= n)
+    assert forward == r * n - binomial(snapshots + r, r - 1)
+    assert most <= r
+
+
+def test_a_million_steps_in_eighty_states():
+    forward, most, _ = run(10 ** 6, 80)
+    assert most == 4 and forward < 4 * 10 ** 6
 
 
 @settings(max_examples=15, deadline=None)
-@given(budgets())
+@given(st.tuples(st.integers(0, 300), st.integers(1, 40)))
 def test_same_gradient_as_the_plain_loop(case):
     n, snapshots = case
     args = (X, V, 1.3, n, snapshots)
@@ -86,8 +120,7 @@ def test_same_gradient_as_the_plain_loop(case):
 
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
 def test_gradient_matches_finite_differences(jit):
-    args = (X, V, 1.3, 200, 20)  # two levels of pieces
-    assert schedule(200, 20)[0] == 2
+    args = (X, V, 1.3, 200, 5)  # each step run up to 4 times again
     grad = s2s.grad(leapfrog, argnums=(0, 2))
     gx, gk = (s2s.jit(grad) if jit else grad)(*args)
     tangent = np.array([0.3, -0.2, 0.5])
@@ -96,7 +129,7 @@ def test_gradient_matches_finite_differences(jit):
     assert gk == pytest.approx(central_difference(leapfrog, args, (None, None, 1.0, None, None))[0], rel=1e-6)
 
 
-@pytest.mark.parametrize("snapshots", [100, 12, 10])
+@pytest.mark.parametrize("snapshots", [100, 3, 1])
 def test_carried_arrays_written_in_place(snapshots):
     args = (np.array([0.4, -0.7]), 30, snapshots)
     np.testing.assert_allclose(s2s.grad(history)(*args), s2s.grad(history_plain)(*args), rtol=1e-12)
@@ -113,11 +146,74 @@ def test_forward_mode_and_batching_run_the_loop_as_it_is():
     np.testing.assert_allclose(batched, [leapfrog(X, V, k, 50, 12) for k in ks], rtol=1e-12)
 
 
-def test_too_few_snapshots_is_an_error():
-    with pytest.raises(ValueError, match="too few"):
-        s2s.grad(leapfrog)(X, V, 1.3, 10_000, 5)
-    with pytest.raises(ValueError, match="snapshots=2 or more"):
-        s2s.checkpointed(range(3), snapshots=1)
+@pytest.mark.parametrize("snapshots", [0, -1, 2.0, True])
+def test_a_budget_of_no_states_is_an_error(snapshots):
+    with pytest.raises(ValueError, match="snapshots=1 or more"):
+        s2s.checkpointed(range(3), snapshots=snapshots)
+
+
+def recurrence(x, w, n, snapshots):
+    """A counter carried as an int, a carried name the step overwrites, and one it writes into."""
+    j = 0
+    s = 0.0
+    y = 0.0
+    h = np.zeros(n + 1)
+    for i in s2s.checkpointed(range(n), snapshots=snapshots):
+        j = j + 1
+        s = s + np.sin(x * j) + y * y
+        y = w * i + np.cos(s)
+        h[i + 1] = h[i] * 0.5 + y
+    return s + y + np.sum(h ** 2)
+
+
+def recurrence_plain(x, w, n, snapshots):
+    j = 0
+    s = 0.0
+    y = 0.0
+    h = np.zeros(n + 1)
+    for i in range(n):
+        j = j + 1
+        s = s + np.sin(x * j) + y * y
+        y = w * i + np.cos(s)
+        h[i + 1] = h[i] * 0.5 + y
+    return s + y + np.sum(h ** 2)
+
+
+TRANSFORMS = {
+    "grad": lambda f: s2s.grad(f, argnums=(0, 1)),
+    "jacrev": lambda f: s2s.jacrev(f, argnums=(0, 1)),
+    "hessian": lambda f: s2s.hessian(f, argnums=(0, 1)),
+    "vmap of grad": lambda f: s2s.vmap(s2s.grad(f, argnums=(0, 1)), in_axes=(0, None, None, None)),
+    "linearize": lambda f: lambda x, w, n, k: s2s.linearize(lambda x: f(x, w, n, k), x)[1](1.0),
+}
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+@pytest.mark.parametrize("transform", list(TRANSFORMS))
+def test_every_transform_as_the_plain_loop(transform, jit):
+    compile_ = s2s.jit if jit else (lambda f: f)
+    x = np.array([0.3, -0.2]) if transform == "vmap of grad" else 0.3
+    got, want = (TRANSFORMS[transform](compile_(f))(x, 0.7, 9, 2) for f in (recurrence, recurrence_plain))
+    for a, b in zip(s2s.tree_util.tree_leaves(got), s2s.tree_util.tree_leaves(want)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(random_programs.without("v ="), st.integers(0, 5), st.integers(1, 3), st.integers(0, 2 ** 16))
+def test_random_loop_bodies(tmp_path, lines, n, snapshots, seed):
+    """A random body (in-place writes, branches, inner loops, reductions) in a checkpointed loop: the
+    gradient is the plain loop's to rounding."""
+    loops = {name: [f"for i in {steps}:", *("    " + line for line in lines)]
+             for name, steps in (("checkpointed", f"s2s.checkpointed(range({n}), snapshots={snapshots})"),
+                                 ("plain", f"range({n})"))}
+    module = load(tmp_path, "import s2s\n\n\n" + "".join(
+        random_programs.source(body).replace("def program(", f"def {name}(") for name, body in loops.items()))
+    args, _, _ = random_programs.point(seed)
+    value = module.plain(*args)
+    if not np.isfinite(value) or abs(value) > 1e6:
+        return
+    random_programs.same_gradient(module.plain, module.checkpointed, args, rtol=1e-9, atol=1e-11)
 
 
 def defines_inside(x, n):

@@ -369,3 +369,27 @@ def test_gradients_of_loops_and_branches_inside():
     slope = central_difference(force_norm, (0.7, u), (1.0, None))[0]
     assert s2s.grad(force_norm)(0.7, u) == pytest.approx(slope, rel=1e-7)
     assert s2s.jvp(force_norm, (0.7, u), (1.0, np.zeros(4)))[1] == pytest.approx(slope, rel=1e-7)
+
+
+def potential(x, c):
+    return np.exp(c * x) + x ** 4 - c * x
+
+
+def slope(x, c):
+    return s2s.grad(potential)(x, c)
+
+
+def newton_step(c, x):
+    """A Newton step on the potential's slope: its own derivative (d/dc) is a third derivative of the potential."""
+    return x - slope(x, c) / s2s.grad(slope)(x, c)
+
+
+def test_third_derivatives_through_gradients_inside_gradients_are_refused():
+    """Refused naming the line of the call (or the function, at the top level), in every transform."""
+    for derivative in (lambda: s2s.grad(newton_step)(0.7, 0.4), lambda: s2s.jvp(newton_step, (0.7, 0.4), (1.0, 0.0))):
+        with pytest.raises(s2s.errors.UnsupportedTransformError,
+                           match=r"test_nested_transforms.py:\d+: slope takes a gradient in its code.*third derivative"):
+            derivative()
+    with pytest.raises(s2s.errors.UnsupportedTransformError, match="slope takes a gradient in its code"):
+        s2s.hessian(slope)(0.4, 0.7)
+    assert s2s.grad(slope)(0.4, 0.7) == pytest.approx(central_difference(slope, (0.4, 0.7), (1.0, 0.0))[0], rel=1e-6)

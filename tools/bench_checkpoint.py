@@ -9,7 +9,7 @@ timed call, and the process's peak resident memory over that of the same variant
 of steps (which compiles the same code: what remains is what the long run keeps).  The variants: plain (every step's values taped), each step checkpointed (its
 input taped), and two levels (segments of sqrt(N) steps checkpointed: sqrt(N) inputs taped, and one
 segment's steps while its backward pass runs), and ``s2s.checkpointed`` loops with a budget of snapshots
-(nested checkpointed pieces).  A second run takes a million steps on a small state, plain and budgeted.
+(binomial checkpointing).  A second run takes a million steps on a small state, plain and budgeted.
 All are compiled with ``s2s.jit``; the gradients are compared with the plain one.
 """
 
@@ -27,7 +27,7 @@ SECTION = "## Checkpoint"
 STEPS, WIDTH = 40_000, 256
 SEGMENT = 200  # steps per checkpointed segment: sqrt(STEPS)
 LONG, NARROW = 1_000_000, 16  # the million-step run
-TIGHT, LOOSE = 50, 400  # snapshot budgets
+TIGHT, LOOSE, TINY = 50, 400, 10  # snapshot budgets
 
 PROGRAM = '''
 import numpy as np
@@ -94,6 +94,7 @@ VARIANTS = {
     "two_levels": ("two_levels", None, STEPS, WIDTH, f"segments of {SEGMENT} steps checkpointed"),
     "loose": ("budgeted", LOOSE, STEPS, WIDTH, f"`s2s.checkpointed`, {LOOSE} snapshots"),
     "tight": ("budgeted", TIGHT, STEPS, WIDTH, f"`s2s.checkpointed`, {TIGHT} snapshots"),
+    "tiny": ("budgeted", TINY, STEPS, WIDTH, f"`s2s.checkpointed`, {TINY} snapshots"),
     "long_plain": ("plain", None, LONG, NARROW, "plain (every step taped)"),
     "long_tight": ("budgeted", TIGHT * 2, LONG, NARROW, f"`s2s.checkpointed`, {TIGHT * 2} snapshots"),
 }
@@ -126,7 +127,7 @@ def run(directory: Path) -> dict:
 def section(results: dict) -> str:
     from bench_forward import machine, table
 
-    from s2s.checkpoint import schedule
+    from s2s.revolve import revolve, revolve_next
 
     m = machine()
 
@@ -138,9 +139,14 @@ def section(results: dict) -> str:
                  "reference" if variant == "plain" else f"{results[name]['max_difference']:.1e}"]
                 for name, (variant, _, n, _, label) in VARIANTS.items() if n == steps]
 
-    def levels(steps, snapshots):
-        count = schedule(steps, snapshots)[0]
-        return f"{count} level{'s' if count != 1 else ''}"
+    def reruns(steps, snapshots):
+        """How many times the backward pass runs the steps again, in all (in forward sweeps of the loop)."""
+        plan, total = revolve(steps, snapshots), 0
+        while True:
+            first, last, *_ = revolve_next(plan)
+            if first < 0:
+                return f"{total / steps:.1f}"
+            total += last - first
 
     header = ["variant", "peak memory", "time", "largest difference from plain"]
     return f"""{SECTION}
@@ -156,9 +162,10 @@ One state is {WIDTH * 8 // 1024} KiB; {STEPS:,} of them are {STEPS * WIDTH * 8 /
 Checkpointing each step tapes its input instead of its intermediates; checkpointing segments of
 {SEGMENT} steps tapes {STEPS // SEGMENT} segment inputs, and one segment's steps at a time in the
 backward pass, for one more forward run of the integrator. `s2s.checkpointed(range(n), snapshots=k)`
-picks the levels of nested pieces that fit in `k` states when the loop runs (here {levels(STEPS, LOOSE)} for
-{LOOSE} snapshots, {levels(STEPS, TIGHT)} for {TIGHT}, and {levels(LONG, 2 * TIGHT)} for the million steps below), each level one
-more forward run of the integrator.
+runs the steps again in the order of binomial checkpointing, holding at most `k` states: here
+{reruns(STEPS, LOOSE)} more forward runs of the integrator for {LOOSE} snapshots, {reruns(STEPS, TIGHT)} for \
+{TIGHT}, {reruns(STEPS, TINY)} for {TINY}, and {reruns(LONG, 2 * TIGHT)} for the million steps below (each \
+step, in the backward pass, also runs once more for its own residuals).
 
 A million steps on a state of {NARROW} floats:
 

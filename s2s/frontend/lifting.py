@@ -54,44 +54,23 @@ def lifted(node: gast.Lambda, fun, free: list, lineno: int):
 
 def lifted_loop(node: gast.For, fun, carried: list, inputs: list, lineno: int):
     """The loop ``node`` of ``fun`` (``for i in s2s.checkpointed(range(...), snapshots=...)``) as functions of
-    their own: its body, a function of the index, the names it carries from trip to trip and the locals it
-    reads, returning the carried names; a run of steps; pieces of runs, each checkpointed, nested up to
-    ``LEVELS`` deep; and ``loop_<line>(start, stop, step, snapshots, *carried, *inputs)``, which picks how
-    deep from the trip count and the memory budget, and returns the carried names."""
-    from ..checkpoint import LEVELS, checkpoint, schedule
+    their own: its body, ``loop_<line>_body(i, *carried, *inputs)``, a function of the index, the names it
+    carries from trip to trip and the locals it reads, returning the carried names; and the loop,
+    ``loop_<line>(start, stop, step, snapshots, *carried, *inputs)``, calling it, marked for its backward
+    pass to follow a binomial schedule (``checkpoint.CheckpointedLoop``)."""
+    from ..checkpoint import checkpointed_loop
 
     stem = f"loop_{lineno}"
     state = ", ".join(carried)
     rest = ", ".join([*carried, *inputs])
+    index = node.target.id
     body = ast.unparse(ast.Module(body=[gast.gast_to_ast(core.clone(s)) for s in node.body], type_ignores=[]))
     origin = f"# The loop at {fun.__code__.co_filename}:{lineno}, lifted by s2s.checkpointed."
-    lines = [origin, "", "", f"def {stem}_body({node.target.id}, {rest}):", *("    " + ln for ln in body.splitlines()),
-             f"    return {state}", "", "",
-             f"def {stem}_steps(loop_first, loop_last, loop_start, loop_step, {rest}):",
-             "    for loop_k in range(loop_first, loop_last):",
-             f"        {state} = {stem}_body(loop_start + loop_k * loop_step, {rest})",
-             f"    return {state}", ""]
-    inner = f"{stem}_steps"
-    for level in range(1, LEVELS + 1):
-        sizes = "" if level == 1 else "loop_size, "
-        lines += ["", f"def {stem}_pieces_{level}(loop_first, loop_last, loop_size, loop_start, loop_step, {rest}):",
-                  "    loop_length = loop_size" + (f" ** {level}" if level > 1 else ""),
-                  "    for loop_p in range((loop_last - loop_first + loop_length - 1) // loop_length):",
-                  "        loop_begin = loop_first + loop_p * loop_length",
-                  f"        {state} = s2s_checkpoint({inner})(loop_begin, min(loop_begin + loop_length, loop_last), "
-                  f"{sizes}loop_start, loop_step, {rest})",
-                  f"    return {state}", ""]
-        inner = f"{stem}_pieces_{level}"
-    lines += ["", f"def {stem}(loop_start, loop_stop, loop_step, loop_snapshots, {rest}):",
-              "    loop_count = max((loop_stop - loop_start + loop_step - 1) // loop_step, 0)",
-              "    loop_first = 0",
-              "    loop_levels, loop_size = s2s_schedule(loop_count, loop_snapshots)",
-              "    if loop_levels == 0:",
-              f"        {state} = {stem}_steps(loop_first, loop_count, loop_start, loop_step, {rest})"]
-    for level in range(1, LEVELS + 1):
-        lines += [f"    elif loop_levels == {level}:" if level < LEVELS else "    else:",
-                  f"        {state} = {stem}_pieces_{level}(loop_first, loop_count, loop_size, loop_start, loop_step, "
-                  f"{rest})"]
-    lines += [f"    return {state}", ""]
-    source = "\n".join(lines)
-    return _lift(source, stem, fun, {"s2s_checkpoint": checkpoint, "s2s_schedule": schedule})
+    source = "\n".join([
+        origin, "", "",
+        f"def {stem}_body({index}, {rest}):", *("    " + ln for ln in body.splitlines()), f"    return {state}", "", "",
+        f"def {stem}(loop_start, loop_stop, loop_step, loop_snapshots, {rest}):",
+        f"    for {index} in range(loop_start, loop_stop, loop_step):",
+        f"        {state} = {stem}_body({index}, {rest})",
+        f"    return {state}", ""])
+    return checkpointed_loop(_lift(source, stem, fun))

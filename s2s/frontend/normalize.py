@@ -958,13 +958,16 @@ class _Normalizer(Lowering, TreeLowering):
 
     def literal(self, node):
         """The value of a literal option (an int, a tuple of ints, None, a string), or a checkpoint policy."""
-        from ..checkpoint import Policy
+        from ..checkpoint import POLICY_FACTORIES, Policy
 
         try:
             return ast.literal_eval(gast.gast_to_ast(node))
         except ValueError:
             if isinstance(self.static_object(node), Policy):  # s2s.checkpoint_policies.dots_saveable
                 return self.static_object(node)
+            if isinstance(node, gast.Call) and not node.keywords and \
+                    any(self.static_object(node.func) is f for f in POLICY_FACTORIES):  # save_only_these_names("h")
+                return self.static_object(node.func)(*(self.literal(a) for a in node.args))
             raise self.refuse("an option of a transform that is not a literal", node) from None
 
     def static_object(self, node):

@@ -445,9 +445,7 @@ class TreeLowering:
         if any(t is not None for t in treedefs):
             callee = flattened(fun, treedefs)
             if getattr(fun, "__s2s_checkpoint__", False):  # s2s.checkpoint(f)(tree): the flattened f, checkpointed
-                from ..checkpoint import checkpoint
-
-                callee = checkpoint(callee, policy=fun.policy)
+                callee = fun.like(callee)
         from .normalize import normalize
 
         result = core.call(self.reference(callee, fun.__name__), leaves)

@@ -244,6 +244,15 @@ defnondiff(rt.stop_gradient)
 declare(rt.stop_gradient, family=shapes.ELEMENTWISE, result=shapes.same, view=True, cheap=True)
 
 
+# s2s.checkpoint_name: the value passes through, named for a checkpoint policy; so does its tangent.
+@defjvp(rt.checkpoint_name)
+def checkpoint_name(x, name=None):
+    return x_dot
+
+
+declare(rt.checkpoint_name, family=shapes.ELEMENTWISE, result=shapes.same, view=True)
+
+
 declare(operator.getitem, family=shapes.GATHER)
 declare(np.sum, family=shapes.REDUCTION, numba="overload: keepdims, tuple axes")
 declare(np.mean, np.prod, np.max, np.amax, np.min, np.amin, family=shapes.REDUCTION,
@@ -295,6 +304,7 @@ add_examples(np.outer, example("np.outer(x, y)", x=(3,), y=(2,)))
 add_examples(np.array, example("np.array([x, y])", x=(), y=()), example("np.array(x)", x=(3,)))
 add_examples(np.asarray, example("np.asarray(x) * 2.0", x=(3,)))
 add_examples(np.copy, example("np.copy(x)", x=(2, 3)))
+add_examples(rt.checkpoint_name, example("s2s.checkpoint_name(np.sin(x), 'h') * x", x=(3,)))
 add_examples(np.full, example("np.full((2, 3), x)", x=()))
 add_examples(np.full_like, example("np.full_like(y, x)", x=(), y=(3,)))
 add_examples(np.linspace, example("np.linspace(x, y, 5)", x=(), y=()))

@@ -15,7 +15,7 @@ import gast
 import numpy as np
 
 from .. import analysis, core
-from ..errors import NoRuleError, UnsupportedSyntaxError
+from ..errors import NoRuleError, UnsupportedSyntaxError, UnsupportedTransformError, located
 from ..frontend.resolve import spelling
 from ..rules import registry
 from ..rules.template import Zero, is_zero, materialize
@@ -28,7 +28,7 @@ def jvp(fn: core.Function, varied_params, program, name: str, known_kinds=None) 
     tangents of the parameters that matter, and a mask saying which
     parameters those are.
     """
-    activity = analysis.activity(fn, varied_params, program.jvp_useful_args)
+    activity = analysis.activity(fn, varied_params, lambda obj, mask: _callee_jvp(program, fn, obj, mask)[1])
     pass_ = _JVP(fn, activity, program, known_kinds)
     tangent_params = [p for p in fn.params if p in varied_params and activity.active(p)]
     prologue = [core.at(core.assign(pass_.tangent_name(p), pass_.zero_of(core.name(p))), fn.lineno)
@@ -401,7 +401,7 @@ class _JVP:
         mask = analysis.varied_mask(call, self.activity.varied)
         if not any(mask):
             return None
-        name_, tangent_mask = self.program.jvp(obj, mask)
+        name_, tangent_mask = _callee_jvp(self.program, self.fn, obj, mask)
         tangents = [self.concrete(self.tangent_of(a)) for a, m in zip(call.args, tangent_mask) if m]
         return core.call(core.name(name_), [core.load(a) for a in call.args] + tangents)
 
@@ -410,6 +410,14 @@ class _JVP:
             return stmt
         tangent = self.concrete(self.tangent_of(stmt.value))
         return core.at(gast.Return(value=core.tuple_([stmt.value, tangent])), stmt.lineno)
+
+
+def _callee_jvp(program, caller, obj, mask) -> tuple:
+    """The name and tangent mask of the JVP of ``obj``, which ``caller`` calls (a refusal names that line)."""
+    try:
+        return program.jvp(obj, mask)
+    except UnsupportedTransformError as error:
+        raise located(error, caller, obj) from None
 
 
 def _written(stmt) -> list:
