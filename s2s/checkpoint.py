@@ -158,7 +158,7 @@ def checkpointed(steps: range, *, snapshots: int) -> range:
     if not isinstance(steps, range):
         raise TypeError(f"s2s.checkpointed takes a range, not {type(steps).__name__}")
     if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
-        raise ValueError(f"s2s.checkpointed needs snapshots=1 or more, not {snapshots!r}")
+        raise ValueError(f"s2s.checkpointed needs snapshots=1 or more, a whole number, not {snapshots!r}")
     return steps
 
 

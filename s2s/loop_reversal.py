@@ -33,11 +33,14 @@ def loop_linearization(program, loop, varied_mask, nargs) -> tuple[Linearized, d
     """The names of the forward half, the linear half and the adjoint of a call of ``loop`` in ``program``,
     and the three functions, by name (none where nothing is varied)."""
     fn = normalize(loop, nargs)
+    # The loop calls the body, which returns the carried names, the parameters after the bounds (the body's
+    # outputs may be bound to names of their own first, where the loop reads a tree, passed as its leaves).
     steps, = [s for s in fn.body if isinstance(s, gast.For)]
-    step, = steps.body
+    step = next(s for s in steps.body if isinstance(s, gast.Assign) and fn.is_user_call(s.value))
     body, call = fn.callees[step.value.func.id], step.value
     index, *args = [a.id for a in call.args]
-    carried = [t.id for t in (step.targets[0].elts if isinstance(step.targets[0], gast.Tuple) else step.targets)]
+    outputs = step.targets[0]
+    carried = fn.params[4:4 + (len(outputs.elts) if isinstance(outputs, gast.Tuple) else 1)]
     start, stop, stride, snapshots = fn.params[:4]
     varied = {p for p, m in zip(fn.params, varied_mask) if m}
     body_names = program.linearize(body, (False, *(a in carried or a in varied for a in args)), len(call.args),
@@ -82,8 +85,8 @@ def loop_linearization(program, loop, varied_mask, nargs) -> tuple[Linearized, d
                f"    {_tuple([bars[c] for c in carried])} = {ct}",
                *(f"    {bars[p]} = rt.zeros_like({p})" for p in bars if p not in carried),
                *copies,
-               *(f"    {saved[c]} = [rt.copy({c})] * {snapshots}" for c in carried),
                f"    {schedule} = rt.revolve(len(range({start}, {stop}, {stride})), {snapshots})",
+               *(f"    {saved[c]} = [rt.copy({c})] * {snapshots}" for c in carried),
                f"    {first}, {last}, {save}, {back}, {load} = rt.revolve_next({schedule})",
                f"    while {first} >= 0:",
                f"        for {k} in range({first}, {last}):",

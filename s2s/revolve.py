@@ -49,7 +49,9 @@ def _split(n, slots):
 @register_jitable
 def revolve(count, snapshots):
     """The schedule of a loop of ``count`` steps reversed within ``snapshots`` saved states (1 or more)."""
-    plan = np.zeros(_RUNS + 2 * snapshots, np.int64)
+    if snapshots < 1 or snapshots != int(snapshots):  # (a constant message: compiled code raises it too)
+        raise ValueError("s2s.checkpointed needs snapshots=1 or more, a whole number")
+    plan = np.zeros(_RUNS + 2 * int(snapshots), np.int64)
     plan[_SLOTS] = snapshots
     plan[_DEPTH] = 0 if count > 0 else -1
     plan[_RUNS + 1] = count

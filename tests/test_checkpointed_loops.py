@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import random_programs
 import s2s
-from s2s.errors import UnsupportedSyntaxError
+from s2s.errors import S2SError, UnsupportedSyntaxError
 from s2s.revolve import revolve, revolve_next
 
 from derivatives import central_difference
@@ -152,6 +152,26 @@ def test_a_budget_of_no_states_is_an_error(snapshots):
         s2s.checkpointed(range(3), snapshots=snapshots)
 
 
+def no_budget(x, n):
+    for _ in s2s.checkpointed(range(n), snapshots=0):
+        x = np.sin(x)
+    return x
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_a_budget_of_no_states_is_an_error_in_every_transform(jit):
+    """A literal budget is checked when s2s reads the code, naming the line; one passed in, when the backward
+    pass starts."""
+    compile_ = s2s.jit if jit else (lambda f: f)
+    for transform in (s2s.grad, lambda f: lambda *a: s2s.jvp(f, a, (1.0, None))):
+        with pytest.raises(ValueError, match=r"test_checkpointed_loops.py:\d+: s2s.checkpointed needs snapshots=1"):
+            transform(compile_(no_budget))(0.5, 3)
+    with pytest.raises(ValueError, match="snapshots=1 or more"):
+        compile_(no_budget)(0.5, 3)
+    with pytest.raises(ValueError, match="snapshots=1 or more"):
+        compile_(s2s.grad(leapfrog))(X, V, 1.3, 5, 0)
+
+
 def recurrence(x, w, n, snapshots):
     """A counter carried as an int, a carried name the step overwrites, and one it writes into."""
     j = 0
@@ -247,6 +267,21 @@ def test_loops_it_cannot_cut_are_refused_naming_the_line(fun, message):
     assert "test_checkpointed_loops.py" in str(info.value)
 
 
+def complex_inside(x, n):
+    for _ in s2s.checkpointed(range(n), snapshots=2):
+        x = np.sin(x)
+        x = x + np.real(x * 1j)
+    return x
+
+
+def test_what_is_refused_inside_the_loop_names_the_users_line():
+    """The lifted loop's lines are the user's: a refusal names the file and line of the loop body."""
+    line = complex_inside.__code__.co_firstlineno + 3
+    with pytest.raises(S2SError, match=rf"test_checkpointed_loops.py:{line}: .*complex") as info:
+        s2s.grad(complex_inside)(0.5, 3)
+    assert "x = x + np.real(x * 1j)" in str(info.value)
+
+
 def relax(params, x, n):
     """Parameters in a dict, read inside the checkpointed loop."""
     for _ in s2s.checkpointed(range(n), snapshots=12):
@@ -261,3 +296,32 @@ def test_trees_read_inside_the_loop():
     t = {"W": np.array([[1.0, 0.0], [0.5, -1.0]]), "b": np.array([0.3, 0.2])}
     expected = central_difference(relax, (params, x, 30), (t, None, None))[0]
     assert np.vdot(grads["W"], t["W"]) + np.vdot(grads["b"], t["b"]) == pytest.approx(expected, rel=1e-6)
+
+
+def epidemic(params, s, n):
+    """Parameters in a dict, read by a loop that carries several names (the body's outputs bound one by one)."""
+    infected, recovered = 1.0 - s, 0.0
+    for _ in s2s.checkpointed(range(n), snapshots=3):
+        new = params["beta"] * s * infected * 0.1
+        s, infected, recovered = s - new, infected + new - params["gamma"] * infected * 0.1, \
+            recovered + params["gamma"] * infected * 0.1
+    return recovered + 2.0 * infected
+
+
+def epidemic_plain(params, s, n):
+    infected, recovered = 1.0 - s, 0.0
+    for _ in range(n):
+        new = params["beta"] * s * infected * 0.1
+        s, infected, recovered = s - new, infected + new - params["gamma"] * infected * 0.1, \
+            recovered + params["gamma"] * infected * 0.1
+    return recovered + 2.0 * infected
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_trees_read_by_a_loop_carrying_several_names(jit):
+    params = {"beta": 0.6, "gamma": 0.2}
+    grad = s2s.grad(epidemic, argnums=(0, 1))
+    (g_params, g_s), (w_params, w_s) = (s2s.jit(grad) if jit else grad)(params, 0.99, 40), \
+        s2s.grad(epidemic_plain, argnums=(0, 1))(params, 0.99, 40)
+    assert g_s == pytest.approx(w_s, rel=1e-12)
+    assert g_params == pytest.approx(w_params, rel=1e-12)
