@@ -164,3 +164,23 @@ def test_a_bound_method_rebuilt_when_its_object_changes():
     np.testing.assert_allclose(s2s.grad(model.loss)(x), 2 * x)
     model.W = 2 * np.eye(2)
     np.testing.assert_allclose(s2s.grad(model.loss)(x), 8 * x)
+
+
+@pytest.mark.parametrize("name", ["rt", "math", "scipy", "cuda"])
+@pytest.mark.parametrize("as_parameter", [False, True], ids=["local", "parameter"])
+def test_names_generated_code_gives_its_modules(name, as_parameter, tmp_path):
+    """A parameter or local named as a module of generated code (``rt = r * t``) is renamed there: every
+    transform runs, in Python and under Numba."""
+    from programs import load_module
+
+    first = f"{name} = w * 2.0" if not as_parameter else f"{name} = {name} * w"
+    source = (f"import numpy as np\n\n\ndef f(x, {name if as_parameter else 'v'}, w=0.5):\n"
+              f"    {first}\n    y = np.sin(x * {name}) + {name}\n    return np.sum(y ** 2)\n")
+    f = load_module(tmp_path, source).f
+    x, t = np.array([0.3, -0.4]), np.array([1.0, 0.5])
+    args = (x, 0.7)
+    expected = central_difference(f, args, (t, 0.0))[0]
+    for grad in (s2s.grad(f), s2s.jit(s2s.grad(f))):
+        assert np.vdot(grad(*args), t) == pytest.approx(expected, rel=1e-6)
+    assert s2s.jvp(f, args, (t, 0.0))[1] == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(s2s.vmap(f, in_axes=(0, None))(np.stack([x, x]), 0.7), [f(*args)] * 2, rtol=1e-13)

@@ -10,6 +10,7 @@ and construct named, so that later passes never meet it.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import operator
@@ -183,6 +184,26 @@ def closure_fingerprint(fun):
     return tuple(cells)
 
 
+#: The names generated code gives the modules it reads.
+_MODULES = core.MODULE_NAMES | {"cuda"}
+
+
+def _without_reserved_names(node):
+    """The function ``node`` with its parameters and locals named as a module of generated code (``rt = r * t``,
+    ``math = ...``) renamed (``rt_1``), and the renaming."""
+    body = [node.body] if isinstance(node, gast.Lambda) else node.body
+    clash = sorted(({a.id for a in node.args.args} | stored_names(body)) & _MODULES)
+    if not clash:
+        return node, {}
+    namer = core.Namer({n.id for n in gast.walk(node) if isinstance(n, gast.Name)} | _MODULES)
+    renamed = {name: namer.fresh(name) for name in clash}
+    node = copy.deepcopy(node)  # the parsed tree is cached
+    for name in gast.walk(node):
+        if isinstance(name, gast.Name) and name.id in renamed:
+            name.id = renamed[name.id]
+    return node, renamed
+
+
 class _Normalizer(Lowering, TreeLowering):
     def __init__(self, fun):
         flattened = fun if isinstance(fun, Flattened) else None
@@ -196,7 +217,8 @@ class _Normalizer(Lowering, TreeLowering):
             self.bound[parse_function(fun).node.args.args[0].id] = owner
         self.fun = fun
         parsed = parse_function(fun)
-        self.node = parsed.node
+        self.node, self.renamed = _without_reserved_names(parsed.node)
+        self.bound = {self.renamed.get(k, k): v for k, v in self.bound.items()}
         self.fn = core.Function(
             name=fun.__name__ if fun.__name__ != "<lambda>" else "lambda_",
             params=[], body=[], filename=short_filename(parsed.filename),
@@ -228,7 +250,7 @@ class _Normalizer(Lowering, TreeLowering):
             treedef = self.param_trees.get(param)
             self.fn.params += [param] if treedef is None else self.leaf_params(param, treedef)
         defaults = inspect.signature(self.fun).parameters
-        self.fn.defaults = {k: p.default for k, p in defaults.items()
+        self.fn.defaults = {self.renamed.get(k, k): p.default for k, p in defaults.items()
                             if p.default is not inspect.Parameter.empty and k not in self.trees
                             and k not in self.bound}
         if isinstance(self.node, gast.Lambda):
