@@ -258,8 +258,13 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0, target=No
     (batch loops, parallel, and compiled Jacobians' columns).  Tree arguments
     (dicts, namedtuples…) show the code for their leaves (``params_W1``).
     ``target`` shows the code as ``s2s.jit(fun, target=target)`` compiles it (``"cuda"``: the
-    kernel and its device functions); ``s2s.source(s2s.jit(fun, target=...))`` does the same.
+    kernel and its device functions); ``s2s.source(s2s.jit(fun, target=...))`` does the same.  The code of
+    ``s2s.jit(f, static_argnums=...)`` is ``f``'s specialised on the static values in ``args``.
     """
+    if transform_objects.has_static(fun) and args is not None:
+        jitted, given = fun, tuple(args)
+        fun, args, _ = transform_objects.specialized_call(jitted, given)
+        argnums = argnums if argnums is None else jitted.static.argnums_without(argnums, len(given))
     fun, backend = building.unwrap(fun)
     if target is not None:
         backend = backends.named(_BACKENDS.get(target, target))

@@ -330,3 +330,53 @@ def test_vectorize_of_a_gradient_against_differences(wrap):
     want = jnp.vectorize(jax.grad(lambda x, y: jnp.sum(jnp.sin(x) * y) + jnp.sum(x ** 2) * y[0]),
                          signature="(n),(n)->(n)")(x, y)
     assert_close(got, np.asarray(want), rtol=1e-12)
+
+
+def penalty(x, w, mode):
+    if mode == "l2":
+        return w * np.sum(x ** 2)
+    return w * np.sum(np.log(np.cosh(x)))  # only this branch runs for "smooth"
+
+
+@pytest.mark.parametrize("mode", ["l2", "smooth"])
+def test_static_arguments_decide_branches_where_s2s_reads_the_code(mode):
+    """A static string choosing a branch: only the branch taken is generated (so no tape of the other, which
+    Numba could not type), under grad of the jitted function as under its calls."""
+    x = RNG.normal(size=4)
+    f = s2s.jit(penalty, static_argnums=2)
+    expected = 2.0 * 1.5 * x if mode == "l2" else 1.5 * np.tanh(x)
+    np.testing.assert_allclose(s2s.grad(f)(x, 1.5, mode), expected, rtol=1e-13)
+    np.testing.assert_allclose(s2s.grad(f, argnums=1)(x, 1.5, mode), f(x, 1.0, mode), rtol=1e-13)
+    code = [ln for ln in s2s.source(f, "grad", args=(x, 1.5, "l2")).splitlines() if not ln.strip().startswith("#")]
+    assert not any("cosh" in ln for ln in code)
+
+
+def dense(x, W, act, depth):
+    for _ in range(depth):
+        x = act(W @ x)
+    return x
+
+
+dense_static = s2s.jit(dense, static_argnums=(2, 3))
+
+
+def softsign(z):
+    return z / (1.0 + np.abs(z))
+
+
+def network_loss(x, W):
+    """Helpers passed functions inside differentiated code: the jitted one with static arguments, and a plain one
+    passed an activation of the user's."""
+    return np.sum(dense_static(x, W, np.tanh, 2)) + np.sum(dense(x, W, softsign, 1) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_helpers_passed_functions_inside_transformed_code(jit):
+    """A call passing a function (or a jitted function's static arguments) is a call of the helper specialised on
+    it, as JAX traces through the function it is passed."""
+    x, W = np.array([0.1, 0.2, -0.3]), np.array([[0.3, -0.2, 0.1], [0.2, 0.4, 0.0], [-0.1, 0.3, 0.5]])
+    t = RNG.normal(size=(3, 3))
+    grad = s2s.grad(network_loss, argnums=1)
+    expected = central_difference(network_loss, (x, W), (None, t))[0]
+    assert np.vdot((s2s.jit(grad) if jit else grad)(x, W), t) == pytest.approx(expected, rel=1e-6)
+    assert s2s.jvp(network_loss, (x, W), (np.zeros(3), t))[1] == pytest.approx(expected, rel=1e-6)

@@ -476,8 +476,9 @@ class _Normalizer(Lowering, TreeLowering):
         return out
 
     def known_truth(self, test):
-        """The truth of a test whose value is known here, from literals and the constants an unrolled loop
-        bound (``if i < n_layers - 1`` in ``for i in range(3)``); None where the code decides it."""
+        """The truth of a test whose value is known here, from literals, static arguments, global constants and
+        the constants an unrolled loop bound (``if i < n_layers - 1`` in ``for i in range(3)``); None where the
+        code decides it."""
         try:
             return bool(self.known_value(test))
         except LookupError:
@@ -488,6 +489,10 @@ class _Normalizer(Lowering, TreeLowering):
             return node.value
         if isinstance(node, gast.Name) and node.id in self.known_keys:
             return self.known_keys[node.id]
+        if isinstance(node, gast.Name) and node.id not in self.locals:  # a static argument, a global constant
+            value = self.lookup_quietly(node.id)
+            if isinstance(value, (int, float, str, bool)):
+                return value
         if isinstance(node, gast.UnaryOp) and type(node.op) in _KNOWN_UNARY:
             return _KNOWN_UNARY[type(node.op)](self.known_value(node.operand))
         if isinstance(node, gast.BinOp) and type(node.op) in _KNOWN_BINARY:
@@ -815,6 +820,10 @@ class _Normalizer(Lowering, TreeLowering):
         callee = self.value(func, out, "f")
         target = self._object_of(callee)
         if target is not None and _is_callee(target):
+            specialized = self.specialized_call(target, expr)
+            if specialized is not None:  # the helper's code, with the functions it is passed (its static arguments)
+                target, expr = specialized
+                callee = self.reference(target, target.__name__)
             return self.user_call(callee, target, expr, out)
         spelled = core.dotted_name(callee)
         if spelled in ("np.array", "np.asarray", "np.stack") and expr.args:
@@ -1031,10 +1040,46 @@ class _Normalizer(Lowering, TreeLowering):
             raise self.refuse(f"the method .{func.attr}(): s2s does not support complex values", expr)
         raise self.refuse(f"the method .{func.attr}()", expr)
 
+    def specialized_call(self, target, expr):
+        """A call of the user's function ``target`` passing functions (``dense(x, W, np.tanh)``), or of
+        ``s2s.jit(f, static_argnums=...)``, as the function specialised on those arguments and the call of it
+        with the others; None where it passes none.  A static argument's value must be known here."""
+        fun = resolve.user_function(target)
+        if fun is None or isinstance(target, (functools.partial, types.MethodType)) or \
+                getattr(target, "__s2s_checkpoint__", False):
+            return None
+        signature = inspect.signature(fun)
+        try:
+            bound = signature.bind(*expr.args, **{k.arg: k.value for k in expr.keywords})
+        except TypeError:
+            return None  # (reported as the bad call it is)
+        static = set(getattr(getattr(target, "static", None), "names", ()))
+        values = {}
+        for pname, node in bound.arguments.items():
+            obj = self.static_object(node)
+            if callable(obj) and not isinstance(obj, type) or pname in static:
+                values[pname] = obj if callable(obj) else self.static_value(node, f"static argument {pname}")
+        if not values:
+            return None
+        rest = [k for k in bound.arguments if k not in values]
+        keywords = [gast.keyword(arg=k, value=bound.arguments[k]) for k in rest]
+        call = gast.Call(func=expr.func, args=[], keywords=keywords)
+        return Specialized(fun, values), core.at(call, getattr(expr, "lineno", self.lineno))
+
+    def static_value(self, node, what):
+        """The value of ``node`` where s2s reads the code (a literal, a constant, a static argument)."""
+        try:
+            return ast.literal_eval(gast.gast_to_ast(node))
+        except ValueError:
+            try:
+                return self.known_value(node)
+            except LookupError:
+                raise self.refuse(f"a {what} whose value is not known where s2s reads the code", node) from None
+
     def user_call(self, callee, target, expr, out):
         """A call to the user's own function, with arguments in its parameter order."""
         fun = target.func if isinstance(target, functools.partial) else \
-            target if isinstance(target, types.MethodType) else resolve.user_function(target)
+            target if isinstance(target, (types.MethodType, Specialized)) else resolve.user_function(target)
         args = [self.atom(a, out) for a in expr.args]
         keywords = {k.arg: self.atom(k.value, out) for k in expr.keywords}
         if isinstance(target, functools.partial):
@@ -1183,7 +1228,7 @@ def _is_callee(obj) -> bool:
     if getattr(obj, "__s2s_checkpoint__", False):
         obj = obj.__s2s_function__
     plain = obj.func if isinstance(obj, functools.partial) else obj
-    if isinstance(obj, Flattened):
+    if isinstance(obj, (Flattened, Specialized)):
         return True
     return (resolve.user_function(obj) is not None or isinstance(obj, functools.partial)) \
         and registry.lookup(obj) is None and not resolve.is_library(plain)
