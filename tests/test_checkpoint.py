@@ -15,6 +15,7 @@ from primitive_cases import function_source, load
 
 import s2s
 from s2s.checkpoint import Policy
+from s2s.errors import S2SError
 
 
 @s2s.checkpoint
@@ -278,3 +279,12 @@ def test_straight_line_checkpointed_calls_save_no_residuals():
     forward = text[text.index("def two_layers_fwd"):text.index("def layer_bwd")]
     returned = forward[forward.index("return"):]
     assert "layer_fwd_res" not in returned
+
+
+def test_a_policy_in_a_local_variable_is_refused_saying_what_to_do():
+    def network(h, W):
+        policy = s2s.checkpoint_policies.save_only_these_names("z")
+        return np.sum(s2s.checkpoint(named_dense, policy=policy)(h, W))
+
+    with pytest.raises(S2SError, match=r"test_checkpoint.py:\d+: .*local variable policy .*module level"):
+        s2s.grad(network)(H, W)

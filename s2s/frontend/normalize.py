@@ -1003,6 +1003,10 @@ class _Normalizer(Lowering, TreeLowering):
             if isinstance(node, gast.Call) and not node.keywords and \
                     any(self.static_object(node.func) is f for f in POLICY_FACTORIES):  # save_only_these_names("h")
                 return self.static_object(node.func)(*(self.literal(a) for a in node.args))
+            if isinstance(node, gast.Name) and node.id in self.locals:
+                raise self.refuse(f"an option of a transform held in the local variable {node.id} (s2s reads options "
+                                  "where it reads the code: write the option in the call, or give it a name at "
+                                  "module level)", node) from None
             raise self.refuse("an option of a transform that is not a literal", node) from None
 
     def static_object(self, node):
