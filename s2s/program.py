@@ -600,20 +600,23 @@ class Program:
         return self._wrapper(f"{getattr(obj, '__name__', 'f')}_jacrev", params, body, list(rows.values()), argnums,
                              lineno)
 
-    def hessian(self, obj, tangent_function, argnums, params, lineno, param_kinds=None, param_ndims=None) -> str:
+    def hessian(self, obj, tangent_function, argnums, params, lineno, param_kinds=None, param_ndims=None,
+                columns=None) -> str:
         """``hessian`` = ``jacfwd(jacrev(f))``, computed as ``jacrev`` of ``f``'s output tangent, batched over
-        the basis of the tangent (second derivatives commute): ``H[a][b] = d²f / dx_a dx_b``.
+        the basis of the tangent (second derivatives commute): ``H[a][b] = d²f / dx_a dx_b``, ``a`` in ``argnums``
+        and ``b`` in ``columns`` (``argnums`` if None: ``jacfwd(grad(f, a), b)`` takes others).
 
         ``tangent_function(k)`` is the generated function ``(*params, t) → f's output tangent along t``,
         ``t`` a tangent of parameter ``k``, or None where ``f``'s output does not depend on parameter ``k``:
         then the blocks ``H[a][k]`` are zeros.
         """
+        columns = argnums if columns is None else columns
         nums = _nums(argnums)
         kinds = param_kinds or (None,) * len(params)
         ndims = param_ndims or (None,) * len(params)
         local = core.Namer(set(params) | self.namer.taken)
         body, blocks, out = [], {}, None
-        for b in nums:
+        for b in _nums(columns):
             tangent = tangent_function(b)
             names = [local.fresh(f"hess_{params[a]}_{params[b]}") for a in nums]
             blocks.update(((a, b), n) for a, n in zip(nums, names))
@@ -634,8 +637,8 @@ class Program:
                      core.assign(target, core.call(core.name(batched), [*map(core.name, params), core.name(basis)]))]
             body += [core.assign(n, core.call(core.attr("rt.unflatten_last"), [core.name(n), core.name(params[b])]))
                      for n in names]
-        rows = [blocks[a, b] if isinstance(argnums, int) else core.tuple_([core.name(blocks[a, b]) for b in nums])
-                for a in nums]
+        rows = [blocks[a, columns] if isinstance(columns, int) else
+                core.tuple_([core.name(blocks[a, b]) for b in _nums(columns)]) for a in nums]
         return self._wrapper(f"{getattr(obj, '__name__', 'f')}_hessian", params, body, rows, argnums, lineno)
 
     def scalar_jacobian(self, label, obj, argnums, params, lineno, param_kinds=None, tangent_function=None) -> str:

@@ -300,12 +300,14 @@ class Jacobian(Transform):
             return blocks(call)
         return out_tree.unflatten([blocks(call.picking(k)) for k in range(out_tree.num_leaves)])
 
-    def emit(self, program, specs, parallel=False) -> str:
+    def emit(self, program, specs, parallel=False, columns=None) -> str:
+        """The generated function (``columns``, for a Hessian: the arguments its blocks' columns are derivatives
+        along, when not ``argnums``)."""
         inner = building.unwrap(self.fun)[0]
-        if self.label == "jacfwd" and isinstance(inner, Grad) and inner.argnums == self.argnums \
-                and isinstance(self.argnums, int) and not (inner.has_aux or inner.with_value):
-            # The Jacobian of a gradient is the Hessian: computed so, nothing of the backward pass is differentiated.
-            return Jacobian(inner.fun, self.argnums, "hessian").emit(program, specs, parallel)
+        if self.label == "jacfwd" and isinstance(inner, Grad) and not (inner.has_aux or inner.with_value):
+            # The Jacobian of a gradient is blocks of the Hessian: computed so, nothing of the backward pass is
+            # differentiated.
+            return Jacobian(inner.fun, inner.argnums, "hessian").emit(program, specs, parallel, columns=self.argnums)
         if self.label != "jacfwd":
             refuse_backward_pass(inner, f"{self.label} of")
         fun = function_object(self.fun, specs)
@@ -313,8 +315,7 @@ class Jacobian(Transform):
         if output_arity(fn) is not None:
             raise TypeError(f"{self.label} of {fn.name}, which returns a tuple: take the {self.label} of one "
                             "output at a time, or return one array (np.concatenate)")
-        argnums = self.argnums % len(specs) if isinstance(self.argnums, int) else \
-            tuple(n % len(specs) for n in self.argnums)
+        argnums = _positions(self.argnums, len(specs))
         ndims, kinds = batch_axes.ndims_of(specs), batch_axes.kinds_of(specs)
         tangents = functools.partial(tangent_function, fun, specs)
         nums = (argnums,) if isinstance(argnums, int) else argnums
@@ -324,10 +325,16 @@ class Jacobian(Transform):
             return program.jacfwd(fun, argnums, fn.params, fn.lineno, ndims, kinds)
         if self.label == "jacrev":
             return program.jacrev(fun, argnums, fn.params, fn.lineno, kinds)
-        return program.hessian(fun, tangents, argnums, fn.params, fn.lineno, kinds, ndims)
+        return program.hessian(fun, tangents, argnums, fn.params, fn.lineno, kinds, ndims,
+                               argnums if columns is None else _positions(columns, len(specs)))
 
     def __repr__(self):
         return f"s2s.{self.label}({described(self.fun)}, argnums={self.argnums!r})"
+
+
+def _positions(argnums, nargs):
+    """``argnums`` (an int or a tuple) as positions from the start."""
+    return argnums % nargs if isinstance(argnums, int) else tuple(n % nargs for n in argnums)
 
 
 def _without_static(jitted, argnums, args, kwargs) -> tuple:

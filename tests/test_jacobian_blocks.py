@@ -101,3 +101,31 @@ def test_jacobians_of_tuple_outputs_are_tuples(label, jit):
     assert isinstance(got, tuple) and isinstance(got[1], tuple)
     for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
+def looped_energy(x, k):
+    """A while loop: its gradient keeps tapes as lists, which no transform reads back."""
+    total = 0.0
+    i = 0
+    while i < 3:
+        total = total + np.sum(np.sin(k * x)) * k
+        i = i + 1
+    return total
+
+
+def looped_energy_jax(x, k):
+    return 3 * jnp.sum(jnp.sin(k * x)) * k
+
+
+@pytest.mark.parametrize("rows, columns, jit", [(0, 1, False), (1, 0, False), ((0, 1), 1, False), (0, (0, 1), False),
+                                               ((0, 1), (1,), False), ((0, 1), 1, True)])
+def test_jacobians_of_gradients_along_other_arguments(rows, columns, jit):
+    """``jacfwd(grad(f, a), argnums=b)``: blocks of the Hessian, nested as JAX nests them, for any ``a`` and ``b``."""
+    jacobian = s2s.jacfwd(s2s.grad(looped_energy, argnums=rows), argnums=columns)
+    x, k = np.array([0.3, -0.2]), 0.7
+    got = (s2s.jit(jacobian) if jit else jacobian)(x, k)
+    want = jax.jacfwd(jax.grad(looped_energy_jax, argnums=rows), argnums=columns)(x, k)
+    assert jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(want)
+    for g, w in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+        assert np.shape(g) == np.shape(w)
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)

@@ -388,7 +388,7 @@ def test_third_derivatives_through_gradients_inside_gradients_are_refused():
     """Refused naming the line of the call (or the function, at the top level), in every transform."""
     for derivative in (lambda: s2s.grad(newton_step)(0.7, 0.4), lambda: s2s.jvp(newton_step, (0.7, 0.4), (1.0, 0.0))):
         with pytest.raises(s2s.errors.UnsupportedTransformError,
-                           match=r"test_nested_transforms.py:\d+: slope takes a gradient in its code.*third derivative"):
+                           match=r"test_nested_transforms.py:\d+: slope takes a gradient in its code.*third"):
             derivative()
     with pytest.raises(s2s.errors.UnsupportedTransformError, match="slope takes a gradient in its code"):
         s2s.hessian(slope)(0.4, 0.7)

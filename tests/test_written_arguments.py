@@ -91,6 +91,7 @@ def test_functions_that_write_into_their_arguments(drawn, seed, tmp_path):
     expected = central_difference(lambda h, x: helper(h.copy(), x.copy()), (h, x), t)
     np.testing.assert_allclose(flat(out_dot), expected, rtol=1e-6, atol=1e-8, err_msg=source)
     out, f_vjp = s2s.vjp(helper, h.copy(), x.copy())
-    ct = tuple(map(rng.standard_normal, map(np.shape, out))) if isinstance(out, tuple) else rng.standard_normal(out.shape)
+    ct = tuple(rng.standard_normal(np.shape(o)) for o in out) if isinstance(out, tuple) else \
+        rng.standard_normal(out.shape)
     along = np.vdot(flat(ct), flat(out_dot))
     assert along == pytest.approx(sum(np.vdot(c, d) for c, d in zip(f_vjp(ct), t)), rel=1e-10, abs=1e-12), source
