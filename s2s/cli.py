@@ -1,4 +1,5 @@
-"""``s2s show FILE.py:FUNC --mode grad`` prints generated code; ``s2s demo`` runs the demo."""
+"""``s2s show FILE.py:FUNC --mode grad`` prints generated code; ``s2s demo`` runs the demo; ``s2s cache info``
+and ``s2s cache clear`` show and empty the cache of generated code."""
 
 from __future__ import annotations
 
@@ -78,6 +79,17 @@ def _kernel_source(fun, args) -> str:
     return api.source(batched, target="cuda", args=examples)
 
 
+def _cache_report(action) -> str:
+    from . import cache
+    from .modules import cache_dir
+
+    if action == "clear":
+        return f"removed {cache.clear(cache_dir())} generated modules and their compiled code from {cache_dir()}"
+    found = cache.info(cache_dir())
+    return (f"{found['directory']}: {found['modules']} generated modules, {found['bytes'] / 2 ** 20:.1f} MB "
+            f"with their compiled code (limit {found['limit'] / 2 ** 20:.0f} MB, $S2S_CACHE_MAX_MB)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="s2s", description="Source-to-source AD for numerical Python.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,12 +111,18 @@ def main(argv=None) -> int:
                       help="cuda: the kernel and device functions of vmap of the transform (primal, grad, "
                            "value_and_grad, jacfwd, jacrev, hessian) over per-example scalar arguments")
     commands.add_parser("demo", help="show and run the derivative of an example function")
+    cached = commands.add_parser("cache", help="the cache of generated and compiled code (kept within "
+                                               "$S2S_CACHE_MAX_MB megabytes, least recently used out first)")
+    cached.add_argument("action", choices=("info", "clear"), help="info: where it is and what it holds; clear: empty it")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             from . import demo
 
             demo.main()
+            return 0
+        if args.command == "cache":
+            print(_cache_report(args.action))
             return 0
         fun = load_function(args.target)
         if args.on == "cuda":

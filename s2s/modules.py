@@ -17,6 +17,7 @@ from pathlib import Path
 
 import platformdirs
 
+from . import cache
 from .emit import Rendered
 from .frontend.parse import remember_origins
 
@@ -55,6 +56,18 @@ def _fingerprint(rendered: Rendered, constants: dict) -> str:
     return digest.hexdigest()[:20]
 
 
+def write_once(path: Path, source: str) -> None:
+    """Write ``source`` at ``path`` in the cache unless it is there (whole, however many processes race), and
+    keep the cache within its limit; mark it used if it is there."""
+    if path.exists():
+        cache.touch(path)
+        return
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(source)
+    os.replace(tmp, path)
+    cache.maybe_trim(path.parent)
+
+
 def load(rendered: Rendered, constants: dict, stem: str, backend: str) -> tuple[dict, Path]:
     """Execute the module (once per process and backend); return its namespace and its file.
 
@@ -62,10 +75,7 @@ def load(rendered: Rendered, constants: dict, stem: str, backend: str) -> tuple[
     never changes what the plain-Python copy of the same code calls.
     """
     path = cache_dir() / f"{stem}_{_fingerprint(rendered, constants)}.py"
-    if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(rendered.source)
-        os.replace(tmp, path)
+    write_once(path, rendered.source)
     remember_origins(path, rendered.origins)
     name = f"s2s_generated_{backend}_{path.stem}"
     module = sys.modules.get(name)

@@ -36,11 +36,10 @@ def _lift(source: str, name: str, fun, lines: tuple):
 
 @functools.lru_cache(maxsize=None)
 def _lift_cached(source: str, name: str, fun, lines: tuple):
-    from ..modules import cache_dir
+    from ..modules import cache_dir, write_once
 
     path = cache_dir() / f"lifted_{hashlib.sha256(source.encode()).hexdigest()[:20]}.py"
-    if not path.exists():
-        path.write_text(source)
+    write_once(path, source)
     filename = fun.__code__.co_filename
     user_lines = linecache.getlines(filename, fun.__globals__)
     remember_origins(path, {i: (filename, line, user_lines[line - 1].rstrip("\n"))
