@@ -113,7 +113,8 @@ def main(argv=None) -> int:
     commands.add_parser("demo", help="show and run the derivative of an example function")
     cached = commands.add_parser("cache", help="the cache of generated and compiled code (kept within "
                                                "$S2S_CACHE_MAX_MB megabytes, least recently used out first)")
-    cached.add_argument("action", choices=("info", "clear"), help="info: where it is and what it holds; clear: empty it")
+    cached.add_argument("action", choices=("info", "clear"),
+                        help="info: where it is and what it holds; clear: empty it")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":

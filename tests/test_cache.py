@@ -7,7 +7,6 @@ import os
 import time
 
 import numpy as np
-import pytest
 
 import s2s
 from s2s import cache, cli
