@@ -521,3 +521,18 @@ def test_differentiated_tuples_of_numbers_are_trees(weights):
     assert type(cts[1]) is type(weights) and cts[1] == pytest.approx([5.0, 5.0])
     rows = s2s.jacrev(weighted, argnums=1)(x, weights)
     assert type(rows) is type(weights) and [float(r) for r in rows] == pytest.approx([5.0, 5.0])
+
+
+def test_functions_of_trees_called_through_their_module(tmp_path, monkeypatch):
+    """``model.loss({"W": W, "b": b}, x)``, ``loss`` reached through its module: a call of the user's function
+    taking a tree, as ``loss(...)`` after ``from model import loss`` is."""
+    (tmp_path / "tree_model.py").write_text(
+        "import numpy as np\n\n\ndef loss(params, x):\n"
+        "    return np.sum(np.tanh(params['W'] @ x + params['b']) ** 2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    caller = load_module(tmp_path, "import numpy as np\nimport tree_model\n\n"
+                                   "W = np.array([[0.5, -0.2], [0.3, 0.4]])\nx = np.array([0.7, -1.1])\n\n\n"
+                                   "def through_module(b):\n    return tree_model.loss({'W': W, 'b': b}, x)\n")
+    b, t = np.array([0.1, -0.3]), np.array([1.0, 0.5])
+    expected = central_difference(caller.through_module, (b,), (t,))[0]
+    assert np.vdot(s2s.grad(caller.through_module)(b), t) == pytest.approx(expected, rel=1e-6)

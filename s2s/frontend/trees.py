@@ -174,8 +174,8 @@ class TreeLowering:
             return True
         if isinstance(expr, (gast.Tuple, gast.List)):  # (nested tuples of values alone stay tuples)
             return any(self.makes_container(e) for e in expr.elts)
-        if isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name) and expr.func.id not in self.locals:
-            obj = self.lookup_quietly(expr.func.id)
+        if isinstance(expr, gast.Call) and core.dotted_name(expr.func) is not None:  # f(...), module.f(...)
+            obj = self.static_object(expr.func)
             if obj is dict or _constructs_tree(obj):
                 return True
             if obj is not None and self.user_callee(obj):
@@ -370,7 +370,7 @@ class TreeLowering:
             args = [self.leaf_or_tree(a, out) for a in expr.args]
             keywords = {k.arg: self.leaf_or_tree(k.value, out) for k in expr.keywords}
             return self.tree_call(method, [tree, *args], keywords, expr, out)
-        obj = self.lookup(expr.func.id)
+        obj = self.lookup(expr.func.id) if isinstance(expr.func, gast.Name) else self.static_object(expr.func)
         if obj is len:
             return core.const(len(self.static_tree(expr.args[0])))
         args = [self.leaf_or_tree(a, out) for a in expr.args]
