@@ -194,8 +194,7 @@ def named_policy(name):
     return getattr(cp, name)(*NAMED[name][0])
 
 
-@pytest.mark.parametrize("name", list(NAMED))
-@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+@pytest.mark.parametrize("name, jit", [(n, False) for n in NAMED] + [("save_only_these_names", True)])
 def test_policies_of_names(name, jit):
     """``s2s.checkpoint_name`` names values, which JAX's policies of names save or not: the gradient is the
     plain one, and the step's forward function saves its inputs and what the policy saves of what it needs."""
