@@ -64,7 +64,7 @@ class Program:
 
     def primal(self, obj, nargs=None) -> str:
         """Name of the generated primal of ``obj`` (the normalized function itself)."""
-        name = self._primal_name(obj, nargs)
+        name = self.primal_name(obj, nargs)
         if name in self.pending_primals:
             del self.pending_primals[name]
             if _plain_gradient(obj):  # generated here, not read back from its generated code (which keeps tapes)
@@ -238,7 +238,7 @@ class Program:
             renames[ref] = self._constant_name(ref, obj)
         callees = {}
         for ref, obj in fn.callees.items():
-            renames[ref] = self._primal_name(obj)
+            renames[ref] = self.primal_name(obj)
             callees[renames[ref]] = obj
         fn.body = [core.substitute(s, renames) for s in fn.body]
         fn.callees = callees
@@ -253,7 +253,8 @@ class Program:
         self.constants[name] = obj
         return name
 
-    def _primal_name(self, obj, nargs=None) -> str:
+    def primal_name(self, obj, nargs=None) -> str:
+        """The name of ``obj``'s generated primal, generated when the program is finished if code calls it."""
         key = ("primal", obj)
         if key not in self.names:
             hint = f"{normalize(building.innermost(obj)).name}_{obj.label}" if _plain_gradient(obj) else \
@@ -360,98 +361,34 @@ class Program:
         self.signatures[(grad, tuple(varied_mask))] = names.tangent_mask
 
     def gradient_call(self, grad, varied_mask, nargs) -> Linearized:
-        """The linearization of a call of ``grad(f)`` or ``value_and_grad(f)`` in differentiated code.
+        """The linearization of a call of ``grad(f)`` or ``value_and_grad(f)`` in differentiated code
+        (``gradient_calls``)."""
+        from .gradient_calls import gradient_linearization
 
-        A gradient's derivative is a Hessian: ``H t``, the gradient of ``f``'s tangent along ``t`` (reverse
-        mode over ``f``'s JVP, which has no tapes to differentiate again).  The Hessian is symmetric, so its
-        transpose is such a gradient too.  The forward half saves the arguments; the linear half and the
-        adjoint each call one gradient of a tangent of ``f`` (the adjoint adds the value's cotangent times
-        ``f``'s gradient, for ``value_and_grad``).
-        """
-        from .transform_objects import Grad, function_object, tangent_along
-
-        key = ("gradient call", grad, tuple(varied_mask))
-        if key in self.names:
-            return self.names[key]
-        specs = (None,) * nargs
-        fun = function_object(grad.fun, specs)
-        fn = normalize(fun, nargs)
-        params, lineno = fn.params, fn.lineno
-        nums = tuple(n % nargs for n in ((grad.argnums,) if isinstance(grad.argnums, int) else grad.argnums))
-        along, mask = tangent_along(fun, specs, tuple(varied_mask))
-        varied = [i for i, m in enumerate(mask) if m]
-        hint = f"{fn.name}_value_and_grad" if grad.with_value else f"{fn.name}_grad"
-        names = Linearized(self.namer.fresh(f"{hint}_fwd"), self.namer.fresh(f"{hint}_lin"), mask)
-        self.names[key] = names
-        if not varied:
-            return names
-        names.adjoint = self.namer.fresh(f"{hint}_bwd")
-        local = core.Namer(set(params) | self.namer.taken)
-        residuals, ct, value_bar, grads_bar = (local.fresh(n) for n in ("residuals", "ct", "value_bar", "grads_bar"))
-        dots = [local.fresh(f"{params[i]}_dot") for i in varied]
-        primals = [core.name(p) for p in params]
-        unpack = core.assign(core.tuple_([core.name(p, True) for p in params], store=True), core.name(residuals))
-
-        def gradient(of, argnums, nparams, with_value=False):
-            return core.name(Grad(of, argnums, has_aux=False, with_value=with_value).emit(self, (None,) * nparams))
-
-        # Linear: the derivative of (the value and) the gradient along the tangents.
-        tangent_of = gradient(along, grad.argnums, nargs + len(dots), grad.with_value)
-        linear = [unpack, gast.Return(value=core.call(tangent_of, primals + [core.name(d) for d in dots]))]
-        # Adjoint: H applied to the gradient's cotangent, the tangent of f along it differentiated in reverse.
-        adjoint = [unpack]
-        if grad.with_value:
-            adjoint.append(core.assign(core.tuple_([core.name(value_bar, True), core.name(grads_bar, True)],
-                                                   store=True), core.name(ct)))
-        seeds = core.name(grads_bar if grad.with_value else ct)
-        along_output, output_mask = tangent_along(fun, specs, tuple(i in nums for i in range(nargs)))
-        directions = [seeds if isinstance(grad.argnums, int) else
-                      gast.Subscript(value=seeds, slice=core.const(nums.index(i)), ctx=gast.Load())
-                      for i in range(nargs) if output_mask[i]]
-        bars = [local.fresh(f"{params[i]}_bar") for i in varied]
-        hessian_along = gradient(along_output, tuple(varied), nargs + len(directions))
-        adjoint.append(core.assign(core.tuple_([core.name(b, True) for b in bars], store=True),
-                                   core.call(hessian_along, primals + directions)))
-        cts = [core.name(b) for b in bars]
-        if grad.with_value:  # d(value)/d(argument) is the gradient
-            grads = [local.fresh(f"{params[i]}_grad") for i in varied]
-            adjoint.append(core.assign(core.tuple_([core.name(g, True) for g in grads], store=True),
-                                       core.call(gradient(fun, tuple(varied), nargs), primals)))
-            cts = [gast.BinOp(left=gast.BinOp(left=core.name(value_bar), op=gast.Mult(), right=core.name(g)),
-                              op=gast.Add(), right=b) for g, b in zip(grads, cts)]
-        adjoint.append(gast.Return(value=core.tuple_(cts)))
-        primal = core.call(core.name(self._primal_name(grad, nargs)), primals)
-        forward = [gast.Return(value=core.tuple_([primal, core.tuple_(primals)]))]
-        functions = {names.forward: (list(params), forward), names.linear: ([residuals] + dots, linear),
-                     names.adjoint: ([residuals, ct], adjoint)}
-        made = {}
-        for name, (fn_params, body) in functions.items():
-            for stmt in body:
-                core.at(stmt, lineno)
-            made[name] = core.Function(name=name, params=fn_params, body=body, lineno=lineno,
-                                       linear=set(dots) if name == names.linear else set())
-        self._install(names, made)
-        return names
+        return self._made_here(("gradient call", grad, tuple(varied_mask)),
+                               lambda: gradient_linearization(self, grad, varied_mask, nargs))
 
     def checkpointed_loop(self, loop, varied_mask, nargs) -> Linearized:
         """The linearization of a call of a checkpointed loop, whose adjoint reverses it within its budget of
         saved states (``loop_reversal``)."""
         from .loop_reversal import loop_linearization
 
-        key = ("checkpointed loop", loop, tuple(varied_mask))
+        return self._made_here(("checkpointed loop", loop, tuple(varied_mask)),
+                               lambda: loop_linearization(self, loop, varied_mask, nargs))
+
+    def _made_here(self, key, make) -> Linearized:
+        """A linearization whose halves are made by hand (``make()``: their names, and the functions by name,
+        none where nothing is varied), once per ``key``: the forward half and the adjoint are added, the linear
+        half on demand."""
         if key not in self.names:
-            names, made = loop_linearization(self, loop, varied_mask, nargs)
+            names, made = make()
             self.names[key] = names
             if made:
-                self._install(names, made)
+                self._linear_parts[names.linear] = (_copy(made[names.linear]), names)
+                self._add(made[names.forward])
+                self._add(made[names.adjoint])
+                self.pending_linear[names.linear] = made[names.linear]
         return self.names[key]
-
-    def _install(self, names: Linearized, made: dict):
-        """Add the forward half, the adjoint and (on demand) the linear half of a linearization made here."""
-        self._linear_parts[names.linear] = (_copy(made[names.linear]), names)
-        self._add(made[names.forward])
-        self._add(made[names.adjoint])
-        self.pending_linear[names.linear] = made[names.linear]
 
     def value_and_grad(self, names: Linearized, params, lineno, picks=None, with_value=False, name=None) -> str:
         """A function returning the value and the gradient in one call (one compiled call under Numba).
@@ -553,7 +490,7 @@ class Program:
         """The name of ``obj``'s output, computed by a call appended to ``body``: what a Jacobian of zeros is
         shaped after."""
         out = local.fresh("out")
-        body.append(core.assign(out, core.call(core.name(self._primal_name(obj, len(params))),
+        body.append(core.assign(out, core.call(core.name(self.primal_name(obj, len(params))),
                                                [core.name(p) for p in params])))
         return out
 
