@@ -157,9 +157,15 @@ def checkpointed(steps: range, *, snapshots: int) -> range:
     """
     if not isinstance(steps, range):
         raise TypeError(f"s2s.checkpointed takes a range, not {type(steps).__name__}")
-    if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
-        raise ValueError(f"s2s.checkpointed needs snapshots=1 or more, a whole number, not {snapshots!r}")
+    check_budget(snapshots)
     return steps
+
+
+def check_budget(snapshots) -> None:
+    """A ``ValueError`` for a checkpointed loop's budget that is not a whole number of states, 1 or more (the
+    front end checks one written in the code; ``revolve`` one passed in, when the backward pass starts)."""
+    if type(snapshots) is not int or snapshots < 1:
+        raise ValueError(f"s2s.checkpointed needs snapshots=1 or more, a whole number, not {snapshots!r}")
 
 
 class CheckpointedLoop(Checkpointed):

@@ -42,17 +42,17 @@ def loop_linearization(program, loop, varied_mask, nargs) -> tuple[Linearized, d
     outputs = step.targets[0]
     carried = fn.params[4:4 + (len(outputs.elts) if isinstance(outputs, gast.Tuple) else 1)]
     start, stop, stride, snapshots = fn.params[:4]
-    varied = {p for p, m in zip(fn.params, varied_mask) if m}
-    body_names = program.linearize(body, (False, *(a in carried or a in varied for a in args)), len(call.args),
-                                   for_transpose=True)
-    body_varied = [a for a, m in zip(args, body_names.tangent_mask[1:]) if m]
-    body_adjoint, written = program.adjoint_of(body_names.linear)
     jvp_name, mask = program.jvp(loop, varied_mask, nargs)
     tangents = [p for p, m in zip(fn.params, mask) if m]
     forward, linear, adjoint = (program.namer.fresh(f"{fn.name}_{role}") for role in ("fwd", "lin", "bwd"))
     names = Linearized(forward, linear, mask, adjoint)
     if not tangents:
         return names, {}
+    varied = {p for p, m in zip(fn.params, varied_mask) if m}
+    body_names = program.linearize(body, (False, *(a in carried or a in varied for a in args)), len(call.args),
+                                   for_transpose=True)
+    body_varied = [a for a, m in zip(args, body_names.tangent_mask[1:]) if m]
+    body_adjoint, written = program.adjoint_of(body_names.linear)
 
     local = core.Namer(set(fn.params) | program.namer.taken)
     residuals, ct, cts, schedule, k = (local.fresh(n) for n in ("residuals", "ct", "cts", "loop_schedule", "loop_k"))

@@ -340,17 +340,16 @@ def _positions(argnums, nargs):
 def _without_static(jitted, argnums, args, kwargs) -> tuple:
     """A transform of ``jit(f, static_argnums=...)`` called: ``f`` specialised on the static values (jitted as
     it was), the other arguments, and ``argnums`` among those."""
-    nargs = len(inspect.signature(jitted.__s2s_function__).bind(*args, **kwargs).arguments)
     specialized, rest, _ = specialized_call(jitted, args, kwargs)
-    return specialized, rest, jitted.static.argnums_without(argnums, nargs)
+    return specialized, rest, jitted.static.argnums_without(argnums, len(args) + len(kwargs))
 
 
 def specialized_call(jitted, args, kwargs=None) -> tuple:
     """``jit(f, static_argnums=...)`` called with ``args``: ``f`` specialised on the static values (jitted as it
-    was), the other arguments, and the positions of the static ones among ``args``."""
-    specialized, rest = jitted.static.split(args, kwargs or {})
-    nargs = len(inspect.signature(jitted.__s2s_function__).bind(*args, **(kwargs or {})).arguments)
-    return building.Jitted(specialized, jitted.backend), rest, jitted.static.positions(nargs)
+    was), the other arguments, and the positions of the static ones among those passed."""
+    kwargs = kwargs or {}
+    specialized, rest = jitted.static.split(args, kwargs)  # (binds them: a bad call is reported there)
+    return building.Jitted(specialized, jitted.backend), rest, jitted.static.positions(len(args) + len(kwargs))
 
 
 def has_static(fun) -> bool:

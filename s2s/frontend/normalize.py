@@ -533,10 +533,14 @@ class _Normalizer(Lowering, TreeLowering):
             raise self.refuse("s2s.checkpointed other than as s2s.checkpointed(range(...), snapshots=k)", call)
         if not isinstance(s.target, gast.Name):
             raise self.refuse("a checkpointed loop whose index is not one name", s)
-        budget = snapshots[0].value if isinstance(snapshots[0], gast.Constant) else 1
-        if type(budget) is not int or budget < 1:
-            raise ValueError(f"{self.fn.filename}:{call.lineno}: s2s.checkpointed needs snapshots=1 or more, a whole "
-                             f"number, not {budget!r}\n    {self.fn.source_line(call.lineno)}")
+        if isinstance(snapshots[0], gast.Constant):
+            from ..checkpoint import check_budget
+
+            try:
+                check_budget(snapshots[0].value)
+            except ValueError as error:  # named where the loop is
+                raise ValueError(f"{self.fn.filename}:{call.lineno}: {error}\n    "
+                                 f"{self.fn.source_line(call.lineno)}") from None
         if jumps(s.body) or any(isinstance(n, (gast.Return, gast.Yield)) for n in gast.walk(gast.Module(s.body, []))):
             raise self.refuse("break, continue or return in a checkpointed loop", s)
         before = {a.id for a in self.node.args.args} | {
