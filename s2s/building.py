@@ -14,9 +14,10 @@ from .emit import render
 from .frontend.normalize import fingerprint, normalize
 from .modules import load
 from .program import Program
+from .shipping import Shipped
 
 
-class Jitted:
+class Jitted(Shipped):
     """A function whose generated code, and every transform's, is compiled by ``backend``."""
 
     def __init__(self, fun, backend, static_argnums=(), static_argnames=()):

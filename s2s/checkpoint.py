@@ -13,9 +13,10 @@ import functools
 
 import gast
 from . import core
+from .shipping import Shipped
 
 
-class Checkpointed:
+class Checkpointed(Shipped):
     """``fun``, whose residuals are computed again where a reverse-mode derivative needs them (``policy``:
     those it saves all the same; None, nothing but the inputs)."""
 
@@ -46,6 +47,12 @@ class Policy:
 
     def __init__(self, name, saves):
         self.name, self.saves = name, saves
+        self.made = None  # (factory, arguments), for a policy a factory made
+
+    def __reduce__(self):
+        """Pickled as it is made (its test is a lambda): one of ``checkpoint_policies``, or a factory's result
+        (``made``: the factory and its arguments), the same object again in the same process."""
+        return self.made or (getattr, (checkpoint_policies, self.name))
 
     def __repr__(self):
         return f"s2s.checkpoint_policies.{self.name}"
@@ -71,6 +78,19 @@ def _dot(value, names) -> bool:
     return isinstance(value, gast.Call) and core.dotted_name(value.func) in names
 
 
+def _made_by(factory):
+    """``factory``, which makes a policy of its arguments, made once per arguments; its policies pickle as its
+    call."""
+    @functools.lru_cache(maxsize=None)
+    @functools.wraps(factory)
+    def make(*args):
+        policy = factory(*args)
+        policy.made = (make, args)
+        return policy
+
+    return make
+
+
 class checkpoint_policies:  # noqa: N801 -- JAX's name, a namespace of policies
     """The policies ``s2s.checkpoint(fun, policy=...)`` takes: JAX's, by name."""
 
@@ -82,26 +102,26 @@ class checkpoint_policies:  # noqa: N801 -- JAX's name, a namespace of policies
                                               lambda value: _dot(value, _DOTS_WITHOUT_BATCH))
 
     @staticmethod
-    @functools.lru_cache(maxsize=None)
+    @_made_by
     def save_only_these_names(*names):
         """Save the values ``s2s.checkpoint_name`` names with one of ``names``, and nothing else."""
         return Policy(f"save_only_these_names{names!r}", lambda value: _named(value) in names)
 
     @staticmethod
-    @functools.lru_cache(maxsize=None)
+    @_made_by
     def save_any_names_but_these(*names):
         """Save the values ``s2s.checkpoint_name`` names, but for those named one of ``names``."""
         return Policy(f"save_any_names_but_these{names!r}",
                       lambda value: _named(value) is not None and _named(value) not in names)
 
     @staticmethod
-    @functools.lru_cache(maxsize=None)
+    @_made_by
     def save_anything_except_these_names(*names):
         """Save every value but those ``s2s.checkpoint_name`` names with one of ``names``."""
         return Policy(f"save_anything_except_these_names{names!r}", lambda value: _named(value) not in names)
 
     @staticmethod
-    @functools.lru_cache(maxsize=None)
+    @_made_by
     def save_from_both_policies(left, right):
         """Save what either policy saves."""
         return Policy(f"save_from_both_policies({left!r}, {right!r})",

@@ -28,15 +28,29 @@ from .frontend import resolve
 from .frontend.parse import parse_function, short_filename
 from .rules import registry
 from .rules.template import Template, TransposeTemplate
+from .shipping import Shipped
 
 
-class _Custom:
+class _Custom(Shipped):
     """A function with a rule of the user's: callable as the function, a primitive of the rule table."""
 
-    def __init__(self, fun):
+    def __init__(self, fun, nondiff_argnums=()):
         functools.update_wrapper(self, fun)
-        self.fun = fun
+        self.fun, self.nondiff_argnums = fun, tuple(nondiff_argnums)
         self.helpers = {}  # names the rule's templates use → the user's functions they call
+        self.rule = None  # the method that defined the rule, and its arguments
+
+    def __getstate__(self):
+        """Pickled as the function and its rule's definition: the rule table is the process's own."""
+        return self.fun, self.nondiff_argnums, self.rule
+
+    def __setstate__(self, state):
+        sources, (fun, nondiff_argnums, rule) = state
+        self.__init__(fun, nondiff_argnums)
+        self.rule = rule
+        sources.restore(self)  # (the rule's functions among its own: restored before s2s reads them)
+        if rule is not None:
+            getattr(self, rule[0])(*rule[1])
 
     def __call__(self, *args, **kwargs):
         return self.fun(*args, **kwargs)
@@ -58,11 +72,8 @@ class custom_jvp(_Custom):
     arguments the rule takes first, as they are, with no tangents.
     """
 
-    def __init__(self, fun, nondiff_argnums=()):
-        super().__init__(fun)
-        self.nondiff_argnums = tuple(nondiff_argnums)
-
     def defjvp(self, jvp, symbolic_zeros=False):
+        self.rule = ("defjvp", (jvp,))
         reader = _RuleReader(jvp, self)
         tangent = reader.jvp_rule(self.nondiff_argnums)
         self._register(jvp, tangent, reader)
@@ -74,6 +85,7 @@ class custom_jvp(_Custom):
         if len(tangent_rules) != len(self.params):
             raise TypeError(f"defjvps takes one rule per argument of {self.__name__} ({len(self.params)}), "
                             f"got {len(tangent_rules)}")
+        self.rule = ("defjvps", tangent_rules)
         parts, reader = [], None
         for param, rule in zip(self.params, tangent_rules):
             if rule is not None:
@@ -97,11 +109,8 @@ class custom_vjp(_Custom):
     cotangents for the others only.
     """
 
-    def __init__(self, fun, nondiff_argnums=()):
-        super().__init__(fun)
-        self.nondiff_argnums = tuple(nondiff_argnums)
-
     def defvjp(self, fwd, bwd, symbolic_zeros=False):
+        self.rule = ("defvjp", (fwd, bwd))
         params, name = self.params, self.__name__
         diff = [p for i, p in enumerate(params) if i not in self.nondiff_argnums]
         nondiff = [core.name(params[i]) for i in self.nondiff_argnums]

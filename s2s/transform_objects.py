@@ -10,7 +10,7 @@ import functools
 import inspect
 import types
 
-from . import arguments, batch_axes, building, pytrees, tree_util
+from . import arguments, batch_axes, building, pytrees, shipping, tree_util
 from .arguments import param_kinds
 from .backends import PYTHON
 from .building import build, key_of
@@ -20,7 +20,7 @@ from .frontend.trees import flattened, returned_tuples
 from .transforms.batch import Axes, output_arity
 
 
-class Transform:
+class Transform(shipping.Shipped):
     """A transform that s2s generates code for as a whole (``grad``, ``vmap``, the Jacobians).
 
     ``emit`` adds its generated function to a program; so a transform of a transform is one module,

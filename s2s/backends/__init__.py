@@ -47,6 +47,10 @@ class Backend:
         """The forward function as callers use it: its residuals as this backend's linear and adjoint take them."""
         return forward
 
+    def __reduce__(self):
+        """Pickled as the registry's entry, whatever it holds: one backend object per process."""
+        return named, (self.name,)
+
     def __repr__(self):
         return f"<s2s backend {self.name!r}>"
 

@@ -100,9 +100,11 @@ def user_function(obj):
 
 
 def is_library(obj) -> bool:
-    """Whether ``obj`` is a function of an installed package or of the standard library (not the user's code)."""
+    """Whether ``obj``, a function or a module, is of an installed package or of the standard library (not the
+    user's code)."""
     code = getattr(obj, "__code__", None)
-    return code is not None and code.co_filename.startswith(_library_paths())
+    path = code.co_filename if code is not None else getattr(obj, "__file__", None)
+    return isinstance(path, str) and path.startswith(_library_paths())
 
 
 @functools.lru_cache(maxsize=1)
