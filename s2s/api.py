@@ -7,7 +7,7 @@ have modules of their own.
 
 from __future__ import annotations
 
-from . import analysis, arguments, backends, batch_axes, building, pytrees, transform_objects
+from . import analysis, arguments, backends, batch_axes, building, parallel, pytrees, transform_objects
 from .arguments import param_kinds
 from .backends import PYTHON
 from .building import build, key_of
@@ -37,6 +37,8 @@ def jit(fun, static_argnums=(), static_argnames=(), target="cpu"):
             raise TypeError(f"the {target} target compiles s2s.vmap of per-example code (one thread per example), "
                             f"not {fun!r}: jit s2s.vmap(f), s2s.vmap(s2s.grad(f)), s2s.vmap(s2s.jacfwd(f)), …")
         return building.Jitted(building.unwrap(fun)[0], backend)
+    if hasattr(fun, "__s2s_pmap__"):  # pmap compiles what it maps already
+        return fun
     if hasattr(fun, "__s2s_jit__"):  # a wrapper that compiles what it wraps (s2s.vectorize)
         return fun.__s2s_jit__(static_argnums, static_argnames)
     if static_argnums == () and static_argnames == ():
@@ -211,7 +213,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     return transform_objects.Grad(fun, argnums, has_aux, with_value=True)
 
 
-def vmap(fun, in_axes=0, out_axes=0, method=None):
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, *, method=None):
     """Map ``fun`` over an axis of its arguments, as ``jax.vmap``.
 
     ``in_axes``: the axis of each positional argument to map over (an int, ``None`` for an
@@ -220,9 +222,28 @@ def vmap(fun, in_axes=0, out_axes=0, method=None):
     that does not depend on the mapped arguments).  ``method``: ``"vectorized"`` (each NumPy
     operation runs on the whole batch), ``"loop"`` (a loop over the examples; a parallel
     ``prange`` under ``s2s.jit``), or None: vectorized where it applies, otherwise the loop, and
-    the loop under ``s2s.jit``.
+    the loop under ``s2s.jit``.  ``axis_name`` names the mapped axis for the collectives ``fun`` calls
+    (``s2s.psum(x, axis_name)``, …), as in ``pmap``.
     """
-    return transform_objects.Vmap(fun, in_axes, out_axes, method)
+    return transform_objects.Vmap(fun, in_axes, out_axes, method, axis_name)
+
+
+def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnums=(), devices=None, backend=None):
+    """Run ``fun`` on every device, one example per device, as ``jax.pmap``.
+
+    The mapped axis's size may not exceed the number of devices (``s2s.device_count()``: the CPU cores
+    Numba's threads run on).  ``in_axes``/``out_axes`` as ``vmap``'s; ``axis_name`` names the mapped axis
+    for collectives (``s2s.psum``, ``pmean``, ``pmax``, ``pmin``, ``all_gather``, ``axis_index``) inside
+    ``fun``, which s2s splits there into stages; ``static_broadcasted_argnums`` are compile-time
+    constants, passed whole to every example.  ``devices``: a list of ``s2s.devices()`` (the mapped axis
+    then has exactly that many examples), or a ``distributed.Client``, whose workers then run the
+    examples.  ``backend``: ``"cpu"`` (compiled by Numba, the default) or ``"python"`` (the generated
+    code run as it is, to read and step through).
+    """
+    return parallel.Pmap(fun, axis_name, in_axes, out_axes, static_broadcasted_argnums, devices, backend)
+
+
+pmap.__s2s_outside__ = parallel.Pmap.__s2s_outside__
 
 
 def jacfwd(fun, argnums=0):

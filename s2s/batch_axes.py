@@ -47,6 +47,12 @@ def is_axes(axes) -> bool:
                for a in optree.tree_leaves(axes, none_is_leaf=True, namespace=tree_util.NAMESPACE))
 
 
+def check_axes(in_axes, out_axes):
+    for axes, what in ((in_axes, "in_axes"), (out_axes, "out_axes")):
+        if not is_axes(axes):
+            raise TypeError(f"{what} must be an int, None, or a tuple (or other tree) of those, got {axes!r}")
+
+
 def input_axes(in_axes, specs) -> tuple:
     """``in_axes`` with one entry per argument, nested like tuple arguments, negative axes counted from 0."""
     if isinstance(in_axes, tuple):

@@ -164,17 +164,25 @@ class Vmap(Transform):
 
     label = "vmap"
 
-    def __init__(self, fun, in_axes, out_axes, method):
-        for axes, what in ((in_axes, "in_axes"), (out_axes, "out_axes")):
-            if not batch_axes.is_axes(axes):
-                raise TypeError(f"{what} must be an int, None, or a tuple (or other tree) of those, got {axes!r}")
+    def __init__(self, fun, in_axes, out_axes, method, axis_name=None):
+        batch_axes.check_axes(in_axes, out_axes)
         if method not in (None, "vectorized", "loop"):
             raise ValueError(f"method must be 'vectorized', 'loop' or None (the default choice), got {method!r}")
-        self.fun, self.method = fun, method
+        self.fun, self.method, self.axis_name = fun, method, axis_name
         self.in_axes, self.out_axes = arguments.tuples(in_axes), arguments.tuples(out_axes)
         functools.update_wrapper(self, building.innermost(fun), updated=())
 
     def call(self, args, kwargs, backend):
+        from . import cluster, parallel
+
+        inner, levels = parallel.levels_of(self)
+        if parallel.by_levels(inner, levels) or cluster.involved((args, kwargs)):  # collectives, pmap, Dask arrays
+            args = parallel.positional(building.innermost(inner), args, kwargs)
+            sizes = parallel.level_sizes(levels, args)
+            if cluster.involved(args):
+                return cluster.vmap(inner, levels, sizes, args, backend)
+            parallel.check_devices(inner, levels, sizes)
+            return parallel.run(inner, levels, sizes, args, backend)
         signature = inspect.signature(building.innermost(self))
         bound = signature.bind(*args, **kwargs)
         given = set(bound.arguments)

@@ -216,6 +216,18 @@ def shown_by_the_cli():
     assert out.getvalue() == s2s.source(s2s.vmap(s2s.grad(g)), target="cuda", args=(X[:1], Y[:1]))
 
 
+def gpu_devices():
+    """``s2s.devices("cuda")`` lists the GPUs (the simulator's one); pmap runs on CPU devices and says so."""
+    gpus = s2s.devices("cuda")
+    assert len(gpus) == s2s.device_count("gpu") >= 1 and {d.platform for d in gpus} == {"gpu"}, gpus
+    try:
+        s2s.pmap(g, devices=gpus)
+    except ValueError as error:
+        assert "target='cuda'" in str(error), str(error)
+    else:
+        raise AssertionError("pmap on GPUs accepted")
+
+
 def not_a_vmap():
     for fun in (g, s2s.grad(g)):
         try:
@@ -243,6 +255,7 @@ def docs_examples():
 
 
 CASES = {
+    "gpu_devices": gpu_devices,
     "primal": against_cpu(s2s.vmap(g), X, Y),
     "primal_tuple": against_cpu(s2s.vmap(two), X, Y),
     "grad": against_cpu(s2s.vmap(s2s.grad(g)), X, Y),

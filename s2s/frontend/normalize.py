@@ -765,6 +765,8 @@ class _Normalizer(Lowering, TreeLowering):
             obj = obj.__s2s_primitive__
         if resolve.module_alias(obj):
             raise self.refuse(f"using the module {obj.__name__} as a value")
+        if getattr(obj, "__s2s_outside__", None):
+            raise self.refuse(obj.__s2s_outside__)
         spelled = resolve.spelling(obj)
         if spelled:
             return core.attr(spelled)
@@ -1236,6 +1238,8 @@ def _is_callee(obj) -> bool:
     if getattr(obj, "__s2s_checkpoint__", False):
         obj = obj.__s2s_function__
     plain = obj.func if isinstance(obj, functools.partial) else obj
+    if getattr(obj, "__s2s_outside__", None):  # refused where it is named (``reference``)
+        return False
     if isinstance(obj, (Flattened, Specialized)):
         return True
     return (resolve.user_function(obj) is not None or isinstance(obj, functools.partial)) \
