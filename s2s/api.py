@@ -7,7 +7,8 @@ have modules of their own.
 
 from __future__ import annotations
 
-from . import analysis, arguments, backends, batch_axes, building, parallel, pytrees, transform_objects
+from . import (analysis, arguments, backends, batch_axes, building, parallel, pytrees, stages,
+               transform_objects)
 from .arguments import param_kinds
 from .backends import PYTHON
 from .building import build, key_of
@@ -294,6 +295,9 @@ def source(fun, mode: str = "jvp", argnums=None, args=None, in_axes=0, target=No
     if mode in TRANSFORMS and not hasattr(fun, "emit"):
         fun = vmap(fun, in_axes) if mode == "vmap" else \
             transform_objects.Jacobian(fun, 0 if argnums is None else argnums, mode)
+    inner, levels = parallel.levels_of(fun)
+    if levels and stages.split(inner) is not None:  # a map with collectives: the stages it runs, in order
+        return stages.shown(inner)
     if isinstance(fun, transform_objects.Vmap) and args is not None and pytrees.needed(args, tuples=True) \
             and not hasattr(building.unwrap(fun.fun)[0], "emit"):  # as vmap calls it: on the trees' leaves
         call = pytrees.flat_call(building.unwrap(fun.fun)[0], args)

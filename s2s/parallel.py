@@ -54,7 +54,8 @@ def devices(backend=None) -> list[Device]:
         if not cuda.is_available():
             raise RuntimeError("no CUDA GPU is available (numba.cuda.is_available() is False)")
         names = [getattr(gpu, "name", b"CUDA simulator") for gpu in cuda.gpus]
-        return [Device(i, "gpu", name.decode() if isinstance(name, bytes) else str(name)) for i, name in enumerate(names)]
+        return [Device(i, "gpu", name.decode() if isinstance(name, bytes) else str(name))
+                for i, name in enumerate(names)]
     raise ValueError(f"unknown backend {backend!r}: choose 'cpu' or 'cuda'")
 
 
@@ -235,15 +236,18 @@ def run(fun, levels, sizes, args, backend, runner=None, static=()):
     names = list(inspect.signature(building.innermost(fun)).parameters)[:len(args)]
     split = stages.split(fun) or (stages.Stage(fun, tuple(names), (), None),)
     static = {names[n] for n in static}
-    for stage in split[:-1]:
-        missing = [n for n in stage.then.names if n not in {level.name for level in levels}]
+    for collective in [stage.then for stage in split[:-1]] + list(split[0].given):
+        missing = [n for n in collective.names if n not in {level.name for level in levels}]
         if missing:
             named = ", ".join(repr(level.name) for level in levels if level.name is not None) or "none: give the map "
-            raise NameError(f"{stage.then.where}: unbound axis name {missing[0]!r} in s2s.{stage.then.kind}; the "
+            raise NameError(f"{collective.where}: unbound axis name {missing[0]!r} in s2s.{collective.kind}; the "
                             f"mapped axes' names here are {named}" + ("an axis_name" if named.endswith(" ") else ""))
     env = {}  # name → (value, its axis at each level: the user's in_axes, or 0 for the levels a Value varies over)
     for i, name in enumerate(names):
         env[name] = (args[i], tuple(_entries(level.in_axes, len(args), "in_axes")[i] for level in levels))
+    for collective in split[0].given:
+        env[collective.result] = _entry(collectives.combine("axis_index", None, collective.names, tuple(mapped), {}),
+                                        mapped)
 
     def stage_run(stage) -> tuple:
         """The stage's outputs, and the levels they vary over (those any of its inputs does)."""
@@ -259,10 +263,8 @@ def run(fun, levels, sizes, args, backend, runner=None, static=()):
         for name, value in zip(stage.returns, outputs):
             env[name] = _entry(Value(value, held), mapped)
         collective = stage.then
-        operand = Value(outputs[-1], held) if collective.operand else None
-        env[collective.result] = _entry(
-            collectives.combine(collective.kind, operand, collective.names, tuple(mapped), dict(collective.options)),
-            mapped)
+        env[collective.result] = _entry(collectives.combine(collective.kind, Value(outputs[-1], held), collective.names,
+                                                            tuple(mapped), dict(collective.options)), mapped)
     outputs, held = stage_run(split[-1])
     return _placed(outputs, held, mapped, levels)
 

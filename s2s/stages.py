@@ -6,13 +6,14 @@
     def f_stage_0(x):                        def f_stage_1(x, psum_1):
         s = x.sum()                              return x / psum_1
         psum_1_operand = s
-        return (psum_1_operand,)
+        return psum_1_operand,
 
 each an ordinary function that every transform and backend of s2s handles (``vmap`` runs it over the
 examples, in parallel under Numba, on Dask's workers), with the collective combining the examples'
 ``psum_1_operand`` between them (``collectives.combine``).  A stage takes the function's parameters it
 reads and the locals live into it, and returns the locals live out of it, then the operand of the
-collective that ends it.  Collectives may appear at the function's top level, in any statement (each
+collective that ends it (``axis_index`` ends none: each example's index is known before any stage
+runs).  Collectives may appear at the function's top level, in any statement (each
 is computed, operand first, just before its statement), but not in loops, branches, helpers or
 short-circuiting expressions, where a stage could not end; there s2s refuses the code, naming the line.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 from dataclasses import dataclass
 
 import gast
@@ -54,6 +56,7 @@ class Stage:
     returns: tuple
     then: Collective | None  # the collective after it (None: the last stage, returning the function's output)
     origin: tuple | None = None  # (the mapped function, this stage's index), where it was split from one
+    given: tuple = ()  # the ``axis_index`` collectives, known before any stage runs (on the first stage)
 
     def __reduce__(self):
         """A stage pickles as the mapped function and its place in it, split again where it is unpickled (a Dask
@@ -79,16 +82,34 @@ def split(fun) -> tuple[Stage, ...] | None:
     splitter = _Splitter(fun, parsed, params)
     segments, boundaries = splitter.segments(body)
     splitter.check_aliases(segments, params)
-    stages, known = [], set(params)  # the names an earlier stage, or the caller, has given a value
+    known = set(params) | {c.result for c in splitter.indices}  # the names given a value before a stage runs
+    stages = []
     for k, (segment, then) in enumerate(zip(segments, boundaries + [None])):
         reads = _read(segment)
         later = set().union(set(), *(_read(s) for s in segments[k + 1:]))
         takes = tuple(p for p in params if p in reads) + tuple(sorted((known & reads) - set(params)))
         returns = tuple(sorted(_bound(segment) & later))
         stages.append(Stage(_lifted(fun, parsed, f"{_stem(fun, node)}_stage_{k}", takes, segment, returns, then),
-                            takes, returns, then, (fun, k)))
+                            takes, returns, then, (fun, k), tuple(splitter.indices) if k == 0 else ()))
         known |= _bound(segment) | ({then.result} if then else set())
     return tuple(stages)
+
+
+def shown(fun) -> str:
+    """``fun``'s stage functions as s2s runs them (each ``vmap``-ed over the examples), and the collectives that
+    combine the examples' values between them, as comments."""
+    stages = split(fun)
+    parts = [f"# {c.result} = s2s.axis_index({c.names[0]!r}): each example's index along its axis ({c.where})"
+             for c in stages[0].given]
+    for stage in stages:
+        parts.append(inspect.getsource(stage.function).rstrip("\n"))
+        if stage.then is not None:
+            c = stage.then
+            names = repr(c.names[0]) if len(c.names) == 1 else repr(c.names)
+            options = "".join(f", {k}={v!r}" for k, v in c.options)
+            parts.append(f"# {c.result} = s2s.{c.kind}({c.operand}, {names}{options}), combining every example's "
+                         f"value ({c.where})")
+    return "\n\n\n".join(parts) + "\n"
 
 
 def _calls_collectives(fun) -> bool:
@@ -107,6 +128,7 @@ class _Splitter:
         self.fun, self.parsed = fun, parsed
         self.taken = set(params) | {n.id for n in gast.walk(parsed.node) if isinstance(n, gast.Name)}
         self.count = 0
+        self.indices = []  # axis_index's collectives: they need no stage of their own
 
     def segments(self, body) -> tuple[list, list]:
         segments, boundaries, current = [], [], []
@@ -116,6 +138,9 @@ class _Splitter:
                 current.append(stmt)
                 continue
             for hoisted, collective in self.hoist(stmt):
+                if collective.kind == "axis_index":
+                    self.indices.append(collective)
+                    continue
                 current.extend(hoisted)
                 segments.append(current)
                 boundaries.append(collective)
@@ -260,8 +285,8 @@ def _lifted(fun, parsed, name, params, segment, returns, then):
             text.append("    " + line)
             lines.append(stmt.lineno)
     if then is not None:
-        outputs = list(returns) + ([then.operand] if then.operand else [])
-        text.append(f"    return ({''.join(o + ', ' for o in outputs)})")
+        outputs = [*returns, then.operand]
+        text.append(f"    return {outputs[0]}," if len(outputs) == 1 else f"    return {', '.join(outputs)}")
         lines.append(lines[-1])
     elif not segment or not isinstance(segment[-1], gast.Return):
         text.append("    return None")

@@ -292,3 +292,14 @@ def test_functions_pickled_by_value_run_on_workers(dask_client, tmp_path, monkey
     standardized = s2s.vmap(by_value_module.standardized, axis_name="i")(chunks)
     np.testing.assert_allclose(dask_client.compute(standardized).result(timeout=120),
                                (x - x.mean(0)) / np.abs(x).max(0), rtol=1e-14)
+
+
+def test_source_shows_the_stages():
+    """``s2s.source`` (and ``s2s show --mode vmap``) of a function with collectives prints the stages it runs."""
+    text = s2s.source(s2s.pmap(train_step, axis_name="batch"))
+    assert "def train_step_stage_0(w, x, y):\n    g = s2s.grad(loss)(w, x, y)\n    pmean_1_operand = g\n" in text
+    assert "# pmean_1 = s2s.pmean(pmean_1_operand, 'batch'), combining every example's value (test_pmap.py:" in text
+    assert "def train_step_stage_1(w, rate, g, pmean_1):\n    g = pmean_1\n    return w - rate * g" in text
+    shown = s2s.source(gathered, mode="vmap")
+    assert shown.startswith("# axis_index_5 = s2s.axis_index('i'): each example's index along its axis")
+    assert "s2s.all_gather(all_gather_2_operand, 'i', axis=0, tiled=True)" in shown
