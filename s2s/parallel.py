@@ -221,11 +221,22 @@ class Local:
         self.backend = backend
 
     def map(self, stage, args, level_axes, static=()):
-        backend = self.backend or backends.PYTHON
-        function = building.Jitted(stage.function, backend, static) if static else stage.function
-        for axes in reversed(level_axes):
-            function = Vmap(function, axes, 0, None)
-        return (function if static and not level_axes else building.rewrap(function, backend))(*args)
+        backend, level_axes = self.backend or backends.PYTHON, tuple(level_axes)
+        try:
+            mapped = _mapped(stage.function, level_axes, static, backend)
+        except TypeError:  # (axes of tree arguments, dicts: built for this call alone)
+            mapped = _mapped.__wrapped__(stage.function, level_axes, static, backend)
+        return mapped(*args)
+
+
+@functools.lru_cache(maxsize=256)
+def _mapped(function, level_axes, static, backend):
+    """``function`` mapped over the levels' axes, once per pattern of axes: the objects s2s builds its code for
+    (and caches it by) are the same at every call."""
+    function = building.Jitted(function, backend, static) if static else function
+    for axes in reversed(level_axes):
+        function = Vmap(function, axes, 0, None)
+    return function if static and not level_axes else building.rewrap(function, backend)
 
 
 def run(fun, levels, sizes, args, backend, runner=None, static=()):
