@@ -95,3 +95,35 @@ def test_functions_that_write_into_their_arguments(drawn, seed, tmp_path):
         rng.standard_normal(out.shape)
     along = np.vdot(flat(ct), flat(out_dot))
     assert along == pytest.approx(sum(np.vdot(c, d) for c, d in zip(f_vjp(ct), t)), rel=1e-10, abs=1e-12), source
+
+
+def _vmap_against_each_call(helper, mapped, seed, source):
+    """vmap of the helper over ``x``, ``h`` unmapped: each example is the helper's call on a fresh copy of ``h``."""
+    rng = np.random.default_rng(seed)
+    h, xs = rng.standard_normal(4), 0.5 * rng.standard_normal((3, 2))
+    expected = [helper(h.copy(), x.copy()) for x in xs]
+    got = mapped(h.copy(), xs.copy())
+    if isinstance(got, tuple):
+        for k, part in enumerate(got):
+            np.testing.assert_allclose(part, np.stack([e[k] for e in expected]), rtol=1e-13, err_msg=source)
+    else:
+        np.testing.assert_allclose(got, np.stack(expected), rtol=1e-13, err_msg=source)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=programs().filter(lambda d: d[1] in ("h, x", "x", "h", "h as g")), seed=st.integers(0, 2 ** 16))
+def test_vmap_gives_each_example_its_own_unmapped_argument(drawn, seed, tmp_path):
+    """The class: examples of vmap sharing an unmapped argument the function writes into (they would add up,
+    or race in a parallel loop)."""
+    source, _ = drawn
+    helper = load_module(tmp_path, source).helper
+    _vmap_against_each_call(helper, s2s.vmap(helper, in_axes=(None, 0)), seed, source)
+
+
+@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=programs().filter(lambda d: d[1] in ("h, x", "h")), seed=st.integers(0, 2 ** 16))
+def test_compiled_vmap_gives_each_example_its_own_unmapped_argument(drawn, seed, tmp_path):
+    """The same under s2s.jit, where the examples run in parallel (prange)."""
+    source, _ = drawn
+    helper = load_module(tmp_path, source).helper
+    _vmap_against_each_call(helper, s2s.jit(s2s.vmap(helper, in_axes=(None, 0))), seed, source)

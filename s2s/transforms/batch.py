@@ -134,8 +134,11 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
             raise BatchingError(f"vmap was given out_axes=None for output {i}, but it depends on a mapped argument "
                                 "(only an unmapped output can be returned without a batch axis)")
 
+    groups, mutated = core.alias_groups(fn.body), core.mutated_names(fn.body)
+    written = analysis.written_parameters(fn) | {p for p in fn.params if groups.get(p, {p}) & mutated}
+
     def call_at(position):
-        args = [_example(core.name(p), axis, position) for p, axis in zip(fn.params, axes.inputs)]
+        args = [_example(core.name(p), axis, position, copied=p in written) for p, axis in zip(fn.params, axes.inputs)]
         return core.call(core.name(callee), args)
 
     def unpack(targets, value):
@@ -266,10 +269,15 @@ def _to_front(expr, axis):
     return core.call(core.attr("rt.moveaxis"), [expr, core.const(axis), core.const(0)])
 
 
-def _example(expr, axis, position):
-    """The argument one example gets: ``x[b]`` of a mapped ``x``, ``x`` itself of an unmapped one."""
-    return map_leaves(expr, axis, lambda e, a: e if a is None else
-                      gast.Subscript(value=e, slice=core.clone(position), ctx=gast.Load()))
+def _example(expr, axis, position, copied=False):
+    """The argument one example gets: ``x[b]`` of a mapped ``x``, ``x`` itself of an unmapped one (a copy of its
+    own, ``copied``, where the function writes into it: examples are independent, and may run in parallel)."""
+    def one(e, a):
+        if a is not None:
+            return gast.Subscript(value=e, slice=core.clone(position), ctx=gast.Load())
+        return core.call(core.attr("rt.copy"), [e]) if copied else e
+
+    return map_leaves(expr, axis, one)
 
 
 def _at(array, index):
