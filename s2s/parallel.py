@@ -10,6 +10,7 @@ for each level it varies over, and collectives reduce the levels they name (``co
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import os
@@ -20,6 +21,7 @@ import optree
 
 from . import backends, batch_axes, building, collectives, stages, tree_util
 from .collectives import Level, Value
+from .shipping import Shipped
 from .transform_objects import Vmap, described
 
 
@@ -80,7 +82,7 @@ class Axis:
     devices: bool = False
 
 
-class Pmap:
+class Pmap(Shipped):
     """``s2s.pmap(fun, axis_name, ...)``: ``fun`` run on every device, one example per device."""
 
     __s2s_pmap__ = True
@@ -105,12 +107,12 @@ class Pmap:
         functools.update_wrapper(self, building.innermost(fun), updated=())
 
     def __call__(self, *args, **kwargs):
-        args = positional(building.innermost(self.fun), args, kwargs)
-        static = tuple(n % len(args) for n in self.static_argnums)  # passed whole to every example
-        in_axes = tuple(None if n in static else a
-                        for n, a in enumerate(_entries(self.in_axes, len(args), "pmap in_axes")))
         inner, axes = levels_of(self.fun)
-        levels = [Axis(self.axis_name, in_axes, self.out_axes, devices=True), *axes]
+        args, levels = bound(building.innermost(inner), [Axis(self.axis_name, self.in_axes, self.out_axes, True),
+                                                         *axes], args, kwargs)
+        static = tuple(n % len(args) for n in self.static_argnums)  # passed whole to every example
+        levels[0] = dataclasses.replace(levels[0], in_axes=tuple(None if n in static else a
+                                                                 for n, a in enumerate(levels[0].in_axes)))
         sizes = level_sizes(levels, args)
         if _is_client(self.devices):
             from . import cluster
@@ -156,12 +158,16 @@ def by_levels(inner, levels) -> bool:
     return any(level.devices for level in levels) or stages.split(inner) is not None
 
 
-def positional(fun, args, kwargs) -> tuple:
-    if not kwargs:
-        return tuple(args)
-    bound = inspect.signature(fun).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound.args
+def bound(fun, levels, args, kwargs) -> tuple:
+    """Every positional argument of the call, defaults included, and the levels with an entry of in_axes for each:
+    as in JAX, arguments passed by keyword are mapped over their axis 0, and defaults passed whole."""
+    signature = inspect.signature(fun)
+    call = signature.bind(*args, **kwargs)
+    given = set(call.arguments)
+    call.apply_defaults()
+    rest = tuple(0 if name in given else None for name in list(signature.parameters)[len(args):len(call.args)])
+    return call.args, [dataclasses.replace(level, in_axes=_entries(level.in_axes, len(args), "in_axes") + rest)
+                       for level in levels]
 
 
 def _entries(axes, nargs, what) -> tuple:

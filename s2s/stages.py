@@ -81,14 +81,16 @@ def split(fun) -> tuple[Stage, ...] | None:
     params = [a.id for a in node.args.args]
     splitter = _Splitter(fun, parsed, params)
     segments, boundaries = splitter.segments(body)
-    splitter.check_aliases(segments, params)
+    root, members = _memory_groups(segments)
+    splitter.check_aliases(segments, params, root)
     known = set(params) | {c.result for c in splitter.indices}  # the names given a value before a stage runs
     stages = []
     for k, (segment, then) in enumerate(zip(segments, boundaries + [None])):
         reads = _read(segment)
         later = set().union(set(), *(_read(s) for s in segments[k + 1:]))
         takes = tuple(p for p in params if p in reads) + tuple(sorted((known & reads) - set(params)))
-        returns = tuple(sorted(_bound(segment) & later))
+        # what it binds, or writes into in place, that later stages read
+        returns = tuple(sorted(splitter.changed(segment, root, members) & later & (known | _bound(segment))))
         stages.append(Stage(_lifted(fun, parsed, f"{_stem(fun, node)}_stage_{k}", takes, segment, returns, then),
                             takes, returns, then, (fun, k), tuple(splitter.indices) if k == 0 else ()))
         known |= _bound(segment) | ({then.result} if then else set())
@@ -153,27 +155,9 @@ class _Splitter:
                     raise self.error("a return before a collective (each stage runs to its end)", sub)
         return segments, boundaries
 
-    def check_aliases(self, segments, params):
+    def check_aliases(self, segments, params, root):
         """Refuse a write after a collective into memory that two names share across it: each stage returns its
         locals as arrays of their own, so such names no longer share memory in the next stage."""
-        group = {}  # union-find over the names that may share memory
-
-        def root(name):
-            while group.get(name, name) != name:
-                name = group[name]
-            return name
-
-        for stmt in core.walk_statements([s for segment in segments for s in segment]):
-            if isinstance(stmt, gast.Assign):
-                pairs = [(t, stmt.value) for t in stmt.targets]
-                while any(isinstance(t, (gast.Tuple, gast.List)) for t, _ in pairs):
-                    pairs = [pair for t, v in pairs for pair in (
-                        zip(t.elts, v.elts) if isinstance(t, (gast.Tuple, gast.List)) and isinstance(
-                            v, (gast.Tuple, gast.List)) and len(t.elts) == len(v.elts) else [(t, v)])]
-                for target, value in pairs:
-                    source = _shares_memory_with(value)
-                    if isinstance(target, gast.Name) and source is not None:
-                        group[root(target.id)] = root(source)
         bound = set(params)
         for k, segment in enumerate(segments[:-1]):
             bound |= _bound(segment)
@@ -183,12 +167,46 @@ class _Splitter:
                 across.setdefault(root(name), []).append(name)
             shared = {r for r, names in across.items() if len(names) > 1}
             for stmt in core.walk_statements(later):
-                for name, node in _writes(stmt):
+                for name, node in self.writes(stmt):
                     if root(name) in shared:
                         others = ", ".join(sorted(set(across[root(name)]) - {name}))
                         raise self.error(f"writing into {name} after a collective while it may share memory with "
                                          f"{others} (the stages each collective splits the function into keep their "
                                          "own copies): write into one name, or copy", node)
+
+    def writes(self, stmt):
+        """(name, node) for each array ``stmt`` may write into: ``x[i] = v``, ``x += v``, ``x.fill(v)``,
+        ``np.copyto(x, v)``, or a call of the user's function that writes into that argument."""
+        yield from _assigned_writes(stmt)
+        for call in (n for n in gast.walk(stmt) if isinstance(n, gast.Call)):
+            if isinstance(call.func, gast.Attribute) and call.func.attr in _WRITING_METHODS:
+                written = [call.func.value]
+            elif core.dotted_name(call.func) in _WRITING_FUNCTIONS:
+                written = call.args[:1]
+            else:
+                written = [a for a, p in zip(call.args, self.written_params(self.target(call.func)))
+                           if p]
+            for arg in written:
+                name = _shares_memory_with(arg)
+                if name is not None:
+                    yield name, stmt
+
+    def written_params(self, obj) -> list:
+        """For each parameter of the user's function ``obj``, whether it writes into it (none for others)."""
+        fun = resolve.user_function(obj) if obj is not None else None
+        if fun is None or resolve.is_library(fun) or not hasattr(fun, "__code__"):
+            return []
+        from .analysis import written_parameters
+        from .frontend.normalize import normalize
+
+        fn = normalize(fun)
+        written = written_parameters(fn)
+        return [p in written for p in fn.params]
+
+    def changed(self, segment, root, members) -> set:
+        """The names ``segment`` binds or writes into (through any name sharing their memory)."""
+        written = {root(name) for stmt in core.walk_statements(segment) for name, _ in self.writes(stmt)}
+        return _bound(segment) | {m for r in written for m in members(r)}
 
     def hoist(self, stmt) -> list:
         """[(statements computing the operand, collective)] for each collective in ``stmt``, innermost first;
@@ -311,9 +329,41 @@ def _shares_memory_with(value) -> str | None:
     return value.id if isinstance(value, gast.Name) else core.view_source(value)
 
 
-def _writes(stmt):
-    """(name, node) for each array ``stmt`` may write into: ``x[i] = v``, ``x += v``, ``x.fill(v)``, a call
-    of a function that is not NumPy's with ``x`` as an argument."""
+def _bindings(target, value):
+    """(name, the name whose memory it may share) for each name ``target = value`` binds to a view or a second
+    name (``a, b = z, z[1]`` binds both to ``z``'s memory; ``a, b = f(z)``, to nothing known)."""
+    if isinstance(target, (gast.Tuple, gast.List)):
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+            for t, v in zip(target.elts, value.elts):
+                yield from _bindings(t, v)
+        return
+    source = _shares_memory_with(value)
+    if isinstance(target, gast.Name) and source is not None:
+        yield target.id, source
+
+
+def _memory_groups(segments) -> tuple:
+    """``root(name)``, the same for names that may share memory (``w = z``, ``row = z[1]``), and ``members(root)``."""
+    group = {}
+
+    def root(name):
+        while group.get(name, name) != name:
+            name = group[name]
+        return name
+
+    names = set()
+    for stmt in core.walk_statements([s for segment in segments for s in segment]):
+        if isinstance(stmt, gast.Assign):
+            for target in stmt.targets:
+                for name, source in _bindings(target, stmt.value):
+                    names |= {name, source}
+                    if root(name) != root(source):
+                        group[root(name)] = root(source)
+    return root, lambda r: {n for n in names if root(n) == r} | {r}
+
+
+def _assigned_writes(stmt):
+    """(name, node) for each array an assignment writes into: ``x[i] = v``, ``x += v``."""
     targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target] if isinstance(stmt, gast.AugAssign) \
         else []
     for target in targets:
@@ -321,20 +371,6 @@ def _writes(stmt):
             name = _shares_memory_with(target)
             if name is not None:
                 yield name, stmt
-    for call in (n for n in gast.walk(stmt) if isinstance(n, gast.Call)):
-        if isinstance(call.func, gast.Attribute) and call.func.attr in _WRITING_METHODS:
-            name = _shares_memory_with(call.func.value)
-            if name is not None:
-                yield name, stmt
-        spelled = core.dotted_name(call.func)
-        if spelled in _WRITING_FUNCTIONS and call.args:
-            name = _shares_memory_with(call.args[0])
-            if name is not None:
-                yield name, stmt
-        elif spelled is None or not spelled.startswith(("np.", "numpy.", "math.", "s2s.")):
-            for arg in call.args:
-                if isinstance(arg, gast.Name):
-                    yield arg.id, stmt
 
 
 def _bound(segment) -> set:

@@ -177,7 +177,7 @@ class Vmap(Transform):
 
         inner, levels = parallel.levels_of(self)
         if parallel.by_levels(inner, levels) or cluster.involved((args, kwargs)):  # collectives, pmap, Dask arrays
-            args = parallel.positional(building.innermost(inner), args, kwargs)
+            args, levels = parallel.bound(building.innermost(inner), levels, args, kwargs)
             sizes = parallel.level_sizes(levels, args)
             if cluster.involved(args):
                 return cluster.vmap(inner, levels, sizes, args, backend)

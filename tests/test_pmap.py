@@ -237,6 +237,43 @@ def test_grad_through_pmap_is_refused():
         s2s.grad(through_pmap)(np.arange(1., 9.))
 
 
+def bumped(x):
+    s = s2s.psum(x, "i")
+    s[0] += 1.0
+    return s + 0.0 * x
+
+
+def halves(x, scale=2.0):
+    whole, rest = np.divmod(x, 2.0)
+    return scale * s2s.psum(whole, "i") + rest
+
+
+def written_later(x):
+    total = s2s.psum(x, "i")
+    total[1:] = x[1:]
+    return np.sin(x) + total * s2s.pmean(x, "i")
+
+
+def test_stage_values_examples_write_into():
+    """Each example writes into its own copy of a collective's result (they share one array), also in parallel
+    under Numba; a stage hands on what it writes into in place; tuple unpacking and defaults."""
+    x = np.arange(8.).reshape(4, 2)
+    np.testing.assert_array_equal(s2s.vmap(bumped, axis_name="i")(x), np.broadcast_to([13., 16.], (4, 2)))
+    np.testing.assert_array_equal(s2s.jit(s2s.vmap(bumped, axis_name="i"))(x), np.broadcast_to([13., 16.], (4, 2)))
+    whole, rest = np.divmod(x, 2.0)
+    np.testing.assert_array_equal(s2s.vmap(halves, axis_name="i")(x), 2 * whole.sum(0) + rest)
+    total = np.broadcast_to(x.sum(0), x.shape).copy()
+    total[:, 1:] = x[:, 1:]
+    np.testing.assert_allclose(s2s.vmap(written_later, axis_name="i")(x), np.sin(x) + total * x.mean(0))
+
+
+def test_pmap_objects_pickle(eight_devices):
+    cloudpickle = pytest.importorskip("cloudpickle")
+    step = cloudpickle.loads(cloudpickle.dumps(s2s.pmap(halves, axis_name="i", backend="python")))
+    x = np.arange(8.).reshape(4, 2)
+    np.testing.assert_array_equal(step(x), s2s.vmap(halves, axis_name="i")(x))
+
+
 def test_pmap_rejects_other_backends():
     with pytest.raises(ValueError, match="target='cuda'"):
         s2s.pmap(normalized, backend="gpu")
