@@ -87,7 +87,7 @@ def split(fun) -> tuple[Stage, ...] | None:
     stages = []
     for k, (segment, then) in enumerate(zip(segments, boundaries + [None])):
         reads = _read(segment)
-        later = set().union(set(), *(_read(s) for s in segments[k + 1:]))
+        later = set().union(*(_read(s) for s in segments[k + 1:]))
         takes = tuple(p for p in params if p in reads) + tuple(sorted((known & reads) - set(params)))
         # what it binds, or writes into in place, that later stages read
         returns = tuple(sorted(splitter.changed(segment, root, members) & later & (known | _bound(segment))))
