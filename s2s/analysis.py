@@ -148,12 +148,14 @@ def _flows(stmt, fn, varied=None, callee_useful=None):
 
 
 def written_parameters(fn: core.Function) -> set[str]:
-    """The parameters ``fn`` writes into in place: itself, or through the user's functions it passes them to."""
+    """The parameters ``fn`` writes into in place: itself, through a view of them (``row = h[1:]; row[0] = v``),
+    or through the user's functions it passes them to."""
     written = core.mutated_names(fn.body)
     for stmt in core.walk_statements(fn.body):
         if isinstance(stmt, (gast.Assign, gast.Expr)) and fn.is_user_call(stmt.value):
             written |= set(written_arguments(stmt.value, fn))
-    return {p for p in written & set(fn.params) if not copied_first(fn, p)}
+    groups = core.alias_groups(fn.body)
+    return {p for p in fn.params if groups.get(p, {p}) & written and not copied_first(fn, p)}
 
 
 def copied_first(fn: core.Function, param) -> bool:

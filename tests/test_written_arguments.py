@@ -127,3 +127,34 @@ def test_compiled_vmap_gives_each_example_its_own_unmapped_argument(drawn, seed,
     source, _ = drawn
     helper = load_module(tmp_path, source).helper
     _vmap_against_each_call(helper, s2s.jit(s2s.vmap(helper, in_axes=(None, 0))), seed, source)
+
+
+@st.composite
+def view_programs(draw):
+    """The programs above, their helper also writing into ``h`` through a view of it (``row = h[i:]``), which
+    forward mode and vmap follow (reverse mode refuses such writes, naming the line)."""
+    source, returns = draw(programs())
+    i, c = draw(st.integers(0, 2)), draw(st.sampled_from(["0.5", "-0.7"]))
+    view = f"    row = h[{i}:]\n    row[0] = row[0] * np.cos(x[0]) + {c} * x[1]\n"
+    head, rest = source.split("def helper(h, x):\n")
+    body, tail = rest.split("\n\n\n", 1)
+    lines = body.splitlines(keepends=True)
+    if draw(st.booleans()):  # the view its only write
+        lines = [line for line in lines if line.lstrip().startswith(("return", "x = "))]
+    return f"{head}def helper(h, x):\n{view}{''.join(lines)}\n\n\n{tail}", returns
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=view_programs(), seed=st.integers(0, 2 ** 16))
+def test_writes_through_a_view_of_an_argument(drawn, seed, tmp_path):
+    """The class: a helper writing into its argument through a view; the caller's array changes as it does."""
+    source, returns = drawn
+    module = load_module(tmp_path, source)
+    rng = np.random.default_rng(seed)
+    args = (0.5 * rng.standard_normal(2), 0.5 * rng.standard_normal(2))
+    tangents = (rng.standard_normal(2), rng.standard_normal(2))
+    _, out_dot = s2s.jvp(module.program, args, tangents)
+    assert out_dot == pytest.approx(central_difference(module.program, args, tangents)[0], rel=1e-6, abs=1e-8), \
+        source
+    if returns in ("h, x", "x", "h", "h as g"):
+        _vmap_against_each_call(module.helper, s2s.vmap(module.helper, in_axes=(None, 0)), seed, source)

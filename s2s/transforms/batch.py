@@ -134,8 +134,7 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
             raise BatchingError(f"vmap was given out_axes=None for output {i}, but it depends on a mapped argument "
                                 "(only an unmapped output can be returned without a batch axis)")
 
-    groups, mutated = core.alias_groups(fn.body), core.mutated_names(fn.body)
-    written = analysis.written_parameters(fn) | {p for p in fn.params if groups.get(p, {p}) & mutated}
+    written = analysis.written_parameters(fn)
 
     def call_at(position):
         args = [_example(core.name(p), axis, position, copied=p in written) for p, axis in zip(fn.params, axes.inputs)]
