@@ -179,12 +179,13 @@ def _entries(axes, nargs, what) -> tuple:
 
 
 def level_sizes(levels, args) -> list[int]:
-    """Each level's number of examples, from the arguments it maps (every level must map one)."""
+    """Each level's number of examples, from the arguments it maps (every level must map one; its in_axes have an
+    entry per argument, ``bound``)."""
     shapes = [None] * len(args)  # each argument's leaves' shapes, less the axes of the levels outside
     sizes = []
     for level in levels:
         found = {}  # size → the arguments mapped with it
-        for i, axis in enumerate(_entries(level.in_axes, len(args), "in_axes")):
+        for i, axis in enumerate(level.in_axes):
             pairs = _leaf_axes(axis, args[i])
             if shapes[i] is None:
                 shapes[i] = [list(np.shape(leaf)) for leaf, _ in pairs]
@@ -203,10 +204,10 @@ def level_sizes(levels, args) -> list[int]:
                 f"argument{'s' * (len(at) > 1)} {', '.join(map(str, sorted(set(at))))} of size {size}"
                 for size, at in found.items()))
         (size,) = found
-        sizes.append(size)
-        if sizes[-1] == 0:
+        if size == 0:
             raise ValueError("a map over an empty axis is not supported: the output's shape comes from the first "
                              "example")
+        sizes.append(size)
     return sizes
 
 
@@ -256,12 +257,12 @@ def run(fun, levels, sizes, args, backend, runner=None, static=()):
     for collective in [stage.then for stage in split[:-1]] + list(split[0].given):
         missing = [n for n in collective.names if n not in {level.name for level in levels}]
         if missing:
-            named = ", ".join(repr(level.name) for level in levels if level.name is not None) or "none: give the map "
-            raise NameError(f"{collective.where}: unbound axis name {missing[0]!r} in s2s.{collective.kind}; the "
-                            f"mapped axes' names here are {named}" + ("an axis_name" if named.endswith(" ") else ""))
+            named = ", ".join(repr(level.name) for level in levels if level.name is not None)
+            raise NameError(f"{collective.where}: unbound axis name {missing[0]!r} in s2s.{collective.kind}; " +
+                            (f"the mapped axes' names here are {named}" if named else "no map here has an axis_name"))
     env = {}  # name → (value, its axis at each level: the user's in_axes, or 0 for the levels a Value varies over)
     for i, name in enumerate(names):
-        env[name] = (args[i], tuple(_entries(level.in_axes, len(args), "in_axes")[i] for level in levels))
+        env[name] = (args[i], tuple(level.in_axes[i] for level in levels))
     for collective in split[0].given:
         env[collective.result] = _entry(collectives.combine("axis_index", None, collective.names, tuple(mapped), {}),
                                         mapped)
