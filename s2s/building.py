@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from . import arguments, core, precision, pytrees, static
+from . import arguments, core, device_math, device_tapes, precision, pytrees, static
 from .backends import PYTHON
 from .emit import render
 from .frontend.normalize import fingerprint, normalize
@@ -96,6 +96,10 @@ class Built:
             self.main = entries[ROLES[mode][-1]]
         program.finish(*entries.values())
         program.prune()
+        if program.device:
+            device_math.spell(program)
+        if program.launches:
+            device_tapes.lower(program)
         self.params, self.defaults = fn.params, fn.defaults
         functions = program.functions
         if mode == "transpose":  # the linear functions, then their transposes; not the forward functions

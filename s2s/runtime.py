@@ -716,6 +716,41 @@ def _add_at_numba(target, index, value):
     return None
 
 
+_NOT_A_NUMBER_ON_TAPE = ("the backward pass needs a value of this loop that device tapes do not hold (here of "
+                         "type {}): they hold floats of the code's float type, branch decisions, and integers the "
+                         "code computes from integer constants; use forward mode (jvp, jacfwd) for it on the device")
+
+
+def push(tape, size, value):
+    """Device code's ``tape.append(value)`` (``device_tapes``): ``value`` written at ``size`` while the tape's
+    column has room; the size it would have, which the launcher reads where it overflowed."""
+    kind = np.asarray(value).dtype.kind
+    if np.ndim(value) or not (kind in "iu" if tape.dtype.kind in "iu" else kind in "bf"):
+        raise TypeError(_NOT_A_NUMBER_ON_TAPE.format(type(value).__name__))
+    return _pushed(tape, size, value)
+
+
+@register_jitable
+def _pushed(tape, size, value):
+    if size < len(tape):
+        tape[size] = value
+    return size + 1
+
+
+@overload(push)
+def _push_numba(tape, size, value):
+    if not isinstance(tape, types.Array):
+        return None
+    if isinstance(tape.dtype, types.Integer):
+        fits = isinstance(value, types.Integer)
+    else:  # a float no wider than the column's, or a branch decision
+        fits = isinstance(value, types.Boolean) or isinstance(value, types.Float) and \
+            value.bitwidth <= tape.dtype.bitwidth
+    if not fits:
+        raise TypingError(_NOT_A_NUMBER_ON_TAPE.format(value))
+    return lambda tape, size, value: _pushed(tape, size, value)
+
+
 def seed(out):
     """The cotangent that starts a gradient: 1.0 for a scalar output; an error for any other."""
     if isinstance(out, np.ndarray) and out.shape != () or not isinstance(out, (float, int, np.number, np.ndarray)):

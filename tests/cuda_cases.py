@@ -7,6 +7,7 @@ process; each case prints one line of JSON: its name and ``"ok"`` or what went w
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import traceback
@@ -50,6 +51,59 @@ def pendulum(x, k, steps):
     return x
 
 
+def walk(x, drift, threshold):
+    """A walk to a threshold: a while loop, left early after 40 steps (its trip counts are saved)."""
+    steps = 0
+    while x < threshold:
+        x = x + drift * (1.0 + 0.1 * np.sin(x))
+        steps += 1
+        if steps > 40:
+            break
+    return x * x
+
+
+def triangle(x, y, n):
+    """Nested loops, the inner one's length set by the outer one's index."""
+    s = 0.0
+    for i in range(n):
+        for j in range(i):
+            s = s + np.sin(x * s + y * j)
+    return s
+
+
+def damped(x, n):
+    for _ in range(n):
+        x = np.cos(x) * x
+    return x
+
+
+def calls_damped(x, y, n):
+    """A helper with a loop, called once: its tapes are handed down from the kernel."""
+    return damped(x * y, n) * y + damped(y, n)
+
+
+def calls_damped_in_loop(x, y, n):
+    for _ in range(n):
+        x = damped(x, n)
+    return x * y
+
+
+def cycled(x, n):
+    """An integer state the backward pass needs: saved on a tape of integers."""
+    m = 1
+    for _ in range(n):
+        m = m * 3 % 7
+        x = x * m * 0.3 + np.sin(x)
+    return x
+
+
+def cycled_from(x, m, n):
+    for _ in range(n):
+        m = m * 3 % 7
+        x = x * m * 0.3 + np.sin(x)
+    return x
+
+
 def allocates(x, y):
     a = np.zeros(3)
     a[0] = x
@@ -68,7 +122,8 @@ def unsupported(x, y):
 #: Corpus functions whose cuda code is pinned in ``golden/cuda/<name>.py`` (``test_golden_cuda``), by the
 #: transform it is pinned for; each also runs here, so what is pinned is code the target runs.
 GOLDEN = {"scalar_expression": s2s.hessian, "bracket_tax": s2s.grad, "softplus": s2s.jacfwd,
-          "log_scales": s2s.value_and_grad, "kepler_eccentric_anomaly": s2s.jacfwd, "relative_humidity": s2s.grad}
+          "log_scales": s2s.value_and_grad, "kepler_eccentric_anomaly": s2s.jacfwd, "relative_humidity": s2s.grad,
+          "logistic_map": s2s.grad}
 
 
 def golden_case(name):
@@ -115,6 +170,90 @@ def refused(fun, args, *words):
             return
         raise AssertionError("not refused")
     return check
+
+
+def tape_lengths():
+    """The first call learns how long the tapes must be (the kernel runs again, with room); a later call that
+    needs longer tapes learns again; every result is the CPU's."""
+    fun = s2s.vmap(s2s.grad(pendulum, argnums=(0, 1)), in_axes=(0, 0, None))
+    on_gpu = s2s.jit(fun, target="cuda")
+    for steps in (3, 9, 2):
+        same(on_gpu(X, Y, steps), s2s.jit(fun)(X, Y, steps))
+
+
+def integer_argument_refused():
+    """An integer computed from an integer argument cannot be saved on a tape of floats: refused, not rounded."""
+    try:
+        s2s.jit(s2s.vmap(s2s.grad(cycled_from), in_axes=(0, None, None)), target="cuda")(X, 1, 3)
+    except TypeError as error:
+        assert "device tapes do not hold" in str(error) and "forward mode" in str(error), str(error)
+    else:
+        raise AssertionError("not refused")
+
+
+#: Statements of per-example scalar code that keep x and y in range, for ``random_loops``.
+_STATEMENTS = [
+    "x = x * 0.9 + 0.1 * np.sin(y * x)",
+    "y = y + 0.05 * np.tanh(x) * y",
+    "t = np.exp(-x * x) + 0.5\nx = x * t",
+    "x = np.sqrt(1.0 + x * x) - 0.5 * y",
+    "y = 0.5 * y + 0.3 * math.cos(x)",
+    "if x > 0.6:\n    x = x * y\nelse:\n    y = y - 0.1 * x",
+    "m = m * 3 % 7\nx = x + 0.01 * m * y",
+]
+_HELPER = "def helper(u, v, n):\n    for _ in range(n):\n        u = u * np.cos(0.3 * v * u)\n    return u\n"
+
+
+def _indented(lines):
+    return ["    " + line for line in lines]
+
+
+def _loop_programs():
+    from hypothesis import strategies as st
+    simple = st.lists(st.sampled_from(_STATEMENTS), min_size=1, max_size=3).map(
+        lambda parts: [line for part in parts for line in part.split("\n")])
+
+    def blocks(inner):
+        return st.one_of(
+            simple,
+            inner.map(lambda body: ["for i in range(n):", *_indented(body)]),
+            inner.map(lambda body: ["for i in range(n):", *_indented(["for j in range(i):", *_indented(body)])]),
+            inner.map(lambda body: ["for i in range(n):", *_indented(body), "    if x > 1.2:", "        break"]),
+            inner.map(lambda body: ["k = 0", "while x < 1.5 and k < n:", *_indented(body), "    k += 1"]),
+            st.just(["x = helper(x, y, n)"]),
+        )
+    return st.lists(st.recursive(simple, blocks, max_leaves=4), min_size=1, max_size=3).map(
+        lambda parts: [line for part in parts for line in part])
+
+
+def random_loops():
+    """Random per-example programs of loops (nested, left early, while), branches, integer state and helpers
+    with loops: their gradients on the device (through tapes in device memory) are the CPU's, or refused."""
+    import tempfile
+
+    from hypothesis import given, settings
+    from programs import load_module
+
+    folder = tempfile.mkdtemp()
+    x, y = X[:8], Y[:8]
+
+    @settings(max_examples=int(os.environ.get("S2S_CUDA_EXAMPLES", 40)), deadline=None, database=None)
+    @given(_loop_programs())
+    def check(lines):
+        body = ["m = 1", *lines, "return x * y + x"]
+        source = f"import math\n\nimport numpy as np\n\n\n{_HELPER}\n\ndef program(x, y, n):\n" + \
+            "\n".join(_indented(body)) + "\n"
+        fun = s2s.vmap(s2s.grad(load_module(folder, source).program, argnums=(0, 1)), in_axes=(0, 0, None))
+        try:
+            found = s2s.jit(fun, target="cuda")(x, y, 3)
+        except DeviceError as error:
+            assert "helper called in a loop" in str(error), (source, str(error))
+            return
+        expected = fun(x, y, 3)
+        for a, b in zip(found, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=source)
+
+    check()
 
 
 def on_device():
@@ -187,6 +326,12 @@ def device_refused():
         assert "indexes p, q" in str(error) and re.search(r"cuda_cases\.py:\d+", str(error)), str(error)
     else:
         raise AssertionError("indexed arguments not refused")
+    try:  # a tape's device memory comes from s2s's launcher, which a kernel of one's own does not have
+        s2s.cuda.device(s2s.grad(pendulum))
+    except DeviceError as error:
+        assert "tape" in str(error) and "forward mode" in str(error), str(error)
+    else:
+        raise AssertionError("a tape accepted in a device function")
     for fun, words in ((s2s.vmap(s2s.grad(g)), "one example"), (s2s.grad(g), "float64 or float32")):
         try:
             s2s.cuda.device(fun, dtype=np.int64 if "float" in words else np.float64)
@@ -270,10 +415,26 @@ CASES = {
     "loop_jacfwd": against_cpu(s2s.vmap(s2s.jacfwd(spring, argnums=(0, 1)), in_axes=(0, 0, None)), X, Y, STEPS),
     "loop_grad_without_tape": against_cpu(s2s.vmap(s2s.grad(spring), in_axes=(0, 0, None)), X, Y, STEPS),
     "loop_jacfwd_nonlinear": against_cpu(s2s.vmap(s2s.jacfwd(pendulum), in_axes=(0, 0, None)), X, Y, STEPS),
-    "loop_grad_refused": refused(s2s.vmap(s2s.grad(pendulum), in_axes=(0, 0, None)), (X, Y, STEPS), "tape",
-                                 "forward mode", "x = x + 0.1 * v"),
-    "branch_grad_refused": refused(s2s.vmap(s2s.grad(corpus.softplus)), (X,), "branch", "forward mode",
-                                   "elif z < -30.0:"),
+    "loop_grad": against_cpu(s2s.vmap(s2s.grad(pendulum, argnums=(0, 1)), in_axes=(0, 0, None)), X, Y, STEPS),
+    "loop_value_and_grad": against_cpu(s2s.vmap(s2s.value_and_grad(pendulum, argnums=(0, 1)),
+                                                in_axes=(0, 0, None)), X, Y, STEPS),
+    "loop_jacrev": against_cpu(s2s.vmap(s2s.jacrev(pendulum, argnums=(0, 1)), in_axes=(0, 0, None)), X, Y, STEPS),
+    "loop_hessian": against_cpu(s2s.vmap(s2s.hessian(pendulum, argnums=(0, 1)), in_axes=(0, 0, None)), X, Y, STEPS),
+    "loop_grad_float32": against_cpu(s2s.vmap(s2s.grad(pendulum, argnums=(0, 1)), in_axes=(0, 0, None)),
+                                     X.astype(np.float32), Y.astype(np.float32), STEPS),
+    "branch_grad": against_cpu(s2s.vmap(s2s.grad(corpus.softplus)), X * 20 - 10),
+    "early_exit_grad": against_cpu(s2s.vmap(s2s.grad(walk, argnums=(0, 1)), in_axes=(0, 0, None)), X, Y * 0.1, 2.5),
+    "nested_loops_grad": against_cpu(s2s.vmap(s2s.grad(triangle, argnums=(0, 1)), in_axes=(0, 0, None)), X, Y, 4),
+    "helper_loop_grad": against_cpu(s2s.vmap(s2s.grad(calls_damped, argnums=(0, 1)), in_axes=(0, 0, None)),
+                                    X, Y, STEPS),
+    "helper_loop_hessian": against_cpu(s2s.vmap(s2s.hessian(calls_damped, argnums=(0, 1)), in_axes=(0, 0, None)),
+                                       X, Y, STEPS),
+    "integer_tape_grad": against_cpu(s2s.vmap(s2s.grad(cycled), in_axes=(0, None)), X, STEPS),
+    "tape_lengths": tape_lengths,
+    "random_loops": random_loops,
+    "integer_argument_refused": integer_argument_refused,
+    "helper_in_loop_refused": refused(s2s.vmap(s2s.grad(calls_damped_in_loop), in_axes=(0, 0, None)), (X, Y, 2),
+                                      "helper called in a loop", "x = damped(x, n)"),
     "indexed_arrays": against_cpu(s2s.vmap(distance), P, Q),
     "array_gradient_refused": refused(s2s.vmap(s2s.grad(distance)), (P, Q), "p, q are arrays in each example",
                                       "pass the components as scalars"),

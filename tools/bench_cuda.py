@@ -3,16 +3,16 @@
     python tools/bench_cuda.py           # 10**6 examples each, on a CUDA GPU
     NUMBA_ENABLE_CUDASIM=1 python tools/bench_cuda.py --small   # a check under Numba's simulator
 
-Three workloads of per-example scalar code: the gradient of a damped spring stepped in a loop with respect
+Four workloads of per-example scalar code: the gradient of a damped spring stepped in a loop with respect
 to its initial state (reverse mode; the update is linear in the state, so the backward pass needs no tape),
 the Jacobian of a reprojection residual with respect to the camera (forward mode, straight-line code), and
-the delta and vega of an Asian option along one simulated path per example (forward mode through the path's
-loop: reverse mode of it needs a tape, which the target does not yet hold on the device).  Each result is
-compared with the CPU backend's first.
+the delta and vega of an Asian option along one simulated path per example, in forward mode and in reverse
+mode (whose backward pass reads the path's prices from a tape in device memory, one column per thread).
+Each result is compared with the CPU backend's first.
 The GPU time is the kernel's (its outputs allocated on the device), with the arguments already there; the
-achieved bandwidth counts each argument read and each output written once, against the device's peak (memory
-clock × bus width × 2). The CPU time is ``s2s.jit(vmap(...))``: its batch loop over all cores (``prange``),
-measured in the same run.
+achieved bandwidth counts each argument read and each output written once (not a tape's traffic), against
+the device's peak (memory clock × bus width × 2). The CPU time is ``s2s.jit(vmap(...))``: its batch loop
+over all cores (``prange``), measured in the same run.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ def workloads(n, rng):
          (rng.normal(0, 0.1, n), rng.normal(0, 1, n), rng.uniform(5, 8, n), rng.uniform(400, 600, n),
           rng.normal(0, 1, n), rng.normal(0, 1, n), rng.normal(0, 1, n), rng.normal(0, 100, n))),
         ("Asian option delta, vega (forward)", s2s.vmap(s2s.jacfwd(asian, argnums=(0, 1))),
+         (rng.uniform(90, 110, n), rng.uniform(0.1, 0.4, n), np.arange(n, dtype=np.float64))),
+        ("Asian option delta, vega (reverse, tape)", s2s.vmap(s2s.grad(asian, argnums=(0, 1))),
          (rng.uniform(90, 110, n), rng.uniform(0.1, 0.4, n), np.arange(n, dtype=np.float64))),
     ]
 

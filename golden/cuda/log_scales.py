@@ -4,7 +4,6 @@ For the cuda target: log_scales_value_and_grad_kernel is the kernel (numba.cuda.
 the other functions are its device functions (numba.cuda.jit(device=True))."""
 
 import math
-import numpy as np
 from s2s import runtime as rt
 from numba import cuda
 
@@ -18,12 +17,12 @@ def log_scales_fwd(x, y):
     rms = math.sqrt(0.5 * (x * x + y * y))
     # corpus.py:570: p = math.pow(x, 1.5) + pow(y, 0.5) + x ** y
     x_pow_y = x ** y
-    log_x_1 = np.log(x)
+    log_x_1 = math.log(x)
     p = math.pow(x, 1.5) + pow(y, 0.5) + x_pow_y
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
     hypot_x = math.hypot(x, y)
     diff = x - 3.0 * y
-    sign_diff = np.sign(diff)
+    sign_diff = 1.0 if diff > 0 else -1.0 if diff < 0 else diff
     out = db + bits + nep + rms + p + hypot_x + math.fabs(diff)
     return out, (y, x_over_y, x, rms, log_x_1, x_pow_y, hypot_x, sign_diff)
 

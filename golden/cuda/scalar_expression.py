@@ -3,7 +3,7 @@
 For the cuda target: scalar_expression_hessian_kernel is the kernel (numba.cuda.jit), one thread per example;
 the other functions are its device functions (numba.cuda.jit(device=True))."""
 
-import numpy as np
+import math
 from s2s import runtime as rt
 from numba import cuda
 
@@ -11,10 +11,10 @@ from numba import cuda
 def scalar_expression_jvp_fwd(x, x_dot):
     # corpus.py:51: return 3 * np.sin(x) + np.cos(x / 2)
     x_over_2 = x / 2
-    cos_x = np.cos(x)
-    sin_x_over_2 = np.sin(x_over_2)
-    sin_x_1 = np.sin(x)
-    cos_x_over_2_1 = np.cos(x_over_2)
+    cos_x = math.cos(x)
+    sin_x_over_2 = math.sin(x_over_2)
+    sin_x_1 = math.sin(x)
+    cos_x_over_2_1 = math.cos(x_over_2)
     out_dot = (cos_x * 3 - sin_x_over_2 / 2) * x_dot
     out = 3 * sin_x_1 + cos_x_over_2_1
     return (out, out_dot), (sin_x_1, cos_x_over_2_1, x_dot, cos_x, sin_x_over_2)

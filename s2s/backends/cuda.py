@@ -25,12 +25,14 @@ from ..batch_axes import on_device
 from ..errors import CompileError, DeviceError
 from . import Backend, deferred
 
-#: NumPy functions of scalars that device code has (Numba's CUDA target maps them to libdevice).
-DEVICE_NUMPY = frozenset("""
-    sin cos tan arcsin arccos arctan arctan2 sinh cosh tanh arcsinh arccosh arctanh hypot deg2rad rad2deg
-    exp exp2 expm1 log log2 log10 log1p logaddexp sqrt cbrt square reciprocal power float_power negative
-    abs absolute fabs sign floor ceil trunc rint copysign minimum maximum fmin fmax mod fmod remainder
-    isnan isinf isfinite float32 float64 int32 int64 bool_ pi e inf nan
+#: NumPy's names that device code keeps after ``device_math`` has spelled the rest with ``math``: those the CUDA
+#: target types.
+DEVICE_NUMPY = frozenset("minimum maximum fmin fmax float32 float64 int32 int64 bool_ pi e inf nan".split())
+#: ``math``'s functions and constants that the CUDA target has (from libdevice).
+DEVICE_MATH = frozenset("""
+    sin cos tan asin acos atan atan2 sinh cosh tanh asinh acosh atanh hypot exp expm1 log log2 log10 log1p sqrt
+    pow floor ceil trunc fabs copysign fmod remainder isnan isinf isfinite erf erfc gamma lgamma radians degrees
+    frexp ldexp modf pi e tau inf nan
 """.split())
 #: NumPy functions that make arrays: what device code cannot do.
 ALLOCATING = frozenset("""
@@ -38,7 +40,7 @@ ALLOCATING = frozenset("""
     stack concatenate hstack vstack column_stack outer copy diag tile repeat broadcast_to meshgrid
 """.split())
 #: Runtime helpers whose scalar cases are device code (their Numba overloads, compiled for the device).
-DEVICE_RUNTIME = frozenset({"seed", "zeros_like", "total", "unbroadcast"})
+DEVICE_RUNTIME = frozenset({"seed", "zeros_like", "total", "unbroadcast", "copy", "push"})
 #: Threads per block: a multiple of the warp, small enough for the registers derivative code needs.
 THREADS = 128
 
@@ -103,6 +105,8 @@ class Launcher:
 
     def __init__(self, kernel, launch, reporting, floats):
         self.kernel, self.launch, self.reporting, self.floats = kernel, launch, reporting, floats
+        #: The longest each tape has needed (``device_tapes``): the first call with tapes learns them.
+        self.lengths = np.zeros(launch.slots, np.int64)
 
     def __call__(self, *args):
         from numba.core.errors import NumbaError
@@ -115,12 +119,31 @@ class Launcher:
         dtype = np.float32 if self.floats == precision.FLOAT32 else np.float64
         leaves = [cuda.device_array(size, dtype) for w in self.launch.widths for _ in range(w or 1)]
         try:
-            self.kernel[(size + THREADS - 1) // THREADS, min(THREADS, size)](*moved, *leaves)
+            while not self._launched(cuda, size, [*moved, *leaves]):
+                pass  # a tape overflowed: run again with room for it
         except NumbaError as error:
             raise CompileError(self.reporting.explain(error)) from error
         found = iter(leaves if stays else [leaf.copy_to_host() for leaf in leaves])
         outputs = [next(found) if w is None else tuple(next(found) for _ in range(w)) for w in self.launch.widths]
         return outputs[0] if self.launch.arity is None else tuple(outputs)
+
+    def _launched(self, cuda, size, args) -> bool:
+        """Run the kernel on ``args``, with a column per thread in each tape array, as long as the longest
+        that tape has needed; False if one was too short (its results are garbage; ``lengths`` now knows)."""
+        grid = (size + THREADS - 1) // THREADS, min(THREADS, size)
+        if not self.launch.tapes:
+            self.kernel[grid](*args)
+            return True
+        floats = np.float32 if self.floats == precision.FLOAT32 else np.float64
+        tapes = [cuda.device_array((max(int(self.lengths[slot]), 1), size), floats if dtype == "float" else dtype)
+                 for slot, dtype in self.launch.tapes]
+        needed = cuda.to_device(np.zeros(self.launch.slots, np.int64))
+        self.kernel[grid](*args, *tapes, needed)
+        needed = needed.copy_to_host()
+        if (needed <= self.lengths).all():
+            return True
+        self.lengths = np.maximum(self.lengths, needed)
+        return False
 
 
 def _as_kernel_argument(value, cuda):
@@ -153,14 +176,16 @@ def _not_on_device(node, in_loop: bool) -> str | None:
     if isinstance(node, (ast.List, ast.ListComp)) or isinstance(node, ast.Attribute) and node.attr == "append":
         saved = "of this loop keeps a tape of its steps" if in_loop else \
             "of this branch keeps the values it saves (as many as the branches taken)"
-        return (f"reverse mode {saved} in a Python list, which device code cannot hold; tapes in preallocated "
-                "device memory are not done yet: use forward mode (jvp, jacfwd) for such code on the device")
+        return (f"reverse mode {saved} in a Python list, which device code cannot hold; s2s.jit(s2s.vmap(...), "
+                "target='cuda') gives each thread a tape in device memory, a device function for a kernel of "
+                "one's own cannot have one: use forward mode (jvp, jacfwd) there")
     if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
         return None
     module, name = node.value.id, node.attr
     if module == "np" and name in ALLOCATING:
         return f"np.{name} allocates an array, which device code cannot do"
-    if module == "np" and name not in DEVICE_NUMPY or module == "scipy":
+    if module == "np" and name not in DEVICE_NUMPY or module == "math" and name not in DEVICE_MATH \
+            or module == "scipy":
         return f"{module}.{name} is not available in device code"
     if module == "rt" and name not in DEVICE_RUNTIME:
         return f"the generated code calls rt.{name}, which works on arrays: not device code"

@@ -175,11 +175,14 @@ def batch_loop(fn: core.Function, name: str, callee: str, axes: Axes, parallel: 
 class Launch:
     """What launching a kernel of ``grid_kernel`` needs: the axis of each argument (0 or None), and the outputs'
     structure: ``widths`` has one entry per output, None for an array, ``n`` for a tuple of ``n`` arrays
-    (``arity`` None: a single output)."""
+    (``arity`` None: a single output).  ``tapes``: (slot, dtype) of each tape array the kernel takes after its
+    outputs, then the ``slots`` lengths it records (``device_tapes``)."""
 
     inputs: tuple
     widths: tuple
     arity: int | None
+    tapes: tuple = ()
+    slots: int = 0
 
 
 def grid_kernel(fn: core.Function, name: str, callee: str, axes: Axes, ndims,
