@@ -33,11 +33,11 @@ class Jitted(Shipped):
         if hasattr(self.__s2s_function__, "emit"):  # a transform: grad, vmap, jacfwd, …
             return self.__s2s_function__.call(args, kwargs, backend=self.backend)
         args = arguments.bind(self.__s2s_function__, args, kwargs, real=False)
-        if pytrees.involved(self.__s2s_function__, args):
+        key = key_of(self.__s2s_function__)
+        if pytrees.involved(self.__s2s_function__, args, key[1]):
             call = pytrees.flat_call(self.__s2s_function__, args)
             return call.output(Jitted(call.fun, self.backend)(*call.leaves))
-        built = build(key_of(self.__s2s_function__), "primal", None, len(args), self.backend,
-                      floats=self.backend.float_type(args))
+        built = build(key, "primal", None, len(args), self.backend, floats=self.backend.float_type(args))
         return built.call(*args, *built.defaults_after(len(args)))
 
     def __repr__(self):

@@ -35,15 +35,15 @@ def float_type(args) -> str | None:
     Python floats do not count: like NumPy, the specialization takes them as weak.
     """
     found = set()
-
-    def visit(value):
+    todo = list(args)
+    while todo:
+        value = todo.pop()
+        if type(value) is float or type(value) is int:  # most arguments: nothing to look at
+            continue
         if isinstance(value, (tuple, list)):
-            for v in value:
-                visit(v)
+            todo.extend(value)
         elif isinstance(value, (np.ndarray, np.floating)) and value.dtype.kind == "f":
             found.add(value.dtype)
-
-    visit(args)
     return FLOAT32 if found == {np.dtype(np.float32)} else None
 
 

@@ -10,11 +10,12 @@ and leaves back to trees of the user's container types.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import optree
 
 from . import tree_util
-from .frontend.normalize import normalize
+from .frontend.normalize import fingerprint as normalize_fingerprint, normalize
 from .frontend.trees import Flattened, flattened
 
 
@@ -25,11 +26,19 @@ def needed(args, tuples=False) -> bool:
     return any(_is_tree(a) or tuples and type(a) is tuple for a in args)
 
 
-def involved(fun, args) -> bool:
-    """Whether calling ``fun`` (a plain function, not a transform) on ``args`` takes or returns trees."""
+def involved(fun, args, fingerprint=None) -> bool:
+    """Whether calling ``fun`` (a plain function, not a transform) on ``args`` takes or returns trees
+    (``fingerprint``: ``fun``'s, where the caller has it already)."""
     if hasattr(fun, "emit") or isinstance(fun, Flattened):
         return False
-    return needed(args) or normalize(fun, len(args)).out_tree is not None
+    return needed(args) or _returns_tree(fun, normalize_fingerprint(fun) if fingerprint is None else fingerprint,
+                                         len(args))
+
+
+@functools.lru_cache(maxsize=512)
+def _returns_tree(fun, fingerprint, nargs) -> bool:
+    """Whether ``fun`` returns a tree: read from its code once per closure (a call asks, each time)."""
+    return normalize(fun, nargs).out_tree is not None
 
 
 def _is_tree(value) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import numpy as np
 import optree
 
 __all__ = ["register_pytree_node", "register_pytree_node_class", "register_dataclass", "tree_flatten",
@@ -97,7 +98,13 @@ def returned(leaves):
 
 def is_container(value) -> bool:
     """Whether ``value`` is a tree with structure of its own, not a leaf."""
+    if type(value) in _LEAVES or isinstance(value, np.generic):  # most arguments: answered without optree
+        return False
     return not tree_structure(value).is_leaf()
+
+
+#: Types whose values are leaves, whatever is registered (NumPy's scalars are too).
+_LEAVES = frozenset({float, int, bool, complex, np.ndarray})
 
 
 def leaf_names(prefix: str, tree) -> list:
