@@ -65,6 +65,11 @@ _REFUSED = {
 }
 
 
+#: NumPy functions making an array of a sequence's elements, and those joining the elements along an axis.
+_MAKING = ("np.array", "np.asarray", "np.stack")
+_JOINING = ("np.concatenate", "np.vstack", "np.hstack", "np.dstack", "np.column_stack", "np.row_stack")
+
+
 def refuse(what: str, node, fn) -> UnsupportedSyntaxError:
     lineno = getattr(node, "lineno", None)
     return UnsupportedSyntaxError(
@@ -832,15 +837,17 @@ class _Normalizer(Lowering, TreeLowering):
                 callee = self.reference(target, target.__name__)
             return self.user_call(callee, target, expr, out)
         spelled = core.dotted_name(callee)
-        if spelled in ("np.array", "np.asarray", "np.stack") and expr.args:
+        if spelled in _MAKING + _JOINING and expr.args:
             first = expr.args[0]
-            if isinstance(first, (gast.ListComp, gast.GeneratorExp)):
+            if isinstance(first, (gast.ListComp, gast.GeneratorExp)) and spelled in _MAKING:
                 first = self.array_of(first, out, as_tuple=spelled == "np.stack")
                 if isinstance(first, gast.Name):
                     return first  # a fresh array filled in a loop
-            elif isinstance(first, gast.Name) and self.lists.get(first.id) == "array" and len(expr.args) == 1:
-                return core.call(core.attr("np.copy"), [self.name(first)])  # a list filled as an array
-            elif isinstance(first, gast.Name) and isinstance(self.lists.get(first.id), list):
+            elif isinstance(first, gast.Name) and self.lists.get(first.id) == "array":  # a list filled as an array
+                filled = self.filled_array(spelled, first, expr, out)
+                if filled is not None:
+                    return filled
+            elif isinstance(first, gast.Name) and isinstance(self.lists.get(first.id), list) and spelled in _MAKING:
                 first = self.name(first)
                 if spelled != "np.stack":
                     first = gast.List(elts=first.elts, ctx=gast.Load())
@@ -863,6 +870,24 @@ class _Normalizer(Lowering, TreeLowering):
             keywords = [*zip(named, args[1:]), *keywords]
             args = args[:1]
         return core.call(callee, args, keywords)
+
+    def filled_array(self, spelled, first, expr, out):
+        """``np.stack(xs, axis)``, ``np.array(xs)`` of a list ``xs`` filled in a loop, which is an array whose
+        first axis runs over the list: a copy of it, that axis moved to ``axis``; None where other arguments
+        (``dtype=``) leave the call to take the array as it is."""
+        axis = expr.args[1] if len(expr.args) > 1 else next((k.value for k in expr.keywords if k.arg == "axis"),
+                                                             None)
+        if spelled == "np.stack" and axis is not None:
+            if len(expr.args) > 2 or any(k.arg != "axis" for k in expr.keywords):
+                raise self.refuse("np.stack of a list filled in a loop with arguments other than the axis", expr)
+            moved = core.call(core.attr("np.moveaxis"), [self.name(first), core.const(0), self.atom(axis, out)])
+            return core.call(core.attr("np.copy"), [self.atom(moved, out)])
+        if spelled in _JOINING:
+            raise self.refuse(f"{spelled} of a list filled in a loop (s2s keeps it as one array, its elements "
+                              "along a new first axis): use np.stack(xs, axis=...), then reshape", expr)
+        if len(expr.args) == 1 and not expr.keywords:
+            return core.call(core.attr("np.copy"), [self.name(first)])
+        return None
 
     def transform_call(self, make, expr, out):
         """``s2s.grad(f, argnums=1)(args)``, ``s2s.vmap(f)(xs)``, ``s2s.checkpoint(f)(x)``: the transform is made
