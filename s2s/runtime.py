@@ -68,6 +68,19 @@ def _float_scalar(t):
     return as_dtype(t).type if isinstance(t, types.Float) else np.float64
 
 
+def reshape_cotangent(ct, shape):
+    """``np.reshape(ct, shape)`` of a cotangent, which may be a view with strides no reshape can keep (a
+    transpose's): Numba reshapes only contiguous arrays, so there it is made contiguous first."""
+    return np.reshape(ct, shape)
+
+
+@overload(reshape_cotangent)
+def _reshape_cotangent_numba(ct, shape):
+    if isinstance(ct, types.Array) and ct.layout != "C":
+        return lambda ct, shape: np.ascontiguousarray(ct).reshape(shape)
+    return lambda ct, shape: np.reshape(ct, shape)
+
+
 def copy(x):
     """A snapshot of ``x`` that later in-place writes cannot change: a copy of an array, a scalar as is."""
     return x.copy() if isinstance(x, np.ndarray) else x

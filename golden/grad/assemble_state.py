@@ -31,7 +31,7 @@ def assemble_state_bwd(residuals, out_bar):
     grid_bar = rt.dot_right_transpose(transpose_grid, gram_bar)
     grid_bar += rt.transpose_transpose(rt.dot_left_transpose(gram_bar, grid))
     # corpus.py:645: flat = np.reshape(grid, (4,))
-    grid_bar += np.reshape(flat_bar, np.shape(grid))
+    grid_bar += rt.reshape_cotangent(flat_bar, np.shape(grid))
     # corpus.py:644: grid = np.stack((pos, vel))
     pos_bar = rt.stack_piece(grid_bar, 0, 0)
     vel_bar = rt.stack_piece(grid_bar, 1, 0)

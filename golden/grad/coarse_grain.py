@@ -34,7 +34,7 @@ def coarse_grain_bwd(residuals, out_bar):
     # corpus.py:675: coarse = 0.5 * np.sum(blocks, axis=1)
     blocks_bar = rt.sum_transpose(0.5 * coarse_bar, blocks, 1)
     # corpus.py:674: blocks = field.reshape((n // 2, 2))
-    field_bar = np.reshape(blocks_bar, np.shape(field))
+    field_bar = rt.reshape_cotangent(blocks_bar, np.shape(field))
     # corpus.py:678: return np.sum(w * coarse * coarse) + np.sum(base * coarse)
     return field_bar, weight_bar
 

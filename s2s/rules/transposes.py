@@ -109,7 +109,7 @@ def cumsum(a, axis=None):
 
 @deftranspose(np.reshape, np.ravel, np.squeeze, np.expand_dims)
 def reshape(a, shape=None):
-    return np.reshape(ct, np.shape(a)), None
+    return rt.reshape_cotangent(ct, np.shape(a)), None
 
 
 @deftranspose(np.transpose)
@@ -202,4 +202,4 @@ def batch_broadcast(value, size):
 
 @deftranspose(rt.unflatten_last, rt.unflatten_first)
 def unflatten(jac, like):
-    return np.reshape(ct, np.shape(jac)), None
+    return rt.reshape_cotangent(ct, np.shape(jac)), None
