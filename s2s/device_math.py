@@ -3,8 +3,9 @@
 Device code is per-example scalar code, so each NumPy call in it is a function of numbers.  Numba's CUDA
 target types few of NumPy's functions (``np.exp`` and ``np.sqrt`` are not among them, though the simulator
 runs them), and all of ``math``'s that it maps to libdevice; so in a program for the device each call with a
-scalar equivalent is spelled with it.  Functions without one stay as they are: those the CUDA target types
-(``np.minimum``, the casts and constants), and the rest, which ``backends.cuda.check_device`` refuses.
+scalar equivalent is spelled with it; so are Python's ``max`` and ``min`` of two numbers, which the CUDA target
+does not compile either.  Functions without one stay as they are: those the CUDA target types (``np.minimum``,
+the casts and constants), and the rest, which ``backends.cuda.check_device`` refuses.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import gast
 
 from . import core
 
-#: ``np.<name>(x[, y])`` → its spelling for the device.  A template naming an argument twice is used only
-#: where that argument is a name or a constant (no expression computed twice).
+#: ``np.<name>(x[, y])`` → its spelling for the device (no template names an argument twice: an expression
+#: would be computed twice).
 SPELLED = {
     **{name: f"math.{name}(x)" for name in """sin cos tan sinh cosh tanh exp expm1 log log2 log10 log1p sqrt floor
                                                ceil trunc fabs isnan isinf isfinite""".split()},
@@ -24,10 +25,11 @@ SPELLED = {
     "deg2rad": "math.radians(x)", "rad2deg": "math.degrees(x)", "radians": "math.radians(x)",
     "degrees": "math.degrees(x)", "abs": "abs(x)", "absolute": "abs(x)", "negative": "-x", "positive": "+x",
     "power": "x ** y", "float_power": "x ** y", "square": "x ** 2", "reciprocal": "1.0 / x", "exp2": "2.0 ** x",
-    "mod": "x % y", "remainder": "x % y",
-    "sign": "1.0 if x > 0 else -1.0 if x < 0 else x",  # 0 and NaN are their own signs
+    "mod": "x % y", "remainder": "x % y", "sign": "rt.sign(x)",
 }
-_TEMPLATES = {name: gast.parse(text).body[0].value for name, text in SPELLED.items()}
+#: Python's builtins of two numbers that the CUDA target does not compile, and their spelling.
+BUILTINS = {"max": "rt.larger(x, y)", "min": "rt.smaller(x, y)"}
+_TEMPLATES = {name: gast.parse(text).body[0].value for name, text in {**SPELLED, **BUILTINS}.items()}
 
 
 def spell(program) -> None:
@@ -39,19 +41,16 @@ def spell(program) -> None:
 class _Spelling(gast.NodeTransformer):
     def visit_Call(self, node):
         self.generic_visit(node)
-        spelled = core.dotted_name(node.func)
-        template = _TEMPLATES.get(spelled[3:]) if spelled.startswith("np.") else None
-        if template is None or node.keywords or len(node.args) != _arity(spelled[3:]):
+        spelled = core.dotted_name(node.func) or ""
+        name = spelled[3:] if spelled.startswith("np.") else spelled if spelled in BUILTINS else None
+        template = _TEMPLATES.get(name)
+        if template is None or node.keywords or len(node.args) != _arity(template):
             return node
-        args = dict(zip("xy", node.args))
-        if any(not isinstance(a, (gast.Name, gast.Constant)) and core.names_read(template).count(p) > 1
-               for p, a in args.items()):
-            return node
-        return _Filled(args).visit(core.clone(template))
+        return _Filled(dict(zip("xy", node.args))).visit(core.clone(template))
 
 
-def _arity(name) -> int:
-    return 2 if "y" in core.names_read(_TEMPLATES[name]) else 1
+def _arity(template) -> int:
+    return 2 if "y" in core.names_read(template) else 1
 
 
 class _Filled(gast.NodeTransformer):

@@ -36,6 +36,7 @@ def lower(program) -> None:
     sizes = program.namer.fresh("tape_sizes")  # where overflowing tapes record the lengths they needed
     slots: list = []  # the dtype of each tape, numbered across the program (``tape_sizes`` has one entry each)
     filled: dict = {}  # function name → [(tape, slot)] of the tapes it fills
+    _split_tuple_tapes(program.functions, functions)
     for fn in program.functions:
         found = _tapes(fn)
         if found:
@@ -63,6 +64,143 @@ def lower(program) -> None:
     for kernel, launch in program.launches.items():
         program.launches[kernel] = dataclasses.replace(
             launch, tapes=tuple((slot, slots[slot]) for _, slot in columns_of(kernel)), slots=len(slots))
+
+
+def _split_tuple_tapes(program_functions, functions) -> None:
+    """A tape of a helper's residuals (a tuple of numbers per entry, where the helper is called in a loop or a
+    branch) becomes a tuple of tapes of numbers, one per residual: ``T.append(res)`` becomes ``T_0.append(res[0])``,
+    ..., the forward function hands on ``(T_0, T_1, ...)`` as ``T``, and its readers take ``T[k]`` as
+    ``(T[0][k], T[1][k], ...)``."""
+    split: dict = {}  # tape → the structure of its entries (``_structure``)
+    for fn in program_functions:
+        bound = _helper_residuals(fn, functions)
+        made = _made_lists(fn)
+        mine = {}
+        for stmt in core.walk_statements(fn.body):
+            tape = _appended_to(stmt)
+            value = stmt.value.args[0] if tape in made else None
+            if isinstance(value, gast.Name) and value.id in bound:
+                structure = _structure(functions[bound[value.id]], functions)
+                if structure is not None:
+                    mine[tape] = structure
+        if mine:
+            _split_in_forward(fn, mine)
+            split.update(mine)
+    if split:
+        for fn in program_functions:
+            _TupleEntries(split).visit(gast.Module(body=fn.body, type_ignores=[]))
+
+
+def _made_lists(fn) -> list:
+    return [s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+            and isinstance(s.value, gast.List) and not s.value.elts]
+
+
+def _helper_residuals(fn, functions) -> dict:
+    """Name → the generated function whose residuals ``fn`` binds to it (``y, g_res = g_fwd(x)``)."""
+    found = {}
+    for stmt in core.walk_statements(fn.body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Tuple) and \
+                len(stmt.targets[0].elts) == 2 and isinstance(stmt.targets[0].elts[1], gast.Name) and \
+                isinstance(stmt.value, gast.Call) and isinstance(stmt.value.func, gast.Name) and \
+                stmt.value.func.id in functions:
+            found[stmt.targets[0].elts[1].id] = stmt.value.func.id
+    return found
+
+
+def _structure(helper, functions):
+    """The structure of ``helper``'s residuals: a tuple with, per residual, None (a number) or the structure of
+    a further helper's residuals; None where they are not a tuple of those (a helper with tapes of its own,
+    which is refused where it is called)."""
+    ret = helper.body[-1]
+    residuals = ret.value.elts[1] if isinstance(ret, gast.Return) and isinstance(ret.value, gast.Tuple) and \
+        len(ret.value.elts) == 2 else None
+    if not isinstance(residuals, gast.Tuple) or _made_lists(helper):
+        return None
+    nested = _helper_residuals(helper, functions)
+    parts = tuple(_structure(functions[nested[e.id]], functions) if isinstance(e, gast.Name) and e.id in nested
+                  else () for e in residuals.elts)
+    if any(p is None for p in parts):
+        return None
+    return tuple(p if p != () else None for p in parts)
+
+
+def _leaves(structure, path=()):
+    """The index paths of a structure's numbers, in order."""
+    for i, part in enumerate(structure):
+        yield from (_leaves(part, (*path, i)) if part is not None else [(*path, i)])
+
+
+def _indexed(expr, path):
+    for i in path:
+        expr = gast.Subscript(value=expr, slice=core.const(i), ctx=gast.Load())
+    return expr
+
+
+def _split_in_forward(fn, split: dict) -> None:
+    namer = fn.namer()
+    names = {tape: [namer.fresh(f"{tape}_{i}") for i, _ in enumerate(_leaves(structure))]
+             for tape, structure in split.items()}
+
+    def lowered(body):
+        out = []
+        for stmt in body:
+            core.map_blocks(stmt, lowered)
+            tape = _appended_to(stmt)
+            made = isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
+                stmt.targets[0].id in split and isinstance(stmt.value, gast.List)
+            if tape in split:
+                value = stmt.value.args[0]
+                out += [core.at(_append(column, _indexed(core.clone(value), path)), stmt.lineno)
+                        for column, path in zip(names[tape], _leaves(split[tape]))]
+            elif made:
+                out += [core.at(core.assign(column, gast.List(elts=[], ctx=gast.Load())), stmt.lineno)
+                        for column in names[stmt.targets[0].id]]
+            else:
+                out.append(stmt)
+        return out
+
+    ret = fn.body[-1]
+    fn.body = lowered(fn.body[:-1])
+
+    class Columns(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in names and isinstance(node.ctx, gast.Load):
+                return core.tuple_([core.name(c) for c in names[node.id]])
+            return node
+
+    fn.body.append(Columns().visit(ret))
+
+
+class _TupleEntries(gast.NodeTransformer):
+    """Readers of a split tape ``T``: ``T[k]`` is ``(T[0][k], T[1][k], ...)``, ``len(T)`` is ``len(T[0])``."""
+
+    def __init__(self, split):
+        self.split = split
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        if isinstance(node.value, gast.Name) and node.value.id in self.split and isinstance(node.ctx, gast.Load):
+            return self._entry(node.value.id, node.slice, self.split[node.value.id], iter(range(10**9)))
+        return node
+
+    def _entry(self, tape, index, structure, counter):
+        return core.tuple_([
+            self._entry(tape, index, part, counter) if part is not None else
+            gast.Subscript(value=gast.Subscript(value=core.name(tape), slice=core.const(next(counter)),
+                                                ctx=gast.Load()), slice=core.clone(index), ctx=gast.Load())
+            for part in structure])
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if core.dotted_name(node.func) == "len" and len(node.args) == 1 and isinstance(node.args[0], gast.Name) \
+                and node.args[0].id in self.split:
+            node.args = [gast.Subscript(value=node.args[0], slice=core.const(0), ctx=gast.Load())]
+        return node
+
+
+def _append(tape, value):
+    return gast.Expr(value=core.call(gast.Attribute(value=core.name(tape), attr="append", ctx=gast.Load()), [value]))
 
 
 def _tapes(fn) -> dict:
@@ -197,18 +335,18 @@ def _thread_columns(fn, columns_of, functions, sizes: str, kernel: bool) -> list
     kernel takes 2-D arrays and passes each thread its column."""
     namer = fn.namer()
     taken: list = []
-    in_loop = {id(s) for loop in core.walk_statements(fn.body) if isinstance(loop, (gast.For, gast.While))
-               for s in core.walk_statements(loop.body)}
+    inside = {id(s) for compound in core.walk_statements(fn.body) for block in core.sub_blocks(compound)
+              for s in core.walk_statements(block)}
     for stmt in core.walk_statements(fn.body):
         for call in _calls(stmt):
             callee = call.func.id if isinstance(call.func, gast.Name) else None
             if callee not in functions or callee == fn.name or not columns_of(callee):
                 continue
-            if id(stmt) in in_loop:  # (its residuals would be saved on a tape of tuples, too)
-                raise DeviceError("reverse mode of a helper called in a loop keeps the helper's tapes for every "
-                                  "step, which the cuda target does not do yet: call it outside the loop, or use "
-                                  "forward mode (jvp, jacfwd)", fn.filename, stmt.lineno,
-                                  fn.source_line(stmt.lineno))
+            if id(stmt) in inside and not kernel:  # its residuals, tapes among them, would go on a tape of its caller's
+                raise DeviceError("reverse mode of a helper with tapes of its own (a loop), called in a loop or a "
+                                  "branch, keeps the helper's tapes for every call, which the cuda target does not "
+                                  "do yet: call it outside the loop or branch, or use forward mode (jvp, jacfwd)",
+                                  fn.filename, stmt.lineno, fn.source_line(stmt.lineno))
             for param, slot in columns_of(callee):
                 mine = namer.fresh(param)
                 taken.append((mine, slot))

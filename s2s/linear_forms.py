@@ -45,9 +45,17 @@ class _Term:
         coef = _product(self.factors)
         if self.divisors:
             coef = gast.BinOp(left=coef or core.const(1.0), op=gast.Div(), right=_product(self.divisors))
-        if self.negative:
+        if self.negative and _is_boolean(coef):  # NumPy refuses -mask: the mask scaled by -1.0
+            coef = gast.BinOp(left=coef, op=gast.Mult(), right=core.const(-1.0))
+        elif self.negative:
             coef = gast.UnaryOp(op=gast.USub(), operand=coef or core.const(1.0))
         return coef
+
+
+def _is_boolean(expr) -> bool:
+    """Is ``expr`` a comparison or a logical operation (a boolean, or a mask of them)?"""
+    return isinstance(expr, (gast.Compare, gast.BoolOp)) or \
+        isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.Not)
 
 
 def _product(nodes):

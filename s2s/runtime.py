@@ -90,9 +90,27 @@ def copy(x):
 def _copy_numba(x):
     if isinstance(x, types.Array):
         return lambda x: x.copy()
-    if isinstance(x, (types.Number, types.Boolean)):
+    if isinstance(x, (types.Number, types.Boolean, types.BaseTuple)):  # (a tuple: as NumPy's body has it)
         return lambda x: x
     return None
+
+
+@register_jitable
+def larger(x, y):
+    """``max(x, y)`` of two numbers, as device code spells it (Numba's CUDA target does not compile ``max``)."""
+    return y if y > x else x
+
+
+@register_jitable
+def smaller(x, y):
+    """``min(x, y)`` of two numbers, as device code spells it."""
+    return y if y < x else x
+
+
+@register_jitable
+def sign(x):
+    """``np.sign`` of a number, as device code spells it: 0 and NaN are their own signs."""
+    return 1.0 if x > 0 else -1.0 if x < 0 else x
 
 
 def stop_gradient(x):

@@ -22,7 +22,7 @@ def log_scales_fwd(x, y):
     # corpus.py:571: return db + bits + nep + rms + p + math.hypot(x, y) + math.fabs(x - 3.0 * y)
     hypot_x = math.hypot(x, y)
     diff = x - 3.0 * y
-    sign_diff = 1.0 if diff > 0 else -1.0 if diff < 0 else diff
+    sign_diff = rt.sign(diff)
     out = db + bits + nep + rms + p + hypot_x + math.fabs(diff)
     return out, (y, x_over_y, x, rms, log_x_1, x_pow_y, hypot_x, sign_diff)
 

@@ -40,7 +40,7 @@ ALLOCATING = frozenset("""
     stack concatenate hstack vstack column_stack outer copy diag tile repeat broadcast_to meshgrid
 """.split())
 #: Runtime helpers whose scalar cases are device code (their Numba overloads, compiled for the device).
-DEVICE_RUNTIME = frozenset({"seed", "zeros_like", "total", "unbroadcast", "copy", "push"})
+DEVICE_RUNTIME = frozenset({"seed", "zeros_like", "total", "unbroadcast", "copy", "push", "larger", "smaller", "sign"})
 #: Threads per block: a multiple of the warp, small enough for the registers derivative code needs.
 THREADS = 128
 
