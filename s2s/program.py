@@ -394,8 +394,9 @@ class Program:
         """A function returning the value and the gradient in one call (one compiled call under Numba).
 
         Its cotangent seed is ``rt.seed(out)``: 1.0 for a scalar output, an error for any other.
-        With ``picks`` (an int, or a tuple of ints: positions among the cotangents), it is the
-        function ``grad`` returns instead: those cotangents alone (``with_value``: after the value).
+        With ``picks`` (one or a tuple of: a position among the cotangents, or the name of a parameter the
+        output does not depend on, whose cotangent is zeros), it is the function ``grad`` returns instead: those
+        cotangents alone (``with_value``: after the value).
         """
         suffix = "_value_and_grad" if picks is None or with_value else "_grad"
         name = name or self.namer.fresh(names.forward.removesuffix("_fwd") + suffix)
@@ -411,8 +412,13 @@ class Program:
             varied = [p for p, m in zip(params, names.tangent_mask) if m]
             bars = [local.fresh(f"{p}_bar") for p in varied]
             body.append(core.assign(core.tuple_([core.name(b, True) for b in bars], store=True), adjoint))
-            chosen = [core.name(bars[i]) for i in ((picks,) if isinstance(picks, int) else picks)]
-            chosen = chosen[0] if isinstance(picks, int) else core.tuple_(chosen)
+            chosen = []
+            for i in (picks if isinstance(picks, tuple) else (picks,)):
+                if not isinstance(i, int):  # zeros shaped like the parameter, bound as every cotangent is
+                    bars.append(local.fresh(f"{i}_bar"))
+                    body.append(core.assign(bars[-1], core.call(core.attr("rt.zeros_like"), [core.name(i)])))
+                chosen.append(core.name(bars[i] if isinstance(i, int) else bars[-1]))
+            chosen = core.tuple_(chosen) if isinstance(picks, tuple) else chosen[0]
             body.append(gast.Return(value=core.tuple_([core.name(out), chosen]) if with_value else chosen))
         for stmt in body:
             core.at(stmt, lineno)

@@ -70,7 +70,8 @@ class Grad(Transform):
         nums = tuple(n % len(specs) for n in ((self.argnums,) if isinstance(self.argnums, int) else self.argnums))
         mask = tuple(i in nums for i in range(len(specs)))
         names = program.adjoint(fun, mask, len(specs), param_kinds=batch_axes.kinds_of(specs))
-        picks = [sorted(nums).index(n) for n in nums]
+        varied = [i for i, m in enumerate(names.tangent_mask) if m]  # (an argument the output ignores is not)
+        picks = [varied.index(n) if n in varied else fn.params[n] for n in nums]
         return program.value_and_grad(names, fn.params, fn.lineno,
                                       picks[0] if isinstance(self.argnums, int) else tuple(picks), self.with_value,
                                       name)

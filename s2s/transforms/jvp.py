@@ -145,7 +145,7 @@ class _JVP:
             new = self.statement(stmt)
             for s in new:
                 if getattr(s, "lineno", None) is None:
-                    s.lineno = stmt.lineno
+                    s.lineno = getattr(stmt, "lineno", None)  # (a generated ``pass`` has none)
             out.extend(new)
         return out
 
