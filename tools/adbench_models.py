@@ -7,11 +7,13 @@ so all three differentiate the same code, except where a port says otherwise:
 * GMM: the Gaussian mixture's negative log-likelihood with a Wishart prior on the inverse covariance factors,
   as ADBench's Python ports compute it (whole arrays), and as ADBench's loop code computes it (a point, a
   component, a coordinate at a time), which only s2s runs: JAX would trace 250,000 iterations.
-* BA: bundle adjustment's reprojection residual of one observation (Rodrigues rotation, radial distortion), and
-  its whole-array form for autograd, which has no ``vmap``.  Points are never on the rotation axis here, so the
-  whole-array form leaves out the per-observation branch for ``theta == 0``.
-* LSTM: ADBench's two-layer LSTM over a character sequence; JAX's port runs the steps with ``lax.scan``, as JAX
-  users write a recurrence (a Python loop of 1,023 steps would be traced step by step).
+* BA: bundle adjustment's reprojection residual of one observation (Rodrigues rotation, radial distortion), as
+  ADBench computes it, with its branch for a zero rotation; JAX (which cannot branch on a traced value) and
+  autograd (which has no ``vmap``: the whole-array form) run it without the branch, which no rotation here
+  takes.
+* LSTM: ADBench's LSTM with two layers (its smaller configuration), the layers written out; JAX's port runs the
+  same step with ``lax.scan``, as JAX users write a recurrence (a Python loop of 1,023 steps would be traced
+  step by step).
 * Hand tracking is not ported: its objective skins a hand mesh from ADBench's model files, which are not
   in this repository.
 """
@@ -64,24 +66,29 @@ def _wishart_prior(d, wishart_gamma, wishart_m, sum_qs, q_diags, icf):
 
 
 def gmm_objective_loops(alphas, means, icf, x, wishart_gamma, wishart_m):
-    """The same objective as ADBench's loop code computes it: per point and component, the transformed
-    centered point a coordinate at a time, and the log-sum-exp over the components by hand."""
+    """The same objective as ADBench's loop code computes it: the diagonals' exponentials once, then per point
+    and component the centered point and its transform a coordinate at a time, and the log-sum-exp over the
+    components by hand."""
     n, d = x.shape
     k = alphas.shape[0]
     sum_qs = np.zeros(k)
+    q_diags = np.zeros((k, d))
     for c in range(k):
         for i in range(d):
             sum_qs[c] += icf[c, i]
+            q_diags[c, i] = math.exp(icf[c, i])
     total = 0.0
     inner = np.zeros(k)
+    centered = np.zeros(d)
     for p in range(n):
         for c in range(k):
-            sq = 0.0
-            offset = d
             for i in range(d):
-                value = math.exp(icf[c, i]) * (x[p, i] - means[c, i])
+                centered[i] = x[p, i] - means[c, i]
+            sq = 0.0
+            for i in range(d):
+                value = q_diags[c, i] * centered[i]
                 for j in range(i):
-                    value += icf[c, d + j * (2 * d - j - 1) // 2 + i - j - 1] * (x[p, j] - means[c, j])
+                    value += icf[c, d + j * (2 * d - j - 1) // 2 + i - j - 1] * centered[j]
                 sq += value * value
             inner[c] = alphas[c] + sum_qs[c] - 0.5 * sq
         top = inner[0]
@@ -101,7 +108,7 @@ def gmm_objective_loops(alphas, means, icf, x, wishart_gamma, wishart_m):
     for c in range(k):
         frobenius = 0.0
         for i in range(d):
-            frobenius += math.exp(2.0 * icf[c, i])
+            frobenius += q_diags[c, i] * q_diags[c, i]
         for i in range(d, icf.shape[1]):
             frobenius += icf[c, i] * icf[c, i]
         prior += 0.5 * wishart_gamma * wishart_gamma * frobenius - wishart_m * sum_qs[c]
@@ -126,6 +133,21 @@ def ba_residual(cam, point, weight, feature):
     else:
         rotated = x + np.array([rot[1] * x[2] - rot[2] * x[1], rot[2] * x[0] - rot[0] * x[2],
                                 rot[0] * x[1] - rot[1] * x[0]])
+    projected = rotated[0:2] / rotated[2]
+    rsq = projected[0] * projected[0] + projected[1] * projected[1]
+    distortion = 1.0 + cam[9] * rsq + cam[10] * rsq * rsq
+    return weight * (projected * distortion * cam[6] + cam[7:9] - feature)
+
+
+def ba_residual_smooth(cam, point, weight, feature):
+    """``ba_residual`` for a non-zero rotation, without the branch (for JAX's ``vmap``)."""
+    rot = cam[0:3]
+    x = point - cam[3:6]
+    theta = np.sqrt(rot[0] * rot[0] + rot[1] * rot[1] + rot[2] * rot[2])
+    w = rot / theta
+    cos_t, sin_t = np.cos(theta), np.sin(theta)
+    cross = np.array([w[1] * x[2] - w[2] * x[1], w[2] * x[0] - w[0] * x[2], w[0] * x[1] - w[1] * x[0]])
+    rotated = x * cos_t + cross * sin_t + w * ((1.0 - cos_t) * (w[0] * x[0] + w[1] * x[1] + w[2] * x[2]))
     projected = rotated[0:2] / rotated[2]
     rsq = projected[0] * projected[0] + projected[1] * projected[1]
     distortion = 1.0 + cam[9] * rsq + cam[10] * rsq * rsq
@@ -161,26 +183,31 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def lstm_layer(x, hidden, cell, weight, bias):
+    """One LSTM layer's step: ``weight`` and ``bias`` hold the four gates' (4 x b each)."""
+    forget = _sigmoid(x * weight[0] + bias[0])
+    ingate = _sigmoid(hidden * weight[1] + bias[1])
+    outgate = _sigmoid(x * weight[2] + bias[2])
+    change = np.tanh(hidden * weight[3] + bias[3])
+    cell = cell * forget + ingate * change
+    return outgate * np.tanh(cell), cell
+
+
+def lstm_step(main_params, extra_params, h0, c0, h1, c1, x):
+    """Both layers' step on the character ``x``: the log-probabilities of the next one, and the new state."""
+    h0, c0 = lstm_layer(x * extra_params[0], h0, c0, main_params[0, 0], main_params[0, 1])
+    h1, c1 = lstm_layer(h0, h1, c1, main_params[1, 0], main_params[1, 1])
+    prediction = h1 * extra_params[1] + extra_params[2]
+    return prediction - np.log(np.sum(np.exp(prediction)) + 2.0), h0, c0, h1, c1
+
+
 def lstm_objective(main_params, extra_params, state, sequence):
-    """ADBench's LSTM loss: ``main_params[layer]`` holds the weights and biases of the four gates
-    (``[layer, 0]`` and ``[layer, 1]``, each 4 x b), ``extra_params`` the input weight, output weight and output
-    bias, ``state[layer]`` the hidden state and cell; the mean cross-entropy of each next character."""
-    hidden = state[:, 0, :].copy()
-    cell = state[:, 1, :].copy()
-    layers = main_params.shape[0]
+    """ADBench's LSTM loss (two layers): ``main_params[layer]`` holds the weights and biases of the four gates,
+    ``extra_params`` the input weight, output weight and output bias, ``state[layer]`` the hidden state and
+    cell; the mean cross-entropy of each next character of ``sequence`` (one-hot rows)."""
+    h0, c0, h1, c1 = state[0, 0], state[0, 1], state[1, 0], state[1, 1]
     total = 0.0
     for t in range(sequence.shape[0] - 1):
-        x = sequence[t] * extra_params[0]
-        for i in range(layers):
-            weight, bias = main_params[i, 0], main_params[i, 1]
-            forget = _sigmoid(x * weight[0] + bias[0])
-            ingate = _sigmoid(hidden[i] * weight[1] + bias[1])
-            outgate = _sigmoid(x * weight[2] + bias[2])
-            change = np.tanh(hidden[i] * weight[3] + bias[3])
-            cell[i] = cell[i] * forget + ingate * change
-            hidden[i] = outgate * np.tanh(cell[i])
-            x = hidden[i]
-        prediction = x * extra_params[1] + extra_params[2]
-        normalized = prediction - np.log(np.sum(np.exp(prediction)) + 2.0)
+        normalized, h0, c0, h1, c1 = lstm_step(main_params, extra_params, h0, c0, h1, c1, sequence[t])
         total += np.sum(sequence[t + 1] * normalized)
     return -total / ((sequence.shape[0] - 1) * sequence.shape[1])
