@@ -11,7 +11,9 @@ hands down the calls to the forward function that fills it:
   the list.  A column too short records the length it needed in ``tape_sizes``, and the launcher runs the
   kernel again with room for the longest: the first call learns the lengths, later calls reuse them;
 * in a run whose tapes overflowed (its results are discarded) the backward pass reads only entries that were
-  written, since its counters stop at 0: the run stays in bounds and ends.
+  written, since its counters stop at 0: the run stays in bounds and ends;
+* a tape of a helper's residuals (the helper called in a loop or a branch) is first split into tapes of
+  numbers, one per residual.
 
 Columns hold int64 where every value saved is an integer in the code (trip counts of loops that end early,
 integer arithmetic), else the float type the code is specialized for (floats and branch decisions); an integer
@@ -206,8 +208,7 @@ def _append(tape, value):
 def _tapes(fn) -> dict:
     """Tape → the dtype of its column, for the tapes ``fn`` fills: lists made empty at its top level, then
     only appended to and returned."""
-    made = [s.targets[0].id for s in fn.body if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
-            and isinstance(s.value, gast.List) and not s.value.elts]
+    made = _made_lists(fn)
     pushed = {}
     for stmt in core.walk_statements(fn.body):
         tape = _appended_to(stmt)
