@@ -15,6 +15,7 @@ from .frontend.normalize import fingerprint, normalize
 from .modules import load
 from .program import Program
 from .shipping import Shipped
+from .transforms.batch import output_arity
 
 
 class Jitted(Shipped):
@@ -85,6 +86,8 @@ class Built:
                 self.main = program.tangent_output(self.main, [*fn.params, *tangents], fn.lineno)
             entries["call"] = self.main
         else:
+            if mode == "grad" and not has_aux:
+                refuse_tuple_output(fn)
             names = (program.adjoint if mode in REVERSE else program.linearize)(
                 obj, padded, len(fn.params), check_linear=mode == "linear_transpose", param_kinds=kinds,
                 has_aux=has_aux)
@@ -140,6 +143,14 @@ class Built:
             ct = next(cts) if active else None
             out.append(None if arguments.all_integers(primal) else arguments.cast_like(primal, ct))
         return tuple(out)
+
+
+def refuse_tuple_output(fn) -> None:
+    """``grad`` of ``fn``, which returns a tuple: refused where the code is generated (compiled, its seed failed
+    to type-check with Numba's words)."""
+    if output_arity(fn) is not None:
+        raise TypeError(f"grad requires a function with a scalar output, and {fn.name} returns a tuple of "
+                        f"{output_arity(fn)} (use vjp or jacrev for other outputs)")
 
 
 def key_of(fun):

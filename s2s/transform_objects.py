@@ -67,6 +67,7 @@ class Grad(Transform):
             raise TypeError("only grad(f) and value_and_grad(f) can be transformed further, not has_aux=True")
         fun = function_object(self.fun, specs)
         fn = normalize(fun, len(specs))
+        building.refuse_tuple_output(fn)
         nums = tuple(n % len(specs) for n in ((self.argnums,) if isinstance(self.argnums, int) else self.argnums))
         mask = tuple(i in nums for i in range(len(specs)))
         names = program.adjoint(fun, mask, len(specs), param_kinds=batch_axes.kinds_of(specs))
