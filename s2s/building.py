@@ -86,8 +86,6 @@ class Built:
                 self.main = program.tangent_output(self.main, [*fn.params, *tangents], fn.lineno)
             entries["call"] = self.main
         else:
-            if mode == "grad" and not has_aux:
-                refuse_tuple_output(fn)
             names = (program.adjoint if mode in REVERSE else program.linearize)(
                 obj, padded, len(fn.params), check_linear=mode == "linear_transpose", param_kinds=kinds,
                 has_aux=has_aux)
@@ -146,8 +144,8 @@ class Built:
 
 
 def refuse_tuple_output(fn) -> None:
-    """``grad`` of ``fn``, which returns a tuple: refused where the code is generated (compiled, its seed failed
-    to type-check with Numba's words)."""
+    """``grad`` of ``fn``, which returns a tuple: refused before its code is compiled (where its seed would fail
+    to type-check, in Numba's words)."""
     if output_arity(fn) is not None:
         raise TypeError(f"grad requires a function with a scalar output, and {fn.name} returns a tuple of "
                         f"{output_arity(fn)} (use vjp or jacrev for other outputs)")

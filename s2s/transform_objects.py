@@ -92,6 +92,8 @@ class Grad(Transform):
         nums = arguments.float_argnums(self.argnums, args, "grad")
         varied = tuple(i in nums for i in range(len(args)))
         backend = backend or own_backend
+        if backend is not PYTHON and not self.has_aux and not hasattr(fun, "emit"):  # (Python's seed says so)
+            building.refuse_tuple_output(normalize(fun, len(args)))
         built = build(key_of(fun), "grad", varied, len(args), backend, param_kinds(args), self.has_aux,
                       backend.float_type(args))
         full = args + built.defaults_after(len(args))
