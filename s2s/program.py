@@ -280,7 +280,7 @@ class Program:
         while changed:
             changed = False
             for name, f in forms.items():
-                written = core.mutated_names(f.body) | {
+                written = analysis.written_parameters(f) | core.mutated_names(f.body) | {  # (through views too)
                     a.id for stmt in core.walk_statements(f.body) for call in gast.walk(stmt)
                     if isinstance(call, gast.Call) and core.dotted_name(call.func) in writers
                     for a in call.args if isinstance(a, gast.Name)}

@@ -84,7 +84,8 @@ def gmm_loglik_bwd(residuals, total_bar):
     for n in range(len_x - 1, -1, -1):
         k_2 -= 1
         # corpus.py:312: total += logsumexp(comp)
-        comp_bar += logsumexp_bwd(logsumexp_fwd_res_1_tape[k_2], total_bar)[0]
+        cts = logsumexp_bwd(logsumexp_fwd_res_1_tape[k_2], total_bar)
+        comp_bar += cts[0]
         # corpus.py:309: for j in range(k):
         for j in range(k - 1, -1, -1):
             k_1 -= 1
@@ -104,6 +105,7 @@ def gmm_loglik_bwd(residuals, total_bar):
             x_bar[n] += ct_1
     # corpus.py:305: logw = weight_logits - logsumexp(weight_logits)
     weight_logits_bar = logw_bar
-    weight_logits_bar = weight_logits_bar + logsumexp_bwd(logsumexp_fwd_res, rt.total(-logw_bar))[0]
+    cts_1 = logsumexp_bwd(logsumexp_fwd_res, rt.total(-logw_bar))
+    weight_logits_bar = weight_logits_bar + cts_1[0]
     # corpus.py:313: return total
     return x_bar, weight_logits_bar, means_bar, log_sigmas_bar
