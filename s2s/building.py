@@ -144,8 +144,8 @@ class Built:
 
 
 def refuse_tuple_output(fn) -> None:
-    """``grad`` of ``fn``, which returns a tuple: refused before its code is compiled (where its seed would fail
-    to type-check, in Numba's words)."""
+    """``grad`` of ``fn``, which returns a tuple: refused in s2s's words (compiled, its seed fails to type-check
+    in Numba's)."""
     if output_arity(fn) is not None:
         raise TypeError(f"grad requires a function with a scalar output, and {fn.name} returns a tuple of "
                         f"{output_arity(fn)} (use vjp or jacrev for other outputs)")

@@ -14,7 +14,7 @@ from . import arguments, batch_axes, building, pytrees, shipping, tree_util
 from .arguments import param_kinds
 from .backends import PYTHON
 from .building import build, key_of
-from .errors import UnsupportedTransformError
+from .errors import CompileError, UnsupportedTransformError
 from .frontend.normalize import normalize
 from .frontend.trees import flattened, returned_tuples
 from .transforms.batch import Axes, output_arity
@@ -92,12 +92,15 @@ class Grad(Transform):
         nums = arguments.float_argnums(self.argnums, args, "grad")
         varied = tuple(i in nums for i in range(len(args)))
         backend = backend or own_backend
-        if backend is not PYTHON and not self.has_aux and not hasattr(fun, "emit"):  # (Python's seed says so)
-            building.refuse_tuple_output(normalize(fun, len(args)))
         built = build(key_of(fun), "grad", varied, len(args), backend, param_kinds(args), self.has_aux,
                       backend.float_type(args))
         full = args + built.defaults_after(len(args))
-        result, cts = built.value_and_grad(*full)
+        try:
+            result, cts = built.value_and_grad(*full)
+        except CompileError:  # compiled, a tuple output fails in its seed, in Numba's words: say it in ours
+            if not self.has_aux and not hasattr(fun, "emit"):
+                building.refuse_tuple_output(normalize(fun, len(args)))
+            raise
         out = result[0] if self.has_aux else result
         if not arguments.is_real_scalar(out):
             raise TypeError(f"grad requires a function with a scalar float output, but it returned {out!r} "
